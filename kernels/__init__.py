@@ -1,0 +1,1 @@
+"""Memory-efficient training kernels, installed as ``prover.kernels``."""

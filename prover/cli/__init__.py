@@ -1,0 +1,3 @@
+def main():
+    from prover.cli.main import main as _main
+    _main()
