@@ -1,0 +1,131 @@
+"""Records of a cross-check: how far one source of proof grades (the candidate, e.g. an informal
+verifier) agrees with another taken as the reference (e.g. Lean, or human grades)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: The metrics that get a point estimate, a bootstrap interval and a count of degenerate resamples.
+METRIC_NAMES = ("precision", "recall", "f1", "accuracy", "kappa", "pearson", "spearman", "auc", "ece")
+
+
+class PairedValue(BaseModel):
+    """One proof that has a value from both the reference and the candidate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    problem: str
+    """Key of the proof's problem: the bootstrap resamples problems, not proofs."""
+    proof_id: str
+    """Id of the proof (as the store prints it)."""
+    reference: float
+    """The reference's raw value (e.g. 1/0 for Lean, a grade divided by its maximum)."""
+    candidate: float
+    """The candidate's raw value (e.g. the mean verifier score)."""
+    excerpt: str = ""
+    """A one-line excerpt of the proof, shown next to disagreements."""
+
+
+class ReliabilityBin(BaseModel):
+    """One bin of the reliability diagram: candidate values in [lo, hi) (the last bin includes 1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lo: float
+    """Lower edge of the bin."""
+    hi: float
+    """Upper edge of the bin."""
+    count: int
+    """How many proofs have a candidate value in the bin."""
+    mean_candidate: float | None
+    """Mean candidate value in the bin (the confidence); null when the bin is empty."""
+    reference_pass_rate: float | None
+    """Fraction of the bin's proofs that the reference passes; null when the bin is empty."""
+
+
+class BootstrapSummary(BaseModel):
+    """How the bootstrap intervals were made."""
+
+    model_config = ConfigDict(frozen=True)
+
+    resamples: int
+    """Number of bootstrap resamples (B)."""
+    seed: int
+    """Seed of the numpy Generator that drew them."""
+    unit: str = "problem"
+    """What is resampled: whole problems with all their proofs."""
+    problems: int = 0
+    """Number of distinct problems resampled from."""
+    degenerate: dict[str, int] = Field(default_factory=dict)
+    """Per metric, the resamples in which it was undefined (left out of its interval)."""
+
+
+class CrossCheckMetrics(BaseModel):
+    """Agreement of a candidate with a reference over the proofs that have both values.
+
+    A pass is a value at or above its threshold. Every metric that is undefined on the data
+    (one class only, constant values, nothing selected) is None and has a line in ``notes``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int
+    """Proofs with both values."""
+    problems: int = 0
+    """Distinct problems among them."""
+    tp: int = 0
+    """Candidate pass, reference pass."""
+    fp: int = 0
+    """Candidate pass, reference fail."""
+    tn: int = 0
+    """Candidate fail, reference fail."""
+    fn: int = 0
+    """Candidate fail, reference pass."""
+    precision: float | None = None
+    """tp / (tp + fp)."""
+    recall: float | None = None
+    """tp / (tp + fn)."""
+    f1: float | None = None
+    """2 tp / (2 tp + fp + fn)."""
+    accuracy: float | None = None
+    """(tp + tn) / n."""
+    kappa: float | None = None
+    """Cohen's kappa of the two pass/fail ratings."""
+    pearson: float | None = None
+    """Pearson correlation of the raw values."""
+    spearman: float | None = None
+    """Spearman correlation of the raw values (average ranks for ties)."""
+    auc: float | None = None
+    """ROC AUC of the candidate's value for the reference's pass (ties count one half)."""
+    ece: float | None = None
+    """Expected calibration error of the candidate's value as a probability of reference pass."""
+    reliability: list[ReliabilityBin] = Field(default_factory=list)
+    """The reliability bins behind ``ece``."""
+    ci: dict[str, list[float] | None] = Field(default_factory=dict)
+    """Bootstrap 95% percentile interval [lo, hi] per metric; null where no resample defined it."""
+    bootstrap: BootstrapSummary | None = None
+    """How ``ci`` was made; None when no bootstrap ran."""
+    disagreements: dict[str, list[str]] = Field(default_factory=dict)
+    """Proof ids under ``candidate_pass_reference_fail`` and ``candidate_fail_reference_pass``."""
+    excerpts: dict[str, str] = Field(default_factory=dict)
+    """One-line excerpt per disagreeing proof id (for the readable table; not in JSON)."""
+    notes: list[str] = Field(default_factory=list)
+    """Why each null metric is undefined, and other caveats."""
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict that never contains NaN or infinity."""
+        data = self.model_dump(mode="python", exclude={"excerpts"})
+        return finite_or_none(data)
+
+
+def finite_or_none(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (at any depth) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value
