@@ -4,12 +4,50 @@ verifier) agrees with another taken as the reference (e.g. Lean, or human grades
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prover.core.errors import UsageError
+
 #: The metrics that get a point estimate, a bootstrap interval and a count of degenerate resamples.
 METRIC_NAMES = ("precision", "recall", "f1", "accuracy", "kappa", "pearson", "spearman", "auc", "ece")
+
+
+class ValueSource(BaseModel):
+    """What gives a proof its value on one side of a cross-check."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["lean", "verifier", "label", "answer", "grade"]
+    """``lean`` (1 formal-1, 0 refuted, else null), ``verifier`` (mean parsed verdict score),
+    ``label`` (the stored label), ``answer`` (answer_match), ``grade`` (an imported grade)."""
+    model: str | None = None
+    """For ``verifier:MODEL``, the verifier model whose verdicts count; None: every model."""
+    name: str | None = None
+    """For ``grade``, the imported grade's name."""
+
+    @classmethod
+    def parse(cls, text: str) -> ValueSource:
+        """``lean``, ``verifier``, ``verifier:MODEL``, ``label``, ``answer`` or a grade name."""
+        text = text.strip()
+        head, colon, rest = text.partition(":")
+        if head == "verifier":
+            if colon and not rest:
+                raise UsageError("verifier:MODEL needs a model name after the colon")
+            return cls(kind="verifier", model=rest or None)
+        if colon:
+            raise UsageError(f"only verifier takes a :MODEL suffix, got {text!r}")
+        if text in ("lean", "label", "answer"):
+            return cls(kind=text)
+        if not text:
+            raise UsageError("a cross-check source may not be empty")
+        return cls(kind="grade", name=text)
+
+    def __str__(self) -> str:
+        if self.kind == "verifier":
+            return f"verifier:{self.model}" if self.model else "verifier"
+        return self.name if self.kind == "grade" else self.kind
 
 
 class PairedValue(BaseModel):
@@ -129,3 +167,35 @@ def finite_or_none(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [finite_or_none(v) for v in value]
     return value
+
+
+class CrossCheckReport(CrossCheckMetrics):
+    """A cross-check as ``prover crosscheck`` reports it: the metrics plus what was compared,
+    over which proofs, and what was left out."""
+
+    reference: str = ""
+    """The reference source as given (``lean``, ``verifier:MODEL``, a grade name, ...)."""
+    candidate: str = ""
+    """The candidate source as given."""
+    reference_threshold: float = 1.0
+    """A reference value at or above this passes."""
+    candidate_threshold: float = 1.0
+    """A candidate value at or above this passes."""
+    population: str = "all"
+    """Which proofs were considered: ``selected``, ``random`` or ``all``."""
+    considered: int = 0
+    """Proofs in the population before nulls were excluded (n + sum of excluded)."""
+    excluded: dict[str, int] = Field(default_factory=dict)
+    """Proofs of the population left out, counted once each by the reason (reference's first)."""
+    by: str | None = None
+    """The grouping key of ``groups`` (source, level or a metadata key), if any."""
+    groups: dict[str, CrossCheckReport] = Field(default_factory=dict)
+    """Per value of ``by``, the same report over that group's proofs."""
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = self.model_dump(mode="python", exclude={"excerpts", "groups"})
+        if self.by is not None:
+            data["groups"] = {k: g.to_json_dict() for k, g in self.groups.items()}
+        else:
+            data.pop("by")
+        return finite_or_none(data)
