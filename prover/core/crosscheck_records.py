@@ -10,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from prover.core.errors import UsageError
 
+#: Proof metadata key saying why a proof went to the formal stage: "selected" (the top-K of its
+#: pool), "random" (drawn by ``--formal-sample``), or a list of both. Written by the pipeline.
+POPULATION_KEY = "formal_population"
+#: Proof metadata key holding a randomly drawn proof's inclusion probability (K / pool size).
+INCLUSION_PROBABILITY_KEY = "formal_inclusion_probability"
+POPULATIONS = ("selected", "random", "all")
+
 #: The metrics that get a point estimate, a bootstrap interval and a count of degenerate resamples.
 METRIC_NAMES = ("precision", "recall", "f1", "accuracy", "kappa", "pearson", "spearman", "auc", "ece")
 
@@ -187,6 +194,8 @@ class CrossCheckReport(CrossCheckMetrics):
     """Proofs in the population before nulls were excluded (n + sum of excluded)."""
     excluded: dict[str, int] = Field(default_factory=dict)
     """Proofs of the population left out, counted once each by the reason (reference's first)."""
+    plots: list[str] = Field(default_factory=list)
+    """PNG files written for ``--plot``."""
     by: str | None = None
     """The grouping key of ``groups`` (source, level or a metadata key), if any."""
     groups: dict[str, CrossCheckReport] = Field(default_factory=dict)
@@ -198,4 +207,6 @@ class CrossCheckReport(CrossCheckMetrics):
             data["groups"] = {k: g.to_json_dict() for k, g in self.groups.items()}
         else:
             data.pop("by")
+        if not self.plots:
+            data.pop("plots")
         return finite_or_none(data)
