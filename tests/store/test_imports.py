@@ -1,0 +1,175 @@
+"""Problem import: layouts, field mapping, atomicity, identities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from prover.core.errors import BadDataError, UsageError
+from prover.store import ProofStore
+from prover.store.imports import get_path, import_problems, parse_problem_file, split_lean_problem
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    s = ProofStore.open(tmp_path / "db.sqlite")
+    yield s
+    s.close()
+
+
+def test_deepseek_prover_layout(vendored):
+    recs = parse_problem_file(vendored / "minif2f_sample.jsonl")
+    r = recs[0]
+    assert r.collection == "minif2f_sample" and r.external_id == "amc12a_2019_p21" and r.split == "valid"
+    assert not r.informal_statement.startswith("/--") and not r.informal_statement.endswith("-/")
+    fs = r.formal_statements[0]
+    assert fs.toolchain == "leanprover/lean4:v4.9.0"
+    assert fs.preamble.startswith("import Mathlib") and fs.statement.rstrip().endswith(":= by")
+    assert "goal" in r.metadata  # unmapped fields are kept
+
+
+def test_putnambench_layout_splits_file(vendored):
+    recs = {r.external_id: r for r in parse_problem_file(vendored / "putnambench_sample.jsonl")}
+    a2 = recs["putnam_1962_a2"]
+    fs = a2.formal_statements[0]
+    assert fs.toolchain == "leanprover/lean4:v4.27.0"
+    assert fs.answer_slots.strip() == "abbrev putnam_1962_a2_solution : Set (ℝ → ℝ) := sorry"
+    assert fs.reference_answer_lean.startswith("{f | (∃ a c : ℝ")
+    # the reference answer and the docstring are nowhere in the stored Lean text
+    assert "∃ a c : ℝ, 0 ≤ a" not in fs.lean_text and "/--" not in fs.lean_text
+    assert fs.statement.startswith("theorem putnam_1962_a2") and a2.reference_solution is not None
+    # "None." means no reference solution; a `def` with a body stays in the preamble
+    assert recs["putnam_1962_a1"].reference_solution is None
+    b5 = recs["putnam_1997_b5"].formal_statements[0]
+    assert "def tetration" in b5.preamble and b5.answer_slots == ""
+
+
+def test_dsm_v2_layout(vendored):
+    recs = parse_problem_file(vendored / "IMO2025_sample.json")
+    assert [r.external_id for r in recs] == ["IMO2025-1", "IMO2025-2", "IMO2025-3"]
+    assert recs[0].reference_answer == "k = 0, 1, 3 for all n" and recs[0].collection == "IMO2025_sample"
+    assert recs[0].formal_statements == []
+
+
+def test_lean_files_directory(vendored):
+    recs = parse_problem_file(vendored / "lean", collection="x")
+    by = {r.external_id: r for r in recs}
+    assert by["amc12a_2019_p21"].formal_statements[0].toolchain == "leanprover/lean4:v4.24.0"
+    assert by["amc12a_2019_p21"].informal_statement is None  # hash falls back to the formal statement
+    assert by["putnam_1962_a2"].informal_statement.startswith("Find every real-valued function")
+    assert by["putnam_1962_a2"].formal_statements[0].toolchain == "unknown"
+
+
+def test_joined_minif2f_adds_formal_statements_only(vendored, sqlite_store):
+    import_problems(sqlite_store, [vendored / "minif2f_sample.jsonl"], collection="minif2f")
+    s = import_problems(sqlite_store, [vendored / "minif2f_joined_sample.jsonl"], collection="minif2f")
+    assert (s.problems_added, s.formal_added, s.formal_existing) == (0, 3, 3)
+    assert sqlite_store.stats()["formal_statements_by_toolchain"] == {
+        "leanprover/lean4:v4.24.0": 3, "leanprover/lean4:v4.9.0": 3}
+
+
+def test_proofnet_repeated_names_are_distinct_problems(vendored, sqlite_store):
+    s = import_problems(sqlite_store, [vendored / "proofnet_sample.jsonl"])
+    assert s.problems_added == 3
+    with pytest.raises(UsageError, match="ambiguous"):
+        sqlite_store.resolve_problem("exercise_3_3")
+
+
+def test_field_mapping_csv_and_nested(tmp_path, sqlite_store):
+    f = tmp_path / "mine.jsonl"
+    f.write_text(json.dumps({"meta": {"key": "a1"}, "q": ["Prove it."], "ans": "None.", "x": 1}) + "\n")
+    recs = parse_problem_file(f, fields={"id": "meta.key", "statement": "q.0", "answer": "ans"})
+    assert recs[0].external_id == "a1" and recs[0].informal_statement == "Prove it."
+    assert recs[0].reference_answer is None and recs[0].metadata == {"meta": {}, "q": [], "x": 1}
+    c = tmp_path / "p.csv"
+    c.write_text("id,problem,answer\nq1,What is 2+2?,4\nq2,\"Multi,comma\",null\n")
+    s = import_problems(sqlite_store, [c], fields=["id=id", "statement=problem", "answer=answer"])
+    assert s.problems_added == 2
+    assert sqlite_store.resolve_problem("q1").reference_answer == "4"
+    assert sqlite_store.resolve_problem("q2").reference_answer is None
+
+
+def test_unknown_field_name_is_usage_error(tmp_path, sqlite_store):
+    f = tmp_path / "a.jsonl"
+    f.write_text('{"a": 1}\n')
+    with pytest.raises(UsageError, match="unknown NAME 'bogus'"):
+        import_problems(sqlite_store, [f], fields=["bogus=a"])
+
+
+def test_unknown_layout_names_fields(tmp_path):
+    f = tmp_path / "a.jsonl"
+    f.write_text('{"foo": 1}\n')
+    with pytest.raises(BadDataError, match="unknown layout.*foo"):
+        parse_problem_file(f)
+
+
+@pytest.mark.parametrize("content, where", [
+    ('{"problem_idx": "a", "question": "Q"}\n{"problem_idx": "b", "question": \n', ":2"),
+    ('{"problem_idx": "a", "question": "Q"}\n[1, 2]\n', ":2"),
+    ('{"problem_idx": "a", "question": "Q"}\n{"problem_idx": "b", "question": ""}\n', "field 'question'"),
+    ('{"problem_idx": "a", "question": "Q"}\n{"problem_idx": "b", "question": {"x": 1}}\n', "field 'question'"),
+])
+def test_malformed_file_writes_nothing(tmp_path, sqlite_store, content, where):
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"problem_idx": "g", "question": "Good."}\n')
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(content)
+    with pytest.raises(BadDataError) as err:
+        import_problems(sqlite_store, [good, bad])
+    assert str(bad) in str(err.value) and where in str(err.value)
+    assert sqlite_store.stats()["tables"]["problems"] == 0  # not even the good file
+
+
+def test_not_utf8(tmp_path):
+    f = tmp_path / "a.jsonl"
+    f.write_bytes(b'{"problem_idx": "\xff"}\n')
+    with pytest.raises(BadDataError, match="not UTF-8"):
+        parse_problem_file(f)
+
+
+def test_get_path():
+    rec = {"a": {"b": [10, {"c": "x"}]}}
+    assert get_path(rec, "a.b.1.c") == "x" and get_path(rec, "a.b.0") == 10
+    from prover.store.imports import MISSING
+
+    assert get_path(rec, "a.b.5") is MISSING and get_path(rec, "a.z") is MISSING
+
+
+def test_split_lean_problem_requires_one_theorem():
+    with pytest.raises(ValueError, match="exactly one theorem"):
+        split_lean_problem("import Mathlib\n")
+    parts = split_lean_problem("import Mathlib\n/-- doc -/\ntheorem t : True := by\n  sorry\n")
+    assert parts.name == "t" and parts.docstring == "doc" and parts.preamble == "import Mathlib\n"
+
+
+def test_shared_data_counts(data_dir, tmp_path):
+    """The acceptance counts of the foundation issue, on the full shared data."""
+    store = ProofStore.open(tmp_path / "all.db")
+    d = data_dir
+    assert import_problems(store, [d / "minif2f/deepseek-prover-v1.5/minif2f.jsonl"]).problems_added == 488
+    assert import_problems(store, [d / "proofnet/deepseek-prover-v1.5/proofnet.jsonl"]).problems_added == 371
+    assert import_problems(store, [d / "putnambench/putnambench_lean4_informal_formal.jsonl"]).problems_added == 672
+    dsm = sorted((d / "dsm-v2-inputs").glob("*.json"))
+    assert import_problems(store, dsm).problems_added == 30
+    joined = import_problems(store, [d / "minif2f/minif2f_lean4_informal_formal.jsonl"], collection="minif2f")
+    assert (joined.problems_added, joined.formal_added) == (0, 488)
+    assert store.stats()["formal_statements_by_toolchain"]["leanprover/lean4:v4.24.0"] == 488
+    before = store.stats()["tables"]
+    for f in [d / "minif2f/deepseek-prover-v1.5/minif2f.jsonl", d / "putnambench/putnambench_lean4_informal_formal.jsonl"]:
+        again = import_problems(store, [f])
+        assert again.problems_added == 0 and again.formal_added == 0
+    assert store.stats()["tables"] == before
+    # PutnamBench: 346 answer slots, each with its reference answer kept apart
+    from sqlalchemy import func, select
+
+    from prover.store.schema import FormalStatement
+
+    with store.session() as s:
+        assert s.scalar(select(func.count()).where(FormalStatement.answer_slots != "")) == 346
+        assert s.scalar(select(func.count()).where(FormalStatement.reference_answer_lean.is_not(None))) == 346
+    # .lean problem directories import too (yangky11 v4.24 files)
+    lean = import_problems(store, [d / "minif2f/yangky11-miniF2F-lean4/MiniF2F"], collection="minif2f-lean")
+    assert lean.problems_added == 488
+    store.close()

@@ -1,0 +1,118 @@
+"""ProofStore: opening, migrations, bulk writes and exports, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import inspect, text
+
+from prover.core.errors import NotFoundError, UsageError
+from prover.core.records import FormalStatementRecord, ProblemRecord, ProofRecord, VerificationRecord
+from prover.store import ProofStore, resolve_url
+
+
+def _problem(ext="p1", statement="Prove that 1 + 1 = 2.", coll="c", **kw) -> ProblemRecord:
+    return ProblemRecord(collection=coll, external_id=ext, informal_statement=statement, **kw)
+
+
+def test_open_creates_schema_and_is_idempotent(db_url):
+    s = ProofStore.open(db_url)
+    current, heads = s.schema_heads()
+    assert current == heads and "0001" in current
+    tables = set(inspect(s.engine).get_table_names())
+    assert {"problems", "formal_statements", "runs", "model_calls", "proofs", "verifications"} <= tables
+    s.add_problems([_problem()])
+    s.close()
+    s2 = ProofStore.open(db_url)  # second open: no migration error, data kept
+    assert s2.stats()["tables"]["problems"] == 1
+    s2.close()
+
+
+def test_sqlite_pragmas(tmp_path):
+    s = ProofStore.open(tmp_path / "x.db")
+    with s.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+    s.close()
+
+
+def test_resolve_url(tmp_path, monkeypatch):
+    assert resolve_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert resolve_url(tmp_path / "a.db") == f"sqlite:///{tmp_path / 'a.db'}"
+    monkeypatch.setenv("PROVER_DB", str(tmp_path / "env.db"))
+    assert resolve_url(None) == f"sqlite:///{tmp_path / 'env.db'}"
+
+
+def test_problem_identity_and_reimport(store):
+    fs = FormalStatementRecord(toolchain="v4.9", preamble="import Mathlib\n", statement="theorem t : 1 + 1 = 2 := by\n")
+    first = store.add_problems([_problem(formal_statements=[fs]), _problem("p2", "Other.")])
+    assert (first.problems_added, first.formal_added) == (2, 1)
+    # whitespace differences do not make a new problem; a new toolchain adds a formal statement
+    fs2 = fs.model_copy(update={"toolchain": "v4.24"})
+    again = store.add_problems([_problem(statement="Prove  that 1 + 1 = 2. ", formal_statements=[fs, fs2])])
+    assert (again.problems_added, again.problems_existing, again.formal_added, again.formal_existing) == (0, 1, 1, 1)
+    # same external id, different statement: a different problem (ProofNet repeats names)
+    assert store.add_problems([_problem(statement="Prove that 2 + 2 = 4.")]).problems_added == 1
+    assert store.stats()["tables"]["formal_statements"] == 2
+
+
+def test_resolve_problem_ambiguous_and_missing(store):
+    store.add_problems([_problem(), _problem(statement="A different statement."), _problem("q", coll="d")])
+    with pytest.raises(UsageError) as err:
+        store.resolve_problem("p1")
+    assert "ambiguous" in str(err.value) and "c/p1" in str(err.value)
+    assert err.value.exit_code == 2
+    assert store.resolve_problem("d/q").external_id == "q"
+    assert store.resolve_problem("1").id == 1
+    with pytest.raises(NotFoundError):
+        store.resolve_problem("nope")
+
+
+def test_failed_batch_writes_nothing(store):
+    class Boom(Exception):
+        pass
+
+    def records():
+        yield _problem("a")
+        raise Boom()
+
+    with pytest.raises(Boom):
+        store.add_problems(records())
+    assert store.stats()["tables"]["problems"] == 0
+
+
+def test_bulk_proofs_and_verifications_export(store, tmp_path):
+    store.add_problems([_problem()])
+    pid = store.list_problems()[0].id
+    ids = store.add_proofs([ProofRecord(problem_id=pid, text=f"proof {i}", metadata={"i": i}) for i in range(5)])
+    assert len(ids) == 5 and ids == sorted(ids)
+    store.add_verifications([VerificationRecord(proof_id=i, analysis="ok", score=1.0, issues=["x"]) for i in ids])
+    assert [p.text for p in store.proofs_of(pid)] == [f"proof {i}" for i in range(5)]
+    assert store.verifications_of(ids[0])[0].issues == ["x"]
+
+    n = store.export_table("verifications", "jsonl", tmp_path / "v.jsonl")
+    rows = [json.loads(l) for l in (tmp_path / "v.jsonl").read_text().splitlines()]
+    assert n == 5 and rows[0]["issues"] == ["x"] and rows[0]["score"] == 1.0
+
+    import pyarrow.parquet as pq
+
+    assert store.export_table("proofs", "parquet", tmp_path / "p.parquet") == 5
+    table = pq.read_table(tmp_path / "p.parquet")
+    assert table.num_rows == 5 and json.loads(table.column("metadata")[4].as_py()) == {"i": 4}
+    assert not (tmp_path / "p.parquet.partial").exists()
+
+
+def test_export_unknown_table_and_format(store, tmp_path):
+    with pytest.raises(UsageError, match="no table"):
+        store.export_table("nope", "jsonl", tmp_path / "x")
+    with pytest.raises(UsageError, match="unknown format"):
+        store.export_table("problems", "xml", tmp_path / "x")
+
+
+def test_runs(store):
+    rid = store.start_run("import", command=["prover"], config={"a": 1}, run_key="k")
+    store.finish_run(rid, summary={"n": 3})
+    run = store.find_run("k")
+    assert run.status == "completed" and run.summary == {"n": 3} and run.finished_at is not None
