@@ -3,7 +3,10 @@ agrees with a reference (Lean, human grades)."""
 
 from __future__ import annotations
 
-from prover.core.crosscheck_records import METRIC_NAMES, CrossCheckReport
+import click
+
+from prover.cli.common import db_option, echo_json, open_store
+from prover.core.crosscheck_records import METRIC_NAMES, POPULATIONS, CrossCheckReport
 
 #: How many disagreeing proofs the readable output lists per direction (JSON lists all).
 MAX_LISTED = 20
@@ -83,3 +86,49 @@ def render_report(report: CrossCheckReport) -> str:
         if len(ids) > MAX_LISTED:
             out.append(f"  ... and {len(ids) - MAX_LISTED} more (--json lists them all)")
     return "\n".join(out)
+
+
+@click.command("crosscheck")
+@db_option
+@click.option("--reference", required=True, metavar="R",
+              help="Reference: lean, verifier[:MODEL], label, answer or a grade name.")
+@click.option("--candidate", required=True, metavar="C",
+              help="Candidate: lean, verifier[:MODEL], label, answer or a grade name.")
+@click.option("--reference-threshold", default="1", show_default=True, metavar="X",
+              help="Reference values at or above X pass (fractions like 6/7 work).")
+@click.option("--candidate-threshold", default="1", show_default=True, metavar="Y",
+              help="Candidate values at or above Y pass (fractions like 6/7 work).")
+@click.option("--population", type=click.Choice(POPULATIONS), default="all", show_default=True,
+              help="Which proofs: formally selected, randomly drawn, or all.")
+@click.option("--min-verdicts", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Least parsed verdicts for a verifier value.")
+@click.option("--by", metavar="source|level|KEY",
+              help="Also per group: problem collection, level, or a metadata key.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=2000, show_default=True,
+              help="Bootstrap resamples of problems (0: no intervals).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--include-informal-labels", is_flag=True,
+              help="Keep informal labels when comparing label with verifier.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False),
+              help="Write reliability and score-distribution PNGs into this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def crosscheck(db, reference, candidate, reference_threshold, candidate_threshold, population, min_verdicts,
+               by, bootstrap, seed, include_informal_labels, plot_dir, as_json) -> None:
+    """Measure how far a candidate grader agrees with a reference over the same proofs.
+
+    Example: prover crosscheck --reference human --candidate auto --reference-threshold 6/7
+    --candidate-threshold 0.5 --by source
+    """
+    from prover.analysis.crosscheck import crosscheck as run_crosscheck
+
+    with open_store(db, create=False) as store:
+        report = run_crosscheck(store, reference, candidate, reference_threshold=reference_threshold,
+                                candidate_threshold=candidate_threshold, population=population,
+                                min_verdicts=min_verdicts, by=by, bootstrap=bootstrap, seed=seed,
+                                include_informal_labels=include_informal_labels, plot_dir=plot_dir)
+    if as_json:
+        echo_json(report.to_json_dict())
+        return
+    click.echo(render_report(report))
+    for path in report.plots:
+        click.echo(f"wrote {path}")
