@@ -190,7 +190,7 @@ def _report(facts: list[ProofFacts], ref: _Values, cand: _Values, *, ref_thresho
         elif c is None:
             excluded[f"candidate {header['candidate']}: {cand.reason(f.proof_id)}"] += 1
         else:
-            pairs.append(PairedValue(problem=str(f.problem_id), proof_id=str(f.proof_id), reference=r,
+            pairs.append(PairedValue(problem=str(f.problem_id), proof_id=f.proof_id, reference=r,
                                      candidate=c, excerpt=_excerpt(f.excerpt)))
     metrics = compute_metrics(pairs, reference_threshold=ref_threshold, candidate_threshold=cand_threshold,
                               bootstrap=bootstrap, seed=seed)

@@ -30,9 +30,8 @@ def render_report(report: CrossCheckReport) -> str:
     excluded = sum(report.excluded.values())
     out.append(f"Population: {report.population}; {report.considered} proofs considered, "
                f"{report.n} compared ({report.problems} problems), {excluded} excluded")
-    width = max((len(k) for k in report.excluded), default=0)
     for reason, count in sorted(report.excluded.items(), key=lambda kv: (-kv[1], kv[0])):
-        out.append(f"  excluded  {reason:<{width}}  {count}")
+        out.append(f"  excluded {count:>6}  {reason}")
     out.append("")
     out.append(f"{'':16}{'reference pass':>16}{'reference fail':>16}")
     out.append(f"{'candidate pass':16}{report.tp:>16}{report.fp:>16}")
@@ -81,8 +80,9 @@ def render_report(report: CrossCheckReport) -> str:
         ids = report.disagreements.get(key, [])
         out.append("")
         out.append(f"{title}: {len(ids)}")
+        width = max((len(str(i)) for i in ids[:MAX_LISTED]), default=0)
         for proof_id in ids[:MAX_LISTED]:
-            out.append(f"  {proof_id}  {_excerpt(report.excerpts.get(proof_id, ''))}".rstrip())
+            out.append(f"  {proof_id!s:>{width}}  {_excerpt(report.excerpts.get(proof_id, ''))}".rstrip())
         if len(ids) > MAX_LISTED:
             out.append(f"  ... and {len(ids) - MAX_LISTED} more (--json lists them all)")
     return "\n".join(out)

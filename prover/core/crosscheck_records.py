@@ -64,8 +64,8 @@ class PairedValue(BaseModel):
 
     problem: str
     """Key of the proof's problem: the bootstrap resamples problems, not proofs."""
-    proof_id: str
-    """Id of the proof (as the store prints it)."""
+    proof_id: int | str
+    """Id of the proof (the store's integer id)."""
     reference: float
     """The reference's raw value (e.g. 1/0 for Lean, a grade divided by its maximum)."""
     candidate: float
@@ -152,9 +152,9 @@ class CrossCheckMetrics(BaseModel):
     """Bootstrap 95% percentile interval [lo, hi] per metric; null where no resample defined it."""
     bootstrap: BootstrapSummary | None = None
     """How ``ci`` was made; None when no bootstrap ran."""
-    disagreements: dict[str, list[str]] = Field(default_factory=dict)
+    disagreements: dict[str, list[int | str]] = Field(default_factory=dict)
     """Proof ids under ``candidate_pass_reference_fail`` and ``candidate_fail_reference_pass``."""
-    excerpts: dict[str, str] = Field(default_factory=dict)
+    excerpts: dict[int | str, str] = Field(default_factory=dict)
     """One-line excerpt per disagreeing proof id (for the readable table; not in JSON)."""
     notes: list[str] = Field(default_factory=list)
     """Why each null metric is undefined, and other caveats."""
