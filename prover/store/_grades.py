@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func, inspect, select
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, cast, func, inspect, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -204,8 +204,9 @@ class GradesMixin:
     def grade_names(self) -> dict[str, bool]:
         """Every stored grade name and whether any of its grades is marked human."""
         with self.session() as s:
-            rows = s.execute(select(GradeRow.name, func.max(GradeRow.human)).group_by(GradeRow.name)
-                             .order_by(GradeRow.name))
+            # max() of a boolean does not exist in PostgreSQL: compare as integers
+            rows = s.execute(select(GradeRow.name, func.max(cast(GradeRow.human, Integer)))
+                             .group_by(GradeRow.name).order_by(GradeRow.name))
             return {name: bool(h) for name, h in rows}
 
     def grades_of(self, proof_id: int) -> list[Grade]:

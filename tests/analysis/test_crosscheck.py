@@ -36,9 +36,10 @@ PROBLEMS = {"A": ("minif2f", 1), "B": ("putnam", 2), "C": ("putnam", 2)}
 
 
 @pytest.fixture
-def db(tmp_path):
-    """The table above in a SQLite file; returns (path, {name: proof id})."""
-    path = tmp_path / "cc.db"
+def db(db_url):
+    """The table above in a real database (a SQLite file; PostgreSQL too when configured);
+    returns (url, {name: proof id})."""
+    path = db_url
     store = ProofStore.open(path)
     store.add_problems([ProblemRecord(collection=coll, external_id=key, informal_statement=f"Problem {key}.",
                                       metadata={"level": level}) for key, (coll, level) in PROBLEMS.items()])
@@ -119,7 +120,7 @@ def test_lean_without_labels_table_excludes_everything(db):
 def add_labels(path, ids, rows):
     store = open_store(path)
     with store.session() as s:
-        s.execute(text("CREATE TABLE labels (id INTEGER PRIMARY KEY, proof_id INTEGER, source TEXT, value REAL)"))
+        s.execute(text("CREATE TABLE labels (proof_id INTEGER, source TEXT, value REAL)"))
         for name, source, value in rows:
             s.execute(text("INSERT INTO labels (proof_id, source, value) VALUES (:p, :s, :v)"),
                       {"p": ids[name], "s": source, "v": value})

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from prover.core.errors import BadDataError, UsageError
-from prover.store import ProofStore
 from prover.store._grades import GradeRow
 from prover.store.grade_imports import import_graded_proofs
 from prover.store.imports import import_problems
@@ -16,13 +15,6 @@ from prover.store.schema import Problem, Proof
 
 DSM_FIELDS = ["id=problem_idx", "statement=question", "proof=model_prediction.proof"]
 DSM_GRADES = ["human=model_prediction.human_rating:7", "auto=model_prediction.average_automatic_rating"]
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = ProofStore.open(tmp_path / "graded.db")
-    yield s
-    s.close()
 
 
 def write_jsonl(path, records):
