@@ -69,7 +69,7 @@ class Grade(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    proof_id: str
+    proof_id: int
     """The graded proof."""
     name: str
     """The grade's name (``human``, ``auto``, ...)."""

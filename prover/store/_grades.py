@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from prover.core.errors import BadDataError, UsageError
 from prover.core.grade_records import Grade, GradeImportSummary
-from prover.core.hashing import sha256_text, statement_hash
+from prover.core.hashing import sha256_text
 from prover.core.records import ProblemRecord
 from prover.store.schema import Base, Problem, Proof, Run, Verification, utcnow
 
@@ -212,7 +212,7 @@ class GradesMixin:
     def grades_of(self, proof_id: int) -> list[Grade]:
         with self.session() as s:
             rows = s.scalars(select(GradeRow).where(GradeRow.proof_id == proof_id).order_by(GradeRow.name))
-            return [Grade(proof_id=str(g.proof_id), name=g.name, value=g.value, raw=g.raw, max=g.max,
+            return [Grade(proof_id=g.proof_id, name=g.name, value=g.value, raw=g.raw, max=g.max,
                           human=g.human, source=g.source) for g in rows]
 
     def grade_values(self, name: str) -> dict[int, float]:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 
 from prover.analysis.crosscheck import crosscheck
 from prover.analysis.metrics import compute_metrics

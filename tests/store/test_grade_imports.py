@@ -173,3 +173,14 @@ def test_missing_proof_text_names_field(tmp_path, store):
     f = write_jsonl(tmp_path / "g.jsonl", [dsm_record("P1", "Q?", "", human=3)])
     with pytest.raises(BadDataError, match=r"g.jsonl:1.*model_prediction.proof"):
         import_graded_proofs(store, [f], fields=DSM_FIELDS, grades=DSM_GRADES)
+
+
+def test_grades_of(tmp_path, store):
+    f = write_jsonl(tmp_path / "g.jsonl", [dsm_record("P1", "Q?", "pf", human=7, auto=0.5)])
+    import_graded_proofs(store, [f], fields=DSM_FIELDS, grades=DSM_GRADES, human=["human"])
+    with store.session() as s:
+        proof_id = s.scalars(select(Proof.id)).one()
+    grades = store.grades_of(proof_id)
+    assert [(g.name, g.value, g.raw, g.max, g.human) for g in grades] == [
+        ("auto", 0.5, 0.5, None, False), ("human", 1.0, 7.0, 7.0, True)]
+    assert grades[0].source == f"{f}:1" and grades[0].proof_id == proof_id
