@@ -89,9 +89,12 @@ def test_bulk_proofs_and_verifications_export(store, tmp_path):
     pid = store.list_problems()[0].id
     ids = store.add_proofs([ProofRecord(problem_id=pid, text=f"proof {i}", metadata={"i": i}) for i in range(5)])
     assert len(ids) == 5 and ids == sorted(ids)
-    store.add_verifications([VerificationRecord(proof_id=i, analysis="ok", score=1.0, issues=["x"]) for i in ids])
+    store.add_verifications([VerificationRecord(proof_id=i, analysis="ok", score=1.0, issues=["x"], metadata={"v": i})
+                             for i in ids])
     assert [p.text for p in store.proofs_of(pid)] == [f"proof {i}" for i in range(5)]
     assert store.verifications_of(ids[0])[0].issues == ["x"]
+    assert store.verifications_of(ids[1])[0].extra == {"v": ids[1]}
+    assert store.proofs_of(pid)[2].extra == {"i": 2}
 
     n = store.export_table("verifications", "jsonl", tmp_path / "v.jsonl")
     rows = [json.loads(l) for l in (tmp_path / "v.jsonl").read_text().splitlines()]
