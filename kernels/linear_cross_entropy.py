@@ -16,8 +16,11 @@ Layout, in the Liger-Kernel manner:
 Two gradient strategies share that machinery. For ``reduction="mean"`` / ``"sum"`` the
 upstream gradient of the loss is a scalar, so the gradients are computed during the forward
 pass (as Liger does) and backward only scales them. For ``reduction="none"`` (and so for
-``selective_log_probs``) every token has its own upstream gradient, known only in backward:
-the forward pass keeps the per-token log-sum-exp, and backward recomputes each chunk's logits.
+``selective_log_probs``) every token has its own upstream gradient, known only in backward.
+With a frozen head that is no obstacle: token i's loss depends on hidden_i alone, so the
+forward pass keeps each token's own gradient and backward scales the rows. With a trainable
+head, whose gradient sums over tokens, the forward pass keeps the per-token log-sum-exp and
+backward recomputes each chunk's logits (one matmul more than the plain computation).
 Either way only ``[chunk, V]`` logits exist at once, and a gradient is computed only for the
 inputs that need one (a frozen head under LoRA gets no weight-gradient buffer).
 """
@@ -191,31 +194,45 @@ class FusedLinearCrossEntropyFunction(torch.autograd.Function):
         ctx.hidden_shape = hidden.shape
         ctx.reduction, ctx.ignore_index, ctx.impl, ctx.chunk_size = (
             reduction, ignore_index, impl, chunk_size)
-        if reduction == "none":
-            # The upstream gradient is per token: keep the log-sum-exp, recompute in backward.
+        ctx.recompute = reduction == "none" and need_gw
+        if ctx.recompute:
+            # The upstream gradient is per token and the head's gradient sums over tokens, so
+            # it can only be formed in backward: keep the log-sum-exp, recompute the logits.
             lse, target_logit, _, _ = _chunked_pass(h2, weight, t, ignore_index, None, None,
                                                     False, False, impl, chunk_size)
             ctx.save_for_backward(h2, weight, t, lse)
             return _token_losses(lse, target_logit, valid).reshape(targets.shape)
-        if reduction == "mean":
+        if reduction == "none":
+            # Frozen head: loss_i depends on hidden_i alone, so each row of grad_hidden is that
+            # token's own gradient; backward scales the rows by the upstream gradient.
+            row_scale = valid.float()
+        elif reduction == "mean":
             row_scale = valid.float() / valid.sum().clamp(min=1)
         else:
             row_scale = valid.float()
         lse, target_logit, grad_hidden, grad_weight = _chunked_pass(
             h2, weight, t, ignore_index, row_scale, None, need_gh, need_gw, impl, chunk_size)
         ctx.save_for_backward(grad_hidden, grad_weight)
-        return _reduce(_token_losses(lse, target_logit, valid), valid, reduction)
+        per_token = _token_losses(lse, target_logit, valid)
+        if reduction == "none":
+            return per_token.reshape(targets.shape)
+        return _reduce(per_token, valid, reduction)
 
     @staticmethod
     def backward(ctx, grad_output):
         need_gh, need_gw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        if ctx.reduction == "none":
+        if ctx.recompute:
             h2, weight, t, lse = ctx.saved_tensors
             valid = t != ctx.ignore_index
             row_scale = torch.where(valid, grad_output.reshape(-1).float(), 0.0)
             _, _, grad_hidden, grad_weight = _chunked_pass(
                 h2, weight, t, ctx.ignore_index, row_scale, lse, need_gh, need_gw, ctx.impl,
                 ctx.chunk_size)
+        elif ctx.reduction == "none":
+            (grad_hidden, _) = ctx.saved_tensors  # the head is frozen
+            upstream = grad_output.reshape(-1, 1).float()
+            grad_hidden = (grad_hidden.float() * upstream).to(grad_hidden.dtype)
+            grad_weight = None
         else:
             grad_hidden, grad_weight = ctx.saved_tensors
             # Out of place, so that a second backward (retain_graph) sees the unscaled gradients.

@@ -60,6 +60,10 @@ section "benchmark: fused linear cross-entropy, GPU shape"
 section "benchmark: selective log-probs, GPU shape"
 "$PY" scripts/bench_kernels.py --device cuda --op logprobs || failed+=("bench logprobs")
 
+section "benchmark: selective log-probs, frozen head (LoRA), GPU shape"
+"$PY" scripts/bench_kernels.py --device cuda --op logprobs --frozen-head \
+    || failed+=("bench logprobs frozen")
+
 section "summary"
 if [ ${#failed[@]} -eq 0 ]; then
     echo "gpu_check_kernels: all steps passed"

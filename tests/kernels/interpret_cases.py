@@ -87,3 +87,19 @@ def test_row_kernel_matches_torch_rows(has_lse, compute_grad):
     if compute_grad:
         expected = (logits.softmax(1) - torch.nn.functional.one_hot(targets.clamp(min=0), vocab))
         torch.testing.assert_close(outs[0][0], expected * row_scale[:, None], atol=1e-6, rtol=1e-5)
+
+
+def test_frozen_head_log_probs():
+    from prover.kernels import reference_selective_log_probs, selective_log_probs
+
+    hidden, weight, targets = make_inputs((2, 7), 16, 300, 0.2)
+    weight.requires_grad_(False)
+    upstream = torch.randn(targets.shape, generator=torch.Generator().manual_seed(5))
+    lp = selective_log_probs(hidden, weight, targets, impl="triton", chunk_size=5)
+    (lp * upstream).sum().backward()
+    h32 = hidden.detach().requires_grad_()
+    ref = reference_selective_log_probs(h32, weight, targets)
+    (ref * upstream).sum().backward()
+    torch.testing.assert_close(lp, ref)
+    torch.testing.assert_close(hidden.grad, h32.grad)
+    assert weight.grad is None

@@ -104,14 +104,31 @@ def test_frozen_hidden_gets_weight_gradient_only():
     torch.testing.assert_close(weight.grad, w32.grad)
 
 
-@pytest.mark.parametrize("reduction", ["mean", "none"])
-def test_frozen_head_per_token_losses(reduction):
+@pytest.mark.parametrize("op", ["none", "log_probs"])
+def test_frozen_head_per_token_outputs(op):
+    """Per-token outputs with a frozen head keep each token's own gradient from the forward
+    pass (no logits recomputation) and scale it by the upstream gradient."""
     hidden, weight, targets = make_inputs((3, 9), 16, 60, 0.2)
     weight.requires_grad_(False)
-    out = fused_linear_cross_entropy(hidden, weight, targets, reduction=reduction, impl="torch",
-                                     chunk_size=4)
-    out.sum().backward()
-    assert weight.grad is None and hidden.grad.shape == hidden.shape
+    if op == "none":
+        fused = lambda h: fused_linear_cross_entropy(  # noqa: E731
+            h, weight, targets, reduction="none", impl="torch", chunk_size=4)
+        plain = lambda h: reference_linear_cross_entropy(  # noqa: E731
+            h, weight, targets, reduction="none")
+    else:
+        fused = lambda h: selective_log_probs(h, weight, targets, impl="torch",  # noqa: E731
+                                              chunk_size=4)
+        plain = lambda h: reference_selective_log_probs(h, weight, targets)  # noqa: E731
+    out, shapes = _saved_shapes(lambda: fused(hidden))
+    assert tuple(weight.shape) not in shapes  # neither a gradient buffer nor the recompute
+    upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(5))
+    (out * upstream).sum().backward()
+    assert weight.grad is None
+    h32 = hidden.detach().requires_grad_()
+    ref = plain(h32)
+    (ref * upstream).sum().backward()
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(hidden.grad, h32.grad)
 
 
 def test_no_grad_computes_values_without_graph():
@@ -212,7 +229,7 @@ def test_import_needs_neither_torch_nor_triton():
 def test_bench_script_runs_on_a_tiny_shape():
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "bench_kernels.py"), "--T", "64", "--d", "16",
-         "--V", "100", "--warmup", "1", "--repeats", "2"],
+         "--V", "100", "--warmup", "1", "--repeats", "2", "--rounds", "1"],
         capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for expected in ("plain [plain]", "fused [torch]", "extra peak memory", "memory fused/plain",
