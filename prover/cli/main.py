@@ -42,11 +42,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
+    from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
+    from prover.cli.grades import grades
     from prover.cli.problems import problems
 
     cli.add_command(problems)
     cli.add_command(db)
+    cli.add_command(grades)
+    cli.add_command(crosscheck)
 
 
 _register()

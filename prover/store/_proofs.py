@@ -14,8 +14,7 @@ def _rows(records, now) -> list[dict]:
     # which costs more than the insert itself at 100k rows.
     rows = []
     for rec in records:
-        row = dict(rec.__dict__)
-        row["extra"] = row.pop("metadata")
+        row = dict(rec.__dict__)  # keys are column names (`metadata` included)
         row["created_at"] = now
         rows.append(row)
     return rows
@@ -29,7 +28,8 @@ class ProofsMixin:
         rows = _rows(records, utcnow())
         with self.session() as s:
             # insertmanyvalues batches the RETURNING; `sort_by_parameter_order` keeps ids aligned.
-            result = s.execute(insert(Proof).returning(Proof.id, sort_by_parameter_order=True), rows)
+            table = Proof.__table__
+            result = s.connection().execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
             return [r[0] for r in result]
 
     def add_verifications(self, records: Sequence[VerificationRecord]) -> None:
