@@ -136,6 +136,14 @@ class SearchKnobs(BaseModel):
     proofs_per_refinement: int = Field(1, ge=1)
     """P: refined proofs sampled per (proof, analyses) prompt."""
 
+    @classmethod
+    def preset(cls, budget: str | None = None, **overrides: int | None) -> "SearchKnobs":
+        """A ``--budget`` preset (default ``small``) with the knobs given explicitly replacing
+        its values (None: not given)."""
+        base = BUDGETS[budget or DEFAULT_BUDGET].model_dump()
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(base)
+
 
 BudgetName = Literal["small", "medium", "large", "heavy"]
 
@@ -183,11 +191,11 @@ class SearchConfig(BaseModel):
         return self
 
 
-SearchStatus = Literal["running", "solved", "exhausted", "budget", "incomplete", "failed"]
+SearchStatus = Literal["running", "solved", "exhausted", "budget", "incomplete", "skipped"]
 """``solved``: a proof passed all M verifications. ``exhausted``: R rounds done (or nothing left to
 refine). ``budget``: the call or token budget stopped it. ``incomplete``: calls failed after their
-retries (backend trouble); the same command continues. ``failed``: a model output could not be
-stored."""
+retries (backend trouble); the same command continues. ``skipped``: the problem has no informal
+statement."""
 
 
 class ProblemResult(BaseModel):

@@ -1,0 +1,117 @@
+"""The thread through which a search reads and writes the proof database.
+
+Hundreds of proofs and analyses arrive per second in a large run; one transaction each, on the
+event loop, would stall it. As the model client's call writer does (datasette's pattern), one
+thread owns the store's work: the loop queues operations and awaits futures, and the thread
+drains the queue each time round, inserting every queued row of a kind in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections import defaultdict
+from typing import Any, Callable
+
+from prover.core.errors import StoreError
+
+_KINDS = {"proofs": "add_informal_proofs", "verifications": "add_informal_verifications",
+          "metas": "add_meta_verifications"}
+_STOP = object()
+
+
+class StoreWorker:
+    """Runs store operations on one thread, batching row inserts."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.commits = 0
+        """Insert transactions (for benchmarks)."""
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._thread is None:
+            self._loop = loop
+            self._thread = threading.Thread(target=self._work, name="prover-informal-writer", daemon=True)
+            self._thread.start()
+        return loop
+
+    async def add(self, kind: str, row: dict[str, Any], call_key: str) -> int:
+        """Store one row made by the model call ``call_key``; returns its id (the existing row's
+        id when that call has one already)."""
+        fut = self._start().create_future()
+        self._queue.put(("add", kind, (row, call_key), fut))
+        return await fut
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` on the thread, after the operations queued before it."""
+        fut = self._start().create_future()
+        self._queue.put(("run", fn, (args, kwargs), fut))
+        return await fut
+
+    async def aclose(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            batch = [item]
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            outcomes = self._process(batch)
+            try:
+                self._loop.call_soon_threadsafe(_resolve, outcomes)  # type: ignore[union-attr]
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                return
+
+    def _process(self, batch: list[tuple]) -> list[tuple[asyncio.Future, Any, BaseException | None]]:
+        outcomes: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+        groups: dict[str, list[tuple]] = defaultdict(list)
+        for op, what, payload, fut in batch:
+            if op == "add":
+                groups[what].append((payload, fut))
+        for kind, items in groups.items():
+            try:
+                ids = getattr(self.store, _KINDS[kind])([p[0] for p, _ in items], [p[1] for p, _ in items])
+                self.commits += 1
+                outcomes.extend((fut, i, None) for (_, fut), i in zip(items, ids))
+            except Exception as exc:  # noqa: BLE001 - handed to every waiter
+                err = exc if isinstance(exc, StoreError) else StoreError(f"cannot store {kind}: {exc}")
+                outcomes.extend((fut, None, err) for _, fut in items)
+        for op, fn, payload, fut in batch:
+            if op != "run":
+                continue
+            args, kwargs = payload
+            try:
+                outcomes.append((fut, fn(*args, **kwargs), None))
+            except Exception as exc:  # noqa: BLE001
+                outcomes.append((fut, None, exc))
+        return outcomes
+
+
+def _resolve(outcomes: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for fut, value, exc in outcomes:
+        if fut.done():
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(value)
