@@ -111,6 +111,9 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
             async def main():
                 try:
                     return await SCHEDULES[schedule](engine, problems)
+                except BaseExceptionGroup as group:
+                    # Task groups wrap what a task raised; the caller wants the error itself.
+                    raise _first_leaf(group) from None
                 finally:
                     await engine.worker.aclose()
                     await client.aclose()
@@ -133,6 +136,13 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
         "tokens": summary.tokens, "seconds": summary.seconds, "solved": sum(r.passed for r in results),
         "problems": len(results), "client": stats.as_dict()})
     return summary
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 def plan_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig) -> BudgetEstimate:
