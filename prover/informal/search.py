@@ -181,6 +181,7 @@ class ProblemSearch:
         self.seconds = 0.0
         self._t0 = 0.0
         self.result: ProblemResult | None = None
+        self._prompts: dict[int | None, str] = {}
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -287,9 +288,13 @@ class ProblemSearch:
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def _request(self, role: str, prompt: str, seed: int) -> tuple[ModelRequest, str]:
+    def _request(self, role: str, prompt: str, seed: int, kind: str | None = None) -> tuple[ModelRequest, str | None]:
+        """The request, and its call key when stored rows of ``kind`` may hold its answer (a
+        fresh search skips the hashing; the client computes the key anyway)."""
         req = ModelRequest(role=role, messages=(ChatMessage(role="user", content=prompt),),  # type: ignore[arg-type]
                            params=SamplingParams(seed=seed))
+        if kind is None or not getattr(self.rows, kind, None):
+            return req, None
         return req, self.e.client.expand(req)[0].call_key()
 
     async def _ask(self, req: ModelRequest) -> ModelResult:
@@ -301,8 +306,8 @@ class ProblemSearch:
             self.last_error = res.error or "error"
         return res
 
-    def _stored(self, kind: str, key: str):
-        row = getattr(self.rows, kind).get(key) if self.rows is not None else None
+    def _stored(self, kind: str, key: str | None):
+        row = getattr(self.rows, kind).get(key) if key is not None else None
         if row is not None:
             self.calls += 1
             self.tokens += row.tokens
@@ -313,7 +318,7 @@ class ProblemSearch:
     async def generate(self, slot: Slot) -> PoolProof | None:
         """The proof of a slot, from its stored row or a call. None when the call failed."""
         stage = "generate" if slot.round == 0 else "refine"
-        req, key = self._request("generator", slot.prompt, slot.seed)
+        req, key = self._request("generator", slot.prompt, slot.seed, "proofs")
         row = self._stored("proofs", key)
         if row is not None:
             f = row.fields
@@ -334,7 +339,7 @@ class ProblemSearch:
                 "parse_status": parsed.status, "answer": answer, "answer_match": match,
                 "extra": {"analysis_ids": slot.analysis_ids, "model": res.model} if slot.analysis_ids else {"model": res.model},
             }
-            pid = await self.e.worker.add("proofs", fields, key)
+            pid = await self.e.worker.add("proofs", fields, res.key)
             proof = PoolProof(round=slot.round, slot=slot.index, text=parsed.proof, self_score=parsed.self_score,
                               status=parsed.status, id=pid, parent_ids=slot.parent_ids, answer=answer, answer_match=match)
         self.pool.append(proof)
@@ -366,11 +371,17 @@ class ProblemSearch:
             for i in range(m):
                 tg.create_task(one(i, tg))
 
+    def _verification_prompt(self, proof: PoolProof) -> str:
+        # M + retries verifications share one prompt: render it once per proof.
+        if proof.id not in self._prompts:
+            self._prompts[proof.id] = self.e.templates.verification(self.p.statement or "", proof.text)
+        return self._prompts[proof.id]
+
     async def verification(self, proof: PoolProof, i: int):
         """Verification sample i of a proof: a PoolVerdict (parsed or not), None after a
         definitive call error (counts as unparsed), or ``_TRANSIENT``."""
         seed = derive_seed(self.config.seed, self.p.key, "verify", proof.round, proof.slot, i)
-        req, key = self._request("verifier", self.e.templates.verification(self.p.statement or "", proof.text), seed)
+        req, key = self._request("verifier", self._verification_prompt(proof), seed, "verifications")
         row = self._stored("verifications", key)
         if row is not None:
             f = row.fields
@@ -385,7 +396,7 @@ class ProblemSearch:
             fields = {"proof_id": proof.id, "run_id": self.e.run_id, "verifier_model": res.model, "sample_index": i,
                       "analysis": parsed.analysis, "score": parsed.score, "parse_status": parsed.status,
                       "issues": [], "extra": {}}
-            vid = await self.e.worker.add("verifications", fields, key)
+            vid = await self.e.worker.add("verifications", fields, res.key)
             verdict = PoolVerdict(index=i, score=parsed.score, status=parsed.status, analysis=parsed.analysis, id=vid)
         proof.verdicts.append(verdict)
         self.e.progress.done("verify")
@@ -402,7 +413,7 @@ class ProblemSearch:
 
         async def one(j: int) -> None:
             seed = derive_seed(self.config.seed, self.p.key, "meta", proof.round, proof.slot, verdict.index, j)
-            req, key = self._request("meta_verifier", prompt, seed)
+            req, key = self._request("meta_verifier", prompt, seed, "metas")
             row = self._stored("metas", key)
             if row is not None:
                 scores[j] = row.fields["score"]
@@ -417,7 +428,7 @@ class ProblemSearch:
                 fields = {"verification_id": verdict.id, "run_id": self.e.run_id, "meta_verifier_model": res.model,
                           "sample_index": j, "text": parsed.text, "score": parsed.score,
                           "parse_status": parsed.status, "extra": {}}
-                await self.e.worker.add("metas", fields, key)
+                await self.e.worker.add("metas", fields, res.key)
                 scores[j] = parsed.score
             self.e.progress.done("meta")
 

@@ -3,28 +3,30 @@
 Hundreds of proofs and analyses arrive per second in a large run; one transaction each, on the
 event loop, would stall it. As the model client's call writer does (datasette's pattern), one
 thread owns the store's work: the loop queues operations and awaits futures, and the thread
-drains the queue each time round, inserting every queued row of a kind in one transaction."""
+drains the queue each time round (after a short linger), inserting every queued row in one
+transaction."""
 
 from __future__ import annotations
 
 import asyncio
 import queue
 import threading
+import time
 from collections import defaultdict
 from typing import Any, Callable
 
 from prover.core.errors import StoreError
 
-_KINDS = {"proofs": "add_informal_proofs", "verifications": "add_informal_verifications",
-          "metas": "add_meta_verifications"}
 _STOP = object()
 
 
 class StoreWorker:
     """Runs store operations on one thread, batching row inserts."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: Any, *, linger_s: float = 0.01):
         self.store = store
+        self.linger_s = linger_s
+        """How long the thread waits after the first queued operation before committing."""
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -67,6 +69,9 @@ class StoreWorker:
             if item is _STOP:
                 break
             batch = [item]
+            if self.linger_s:
+                # Rows arrive one by one; waiting a moment lets one transaction take many.
+                time.sleep(self.linger_s)
             while True:
                 try:
                     item = self._queue.get_nowait()
@@ -88,14 +93,16 @@ class StoreWorker:
         for op, what, payload, fut in batch:
             if op == "add":
                 groups[what].append((payload, fut))
-        for kind, items in groups.items():
+        if groups:
             try:
-                ids = getattr(self.store, _KINDS[kind])([p[0] for p, _ in items], [p[1] for p, _ in items])
+                ids = self.store.add_informal_rows({kind: ([p[0] for p, _ in items], [p[1] for p, _ in items])
+                                                    for kind, items in groups.items()})
                 self.commits += 1
-                outcomes.extend((fut, i, None) for (_, fut), i in zip(items, ids))
+                for kind, items in groups.items():
+                    outcomes.extend((fut, i, None) for (_, fut), i in zip(items, ids[kind]))
             except Exception as exc:  # noqa: BLE001 - handed to every waiter
-                err = exc if isinstance(exc, StoreError) else StoreError(f"cannot store {kind}: {exc}")
-                outcomes.extend((fut, None, err) for _, fut in items)
+                err = exc if isinstance(exc, StoreError) else StoreError(f"cannot store rows: {exc}")
+                outcomes.extend((fut, None, err) for items in groups.values() for _, fut in items)
         for op, fn, payload, fut in batch:
             if op != "run":
                 continue

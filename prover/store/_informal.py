@@ -102,6 +102,49 @@ def _tokens(prompt: int | None, completion: int | None) -> int:
     return (prompt or 0) + (completion or 0)
 
 
+_TABLES = {"proofs": Proof.__table__, "verifications": Verification.__table__,
+           "metas": MetaVerification.__table__}
+
+
+def _insert_by_call(conn, table, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
+    mc = ModelCall.__table__
+    # One query finds each call's row id and the row it already has, if any.
+    found: dict[str, tuple[int, int | None]] = {}
+    unique = list(dict.fromkeys(call_keys))
+    for i in range(0, len(unique), _CHUNK):
+        q = (select(mc.c.call_key, mc.c.id, table.c.id).select_from(mc.outerjoin(table, table.c.model_call_id == mc.c.id))
+             .where(mc.c.call_key.in_(unique[i:i + _CHUNK])))
+        for key, cid, rid in conn.execute(q):
+            if key not in found or found[key][1] is None:
+                found[key] = (cid, rid)
+    now = utcnow()
+    out: list[int | None] = []
+    fresh, fresh_at = [], []
+    claimed: dict[str, int] = {}
+    for i, (row, key) in enumerate(zip(rows, call_keys)):
+        cid, rid = found.get(key, (None, None))
+        if rid is not None:
+            out.append(rid)
+            continue
+        out.append(None)
+        if cid is not None and key in claimed:  # the same call twice in one batch: one row
+            fresh_at.append((i, claimed[key]))
+            continue
+        row = dict(row)
+        row["model_call_id"] = cid
+        row.setdefault("created_at", now)
+        row["metadata"] = row.pop("extra", None) or {}
+        if cid is not None:
+            claimed[key] = len(fresh)
+        fresh_at.append((i, len(fresh)))
+        fresh.append(row)
+    if fresh:
+        ids = [r[0] for r in conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), fresh)]
+        for i, j in fresh_at:
+            out[i] = ids[j]
+    return out  # type: ignore[return-value]
+
+
 class InformalMixin:
     # -- rows made by model calls ---------------------------------------------------------------
 
@@ -130,58 +173,28 @@ class InformalMixin:
                     out[kind][key] = StoredRow(id=data["id"], call_key=key, tokens=tokens, fields=data)
         return InformalRows(proofs=out["p"], verifications=out["v"], metas=out["m"])
 
-    def _call_ids(self, conn, keys: Sequence[str]) -> dict[str, int]:
-        mc = ModelCall.__table__
-        found: dict[str, int] = {}
-        for i in range(0, len(keys), _CHUNK):
-            found.update(conn.execute(select(mc.c.call_key, mc.c.id).where(mc.c.call_key.in_(keys[i:i + _CHUNK]))).all())
-        return found
-
-    def _add_by_call(self, table, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
-        """Insert rows made by model calls (one per call); a call that already has its row keeps
-        it, and that row's id is returned instead. One transaction."""
-        if not rows:
-            return []
-        now = utcnow()
+    def add_informal_rows(self, batches: dict[str, tuple[Sequence[dict[str, Any]], Sequence[str]]]) -> dict[str, list[int]]:
+        """Store rows made by model calls, in ONE transaction: ``{kind: (rows, call keys)}`` with
+        kind ``proofs``, ``verifications`` or ``metas`` (rows: column names as keys, ``extra``
+        for metadata). A call that already has its row keeps it, and that row's id is returned
+        instead: writing the same answer twice is harmless. Returns the ids per kind, in order."""
+        out: dict[str, list[int]] = {}
         with self.engine.begin() as conn:  # type: ignore[attr-defined]
-            call_ids = self._call_ids(conn, list(call_keys))
-            ids_wanted = [call_ids.get(k) for k in call_keys]
-            present = {cid for cid in ids_wanted if cid is not None}
-            existing: dict[int, int] = {}
-            for i in range(0, len(present), _CHUNK):
-                chunk = list(present)[i:i + _CHUNK]
-                existing.update(conn.execute(select(table.c.model_call_id, table.c.id)
-                                             .where(table.c.model_call_id.in_(chunk))).all())
-            fresh, fresh_at = [], []
-            for i, (row, cid) in enumerate(zip(rows, ids_wanted)):
-                if cid is not None and cid in existing:
-                    continue
-                row = dict(row)
-                row["model_call_id"] = cid
-                row.setdefault("created_at", now)
-                row["metadata"] = row.pop("extra", None) or {}
-                fresh.append(row)
-                fresh_at.append(i)
-            new_ids: list[int] = []
-            if fresh:
-                result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), fresh)
-                new_ids = [r[0] for r in result]
-            out = [existing.get(cid) if cid is not None else None for cid in ids_wanted]
-            for i, new_id in zip(fresh_at, new_ids):
-                out[i] = new_id
-            return out  # type: ignore[return-value]
+            for kind, (rows, keys) in batches.items():
+                out[kind] = _insert_by_call(conn, _TABLES[kind], rows, keys) if rows else []
+        return out
 
     def add_informal_proofs(self, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
-        """Store proofs made by model calls (column names as keys; ``extra`` for metadata)."""
-        return self._add_by_call(Proof.__table__, rows, call_keys)
+        """Store proofs made by model calls."""
+        return self.add_informal_rows({"proofs": (rows, call_keys)})["proofs"]
 
     def add_informal_verifications(self, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
         """Store verifications made by model calls."""
-        return self._add_by_call(Verification.__table__, rows, call_keys)
+        return self.add_informal_rows({"verifications": (rows, call_keys)})["verifications"]
 
     def add_meta_verifications(self, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
         """Store meta-verifications made by model calls."""
-        return self._add_by_call(MetaVerification.__table__, rows, call_keys)
+        return self.add_informal_rows({"metas": (rows, call_keys)})["metas"]
 
     def set_proof_answers(self, items: Iterable[tuple[int, str | None, bool | None]]) -> None:
         """Store (proof id, extracted answer, answer match) for several proofs."""

@@ -112,9 +112,9 @@ def test_resume_after_crash_mid_round(istore, tmp_path):
     answered and ends where an uninterrupted run ends."""
     from prover.store import ProofStore
 
-    reference = ProofStore.open(tmp_path / "reference.db")
-    reference.add_problems(istore.list_problems() and [])
     from conftest import PROBLEMS
+
+    reference = ProofStore.open(tmp_path / "reference.db")
     reference.add_problems(PROBLEMS)
     ref_summary, ref_backend = run_search(reference, Refiner(), tokens=("t/p1", "t/p2"))
     reference.close()
