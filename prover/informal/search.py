@@ -181,7 +181,9 @@ class ProblemSearch:
         self.seconds = 0.0
         self._t0 = 0.0
         self.result: ProblemResult | None = None
-        self._prompts: dict[int | None, str] = {}
+        self._prompts: dict[int, str] = {}
+        self._writes: dict[int, asyncio.Future[int]] = {}
+        """Background row writes of proofs and verdicts, by ``id()`` of the pool object."""
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -273,6 +275,8 @@ class ProblemSearch:
 
     async def end_round(self, r: int) -> None:
         """Round r is complete: decide whether the search stops."""
+        for item in [p for p in self.pool if p.id is None] + [v for p in self.pool for v in p.verdicts if v.id is None]:
+            await self._id_of(item)  # every row of the round is stored (lineage needs the ids)
         self.rounds = r + 1
         m = self.k.verifications
         if self.failures:
@@ -305,6 +309,15 @@ class ProblemSearch:
             self.failures += 1
             self.last_error = res.error or "error"
         return res
+
+    async def _id_of(self, item: PoolProof | PoolVerdict) -> int:
+        """The row id of a proof or verdict, once its background write is done."""
+        if item.id is None:
+            # Several steps may wait for the same row (its verifications, its answer check).
+            rid = await self._writes[id(item)]
+            item.id = rid
+            self._writes.pop(id(item), None)
+        return item.id
 
     def _stored(self, kind: str, key: str | None):
         row = getattr(self.rows, kind).get(key) if key is not None else None
@@ -339,9 +352,10 @@ class ProblemSearch:
                 "parse_status": parsed.status, "answer": answer, "answer_match": match,
                 "extra": {"analysis_ids": slot.analysis_ids, "model": res.model} if slot.analysis_ids else {"model": res.model},
             }
-            pid = await self.e.worker.add("proofs", fields, res.key)
             proof = PoolProof(round=slot.round, slot=slot.index, text=parsed.proof, self_score=parsed.self_score,
-                              status=parsed.status, id=pid, parent_ids=slot.parent_ids, answer=answer, answer_match=match)
+                              status=parsed.status, parent_ids=slot.parent_ids, answer=answer, answer_match=match)
+            # Stored in the background: its verifications start now; only their rows wait for its id.
+            self._writes[id(proof)] = asyncio.ensure_future(self.e.worker.add("proofs", fields, res.key))
         self.pool.append(proof)
         self.e.progress.done(stage)
         return proof
@@ -373,9 +387,10 @@ class ProblemSearch:
 
     def _verification_prompt(self, proof: PoolProof) -> str:
         # M + retries verifications share one prompt: render it once per proof.
-        if proof.id not in self._prompts:
-            self._prompts[proof.id] = self.e.templates.verification(self.p.statement or "", proof.text)
-        return self._prompts[proof.id]
+        key = id(proof)
+        if key not in self._prompts:
+            self._prompts[key] = self.e.templates.verification(self.p.statement or "", proof.text)
+        return self._prompts[key]
 
     async def verification(self, proof: PoolProof, i: int):
         """Verification sample i of a proof: a PoolVerdict (parsed or not), None after a
@@ -393,11 +408,16 @@ class ProblemSearch:
                 self.e.progress.done("verify")
                 return _TRANSIENT if res.transient else None
             parsed = parse_verdict(res.text, truncated=res.truncated)
-            fields = {"proof_id": proof.id, "run_id": self.e.run_id, "verifier_model": res.model, "sample_index": i,
+            fields = {"run_id": self.e.run_id, "verifier_model": res.model, "sample_index": i,
                       "analysis": parsed.analysis, "score": parsed.score, "parse_status": parsed.status,
                       "issues": [], "extra": {}}
-            vid = await self.e.worker.add("verifications", fields, res.key)
-            verdict = PoolVerdict(index=i, score=parsed.score, status=parsed.status, analysis=parsed.analysis, id=vid)
+            verdict = PoolVerdict(index=i, score=parsed.score, status=parsed.status, analysis=parsed.analysis)
+
+            async def store(fields=fields, key=res.key) -> int:
+                fields["proof_id"] = await self._id_of(proof)
+                return await self.e.worker.add("verifications", fields, key)
+
+            self._writes[id(verdict)] = asyncio.ensure_future(store())
         proof.verdicts.append(verdict)
         self.e.progress.done("verify")
         return verdict
@@ -425,7 +445,7 @@ class ProblemSearch:
                     self.e.progress.done("meta")
                     return
                 parsed = parse_meta(res.text, truncated=res.truncated)
-                fields = {"verification_id": verdict.id, "run_id": self.e.run_id, "meta_verifier_model": res.model,
+                fields = {"verification_id": await self._id_of(verdict), "run_id": self.e.run_id, "meta_verifier_model": res.model,
                           "sample_index": j, "text": parsed.text, "score": parsed.score,
                           "parse_status": parsed.status, "extra": {}}
                 await self.e.worker.add("metas", fields, res.key)
@@ -457,9 +477,9 @@ class ProblemSearch:
             if res.status != "error":
                 match = parse_judgement(res.text)
             self.e.progress.done("judge")
-        if (answer, match) != (proof.answer, proof.answer_match) and proof.id is not None:
+        if (answer, match) != (proof.answer, proof.answer_match):
             proof.answer, proof.answer_match = answer, match
-            await self.e.worker.run(self.e.store.set_proof_answers, [(proof.id, answer, match)])
+            await self.e.worker.run(self.e.store.set_proof_answers, [(await self._id_of(proof), answer, match)])
 
     # -- result ---------------------------------------------------------------------------------
 

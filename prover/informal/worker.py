@@ -18,12 +18,13 @@ from typing import Any, Callable
 from prover.core.errors import StoreError
 
 _STOP = object()
+_TICK = 0.002
 
 
 class StoreWorker:
     """Runs store operations on one thread, batching row inserts."""
 
-    def __init__(self, store: Any, *, linger_s: float = 0.01):
+    def __init__(self, store: Any, *, linger_s: float = 0.02):
         self.store = store
         self.linger_s = linger_s
         """How long the thread waits after the first queued operation before committing."""
@@ -69,23 +70,32 @@ class StoreWorker:
             if item is _STOP:
                 break
             batch = [item]
-            if self.linger_s:
-                # Rows arrive one by one; waiting a moment lets one transaction take many.
-                time.sleep(self.linger_s)
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
+            stop = self._drain(batch)
+            # Rows arrive one by one: while more keep coming, wait a little (up to linger_s)
+            # so that one transaction takes many. A lone write is committed at once.
+            deadline = time.monotonic() + self.linger_s
+            while not stop and time.monotonic() < deadline:
+                time.sleep(_TICK)
+                before = len(batch)
+                stop = self._drain(batch)
+                if len(batch) == before:
                     break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
             outcomes = self._process(batch)
             try:
                 self._loop.call_soon_threadsafe(_resolve, outcomes)  # type: ignore[union-attr]
             except RuntimeError:  # the loop is closed: nobody waits any more
                 return
+
+    def _drain(self, batch: list) -> bool:
+        """Move what is queued into ``batch``; True when the stop marker was met."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is _STOP:
+                return True
+            batch.append(item)
 
     def _process(self, batch: list[tuple]) -> list[tuple[asyncio.Future, Any, BaseException | None]]:
         outcomes: list[tuple[asyncio.Future, Any, BaseException | None]] = []

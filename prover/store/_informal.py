@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, insert, select,
-                        update)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, bindparam, insert,
+                        select, update)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prover.store.schema import Base, ModelCall, Proof, Verification, utcnow
@@ -106,42 +106,55 @@ _TABLES = {"proofs": Proof.__table__, "verifications": Verification.__table__,
            "metas": MetaVerification.__table__}
 
 
-def _insert_by_call(conn, table, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
+def _statements(table):
+    # Built once: constructing SQLAlchemy statements per batch costs more than running them.
     mc = ModelCall.__table__
-    # One query finds each call's row id and the row it already has, if any.
+    lookup = (select(mc.c.call_key, mc.c.id, table.c.id)
+              .select_from(mc.outerjoin(table, table.c.model_call_id == mc.c.id))
+              .where(mc.c.call_key.in_(bindparam("keys", expanding=True))))
+    # Without sort_by_parameter_order the rows come back in one multi-row statement, in any
+    # order: each is matched to its row by model call (one row per call by construction).
+    return lookup, insert(table).returning(table.c.id, table.c.model_call_id), insert(table).returning(table.c.id)
+
+
+_STATEMENTS = {kind: _statements(table) for kind, table in _TABLES.items()}
+
+
+def _insert_by_call(conn, kind: str, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
+    lookup, insert_many, insert_one = _STATEMENTS[kind]
     found: dict[str, tuple[int, int | None]] = {}
     unique = list(dict.fromkeys(call_keys))
     for i in range(0, len(unique), _CHUNK):
-        q = (select(mc.c.call_key, mc.c.id, table.c.id).select_from(mc.outerjoin(table, table.c.model_call_id == mc.c.id))
-             .where(mc.c.call_key.in_(unique[i:i + _CHUNK])))
-        for key, cid, rid in conn.execute(q):
+        for key, cid, rid in conn.execute(lookup, {"keys": unique[i:i + _CHUNK]}):
             if key not in found or found[key][1] is None:
                 found[key] = (cid, rid)
     now = utcnow()
     out: list[int | None] = []
-    fresh, fresh_at = [], []
-    claimed: dict[str, int] = {}
+    keyed: dict[int, dict[str, Any]] = {}  # model call id -> new row
+    pending: list[tuple[int, int | None, dict[str, Any]]] = []
     for i, (row, key) in enumerate(zip(rows, call_keys)):
         cid, rid = found.get(key, (None, None))
+        out.append(rid)
         if rid is not None:
-            out.append(rid)
             continue
-        out.append(None)
-        if cid is not None and key in claimed:  # the same call twice in one batch: one row
-            fresh_at.append((i, claimed[key]))
+        if cid is not None and cid in keyed:  # the same call twice in one batch: one row
+            pending.append((i, cid, keyed[cid]))
             continue
         row = dict(row)
         row["model_call_id"] = cid
         row.setdefault("created_at", now)
         row["metadata"] = row.pop("extra", None) or {}
         if cid is not None:
-            claimed[key] = len(fresh)
-        fresh_at.append((i, len(fresh)))
-        fresh.append(row)
-    if fresh:
-        ids = [r[0] for r in conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), fresh)]
-        for i, j in fresh_at:
-            out[i] = ids[j]
+            keyed[cid] = row
+        pending.append((i, cid, row))
+    by_call: dict[int, int] = {}
+    if keyed:
+        by_call.update((c, r) for r, c in ((row[0], row[1]) for row in conn.execute(insert_many, list(keyed.values()))))
+    for i, cid, row in pending:
+        if cid is None:  # no stored call to tie it to (should not happen): a row of its own
+            out[i] = conn.execute(insert_one, row).scalar_one()
+        else:
+            out[i] = by_call[cid]
     return out  # type: ignore[return-value]
 
 
@@ -181,7 +194,7 @@ class InformalMixin:
         out: dict[str, list[int]] = {}
         with self.engine.begin() as conn:  # type: ignore[attr-defined]
             for kind, (rows, keys) in batches.items():
-                out[kind] = _insert_by_call(conn, _TABLES[kind], rows, keys) if rows else []
+                out[kind] = _insert_by_call(conn, kind, rows, keys) if rows else []
         return out
 
     def add_informal_proofs(self, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
