@@ -45,6 +45,7 @@ def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
     from prover.cli.grades import grades
+    from prover.cli.labels import labels
     from prover.cli.models import models
     from prover.cli.problems import problems
     from prover.cli.run import run
@@ -57,6 +58,7 @@ def _register() -> None:
     cli.add_command(models)
     cli.add_command(run)
     cli.add_command(show)
+    cli.add_command(labels)
 
 
 _register()
