@@ -46,6 +46,7 @@ def _register() -> None:
     from prover.cli.db import db
     from prover.cli.grades import grades
     from prover.cli.labels import labels
+    from prover.cli.report import report
     from prover.cli.models import models
     from prover.cli.problems import problems
     from prover.cli.run import run
@@ -59,6 +60,7 @@ def _register() -> None:
     cli.add_command(run)
     cli.add_command(show)
     cli.add_command(labels)
+    cli.add_command(report)
 
 
 _register()

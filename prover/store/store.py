@@ -17,6 +17,7 @@ from prover.store._calls import CallsMixin
 from prover.store._grades import GradesMixin
 from prover.store._informal import InformalMixin
 from prover.store._labels import LabelsMixin
+from prover.store._reports import ReportsMixin
 from prover.store._problems import ProblemsMixin
 from prover.store._proofs import ProofsMixin
 from prover.store._runs import RunsMixin
@@ -50,7 +51,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin, InformalMixin,
-                 LabelsMixin):
+                 LabelsMixin, ReportsMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""
 
