@@ -13,7 +13,6 @@ from prover.analysis.labels import (FORMAL_ONE_CONDITIONS, build_labels, current
 from prover.core.errors import UsageError
 from prover.core.label_records import (FormalEvidence, InformalPolicy, StepEvidence, label_score, parse_precedence,
                                        parse_sources)
-from prover.store import ProofStore
 from prover.store._labels import RESAMPLE_RUN_KIND
 
 
@@ -113,13 +112,6 @@ def test_label_score():
 
 
 # -- building from a database ----------------------------------------------------------------------
-
-@pytest.fixture
-def store(tmp_path):
-    s = ProofStore.open(tmp_path / "labels.db")
-    yield s
-    s.close()
-
 
 @pytest.fixture
 def world(store):
