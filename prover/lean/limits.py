@@ -179,3 +179,25 @@ def peak_rss(pids: list[int]) -> int | None:
         except (OSError, ValueError, IndexError):
             continue
     return best
+
+
+def probe_memory_cap(cap_bytes: int | None) -> MemoryCap:
+    """Start a trivial child under the planned cap and read back what the kernel applied: what
+    `prover lean doctor` reports before any REPL runs."""
+    import subprocess
+    import sys
+
+    plan = plan_memory_cap(cap_bytes)
+    if cap_bytes is None or plan.applied_bytes is None:
+        return plan
+    try:
+        child = subprocess.Popen([sys.executable, "-S", "-c", "import sys; sys.stdin.read()"],
+                                 stdin=subprocess.PIPE, preexec_fn=preexec_for(plan))
+    except (OSError, subprocess.SubprocessError) as exc:
+        return MemoryCap(requested_bytes=cap_bytes, applied_bytes=None, applied=False,
+                         note=f"cap {fmt_bytes(cap_bytes)} not applied: setrlimit(RLIMIT_AS) failed ({exc})")
+    try:
+        return verify_cap(plan, child.pid)
+    finally:
+        child.kill()
+        child.wait()
