@@ -98,6 +98,12 @@ class ReplPool:
         self._lock = threading.Condition()
         self._idle: list[_Worker] = []
         self._busy = 0
+        self._holding: Counter = Counter()
+        """Busy processes (or processes being started) per header."""
+        self._waiting: Counter = Counter()
+        """Callers in ``_acquire`` per header."""
+        self._mean_check_s: float | None = None
+        self._mean_import_s: float | None = None
         self._closed = False
         self.last_memory_cap: MemoryCap = plan_memory_cap(config.memory_cap_bytes)
 
@@ -105,34 +111,59 @@ class ReplPool:
 
     def _acquire(self, key: tuple[str, ...]) -> _Worker | None:
         """An idle worker for ``key`` (preferred), or None when the caller should start one.
-        Blocks while the pool is full and nothing idle can be replaced."""
+
+        When the pool is full and every process holding ``key`` is busy, the caller waits for one
+        of them if that is expected to be quicker than importing the header afresh (the mean
+        check time times the queue ahead, per holder, against the mean import time); otherwise
+        the least recently used idle process of another header is replaced."""
+        victim = None
         with self._lock:
-            while True:
-                if self._closed:
-                    raise LeanError("the REPL pool is closed")
-                for i in range(len(self._idle) - 1, -1, -1):
-                    if self._idle[i].key == key:
-                        self._busy += 1
-                        return self._idle.pop(i)
-                if self._busy + len(self._idle) < self.size:
-                    self._busy += 1
-                    return None
-                if self._idle:
-                    # Replace the least recently used idle process of another header.
-                    victim = self._idle.pop(0)
-                    self.stats.evicted += 1
-                    self._busy += 1
-                    break
-                self._lock.wait()
+            self._waiting[key] += 1
+            try:
+                while True:
+                    if self._closed:
+                        raise LeanError("the REPL pool is closed")
+                    for i in range(len(self._idle) - 1, -1, -1):
+                        if self._idle[i].key == key:
+                            self._take(key)
+                            return self._idle.pop(i)
+                    if self._busy + len(self._idle) < self.size:
+                        self._take(key)
+                        return None
+                    if self._idle and not self._worth_waiting(key):
+                        victim = self._idle.pop(0)
+                        self.stats.evicted += 1
+                        self._take(key)
+                        break
+                    self._lock.wait()
+            finally:
+                self._waiting[key] -= 1
         victim.proc.close()
         return None
 
-    def _release(self, worker: _Worker | None) -> None:
+    def _take(self, key: tuple[str, ...]) -> None:
+        self._busy += 1
+        self._holding[key] += 1
+
+    def _worth_waiting(self, key: tuple[str, ...]) -> bool:
+        holders = self._holding[key]
+        if holders == 0:
+            return False
+        if self._mean_check_s is None or self._mean_import_s is None:
+            return True
+        return self._mean_check_s * self._waiting[key] / holders < self._mean_import_s
+
+    def _observe(self, attr: str, seconds: float) -> None:
+        old = getattr(self, attr)
+        setattr(self, attr, seconds if old is None else 0.8 * old + 0.2 * seconds)
+
+    def _release(self, key: tuple[str, ...], worker: _Worker | None) -> None:
         with self._lock:
             self._busy -= 1
+            self._holding[key] -= 1
             if worker is not None and not self._closed:
                 self._idle.append(worker)
-            self._lock.notify()
+            self._lock.notify_all()
         if worker is not None and self._closed:
             worker.proc.close()
 
@@ -150,6 +181,7 @@ class ReplPool:
             worker.header_s = time.monotonic() - t0
             with self._lock:
                 self.stats.header_imports += 1
+                self._observe("_mean_import_s", worker.header_s)
             if "env" not in resp or any(m.get("severity") == "error" for m in resp.get("messages", [])):
                 proc.close()
                 raise HeaderFailed(resp)
@@ -197,7 +229,7 @@ class ReplPool:
         finally:
             if keep is None and worker is not None:
                 worker.proc.kill("discarded")
-            self._release(keep)
+            self._release(key, keep)
 
     def _run(self, worker: _Worker, split: SplitFile, request: LeanRunRequest, t0: float,
              header_s: float | None) -> tuple[_Worker | None, LeanRawResponse]:
@@ -209,6 +241,7 @@ class ReplPool:
             payload["gc"] = True
         uses = worker.checks
         common = dict(memory_cap=proc.memory_cap, process_uses=uses, header_import_s=header_s)
+        t_send = time.monotonic()
         try:
             resp = proc.send(payload, request.timeout_s)
         except ReplTimeout as exc:
@@ -226,6 +259,7 @@ class ReplPool:
             return None, self._raw("error", t0, error=str(exc), **common)
         worker.checks += 1
         with self._lock:
+            self._observe("_mean_check_s", time.monotonic() - t_send)
             self.stats.checks += 1
             self.stats.by_header[worker.key] += 1
             if self.config.gc and worker.env_id is not None and self.stats.gc_supported is None:

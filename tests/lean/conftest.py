@@ -79,8 +79,17 @@ def fake(tmp_path) -> FakeRepl:
 
 @pytest.fixture
 def pid_alive():
-    """Whether a process exists and is not a zombie."""
-    return _pid_alive
+    """Whether a process exists and is not a zombie (a SIGKILLed process takes a moment to go:
+    allow it up to 5 s)."""
+    import time
+
+    def alive(pid: int) -> bool:
+        deadline = time.monotonic() + 5
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return _pid_alive(pid)
+
+    return alive
 
 
 def _pid_alive(pid: int) -> bool:

@@ -231,3 +231,23 @@ async def _gather(pool, codes):
     import asyncio
 
     return await asyncio.gather(*(pool.acheck(c) for c in codes))
+
+
+@pytest.mark.parametrize("import_s,check_s,evicted", [(1.0, 0.1, 0), (0.02, 0.6, 1)])
+def test_wait_for_a_busy_holder_or_replace_an_idle_process(fake, pair, import_s, check_s, evicted):
+    """Pool of 2 holding headers A and B. Two A checks at once: the second waits for the busy A
+    process when importing costs more than waiting (fake cost model: sleeps), else it replaces the
+    idle B process."""
+    fake.write({"default": pair(708)["response"], "cost": {"import_s": import_s, "check_s": [check_s, check_s]}})
+    a, b = "import Mathlib\ntheorem a{} : True := trivial", "import Lean\ntheorem b : True := trivial"
+    with fake.pool(max_processes=2) as pool:
+        pool.check(a.format(0))
+        pool.check(b)
+        threads = [threading.Thread(target=pool.check, args=(a.format(i),)) for i in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert pool.stats.evicted == evicted
+        assert pool.stats.header_imports == 2 + evicted
+        assert pool.stats.checks == 4
