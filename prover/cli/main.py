@@ -43,10 +43,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _register() -> None:
     from prover.cli.db import db
+    from prover.cli.lean import lean
     from prover.cli.problems import problems
 
     cli.add_command(problems)
     cli.add_command(db)
+    cli.add_command(lean)
 
 
 _register()

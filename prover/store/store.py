@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from prover.core.errors import StoreError
+from prover.store._lean import LeanChecksMixin
 from prover.store._problems import ProblemsMixin
 from prover.store._proofs import ProofsMixin
 from prover.store._runs import RunsMixin
@@ -45,7 +46,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin):
+class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, LeanChecksMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""
 
