@@ -87,10 +87,3 @@ def register(group: click.Group) -> None:
     for cmd in COMMANDS:
         group.add_command(cmd)
 
-
-@click.group("lean")
-def lean() -> None:
-    """Lean: toolchain, checks and statement compatibility."""
-
-
-register(lean)

@@ -45,13 +45,15 @@ def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
     from prover.cli.grades import grades
-    from prover.cli.lean_proc import lean
+    from prover.cli.lean import lean
+    from prover.cli.lean_proc import register as register_lean_processes
     from prover.cli.problems import problems
 
     cli.add_command(problems)
     cli.add_command(db)
     cli.add_command(grades)
     cli.add_command(crosscheck)
+    register_lean_processes(lean)
     cli.add_command(lean)
 
 
