@@ -42,10 +42,12 @@ def _require_local_lean(pin: ProjectPin, *, need_repl: bool) -> None:
 
     root = Path(pin.project_dir)
     missing = []
+    hint = ELAN_HINT
     for name in ("lake", "lean"):
-        info = tool_info(name, root, ELAN_HINT)
+        info = tool_info(name, root, hint)
         if not info.found:
             missing.append(f"{name}: {info.problem}; {info.hint}")
+            hint = "it comes with elan (see above)"
     if not missing:
         m = mathlib_info(pin)
         if not m.found:
