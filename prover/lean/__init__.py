@@ -15,3 +15,18 @@ __all__ = [
     "normalize_response", "parse_axioms_message", "statement_verdict", "verdict_from_outcome",
     "verdict_from_response",
 ]
+
+# Running Lean: backends (REPL pool, file mode, Kimina, lean-dojo), toolchain, checks.
+from prover.lean.backends import BACKENDS, LeanBackend, open_backend  # noqa: E402
+from prover.lean.check import CheckOutcome, check_proof, exit_code_of, precheck_statements  # noqa: E402
+from prover.lean.file_mode import FileBackend  # noqa: E402
+from prover.lean.kimina import KiminaBackend  # noqa: E402
+from prover.lean.pool import PoolConfig, ReplPool  # noqa: E402
+from prover.lean.repl import ReplCrashed, ReplProcess, ReplTimeout  # noqa: E402
+from prover.lean.toolchain import doctor, read_pin, setup  # noqa: E402
+
+__all__ += [
+    "BACKENDS", "LeanBackend", "open_backend", "CheckOutcome", "check_proof", "exit_code_of", "precheck_statements",
+    "FileBackend", "KiminaBackend", "PoolConfig", "ReplPool", "ReplCrashed", "ReplProcess", "ReplTimeout",
+    "doctor", "read_pin", "setup",
+]
