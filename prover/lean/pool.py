@@ -104,6 +104,8 @@ class ReplPool:
         """Callers in ``_acquire`` per header."""
         self._mean_check_s: float | None = None
         self._mean_import_s: float | None = None
+        self._failed_headers: dict[tuple[str, ...], dict[str, Any]] = {}
+        """Headers whose import Lean rejected: deterministic, so not tried again."""
         self._closed = False
         self.last_memory_cap: MemoryCap = plan_memory_cap(config.memory_cap_bytes)
 
@@ -198,6 +200,9 @@ class ReplPool:
         split = split_imports(request.code)
         key = split.key
         t0 = time.monotonic()
+        failed = self._failed_headers.get(key)
+        if failed is not None:
+            return self._raw("ok", t0, response=failed, notes=["the import header failed to elaborate (earlier)"])
         worker = self._acquire(key)
         keep = None
         header_s = None
@@ -208,6 +213,7 @@ class ReplPool:
                 except HeaderFailed as exc:
                     with self._lock:
                         self.stats.header_failures += 1
+                        self._failed_headers[key] = exc.response
                     return self._raw("ok", t0, response=exc.response, notes=["the import header failed to elaborate"])
                 except ReplTimeout as exc:
                     with self._lock:

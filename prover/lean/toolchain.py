@@ -41,7 +41,8 @@ def read_pin(project: str | os.PathLike | None = None) -> ProjectPin:
     try:
         toolchain = (root / "lean-toolchain").read_text().strip()
     except OSError as exc:
-        raise ConfigError(f"{root} is not a Lean project for prover: no lean-toolchain ({exc.strerror})") from exc
+        raise ConfigError(f"{root} is not a Lean project for prover: no lean-toolchain ({exc.strerror}); "
+                          "pass --project or set PROVER_LEAN_PROJECT to a copy of the repository's lean_project/") from exc
     packages, mathlib_rev, mathlib_input = {}, None, None
     manifest = root / "lake-manifest.json"
     if manifest.exists():

@@ -161,6 +161,8 @@ def test_header_that_fails_is_returned_as_lean_messages(fake):
         assert raw.messages[0]["severity"] == "error"
         assert "Mathlb" in raw.messages[0]["data"]
         assert pool.stats.header_failures == 1
+        again = pool.check("import Mathlb\ntheorem y : True := trivial")
+        assert again.messages == raw.messages and pool.stats.started == 1
 
 
 def test_repl_error_message_is_status_error(fake, pair):
