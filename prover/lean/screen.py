@@ -213,10 +213,12 @@ class _Screen:
                 continue
             leading = False
             self.classify(cmd, parts, targets)
+        if len(parts.dropped) == len([c for c in commands if any(t.kind is not Kind.DOC for t in c.tokens(lexed))]) \
+                and not self.reasons:
+            self.add(ReasonCode.EMPTY_PROOF, None, "the proof file adds nothing to the problem's preamble")
+            return ScreenResult(False, self.reasons, parts)
         self.check_target(targets, parts)
         self.check_slots(parts)
-        if not (parts.aux or parts.slot_fills or parts.target or self.reasons):
-            self.add(ReasonCode.EMPTY_PROOF, None, "the proof file adds nothing to the problem's preamble")
         for start, end in self.scan:
             self.scan_tokens(start, end)
         self.reasons.sort(key=lambda r: (r.line or 0, r.code.value))
