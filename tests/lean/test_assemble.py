@@ -120,3 +120,9 @@ def test_assembly_needs_an_accepted_target():
     result = screen(p, "lemma x : True := trivial\n")
     with pytest.raises(UsageError):
         assemble(p, result.parts)
+
+
+def test_equation_bodies_keep_their_separator():
+    problem = "import Mathlib\n\ntheorem t : ∀ n : ℕ, n + 0 = n := by sorry\n"
+    a = assembled(problem, "theorem t : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl\n  | n + 1 => rfl\n")
+    assert "theorem t : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl\n  | n + 1 => rfl\n" in a.text

@@ -259,3 +259,16 @@ def test_reasons_carry_lines_and_are_json_ready():
 def test_every_reason_code_is_documented():
     for code in R:
         assert code.__doc__ and code.__doc__ != R.__doc__, code
+
+
+def test_equations_and_where_bodies():
+    nat = "import Mathlib\n\ntheorem t : ∀ n : ℕ, n + 0 = n := by sorry\n"
+    assert accepted(nat, "theorem t : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl\n  | n + 1 => rfl\n")
+    slot = "import Mathlib\n\nabbrev sol : ℕ → ℕ := sorry\n\ntheorem t : sol 0 = 1 := sorry\n"
+    assert accepted(slot, "abbrev sol : ℕ → ℕ\n  | 0 => 1\n  | n + 1 => sol n\n\ntheorem t : sol 0 = 1 := rfl\n")
+    group = "import Mathlib\n\ndef cg (G : Type*) [Group G] (h : ∀ a b : G, a * b = b * a) : CommGroup G :="
+    assert accepted(group, "def cg (G : Type*) [Group G] (h : ∀ a b : G, a * b = b * a) : CommGroup G where\n"
+                           "  mul_comm := h\n")
+    # `where` is no body for a theorem, and the separator is screened with the body
+    assert R.TARGET_MISMATCH in codes(nat, "theorem t : ∀ n : ℕ, n + 0 = n where\n  foo := 1\n")
+    assert R.SORRY in codes(nat, "theorem t : ∀ n : ℕ, n + 0 = n\n  | 0 => sorry\n  | n + 1 => rfl\n")
