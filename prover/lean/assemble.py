@@ -116,7 +116,7 @@ def assemble(problem: LeanProblem, parts: ProofParts, *, heartbeats: int = LeanL
 
     def filled(zone: str, decl, use) -> list[tuple[str, str, int | None, str]]:
         colon = ptoks[use.assign]
-        body = " " * colon.col + ":=" + parts.body_text(use)
+        body = " " * colon.col + (":=" if colon.text == ":=" else "") + parts.body_text(use)
         return [(zone, "problem", toks[decl.header_start].line, decl.header_text),
                 (zone, "proof", colon.line, body)]
 

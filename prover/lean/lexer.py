@@ -12,8 +12,10 @@ Linear in the length of the text: one pass, no backtracking beyond a fixed look-
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 
 class Kind(str, Enum):
@@ -28,11 +30,12 @@ class Kind(str, Enum):
 
 
 #: Multi-character symbols the screen and the problem parser rely on (longest first).
-_MULTI = (":=", "=>", "<;>", "@[", "...", "..", "::", "->", "<-", "`(", "%[", "#[", "''")
+_MULTI = (":=", "=>", "<;>", "@[", "...", "..", "::", "->", "<-", "`(", "%[", "#[", "''")  # longest first per start
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """One token (a tuple: tokens are made by the hundred thousand)."""
+
     kind: Kind
     text: str
     """The exact source text."""
@@ -126,6 +129,32 @@ def is_id_rest(c: str) -> bool:
 
 _WS = " \t\r\n"
 
+# Character classes of `is_id_first` / `is_id_rest` as regex ranges (kept in step with them;
+# tests compare the two over the whole Basic Multilingual Plane).
+_LETTER_LIKE = ("\u03b1-\u03ba\u03bc-\u03c9\u0391-\u039f\u03a1\u03a2\u03a4-\u03a9\u03ca-\u03fb\u1f00-\u1ffe"
+                "\u2100-\u214f\U0001d49c-\U0001d59f\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0100-\u017f")
+_ID_FIRST = "A-Za-z_" + _LETTER_LIKE
+_ID_REST = _ID_FIRST + "0-9'!?\u2080-\u2089\u2090-\u209c\u1d62-\u1d6a\u2c7c"
+_PART = f"(?:[{_ID_FIRST}][{_ID_REST}]*|«[^»]*»)"
+_IDENT_RE = re.compile(f"{_PART}(?:\\.{_PART})*")
+_PART_RE = re.compile(f"[{_ID_FIRST}][{_ID_REST}]*|«([^»]*)»")
+_ID_FIRST_RE = re.compile(f"[{_ID_FIRST}«]")
+_WS_RE = re.compile(r"[ \t\r\n]+")
+_NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F_]*|0[bB][01_]*|0[oO][0-7_]*|[0-9][0-9_]*(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")
+_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_COMMENT_MARK_RE = re.compile(r"-/|/-")
+_SYMBOLS_BY_FIRST: dict[str, tuple[str, ...]] = {}
+for _sym in _MULTI:
+    _SYMBOLS_BY_FIRST.setdefault(_sym[0], ())
+    _SYMBOLS_BY_FIRST[_sym[0]] += (_sym,)
+
+
+def _parts(text: str) -> tuple[tuple[str, ...], bool]:
+    if "«" not in text:
+        return tuple(text.split(".")), False
+    parts = tuple(m.group(1) if m.group(1) is not None else m.group(0) for m in _PART_RE.finditer(text))
+    return parts, True
+
 
 class _Lexer:
     def __init__(self, text: str):
@@ -145,7 +174,8 @@ class _Lexer:
     def _line_col(self, offset: int) -> tuple[int, int]:
         starts = self.out.line_starts
         k = self._line_idx
-        while k + 1 < len(starts) and starts[k + 1] <= offset:
+        last = len(starts) - 1
+        while k < last and starts[k + 1] <= offset:
             k += 1
         self._line_idx = k
         return k + 1, offset - starts[k]
@@ -154,42 +184,29 @@ class _Lexer:
         line = self.out.line_of(start)
         self.out.errors.append(LexError(start, line, message))
 
-    def emit(self, kind: Kind, start: int, end: int, ws: bool, **extra) -> None:
+    def emit(self, kind: Kind, start: int, end: int, ws: bool, parts: tuple[str, ...] = (), quoted: bool = False,
+             raw: bool = False, ambiguous: bool = False) -> None:
         line, col = self._line_col(start)
-        self.out.tokens.append(Token(kind, self.t[start:end], start, end, line, col, ws, **extra))
+        self.out.tokens.append(Token(kind, self.t[start:end], start, end, line, col, ws, parts, quoted, raw,
+                                     ambiguous))
 
     # -- comments ---------------------------------------------------------------------------
 
     def finish_block(self, i: int) -> int:
         """Lean's ``finishCommentBlock`` from ``i`` with nesting 1: the offset after the closing
-        ``-/``, or -1 when the text ends first."""
-        t, n, nesting = self.t, self.n, 1
-        while i < n:
-            c = t[i]
-            if c == "-" and i + 1 < n and t[i + 1] == "/":
+        ``-/``, or -1 when the text ends first. (`-/` and `/-` start with different characters,
+        so a leftmost regex match sees them in the order Lean's character loop does.)"""
+        nesting = 1
+        for m in _COMMENT_MARK_RE.finditer(self.t, i):
+            if m.group() == "-/":
                 nesting -= 1
-                i += 2
                 if nesting == 0:
-                    return i
-            elif c == "/" and i + 1 < n and t[i + 1] == "-":
-                nesting += 1
-                i += 2
+                    return m.end()
             else:
-                i += 1
+                nesting += 1
         return -1
 
     # -- literals ---------------------------------------------------------------------------
-
-    def string_end(self, i: int) -> int:
-        """End of a "…" literal whose opening quote is at ``i``; -1 if unterminated."""
-        t, n = self.t, self.n
-        j = i + 1
-        while j < n:
-            c = t[j]
-            if c == '"':
-                return j + 1
-            j += 2 if c == "\\" else 1
-        return -1
 
     def raw_string_end(self, i: int) -> int:
         """End of r#…"…"#…; ``i`` is at the ``r``."""
@@ -204,52 +221,21 @@ class _Lexer:
         k = t.find(close, j)
         return -1 if k < 0 else k + len(close)
 
-    def ident_end(self, i: int) -> tuple[int, tuple[str, ...], bool] | None:
-        """Lean's ``identFnAux`` from ``i``: (end, parts, quoted), or None for an unterminated «."""
-        t, n = self.t, self.n
-        parts: list[str] = []
-        quoted = False
-        while True:
-            if i < n and t[i] == "«":
-                k = t.find("»", i + 1)
-                if k < 0:
-                    return None
-                parts.append(t[i + 1:k])
-                quoted = True
-                i = k + 1
-            else:
-                j = i + 1
-                while j < n and is_id_rest(t[j]):
-                    j += 1
-                parts.append(t[i:j])
-                i = j
-            if i + 1 < n and t[i] == "." and (is_id_first(t[i + 1]) or t[i + 1] == "«"):
-                i += 1
-                continue
-            return i, tuple(parts), quoted
-
-    def number_end(self, i: int) -> int:
-        t, n = self.t, self.n
-        if t[i] == "0" and i + 1 < n and t[i + 1] in "bBoOxX":
-            j = i + 2
-            while j < n and (t[j].isalnum() or t[j] == "_") and t[j].isascii():
-                j += 1
-            return j
-        j = i
-        while j < n and (t[j].isdigit() and t[j].isascii() or t[j] == "_"):
-            j += 1
-        if j < n and t[j] == ".":
-            j += 1
-            while j < n and t[j].isascii() and t[j].isdigit():
-                j += 1
-        if j < n and t[j] in "eE":
-            k = j + 1
-            if k < n and t[k] in "+-":
-                k += 1
-            if k < n and t[k].isascii() and t[k].isdigit():
-                while k < n and t[k].isascii() and t[k].isdigit():
-                    k += 1
-                j = k
+    def ident(self, i: int, kind: Kind, ws: bool, start: int | None = None) -> int:
+        """Lean's ``identFnAux`` from ``i``; emits a token starting at ``start`` (default ``i``)."""
+        m = _IDENT_RE.match(self.t, i)
+        if m is None:
+            # only an unterminated «: Lean's "unterminated identifier escape"
+            self.error(i, "unterminated identifier escape")
+            self.emit(Kind.SYMBOL, i if start is None else start, self.n, ws)
+            return self.n
+        j = m.end()
+        if j < self.n and self.t[j] == "." and self.t.startswith("«", j + 1) and "»" not in self.t[j + 2:]:
+            self.error(j + 1, "unterminated identifier escape")
+            self.emit(Kind.SYMBOL, i if start is None else start, self.n, ws)
+            return self.n
+        parts, quoted = _parts(m.group())
+        self.emit(kind, i if start is None else start, j, ws, parts, quoted)
         return j
 
     # -- main loop --------------------------------------------------------------------------
@@ -260,7 +246,7 @@ class _Lexer:
         while i < n:
             c = t[i]
             if c in _WS:
-                i += 1
+                i = _WS_RE.match(t, i).end()
                 ws = True
                 continue
             if c == "-" and t.startswith("--", i):
@@ -291,10 +277,12 @@ class _Lexer:
                 i, ws = j, True
                 continue
             if c == '"':
-                j = self.string_end(i)
-                if j < 0:
+                m = _STRING_RE.match(t, i)
+                if m is None:
                     self.error(i, "unterminated string literal")
                     j = n
+                else:
+                    j = m.end()
                 self.emit(Kind.STRING, i, j, ws)
                 i, ws = j, False
                 continue
@@ -313,25 +301,15 @@ class _Lexer:
                 self.emit(Kind.SYMBOL, i, i + 1, ws)
                 i, ws = i + 1, False
                 continue
-            if c.isdigit() and c.isascii():
-                j = self.number_end(i)
+            if "0" <= c <= "9":
+                j = _NUMBER_RE.match(t, i).end()
                 self.emit(Kind.NUMBER, i, j, ws)
                 i, ws = j, False
                 continue
-            if c == "`" and i + 1 < n and (is_id_first(t[i + 1]) or t[i + 1] in "«`"):
-                k = i + 1
-                if t[k] == "`":
-                    k += 1
-                if k < n and (is_id_first(t[k]) or t[k] == "«"):
-                    r = self.ident_end(k)
-                    if r is None:
-                        self.error(i, "unterminated identifier escape")
-                        self.emit(Kind.SYMBOL, i, n, ws)
-                        i = n
-                        continue
-                    j, parts, quoted = r
-                    self.emit(Kind.NAME_LIT, i, j, ws, parts=parts, quoted=quoted)
-                    i, ws = j, False
+            if c == "`" and i + 1 < n:
+                k = i + 2 if t[i + 1] == "`" else i + 1
+                if k < n and _ID_FIRST_RE.match(t, k):
+                    i, ws = self.ident(k, Kind.NAME_LIT, ws, start=i), False
                     continue
             if c == "r" and i + 1 < n and t[i + 1] in '#"':
                 k = i + 1
@@ -345,34 +323,17 @@ class _Lexer:
                     self.emit(Kind.STRING, i, j, ws, raw=True)
                     i, ws = j, False
                     continue
-            if c == "«" or is_id_first(c):
-                r = self.ident_end(i)
-                if r is None:
-                    self.error(i, "unterminated identifier escape")
-                    self.emit(Kind.SYMBOL, i, n, ws)
-                    i = n
-                    continue
-                j, parts, quoted = r
-                self.emit(Kind.IDENT, i, j, ws, parts=parts, quoted=quoted)
-                i, ws = j, False
+            if c == "#" and i + 1 < n and _ID_FIRST_RE.match(t, i + 1) and t[i + 1] != "«":
+                i, ws = self.ident(i + 1, Kind.HASH, ws, start=i), False
                 continue
-            if c == "#" and i + 1 < n and is_id_first(t[i + 1]):
-                r = self.ident_end(i + 1)
-                if r is None:
-                    self.error(i, "unterminated identifier escape")
-                    self.emit(Kind.SYMBOL, i, n, ws)
-                    i = n
-                    continue
-                j, parts, quoted = r
-                self.emit(Kind.HASH, i, j, ws, parts=parts, quoted=quoted)
-                i, ws = j, False
+            if _ID_FIRST_RE.match(c):
+                i, ws = self.ident(i, Kind.IDENT, ws), False
                 continue
-            for sym in _MULTI:
+            j = i + 1
+            for sym in _SYMBOLS_BY_FIRST.get(c, ()):
                 if t.startswith(sym, i):
                     j = i + len(sym)
                     break
-            else:
-                j = i + 1
             self.emit(Kind.SYMBOL, i, j, ws)
             i, ws = j, False
         return self.out
@@ -422,11 +383,14 @@ def ws_significant(prev: Token, nxt: Token) -> bool:
     return False
 
 
+_NAMED = (Kind.IDENT, Kind.NAME_LIT, Kind.HASH)
+
+
 def token_key(tok: Token) -> tuple:
     """What two tokens must share to be the same token: names compare by their unquoted parts."""
-    if tok.kind in (Kind.IDENT, Kind.NAME_LIT, Kind.HASH):
-        return (tok.kind.value, tok.parts)
-    return (tok.kind.value, tok.text)
+    if tok.kind in _NAMED:
+        return (tok.kind, tok.parts)
+    return (tok.kind, tok.text)
 
 
 def same_tokens(a: list[Token], b: list[Token], *, equivalent: dict[str, str] | None = None) -> bool:
@@ -436,12 +400,18 @@ def same_tokens(a: list[Token], b: list[Token], *, equivalent: dict[str, str] | 
     if len(a) != len(b):
         return False
     eq = equivalent or {}
-    for k, (x, y) in enumerate(zip(a, b)):
-        kx, ky = token_key(x), token_key(y)
-        if kx != ky:
-            if not (x.kind is Kind.IDENT and y.kind is Kind.IDENT and not x.quoted and not y.quoted
+    prev = None
+    for x, y in zip(a, b):
+        if x.kind is not y.kind:
+            return False
+        if x.kind in _NAMED:
+            if x.parts != y.parts and not (
+                    eq and x.kind is Kind.IDENT and not x.quoted and not y.quoted
                     and eq.get(x.text, x.text) == eq.get(y.text, y.text)):
                 return False
-        if k and ws_significant(a[k - 1], x) and x.ws_before != y.ws_before:
+        elif x.text != y.text:
             return False
+        if prev is not None and x.ws_before != y.ws_before and ws_significant(prev, x):
+            return False
+        prev = x
     return True

@@ -102,7 +102,8 @@ class Reason:
 
 @dataclass
 class DeclUse:
-    """A model declaration the assembly uses: its command and the index of its `:=`."""
+    """A model declaration the assembly uses: its command and the index of the token that ends
+    its header (`:=`, or `|` for equations, or `where` for a definition's structure instance)."""
 
     command: Command
     assign: int | None = None
@@ -129,9 +130,12 @@ class ProofParts:
         return self.text[start:toks[cmd.end - 1].end]
 
     def body_text(self, use: DeclUse) -> str:
-        """The text after a declaration's `:=`, up to its last token."""
+        """What follows a declaration's header up to its last token: the text after `:=`, or
+        the equations / `where` block including its first token."""
         toks = self.lexed.tokens
-        return self.text[toks[use.assign].end:toks[use.command.end - 1].end]
+        sep = toks[use.assign]
+        start = sep.end if sep.text == ":=" else sep.start
+        return self.text[start:toks[use.command.end - 1].end]
 
 
 @dataclass
@@ -213,10 +217,12 @@ class _Screen:
                 continue
             leading = False
             self.classify(cmd, parts, targets)
+        if len(parts.dropped) == len([c for c in commands if any(t.kind is not Kind.DOC for t in c.tokens(lexed))]) \
+                and not self.reasons:
+            self.add(ReasonCode.EMPTY_PROOF, None, "the proof file adds nothing to the problem's preamble")
+            return ScreenResult(False, self.reasons, parts)
         self.check_target(targets, parts)
         self.check_slots(parts)
-        if not (parts.aux or parts.slot_fills or parts.target or self.reasons):
-            self.add(ReasonCode.EMPTY_PROOF, None, "the proof file adds nothing to the problem's preamble")
         for start, end in self.scan:
             self.scan_tokens(start, end)
         self.reasons.sort(key=lambda r: (r.line or 0, r.code.value))
@@ -351,12 +357,16 @@ class _Screen:
         return names
 
     def match_header(self, cmd: Command, decl: SorryDecl) -> int | None:
-        """Index of the model's `:=` when its header equals the problem's ``decl`` header."""
+        """Index of the token ending the model's header (`:=`, `|`, or `where` for a definition)
+        when the header equals the problem's ``decl`` header."""
         toks = self.toks
         first = next(k for k in range(cmd.start, cmd.end) if toks[k].kind is not Kind.DOC)
         n = len(decl.header_tokens)
         cand = [t for t in toks[first:cmd.end]]
-        if len(cand) <= n or not cand[n].is_symbol(":="):
+        if len(cand) <= n:
+            return None
+        sep = cand[n]
+        if not (sep.is_symbol(":=", "|") or (decl.keyword in ("def", "abbrev") and sep.is_keyword("where"))):
             return None
         if not same_tokens(cand[:n], decl.header_tokens, equivalent={"lemma": "theorem"}):
             return None
@@ -373,7 +383,7 @@ class _Screen:
             if t.kind in (Kind.IDENT, Kind.NAME_LIT) and (
                     t.name in (target.name, target.full_name) or (t.parts and t.parts[-1] == target.short_name)):
                 self.add(ReasonCode.ANSWER_MENTIONS_TARGET, t.line, f"{slot.name} mentions {target.name}")
-        self.scan.append((assign + 1, cmd.end))
+        self.scan.append((assign, cmd.end))
 
     def check_target(self, targets: list[Command], parts: ProofParts) -> None:
         toks = self.toks
@@ -395,7 +405,7 @@ class _Screen:
             self.scan.append((cmd.start, cmd.end))
             return
         parts.target = DeclUse(cmd, assign)
-        self.scan.append((assign + 1, cmd.end))
+        self.scan.append((assign, cmd.end))
         for other in targets[1:]:
             self.scan.append((other.start, other.end))
 

@@ -121,6 +121,8 @@ def normalize_response(raw: Any) -> LeanResponse:
         return LeanResponse("command", messages=[parse_message(m) for m in raw if isinstance(m, dict)])
     if not isinstance(raw, dict):
         return LeanResponse("crashed", detail=f"not a Lean response: {type(raw).__name__}")
+    if "severity" in raw and "data" in raw:
+        return LeanResponse("command", messages=[parse_message(raw)])  # file mode, a single message
     if "results" in raw and isinstance(raw["results"], list):
         return _kimina(raw)
     if "response" in raw and "error" in raw:
