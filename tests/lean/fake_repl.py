@@ -13,7 +13,7 @@ no ``env`` (the newer REPL's behaviour).
 Table (JSON):
   rules: [{"match": {...}, "response": {...}} | {"match": ..., "action": ACTION, ...}]
       match keys (all must hold): cmd_contains, cmd_equals, cmd_regex, is_import (bool),
-      has_env (bool), tactic, path, any (true)
+      has_env (bool), tactic, path, request (the whole request, "gc" aside), any (true)
       actions: respond (default), hang (also starts a sleeping grandchild, to test that the whole
       tree is killed), exit (exit_code, stdout, stderr), memory (answer with this process's
       RLIMIT_AS), allocate (bytes: try to allocate; on failure print Lean's out-of-memory panic
@@ -70,6 +70,8 @@ def matches(match, req):
         if key == "has_env" and (("env" in req) != want):
             return False
         if key in ("tactic", "path") and req.get(key) != want:
+            return False
+        if key == "request" and {k: v for k, v in req.items() if k != "gc"} != want:
             return False
     return True
 

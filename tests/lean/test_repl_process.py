@@ -94,3 +94,28 @@ def test_pool_sizing(cores, available, cap, expected, reason):
 
 def test_pool_sizing_explicit():
     assert pool_sizing(8 * GiB, cores=2, available_bytes=GiB, max_processes=6).processes == 6
+
+
+def test_whole_recorded_transcripts_replay_exactly(fake, fixtures_dir):
+    """Every command-mode transcript of the leanprover-community/repl test suite (all five
+    recorded toolchains): the fake answers each request with its recorded response, and what
+    comes back through ReplProcess — multi-line pretty JSON, env ids assigned in order, the
+    `Unknown environment.` error — equals the recorded `.expected.out` value for value."""
+    from lean_replay import transcript
+
+    roots = [fixtures_dir / "lean-repl" / "test"] + sorted((fixtures_dir / "lean-repl" / "older-toolchains").glob("*/test"))
+    replayed = 0
+    for root in roots:
+        for path_in in sorted(root.glob("*.in")):
+            if not path_in.with_suffix(".expected.out").exists():
+                continue
+            pairs = transcript(path_in)
+            if not pairs or not all(set(req) <= {"cmd", "env", "allTactics", "rootGoals", "infotree"}
+                                    for req, _ in pairs):
+                continue
+            fake.write({"rules": [{"match": {"request": req}, "response": resp} for req, resp in pairs]})
+            with ReplProcess(fake.command, env=fake.env) as repl:
+                got = [repl.send(req, 10) for req, _ in pairs]
+            assert got == [resp for _, resp in pairs], path_in
+            replayed += 1
+    assert replayed >= 20
