@@ -2,6 +2,7 @@
 lexer, the problem model (preamble, answer slots, target), the screen, the assembly of the
 checked file and the verdict logic over Lean's output. Backends that run Lean build on it."""
 
+from prover.core.lean_records import ReasonCode, Verdict
 from prover.lean.assemble import AssembledFile, assemble
 from prover.lean.audit import AuditResult, ExplainResult, audit, explain
 from prover.lean.problem import LeanProblem, SorryDecl
@@ -13,5 +14,5 @@ __all__ = [
     "AssembledFile", "assemble", "AuditResult", "ExplainResult", "audit", "explain", "LeanProblem", "SorryDecl",
     "SCREEN_RULES_VERSION", "Reason", "ScreenResult", "screen", "LeanResponse", "VerdictResult",
     "normalize_response", "parse_axioms_message", "statement_verdict", "verdict_from_outcome",
-    "verdict_from_response",
+    "verdict_from_response", "ReasonCode", "Verdict",
 ]

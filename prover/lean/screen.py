@@ -188,6 +188,9 @@ class _Screen:
         if lexed.errors:
             return ScreenResult(False, self.reasons)
         self.toks = toks = lexed.tokens
+        for module in self.problem.imports:
+            if not module_allowed(module):
+                self.add(ReasonCode.IMPORT_NOT_ALLOWED, None, f"the problem imports {module}")
         commands = split_commands(lexed)
         parts = ProofParts(text, lexed, commands)
         problem = self.problem
@@ -278,7 +281,7 @@ class _Screen:
                     parts.aux.append(cmd)
                     self.scan.append((cmd.start, cmd.end))
                     return
-            code = {"axiom": ReasonCode.AXIOM, "axioms": ReasonCode.AXIOM, "opaque": ReasonCode.UNSAFE,
+            code = {"axiom": ReasonCode.AXIOM, "opaque": ReasonCode.UNSAFE,
                     "example": ReasonCode.COMMAND_NOT_ALLOWED, "theorem": ReasonCode.COMMAND_NOT_ALLOWED,
                     "lemma": ReasonCode.COMMAND_NOT_ALLOWED}.get(keyword, ReasonCode.DEFINITION)
             if keyword in META_WORDS:
@@ -447,7 +450,7 @@ class _Screen:
             if kind is not Kind.IDENT or t.quoted:
                 continue
             w = t.text
-            if w in ("axiom", "axioms"):
+            if w == "axiom":
                 self.add(ReasonCode.AXIOM, t.line, f"`{w}`")
             elif w in ("unsafe", "opaque"):
                 self.add(ReasonCode.UNSAFE, t.line, f"`{w}`")

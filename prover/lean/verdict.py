@@ -112,13 +112,33 @@ class LeanResponse:
     """Error text for ``error``/``timeout``/``crashed``."""
 
 
+class _Malformed(Exception):
+    pass
+
+
+def _messages(items: Any) -> list[LeanMessage]:
+    # A message that cannot be read could be an error: the whole response is then unusable.
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(m, dict) for m in items):
+        raise _Malformed("messages are not a list of objects")
+    return [parse_message(m) for m in items]
+
+
 def normalize_response(raw: Any) -> LeanResponse:
     """Normalise any recorded or live response (see the module docstring)."""
+    try:
+        return _normalize(raw)
+    except _Malformed as exc:
+        return LeanResponse("crashed", detail=f"malformed response: {exc}")
+
+
+def _normalize(raw: Any) -> LeanResponse:
     if raw is None:
         return LeanResponse("crashed", detail="no response")
     if isinstance(raw, list):
         # `lake env lean --json`: one message object per line, read into a list.
-        return LeanResponse("command", messages=[parse_message(m) for m in raw if isinstance(m, dict)])
+        return LeanResponse("command", messages=_messages(raw))
     if not isinstance(raw, dict):
         return LeanResponse("crashed", detail=f"not a Lean response: {type(raw).__name__}")
     if "severity" in raw and "data" in raw:
@@ -129,12 +149,12 @@ def normalize_response(raw: Any) -> LeanResponse:
         return _kimina({"results": [raw]})  # one Kimina result, unwrapped
     if "proofStatus" in raw or ("proofState" in raw and "goals" in raw):
         return LeanResponse(
-            "tactic", messages=[parse_message(m) for m in raw.get("messages") or []],
+            "tactic", messages=_messages(raw.get("messages")),
             sorries=list(raw.get("sorries") or []), proof_status=raw.get("proofStatus"), goals=raw.get("goals"))
     if "message" in raw and not any(k in raw for k in ("messages", "env", "sorries")):
         return LeanResponse("error", detail=str(raw["message"]))
     if any(k in raw for k in ("messages", "env", "sorries", "tactics", "infotree")):
-        return LeanResponse("command", messages=[parse_message(m) for m in raw.get("messages") or []],
+        return LeanResponse("command", messages=_messages(raw.get("messages")),
                             sorries=list(raw.get("sorries") or []))
     return LeanResponse("crashed", detail=f"unrecognised response with keys {sorted(raw)}")
 
@@ -151,7 +171,7 @@ def _kimina(raw: dict) -> LeanResponse:
         return LeanResponse(kind, detail=str(error))
     if response is None:
         return LeanResponse("crashed", detail="Kimina result without response or error")
-    inner = normalize_response(response)
+    inner = _normalize(response)
     if inner.kind == "crashed" and isinstance(response, dict) and set(response) <= {"time", "env"}:
         # Kimina drops empty message lists: `{"time": 1.2}` is a clean run.
         return LeanResponse("command")

@@ -272,3 +272,10 @@ def test_equations_and_where_bodies():
     # `where` is no body for a theorem, and the separator is screened with the body
     assert R.TARGET_MISMATCH in codes(nat, "theorem t : ∀ n : ℕ, n + 0 = n where\n  foo := 1\n")
     assert R.SORRY in codes(nat, "theorem t : ∀ n : ℕ, n + 0 = n\n  | 0 => sorry\n  | n + 1 => rfl\n")
+
+
+def test_problem_imports_must_be_on_the_allow_list():
+    problem = "import Lean\nimport Mathlib\n\ntheorem t : True := by sorry\n"
+    assert codes(problem, "theorem t : True := trivial\n") == {R.IMPORT_NOT_ALLOWED}
+    assert codes("import Mathlib.Data.Real.Basic\nimport Aesop\ntheorem t : True := by sorry\n",
+                 "theorem t : True := trivial\n") == set()
