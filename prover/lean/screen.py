@@ -44,8 +44,7 @@ from dataclasses import dataclass, field
 from prover.core.lean_records import ReasonCode
 from prover.lean.lexer import Kind, Lexed, Token, lex, same_tokens
 from prover.lean.problem import LeanProblem, SorryDecl, module_allowed
-from prover.lean.syntax import (COMMAND_KEYWORDS, DECL_KEYWORDS, Command, in_chain, matching_close,
-                                split_commands)
+from prover.lean.syntax import COMMAND_KEYWORDS, DECL_KEYWORDS, Command, in_chain, split_commands
 
 SCREEN_RULES_VERSION = 1
 
@@ -83,9 +82,9 @@ POSITIVE_OPTIONS = frozenset({"maxHeartbeats", "synthInstance.maxHeartbeats", "m
 #: Modules a proof may import on top of a preamble that imports all of Mathlib (dropped on assembly).
 IMPLIED_BY_MATHLIB = ("Mathlib", "Mathlib.", "Aesop", "Batteries", "Batteries.", "Qq", "Plausible")
 
-_TACTIC_BEFORE = frozenset({"by", ";", "<;>", "·", ".", "=>", "(", "then", "else", "try", "first", "|", "repeat",
+_TACTIC_BEFORE = frozenset({"by", ";", "<;>", "·", ".", "=>", "then", "else", "try", "first", "|", "repeat",
                             "all_goals", "any_goals", "focus"})
-_TACTIC_AFTER = frozenset({";", "<;>", ")", "|"})
+_TACTIC_AFTER = frozenset({";", "<;>", "|"})
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ LEGIT_MINIF2F = {
     "haveI, letI, inferInstance": PROOF.replace(
         "  norm_num\n", "  haveI : Nonempty ℝ := inferInstance\n  letI := Classical.propDecidable\n  norm_num\n"),
     "hypothesis named hint": "theorem two_add_two (x : ℝ) (h₀ : x = 2) : x + x = 4 := by\n"
-                             "  have hint : x = 2 := h₀\n  rw [hint]\n  norm_num\n",
+                             "  have hint : x = 2 := h₀\n  rw [hint]\n  have := (hint)\n  linarith [hint,\n    hint]\n",
     "allowed imports and header heartbeats": "import Mathlib\nimport Mathlib.Tactic\nimport Aesop\n"
                                              "set_option maxHeartbeats 400000\n" + PROOF,
     "nlinarith with hints, calc, where-docstring": (

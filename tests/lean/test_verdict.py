@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from lean_replay import read_json_stream, transcript
+from lean_replay import transcript
 
 from prover.core.lean_records import ReasonCode as R
 from prover.core.lean_records import Verdict as V
