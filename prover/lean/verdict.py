@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from prover.core.lean_records import (STANDARD_AXIOMS, LeanMessage, LeanPosition, ReasonCode, Verdict,
-                                      is_definitive)
+from prover.core.lean_records import (STANDARD_AXIOMS, LeanCheckRequest, LeanCheckResult, LeanMessage,
+                                      LeanPosition, ReasonCode, Verdict, is_definitive)
 
 _SORRY_WARNING = re.compile(r"declaration uses ['`‘’]sorry['`‘’]")
 _AXIOMS = re.compile(
@@ -317,3 +317,25 @@ def _where(m: LeanMessage) -> str:
 def _same_name(printed: str, target: str) -> bool:
     plain = target.replace("«", "").replace("»", "")
     return printed == plain or printed.endswith("." + plain) or plain.endswith("." + printed)
+
+
+def result_from_response(request: LeanCheckRequest, raw: Any, *, backend: str, line_offset: int = 0,
+                         answer_checked: bool = False, wall_time_s: float | None = None,
+                         peak_memory_mb: float | None = None) -> LeanCheckResult:
+    """The stored result of checking ``request`` from a backend's raw response: what every Lean
+    backend returns (``line_offset``: lines it removed from the front before sending)."""
+    v = verdict_from_response(raw, axioms_line=request.axioms_line, target=request.target, line_offset=line_offset,
+                              answer_filled=bool(request.answer_slots), answer_checked=answer_checked)
+    detail = "\n".join(v.notes) or None
+    return LeanCheckResult.for_request(request, verdict=v.verdict, backend=backend, reasons=v.reasons,
+                                       messages=v.messages, axioms=v.axioms, wall_time_s=wall_time_s,
+                                       peak_memory_mb=peak_memory_mb, detail=detail)
+
+
+def result_from_outcome(request: LeanCheckRequest, outcome: str, *, backend: str, detail: str | None = None,
+                        wall_time_s: float | None = None, peak_memory_mb: float | None = None) -> LeanCheckResult:
+    """The stored result when no response came back (``timeout``, ``memory``, ``crashed``, ``unavailable``)."""
+    v = verdict_from_outcome(outcome, detail)
+    return LeanCheckResult.for_request(request, verdict=v.verdict, backend=backend, reasons=v.reasons,
+                                       wall_time_s=wall_time_s, peak_memory_mb=peak_memory_mb,
+                                       detail=detail or outcome)
