@@ -46,9 +46,11 @@ def _register() -> None:
     from prover.cli.db import db
     from prover.cli.grades import grades
     from prover.cli.labels import labels
-    from prover.cli.report import report
+    from prover.cli.lean import lean
+    from prover.cli.lean_proc import register as register_lean_processes
     from prover.cli.models import models
     from prover.cli.problems import problems
+    from prover.cli.report import report
     from prover.cli.run import run
     from prover.cli.show import show
 
@@ -61,6 +63,8 @@ def _register() -> None:
     cli.add_command(show)
     cli.add_command(labels)
     cli.add_command(report)
+    register_lean_processes(lean)
+    cli.add_command(lean)
 
 
 _register()
