@@ -116,7 +116,8 @@ def mean_in_flight(arrivals: list[float], departures: list[float], n: int) -> tu
 
 # -- the client (this process) --------------------------------------------------------------
 
-async def _client(url: str, db: Path, n: int, concurrency: int, prompt_chars: int, use_store: bool):
+async def _client(url: str, db: Path, n: int, concurrency: int, prompt_chars: int, use_store: bool,
+                  window_s: float | None):
     from prover.core.llm_records import ChatMessage, ModelConfig, ModelRequest, RoleSettings, SamplingParams
     from prover.llm import ModelClient
     from prover.store import ProofStore
@@ -127,7 +128,8 @@ async def _client(url: str, db: Path, n: int, concurrency: int, prompt_chars: in
     filler = ("Let n be a positive integer such that n^2 + 1 divides n! . " * (prompt_chars // 58 + 1))
     requests = [ModelRequest(messages=(ChatMessage(role="user", content=f"Problem {i}. {filler}"[:prompt_chars]),),
                              params=SamplingParams(seed=i)) for i in range(n)]
-    client = ModelClient(config, store=store if use_store else None)
+    extra = {"commit_window_s": window_s} if window_s is not None else {}
+    client = ModelClient(config, store=store if use_store else None, **extra)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     results = await client.generate(requests)
     await client.aclose()
@@ -146,6 +148,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="latency RNG seed")
     ap.add_argument("--prompt-chars", type=int, default=500, help="prompt length")
     ap.add_argument("--response-chars", type=int, default=2000, help="answer length")
+    ap.add_argument("--commit-window", type=float, default=None,
+                    help="seconds the store writer gathers writes (default: ModelClient's)")
     ap.add_argument("--no-store", action="store_true", help="no call cache (to see what the store costs)")
     ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -166,7 +170,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.db"
             results, stats, cpu, wall, store, batches = asyncio.run(
-                _client(url, db, args.requests, args.concurrency, args.prompt_chars, not args.no_store))
+                _client(url, db, args.requests, args.concurrency, args.prompt_chars, not args.no_store,
+                        args.commit_window))
             counts = store.call_counts()
             keys = {r.key for [r] in results}
             stored = store.get_calls(sorted(keys))

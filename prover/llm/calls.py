@@ -60,7 +60,7 @@ _STOP = object()
 class CallWriter:
     """Runs a CallStore's reads and writes on one thread, batching what queues up."""
 
-    def __init__(self, store: CallStore, *, window_s: float = 0.02):
+    def __init__(self, store: CallStore, *, window_s: float = 0.05):
         self.store = store
         self.window_s = window_s
         """How long the thread gathers operations after the first one before committing: one

@@ -16,7 +16,7 @@ Life of a call:
    then gives the slot back.
 
 Writes are committed by one thread in groups (all that arrive within ``commit_window_s``,
-20 ms by default: a commit costs about the same CPU for one row as for dozens).
+50 ms by default: a commit costs about the same CPU for one row as for dozens).
 
 Guarantee: a call holds its slot from before its ``pending`` row until after its outcome is
 committed, so at any moment at most ``limit`` calls per endpoint are sent-but-not-stored. A crash
@@ -84,7 +84,7 @@ class ModelClient:
 
     def __init__(self, config: ModelConfig, *, store: CallStore | None = None,
                  run_id: int | None = None, backends: Mapping[str, ModelBackend] | None = None,
-                 rng: random.Random | None = None, commit_window_s: float = 0.02):
+                 rng: random.Random | None = None, commit_window_s: float = 0.05):
         self.config = config
         self.run_id = run_id
         self.stats = ClientStats()
