@@ -45,16 +45,10 @@ def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
     from prover.cli.grades import grades
-<<<<<<< HEAD
     from prover.cli.labels import labels
     from prover.cli.lean import lean
     from prover.cli.lean_proc import register as register_lean_processes
     from prover.cli.models import models
-=======
-    from prover.cli.models import models
-    from prover.cli.lean import lean
-    from prover.cli.lean_proc import register as register_lean_processes
->>>>>>> informal
     from prover.cli.problems import problems
     from prover.cli.report import report
     from prover.cli.run import run
@@ -67,11 +61,8 @@ def _register() -> None:
     cli.add_command(models)
     cli.add_command(run)
     cli.add_command(show)
-<<<<<<< HEAD
     cli.add_command(labels)
     cli.add_command(report)
-=======
->>>>>>> informal
     register_lean_processes(lean)
     cli.add_command(lean)
 
