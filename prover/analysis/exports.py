@@ -135,6 +135,7 @@ class LabelledSet:
     conflicts: ConflictReport
     infos: dict[int, ProofInfo]
     splits: dict[str, int]
+    precedence: tuple[str, ...] = DEFAULT_PRECEDENCE
 
     def problem_key(self, pid: int) -> str:
         info = self.infos[pid]
@@ -155,7 +156,7 @@ def labelled_set(store, *, precedence: str | Sequence[str] | None = None, drop_c
     split_map = splits if isinstance(splits, dict) else parse_splits(splits)
     chosen, conflicts = resolve_conflicts(current_labels(store.labels()), order, drop_conflicts=drop_conflicts)
     infos = store.proof_infos(list(chosen), with_text=with_text)
-    return LabelledSet(chosen=chosen, conflicts=conflicts, infos=infos, splits=split_map)
+    return LabelledSet(chosen=chosen, conflicts=conflicts, infos=infos, splits=split_map, precedence=order)
 
 
 def _ident(ls: LabelledSet, pid: int) -> dict[str, Any]:
@@ -240,6 +241,21 @@ _WHAT = {
 }
 
 
+def _check_replaceable(folder: Path) -> None:
+    """A dataset folder is replaced as a whole: only a new or empty one, or an earlier export
+    (its dataset card says so), may be."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is a file; --out must name a folder for the datasets")
+    if not any(folder.iterdir()):
+        return
+    card = folder / "README.md"
+    if not (card.is_file() and "Written by `prover labels export`" in card.read_text(encoding="utf-8", errors="replace")):
+        raise UsageError(f"{folder} exists and is not an earlier prover export (no dataset card): name a new "
+                         "or empty --out folder")
+
+
 def _write_dataset(out: Path, name: str, fmt: str, records: list[dict[str, Any]], splits: dict[str, int],
                    precedence: Sequence[str]) -> dict[str, int]:
     import pyarrow as pa
@@ -249,6 +265,7 @@ def _write_dataset(out: Path, name: str, fmt: str, records: list[dict[str, Any]]
     for rec in records:
         by_split[rec["split"]].append(rec)
     final = out / name
+    _check_replaceable(final)
     tmp = out / f".{name}.partial"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -290,20 +307,20 @@ def export_labels(store, out: str | Path, *, fmt: str = "jsonl", precedence: str
         raise UsageError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     if max_pairs_per_problem < 0:
         raise UsageError("--max-pairs-per-problem must be >= 0")
+    out = Path(out)
+    for name in DATASETS:
+        _check_replaceable(out / name)
     ls = labelled_set(store, precedence=precedence, drop_conflicts=drop_conflicts, splits=splits)
     records, missing = build_records(store, ls, templates=templates, max_pairs_per_problem=max_pairs_per_problem)
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    order = parse_precedence(precedence) if precedence is None or isinstance(precedence, str) \
-        else list(precedence)
-    files = {name: _write_dataset(out, name, fmt, records[name], ls.splits, order) for name in DATASETS}
+    files = {name: _write_dataset(out, name, fmt, records[name], ls.splits, ls.precedence) for name in DATASETS}
     by_source: dict[str, int] = defaultdict(int)
     for label in ls.chosen.values():
         by_source[label.source] += 1
     problems_by_split: dict[str, set[str]] = defaultdict(set)
     for pid in ls.chosen:
         problems_by_split[ls.split(pid)].add(ls.problem_key(pid))
-    summary = ExportSummary(out=str(out), format=fmt, precedence=list(order or DEFAULT_PRECEDENCE), splits=ls.splits,
+    summary = ExportSummary(out=str(out), format=fmt, precedence=list(ls.precedence), splits=ls.splits,
                             labelled_proofs=len(ls.chosen), by_source=dict(sorted(by_source.items())),
                             conflicts=ls.conflicts, files=files, without_agreeing_analysis=missing,
                             problems_by_split={k: len(problems_by_split.get(k, ())) for k in ls.splits})

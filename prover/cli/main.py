@@ -44,6 +44,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
+    from prover.cli.export import export
     from prover.cli.grades import grades
     from prover.cli.labels import labels
     from prover.cli.lean import lean
@@ -63,6 +64,7 @@ def _register() -> None:
     cli.add_command(show)
     cli.add_command(labels)
     cli.add_command(report)
+    cli.add_command(export)
     register_lean_processes(lean)
     cli.add_command(lean)
 

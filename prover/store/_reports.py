@@ -131,3 +131,17 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     if (start.tzinfo is None) != (end.tzinfo is None):
         start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
     return max(0.0, (end - start).total_seconds())
+
+
+class VerifiedChecksMixin:
+    def lean_checks_with_verdicts(self, verdicts: Sequence[str]) -> list[dict[str, Any]]:
+        """Definitive Lean checks with one of these verdicts, oldest first, each with its formal
+        statement's problem (None when the check names no formal statement)."""
+        from prover.store._lean import LeanCheck
+
+        lc, fs, pr = LeanCheck.__table__, FormalStatement.__table__, Problem.__table__
+        q = (select(lc, fs.c.problem_id, pr.c.collection, pr.c.external_id)
+             .select_from(lc.outerjoin(fs, fs.c.id == lc.c.formal_statement_id).outerjoin(pr, pr.c.id == fs.c.problem_id))
+             .where(lc.c.verdict.in_(list(verdicts)), lc.c.definitive.is_(True)).order_by(lc.c.id))
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            return [dict(r._mapping) for r in conn.execute(q)]

@@ -21,7 +21,7 @@ from prover.store._lean import LeanChecksMixin
 from prover.store._lean_proc import LeanProcMixin
 from prover.store._problems import ProblemsMixin
 from prover.store._proofs import ProofsMixin
-from prover.store._reports import ReportsMixin
+from prover.store._reports import ReportsMixin, VerifiedChecksMixin
 from prover.store._runs import RunsMixin
 from prover.store.export import ExportMixin
 
@@ -54,7 +54,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin,
-                 LeanChecksMixin, LeanProcMixin, InformalMixin, LabelsMixin, ReportsMixin):
+                 LeanChecksMixin, LeanProcMixin, InformalMixin, LabelsMixin, ReportsMixin,
+                 VerifiedChecksMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""
 
