@@ -45,12 +45,14 @@ def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
     from prover.cli.grades import grades
+    from prover.cli.models import models
     from prover.cli.problems import problems
 
     cli.add_command(problems)
     cli.add_command(db)
     cli.add_command(grades)
     cli.add_command(crosscheck)
+    cli.add_command(models)
 
 
 _register()

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from prover.core.errors import StoreError
+from prover.store._calls import CallsMixin
 from prover.store._grades import GradesMixin
 from prover.store._problems import ProblemsMixin
 from prover.store._proofs import ProofsMixin
@@ -46,7 +47,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin):
+class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""
 

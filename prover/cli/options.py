@@ -1,0 +1,57 @@
+"""Option decorators shared by commands. ``model_options`` gives every model-using command the
+same flags; they set defaults for all roles, and ``--role ROLE.KEY=VALUE`` overrides one role."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from prover.llm.config import ModelFlags
+
+_ROLE_HELP = ("Override one role's setting, e.g. prover.model=NAME or judge.base_url=URL "
+              "(repeatable; roles: generator, verifier, meta_verifier, formalizer, prover, judge).")
+
+
+def model_options(*, select_roles: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the model flags to a command; it receives them as one ``model_flags: ModelFlags``.
+    With ``select_roles``, a ``--role ROLE`` without ``=`` names a role to act on, passed as
+    ``roles: tuple[str, ...]``."""
+
+    def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            role_values = kwargs.pop("role_values")
+            selected = tuple(v.strip() for v in role_values if "=" not in v) if select_roles else ()
+            overrides = tuple(v for v in role_values if v.strip() not in selected)
+            kwargs["model_flags"] = ModelFlags(
+                backend=kwargs.pop("backend"), model=kwargs.pop("model"),
+                base_urls=kwargs.pop("base_urls"), api_key_env=kwargs.pop("api_key_env"),
+                concurrency=kwargs.pop("concurrency"), temperature=kwargs.pop("temperature"),
+                max_tokens=kwargs.pop("max_tokens"), role_overrides=overrides)
+            if select_roles:
+                kwargs["roles"] = selected
+            return f(*args, **kwargs)
+
+        role_help = _ROLE_HELP
+        if select_roles:
+            role_help = "A role to act on (repeatable), or ROLE.KEY=VALUE to override one role's setting."
+        options = [
+            click.option("--backend", help="Model backend for every role: openai or scripted."),
+            click.option("--model", help="Model name for every role (as the server knows it)."),
+            click.option("--base-url", "base_urls", multiple=True, metavar="URL",
+                         help="Server base URL, e.g. http://127.0.0.1:8000/v1 (repeat to spread load)."),
+            click.option("--api-key-env", metavar="NAME",
+                         help="Environment variable holding the API key [default: OPENAI_API_KEY]."),
+            click.option("--concurrency", type=click.IntRange(min=1), help="Most model calls in flight per endpoint."),
+            click.option("--temperature", type=click.FloatRange(min=0), help="Sampling temperature."),
+            click.option("--max-tokens", type=click.IntRange(min=1), help="Completion token limit."),
+            click.option("--role", "role_values", multiple=True, metavar="ROLE.KEY=VALUE", help=role_help),
+        ]
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorator
