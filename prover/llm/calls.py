@@ -4,8 +4,8 @@ in-memory implementation, and the writer thread that batches every read and writ
 Why a thread: at hundreds of calls in flight, one SQLite transaction per call would cost more
 CPU than the calls themselves and stall the event loop. Following datasette's pattern, one
 thread owns the store's connection; the event loop hands it operations through a queue and
-awaits a future. The thread drains the queue each time round, so all writes that queued while
-it was busy are committed in one transaction (group commit), and every waiting call resumes
+awaits a future. Woken by an operation, the thread waits a short window, then takes everything
+queued and commits all the writes in one transaction (group commit); every waiting call resumes
 once its rows are committed — never before."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -59,8 +60,12 @@ _STOP = object()
 class CallWriter:
     """Runs a CallStore's reads and writes on one thread, batching what queues up."""
 
-    def __init__(self, store: CallStore):
+    def __init__(self, store: CallStore, *, window_s: float = 0.05):
         self.store = store
+        self.window_s = window_s
+        """How long the thread gathers operations after the first one before committing: one
+        commit costs ~0.2 ms of CPU however few rows it holds, so at a few hundred calls per
+        second gathering matters more than the milliseconds it adds to each call."""
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -104,6 +109,10 @@ class CallWriter:
             item = self._queue.get()
             if item is _STOP:
                 break
+            # Sleep rather than wait on the queue: a waiting thread would be woken (and take
+            # the GIL) by every put.
+            if self.window_s:
+                time.sleep(self.window_s)
             batch = [item]
             while True:
                 try:

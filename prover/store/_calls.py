@@ -7,6 +7,7 @@ call's ``pending`` row is replaced by its outcome, and a transient error by a la
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,21 @@ _TABLE = ModelCall.__table__
 _COLUMNS = [c.name for c in _TABLE.columns if c.name != "id"]
 _UPDATED = [c for c in _COLUMNS if c not in ("call_key", "created_at")]
 _CHUNK = 500  # keys per SELECT ... IN (...), well under every backend's parameter limit
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (call_key) DO UPDATE, built once per dialect (building it costs
+    more than executing it)."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        return None
+    stmt = insert(_TABLE)
+    return stmt.on_conflict_do_update(
+        index_elements=[_TABLE.c.call_key], set_={name: stmt.excluded[name] for name in _UPDATED})
 
 
 def _row(rec: CallRecord) -> dict[str, Any]:
@@ -53,17 +69,9 @@ class CallsMixin:
         # The last record of a key wins, as the rows would if written one by one.
         rows = list({rec.call_key: _row(rec) for rec in records}.values())
         engine = self.engine  # type: ignore[attr-defined]
-        dialect = engine.dialect.name
+        stmt = _upsert(engine.dialect.name)
         with engine.begin() as conn:
-            if dialect in ("sqlite", "postgresql"):
-                if dialect == "sqlite":
-                    from sqlalchemy.dialects.sqlite import insert
-                else:
-                    from sqlalchemy.dialects.postgresql import insert
-                stmt = insert(_TABLE)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[_TABLE.c.call_key],
-                    set_={name: stmt.excluded[name] for name in _UPDATED})
+            if stmt is not None:
                 conn.execute(stmt, rows)
                 return
             # Other databases: replace row by row (slower, same result).

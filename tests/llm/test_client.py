@@ -10,7 +10,7 @@ import pytest
 
 from prover.core.errors import BackendError, ConfigError, StoreError
 from prover.core.llm_records import (
-    CallRecord, CallRequest, ChatMessage, Generation, ModelConfig, ModelRequest, RoleSettings,
+    CallRecord, ChatMessage, Generation, ModelConfig, ModelRequest, RoleSettings,
     SamplingParams)
 from prover.llm import MemoryCallStore, ModelClient, ScriptedBackend, ScriptedOutput
 
