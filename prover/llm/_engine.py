@@ -39,6 +39,7 @@ class Job:
     call: CallRequest
     future: asyncio.Future[Generation]
     loop: asyncio.AbstractEventLoop
+    owner: "EngineBackend | None" = None
     submitted: float = field(default_factory=time.perf_counter)
 
     @property
@@ -54,6 +55,8 @@ class Job:
         self._deliver(exc)
 
     def _deliver(self, outcome: Generation | BaseException) -> None:
+        if self.owner is not None:
+            self.owner._open.discard(self)
         try:
             self.loop.call_soon_threadsafe(_settle, self.future, outcome)
         except RuntimeError:  # the caller's loop is closed: nobody waits any more
@@ -82,6 +85,9 @@ class EngineBackend:
         self.model = model
         self._queue: queue.SimpleQueue[Job | object] = queue.SimpleQueue()
         self._stopping = False
+        self._open: set[Job] = set()
+        """Jobs taken by the engine and not yet answered (engine thread only)."""
+        self._failure: str | None = None
         self._load_error: BaseException | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, name=f"prover-{self.name}-engine", daemon=True)
@@ -145,6 +151,7 @@ class EngineBackend:
             assert isinstance(item, Job)
             if not item.abandoned:
                 jobs.append(item)
+        self._open.update(jobs)
         return jobs
 
     @property
@@ -156,9 +163,9 @@ class EngineBackend:
 
     async def generate(self, call: CallRequest) -> Generation:
         if self._stopping or not self._thread.is_alive():
-            raise BackendError(f"the {self.name} backend is closed")
+            raise self._closed_error()
         loop = asyncio.get_running_loop()
-        job = Job(call, loop.create_future(), loop)
+        job = Job(call, loop.create_future(), loop, owner=self)
         self._queue.put(job)
         return await job.future
 
@@ -179,11 +186,20 @@ class EngineBackend:
         self._ready.set()
         try:
             self.serve()
+        except BaseException as exc:  # noqa: BLE001 - the engine died: say so to every caller
+            log.exception("%s engine stopped", self.name)
+            self._failure = f"{type(exc).__name__}: {exc}"
         finally:
-            closed = BackendError(f"the {self.name} backend is closed")
-            for job in self.take(None, block=False):
+            self._stopping = True
+            closed = self._closed_error()
+            for job in list(self._open) + self.take(None, block=False):
                 job.fail(closed)
             try:
                 self.unload()
             except Exception:  # noqa: BLE001
                 log.exception("%s backend: error while unloading", self.name)
+
+    def _closed_error(self) -> BackendError:
+        if self._failure is not None:
+            return BackendError(f"the {self.name} engine stopped: {self._failure}")
+        return BackendError(f"the {self.name} backend is closed")

@@ -81,8 +81,9 @@ class LlamaCppBackend(EngineBackend):
                 max_tokens=call.max_tokens,  # None: until the context is full
                 stop=list(call.stop) if call.stop else None,
                 seed=seed & 0x7FFFFFFF)
-        except ValueError as exc:  # the prompt does not fit the context window
-            return Generation(error=f"local backend: {exc} (n_ctx={llm.n_ctx()})", transient=False,
+        except ValueError as exc:  # llama-cpp-python's way of saying the prompt does not fit
+            return Generation(error=f"local backend: {exc} (prompt and answer must fit the context, "
+                                    f"n_ctx={llm.n_ctx()})", transient=False,
                               latency_s=time.perf_counter() - start)
         choice = response["choices"][0]
         usage = response.get("usage") or {}

@@ -120,11 +120,19 @@ class VLLMBackend(EngineBackend):
             params = self.sampling_params(job.call)
             request_id = uuid.uuid4().hex
             engine.add_request(request_id, {"prompt_token_ids": ids}, params)
-        except ValueError as exc:  # e.g. the prompt is longer than the model's context
-            job.finish(Generation(error=f"vllm backend: {exc}", transient=False,
-                                  latency_s=time.perf_counter() - started))
+        except Exception as exc:  # noqa: BLE001 - one request's failure is that request's
+            # A request vLLM rejects (a prompt longer than the context, ...) is definitive;
+            # anything else may pass on another attempt.
+            definitive = isinstance(exc, ValueError) or _is_client_error(exc)
+            job.finish(Generation(error=f"vllm backend: {type(exc).__name__}: {exc}",
+                                  transient=not definitive, latency_s=time.perf_counter() - started))
             return
         active[request_id] = (job, started, len(ids))
+
+
+def _is_client_error(exc: Exception) -> bool:
+    """vLLM's "the request is at fault" errors (``VLLMClientError``, in recent versions)."""
+    return any(cls.__name__ == "VLLMClientError" for cls in type(exc).__mro__)
 
 
 def _external_id(request_id: str, active: dict[str, Any]) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}")
@@ -57,3 +59,10 @@ def build_tiny_model(path: Path, *, chat_template: bool = True, seed: int = 0,
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny model with a chat template (built once per session; import this fixture)."""
+    pytest.importorskip("transformers", reason="needs transformers (pip install -e '.[ml]')")
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
