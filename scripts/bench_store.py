@@ -53,7 +53,7 @@ def main() -> None:
 
     m = args.verifications_per_proof
     rows = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for start in range(0, args.proofs, args.batch):
         n = min(args.batch, args.proofs - start)
         proofs = [ProofRecord(problem_id=problem_ids[(start + i) % len(problem_ids)],
@@ -64,7 +64,7 @@ def main() -> None:
                                                     score=(pid + j) % 3 / 2, sample_index=j, verifier_model="bench")
                                  for pid in ids for j in range(m)])
         rows += n + n * m
-    insert_s = time.perf_counter() - t0
+    insert_s, insert_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     out = Path(tmp.name)
     t0 = time.perf_counter()
@@ -77,7 +77,9 @@ def main() -> None:
     size = store.stats().get("size_bytes")
     print(f"database: {store.url.split('/')[0]} ({'SQLite' if store.url.startswith('sqlite') else store.url.split(':')[0]})")
     print(f"inserted rows: {rows:,} ({args.proofs:,} proofs of 4 KB + {args.proofs * m:,} verifications of 2 KB)")
-    print(f"insert: {insert_s:.1f} s, {rows / insert_s:,.0f} rows/s (target >= 50,000)")
+    print(f"insert: {insert_s:.1f} s, {rows / insert_s:,.0f} rows/s (target >= 50,000); "
+          f"process CPU {insert_cpu:.1f} s = {rows / insert_cpu:,.0f} rows per CPU-second")
+    print(f"load average while running: {os.getloadavg()[0]:.1f} (figures are only comparable on an idle machine)")
     print(f"export verifications to parquet: {n_parquet:,} rows in {parquet_s:.1f} s (target < 30 s)")
     print(f"export verifications to jsonl:   {n_jsonl:,} rows in {jsonl_s:.1f} s")
     if size:

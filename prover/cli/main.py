@@ -46,6 +46,8 @@ def _register() -> None:
     from prover.cli.db import db
     from prover.cli.grades import grades
     from prover.cli.models import models
+    from prover.cli.lean import lean
+    from prover.cli.lean_proc import register as register_lean_processes
     from prover.cli.problems import problems
 
     cli.add_command(problems)
@@ -53,6 +55,8 @@ def _register() -> None:
     cli.add_command(grades)
     cli.add_command(crosscheck)
     cli.add_command(models)
+    register_lean_processes(lean)
+    cli.add_command(lean)
 
 
 _register()

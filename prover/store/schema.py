@@ -100,7 +100,7 @@ class ModelCall(Base):
     backend: Mapped[str] = mapped_column(String(50))
     model: Mapped[str] = mapped_column(String(300))
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(20))  # ok | truncated | error
+    status: Mapped[str] = mapped_column(String(20))  # pending | ok | truncated | error
     transient: Mapped[bool] = mapped_column(Boolean, default=False)
     response_text: Mapped[str | None] = mapped_column(Text)
     reasoning_text: Mapped[str | None] = mapped_column(Text)

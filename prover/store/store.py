@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from prover.core.errors import StoreError
 from prover.store._calls import CallsMixin
 from prover.store._grades import GradesMixin
+from prover.store._lean import LeanChecksMixin
+from prover.store._lean_proc import LeanProcMixin
 from prover.store._problems import ProblemsMixin
 from prover.store._proofs import ProofsMixin
 from prover.store._runs import RunsMixin
@@ -44,10 +46,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk inserts touch many index pages
     cur.close()
 
 
-class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin):
+class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin,
+                 LeanChecksMixin, LeanProcMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""
 
