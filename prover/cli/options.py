@@ -39,7 +39,8 @@ def model_options(*, select_roles: bool = False) -> Callable[[Callable[..., Any]
         if select_roles:
             role_help = "A role to act on (repeatable), or ROLE.KEY=VALUE to override one role's setting."
         options = [
-            click.option("--backend", help="Model backend for every role: openai or scripted."),
+            click.option("--backend", help="Model backend for every role: openai, local, hf, vllm or scripted "
+                                           "[default: local, the bundled wiring model, when no model is set]."),
             click.option("--model", help="Model name for every role (as the server knows it)."),
             click.option("--base-url", "base_urls", multiple=True, metavar="URL",
                          help="Server base URL, e.g. http://127.0.0.1:8000/v1 (repeat to spread load)."),
@@ -55,3 +56,13 @@ def model_options(*, select_roles: bool = False) -> Callable[[Callable[..., Any]
         return wrapper
 
     return decorator
+
+
+def echo_wiring_note(model_config: Any, roles: Any = None) -> None:
+    """Say so (on stderr, after the output) when roles run the bundled wiring model."""
+    from prover.core.llm_records import ROLES
+    from prover.llm.local_model import wiring_model_note
+
+    note = wiring_model_note(model_config, ROLES if roles is None else roles)
+    if note:
+        click.echo(note, err=True)
