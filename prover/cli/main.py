@@ -54,6 +54,7 @@ def _register() -> None:
     from prover.cli.report import report
     from prover.cli.run import run
     from prover.cli.show import show
+    from prover.cli.train import train
 
     cli.add_command(problems)
     cli.add_command(db)
@@ -65,6 +66,7 @@ def _register() -> None:
     cli.add_command(labels)
     cli.add_command(report)
     cli.add_command(export)
+    cli.add_command(train)
     register_lean_processes(lean)
     cli.add_command(lean)
 

@@ -19,6 +19,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from labeldb import add_analyses, add_grade, add_problem, add_proof  # noqa: E402
+# The hf tests' tiny Llama (2 layers, hidden size 128, a 400-token BPE vocabulary), built once.
+from tiny_model import tiny_model_dir  # noqa: E402,F401 - a fixture
 
 # A short verification prompt: the tiny tokenizer knows few words, and the built-in prompt's
 # grading instructions alone would be ~1000 of its tokens.
@@ -73,12 +75,3 @@ def labelled_db(tmp_path_factory, templates_file):
         store.close()
     assert summary.files["sft"]["train"] > 0 and summary.files["sft"]["test"] > 0
     return db, root / "export", ids
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """The hf tests' tiny Llama (2 layers, hidden size 128, a 400-token BPE vocabulary)."""
-    pytest.importorskip("transformers", reason="needs transformers (pip install -e '.[ml]')")
-    from tiny_model import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))

@@ -35,12 +35,12 @@ def trained_weights(out) -> dict[str, torch.Tensor]:
     return load_file(out / "model.safetensors")
 
 
-def test_loss_falls_and_the_output_is_a_model(labelled_db, tiny_model, tmp_path):
+def test_loss_falls_and_the_output_is_a_model(labelled_db, tiny_model_dir, tmp_path):
     from prover.train.verifier import train_verifier
 
     _, export, _ = labelled_db
     out = tmp_path / "out"
-    summary = train_verifier(config(export, tiny_model, out, epochs=3, save_every=2), progress=False)
+    summary = train_verifier(config(export, tiny_model_dir, out, epochs=3, save_every=2), progress=False)
     steps = [m for m in curve(out) if m.kind == "train"]
     assert summary.status == "completed" and summary.steps == summary.total_steps == len(steps)
     assert [m.step for m in steps] == list(range(1, len(steps) + 1))
@@ -57,25 +57,25 @@ def test_loss_falls_and_the_output_is_a_model(labelled_db, tiny_model, tmp_path)
     assert json.loads((out / "summary.json").read_text())["steps"] == summary.steps
 
     with pytest.raises(UsageError, match="--resume"):
-        train_verifier(config(export, tiny_model, out, epochs=3, save_every=2), progress=False)
+        train_verifier(config(export, tiny_model_dir, out, epochs=3, save_every=2), progress=False)
 
 
-def test_a_resumed_run_continues_the_same_curve(labelled_db, tiny_model, tmp_path):
+def test_a_resumed_run_continues_the_same_curve(labelled_db, tiny_model_dir, tmp_path):
     from prover.train.verifier import train_verifier
 
     _, export, _ = labelled_db
     settings = dict(epochs=2, grad_accum=2, batch_tokens=400, lora_dropout=0.0)
     whole = tmp_path / "whole"
-    full = train_verifier(config(export, tiny_model, whole, **settings), progress=False)
+    full = train_verifier(config(export, tiny_model_dir, whole, **settings), progress=False)
     assert full.total_steps >= 4
 
     parts = tmp_path / "parts"
-    first = train_verifier(config(export, tiny_model, parts, **settings), stop_after=3, progress=False)
+    first = train_verifier(config(export, tiny_model_dir, parts, **settings), stop_after=3, progress=False)
     assert first.status == "stopped" and first.steps == 3 and first.output == "none"
     assert not (parts / "model.safetensors").exists()
     with pytest.raises(UsageError, match="settings differ.*lr"):
-        train_verifier(config(export, tiny_model, parts, **{**settings, "lr": 1e-3}), resume=True, progress=False)
-    second = train_verifier(config(export, tiny_model, parts, **settings), resume=True, progress=False)
+        train_verifier(config(export, tiny_model_dir, parts, **{**settings, "lr": 1e-3}), resume=True, progress=False)
+    second = train_verifier(config(export, tiny_model_dir, parts, **settings), resume=True, progress=False)
     assert second.resumed_from == 3 and second.steps == full.steps
 
     a, b = curve(whole), curve(parts)
@@ -86,19 +86,19 @@ def test_a_resumed_run_continues_the_same_curve(labelled_db, tiny_model, tmp_pat
         torch.testing.assert_close(wb[name], wa[name], rtol=1e-5, atol=1e-6, msg=name)
 
 
-def test_fused_loss_reaches_the_weights_of_the_plain_loss(labelled_db, tiny_model, tmp_path):
+def test_fused_loss_reaches_the_weights_of_the_plain_loss(labelled_db, tiny_model_dir, tmp_path):
     from prover.train.verifier import train_verifier
 
     _, export, _ = labelled_db
     runs = {}
     for loss in ("plain", "fused"):
         out = tmp_path / loss
-        train_verifier(config(export, tiny_model, out, loss=loss, epochs=1, grad_accum=2, batch_tokens=500,
+        train_verifier(config(export, tiny_model_dir, out, loss=loss, epochs=1, grad_accum=2, batch_tokens=500,
                               lr=1e-3), progress=False)
         runs[loss] = (curve(out), trained_weights(out))
     (plain_curve, plain_w), (fused_curve, fused_w) = runs["plain"], runs["fused"]
     assert [m.loss for m in fused_curve] == pytest.approx([m.loss for m in plain_curve], rel=1e-4)
-    before = trained_weights(tiny_model)
+    before = trained_weights(tiny_model_dir)
     moved = 0.0
     for name in plain_w:
         torch.testing.assert_close(fused_w[name], plain_w[name], rtol=1e-4, atol=2e-5, msg=name)
@@ -106,36 +106,36 @@ def test_fused_loss_reaches_the_weights_of_the_plain_loss(labelled_db, tiny_mode
     assert moved > 1e-4  # the runs trained: equality is not the untouched initial weights
 
 
-def test_lora_trains_adapters_and_merges_them(labelled_db, tiny_model, tmp_path):
+def test_lora_trains_adapters_and_merges_them(labelled_db, tiny_model_dir, tmp_path):
     from prover.train.verifier import train_verifier
 
     _, export, _ = labelled_db
     out = tmp_path / "lora"
-    summary = train_verifier(config(export, tiny_model, out, lora=True, lora_r=4, merge=True, lr=2e-2, epochs=2),
+    summary = train_verifier(config(export, tiny_model_dir, out, lora=True, lora_r=4, merge=True, lr=2e-2, epochs=2),
                              progress=False)
     assert summary.lora and summary.merged and summary.output == "model"
     assert 0 < summary.trainable_parameters < summary.parameters / 5
     assert summary.last_loss < summary.first_loss
     assert (out / "adapter" / "adapter_config.json").is_file()
-    merged, base = trained_weights(out), trained_weights(tiny_model)
+    merged, base = trained_weights(out), trained_weights(tiny_model_dir)
     assert set(merged) == set(base)  # plain weights, no adapter names left
     changed = [n for n in base if not torch.equal(merged[n], base[n])]
     assert changed and all("proj" in n for n in changed)  # LoRA adapted the linear layers only
 
 
-def test_bad_settings_fail_before_training(labelled_db, tiny_model, tmp_path):
+def test_bad_settings_fail_before_training(labelled_db, tiny_model_dir, tmp_path):
     from pydantic import ValidationError
 
     from prover.train.verifier import train_verifier
 
     _, export, _ = labelled_db
     with pytest.raises(NotFoundError, match="no 'dev' split.*test, train"):
-        train_verifier(config(export, tiny_model, tmp_path / "a", split="dev"), progress=False)
+        train_verifier(config(export, tiny_model_dir, tmp_path / "a", split="dev"), progress=False)
     with pytest.raises(NotFoundError, match="no training data"):
-        train_verifier(config(tmp_path / "absent", tiny_model, tmp_path / "b"), progress=False)
+        train_verifier(config(tmp_path / "absent", tiny_model_dir, tmp_path / "b"), progress=False)
     with pytest.raises(ValidationError, match="merge needs lora"):
-        config(export, tiny_model, tmp_path / "c", merge=True)
+        config(export, tiny_model_dir, tmp_path / "c", merge=True)
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "notes.txt").write_text("mine")
     with pytest.raises(UsageError, match="not empty"):
-        train_verifier(config(export, tiny_model, tmp_path / "d"), progress=False)
+        train_verifier(config(export, tiny_model_dir, tmp_path / "d"), progress=False)
