@@ -47,12 +47,16 @@ def _register() -> None:
     from prover.cli.grades import grades
     from prover.cli.models import models
     from prover.cli.problems import problems
+    from prover.cli.run import run
+    from prover.cli.show import show
 
     cli.add_command(problems)
     cli.add_command(db)
     cli.add_command(grades)
     cli.add_command(crosscheck)
     cli.add_command(models)
+    cli.add_command(run)
+    cli.add_command(show)
 
 
 _register()
