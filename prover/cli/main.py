@@ -46,6 +46,8 @@ def _register() -> None:
     from prover.cli.db import db
     from prover.cli.grades import grades
     from prover.cli.models import models
+    from prover.cli.lean import lean
+    from prover.cli.lean_proc import register as register_lean_processes
     from prover.cli.problems import problems
     from prover.cli.run import run
     from prover.cli.show import show
@@ -57,6 +59,8 @@ def _register() -> None:
     cli.add_command(models)
     cli.add_command(run)
     cli.add_command(show)
+    register_lean_processes(lean)
+    cli.add_command(lean)
 
 
 _register()

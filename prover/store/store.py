@@ -16,6 +16,8 @@ from prover.core.errors import StoreError
 from prover.store._calls import CallsMixin
 from prover.store._grades import GradesMixin
 from prover.store._informal import InformalMixin
+from prover.store._lean import LeanChecksMixin
+from prover.store._lean_proc import LeanProcMixin
 from prover.store._problems import ProblemsMixin
 from prover.store._proofs import ProofsMixin
 from prover.store._runs import RunsMixin
@@ -48,7 +50,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin, InformalMixin):
+class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin, InformalMixin,
+                 LeanChecksMixin, LeanProcMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""
 

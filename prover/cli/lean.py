@@ -1,0 +1,105 @@
+"""``prover lean``: the static screen of a proof (``audit``) and the verdict a recorded Lean
+response gives (``explain``). Neither starts Lean."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from prover.cli.common import echo_json
+from prover.core.errors import UsageError
+
+
+def read_text(path: str, what: str) -> str:
+    """A file's text; a file that is not UTF-8 is a usage error (exit 2)."""
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from exc
+
+
+def read_response(path: str):
+    """A recorded response: one JSON value, or JSON lines (`lake env lean --json` output)."""
+    text = read_text(path, "response")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"response {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
+
+
+@click.group()
+def lean() -> None:
+    """Screen proofs and explain Lean verdicts (no Lean needed)."""
+
+
+@lean.command("audit")
+@click.argument("proof_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--statement-file", "statement_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The problem: a .lean file or a stored formal statement.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def audit_cmd(proof_file: str, statement_file: str, as_json: bool) -> None:
+    """Screen a proof file against its problem: exit 0 accepted, 1 rejected, 2 bad input.
+
+    Example: prover lean audit proof.lean --statement-file putnam_1962_a2.lean --json
+    """
+    from prover.lean.audit import audit
+
+    result = audit(read_text(proof_file, "proof file"), _problem(statement_file))
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo("accepted" if result.accepted else "rejected")
+        for r in result.reasons:
+            where = f"line {r.line}: " if r.line else ""
+            click.echo(f"  {where}{r.code.value}: {r.text}")
+    if not result.accepted:
+        raise click.exceptions.Exit(1)
+
+
+@lean.command("explain")
+@click.argument("response_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--statement-file", "statement_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The problem: a .lean file or a stored formal statement.")
+@click.option("--proof", "proof_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The proof file the response is about.")
+@click.option("--line-offset", type=int, default=None,
+              help="Lines the backend stripped before checking (default: Kimina's import lines, else 0).")
+@click.option("--show-file", is_flag=True, help="Also print the assembled file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def explain_cmd(response_file: str, statement_file: str, proof_file: str, line_offset: int | None,
+                show_file: bool, as_json: bool) -> None:
+    """The verdict a recorded Lean response gives for a proof (screen first, then Lean's output).
+
+    Example: prover lean explain response.json --statement-file problem.lean --proof proof.lean
+    """
+    from prover.lean.audit import explain
+
+    result = explain(read_response(response_file), _problem(statement_file), read_text(proof_file, "proof file"),
+                     line_offset=line_offset)
+    if as_json:
+        data = result.to_json()
+        if show_file and result.assembled is not None:
+            data["assembled"] = result.assembled.text
+        echo_json(data)
+        return
+    click.echo(result.verdict.value)
+    for note in result.notes:
+        click.echo(f"  {note}")
+    if result.axioms is not None:
+        click.echo(f"  axioms: {', '.join(result.axioms) or '(none)'}")
+    if show_file and result.assembled is not None:
+        click.echo(result.assembled.text, nl=False)
+
+
+def _problem(path: str):
+    from prover.lean.problem import LeanProblem
+
+    return LeanProblem.parse(read_text(path, "problem file"), source=path)

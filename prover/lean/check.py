@@ -1,0 +1,228 @@
+"""Checking with Lean: screen → assemble → cache → backend → verdict → store, and the statement
+compatibility precheck. The backends only run Lean; the soundness core (``audit``, ``verdict``)
+decides what their answers mean."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from prover.core.errors import UsageError
+from prover.core.hashing import sha256_text
+from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest, ProjectPin
+from prover.core.lean_records import LeanCheckRequest, LeanCheckResult, LeanLimits, Verdict, lean_cache_key
+from prover.lean.audit import audit
+from prover.lean.backends import LeanBackend
+from prover.lean.problem import LeanProblem
+from prover.lean.screen import SCREEN_RULES_VERSION
+from prover.lean.verdict import (VerdictResult, kimina_header_lines, statement_verdict, verdict_from_outcome,
+                                 verdict_from_response)
+
+def exit_code_of(result: LeanCheckResult) -> int:
+    """`prover lean check`'s exit code: 0 verified, 1 definitively not, 3 inconclusive (timeout,
+    crash, no backend, a response that was not a whole-file check, or a filled answer slot not
+    yet compared with the reference: ``verified-answer-unchecked``)."""
+    if result.verdict is Verdict.VERIFIED:
+        return 0
+    if result.verdict is Verdict.VERIFIED_ANSWER_UNCHECKED or not result.definitive:
+        return 3
+    return 1
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What the checked verdicts are relative to (goes into the cache key)."""
+
+    toolchain: str
+    mathlib_rev: str | None
+    repl_rev: str | None
+
+    @classmethod
+    def of(cls, pin: ProjectPin, backend: LeanBackend) -> "Provenance":
+        if backend.name == "kimina":
+            # A Kimina server runs its own toolchain: key its checks by the server.
+            return cls(toolchain=f"kimina:{getattr(backend, 'url', '?')}", mathlib_rev=None, repl_rev=None)
+        repl = (pin.repl_rev or f"tag:{pin.repl_tag}") if backend.name == "repl" else None
+        return cls(toolchain=pin.toolchain, mathlib_rev=pin.mathlib_rev, repl_rev=repl)
+
+
+def verdict_of_raw(raw: LeanRawResponse, *, axioms_line: int | None, target: str | None, line_offset: int = 0,
+                   answer_filled: bool = False, answer_checked: bool = False) -> VerdictResult:
+    """The verdict of one backend answer for an assembled file."""
+    if raw.status == "ok":
+        return verdict_from_response(raw.response, axioms_line=axioms_line, target=target, line_offset=line_offset,
+                                     answer_filled=answer_filled, answer_checked=answer_checked)
+    if raw.status == "crashed":
+        memory = "out of memory" in (raw.error or "") or "out of memory" in (raw.stderr_tail or "").lower()
+        return verdict_from_outcome("memory" if memory else "crashed", raw.error)
+    if raw.status in ("timeout", "unavailable"):
+        return verdict_from_outcome(raw.status, raw.error)
+    return verdict_from_response({"message": raw.error or "backend error"}, axioms_line=axioms_line, target=target)
+
+
+def _detail(raw: LeanRawResponse) -> str | None:
+    parts = [p for p in (raw.error, *(raw.notes or [])) if p]
+    if raw.memory_cap is not None and not raw.memory_cap.applied and raw.memory_cap.note:
+        parts.append(raw.memory_cap.note)
+    if raw.stderr_tail and raw.status != "ok":
+        parts.append("stderr: " + raw.stderr_tail.strip()[-1000:])
+    return "\n".join(parts) or None
+
+
+def _rejected(proof_text: str, problem: LeanProblem, reasons, prov: Provenance, limits: LeanLimits,
+              backend: str) -> LeanCheckResult:
+    # Nothing was assembled: the key hashes what was screened (problem and proof).
+    file_hash = sha256_text(problem.text + "\0" + proof_text)
+    key = lean_cache_key(file_hash, toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev, repl_rev=prov.repl_rev,
+                         screen_rules_version=SCREEN_RULES_VERSION, limits=limits)
+    codes = sorted({r.code for r in reasons}, key=lambda c: c.value)
+    detail = "\n".join(f"line {r.line}: {r.code.value}: {r.text}" if r.line else f"{r.code.value}: {r.text}"
+                       for r in reasons)
+    return LeanCheckResult(cache_key=key, file_hash=file_hash, target=problem.target.full_name,
+                           toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev, repl_rev=prov.repl_rev,
+                           screen_rules_version=SCREEN_RULES_VERSION, limits=limits, verdict=Verdict.REJECTED,
+                           reasons=tuple(codes), backend="screen", detail=detail)
+
+
+def run_check(request: LeanCheckRequest, backend: LeanBackend, *, answer_checked: bool = False) -> LeanCheckResult:
+    """Run one assembled file on a backend and read the verdict (no cache, no store)."""
+    raw = backend.check(LeanRunRequest(code=request.assembled, timeout_s=request.limits.time_s,
+                                       request_id=request.cache_key[:16]))
+    offset = kimina_header_lines(request.assembled) if raw.backend == "kimina" else 0
+    v = verdict_of_raw(raw, axioms_line=request.axioms_line, target=request.target, line_offset=offset,
+                       answer_filled=bool(request.answer_slots), answer_checked=answer_checked)
+    peak = raw.peak_memory_bytes / 2**20 if raw.peak_memory_bytes is not None else None
+    return LeanCheckResult.for_request(request, verdict=v.verdict, backend=raw.backend, reasons=v.reasons,
+                                       messages=v.messages, axioms=v.axioms, wall_time_s=raw.wall_s,
+                                       peak_memory_mb=peak, detail=_detail(raw))
+
+
+@dataclass
+class CheckOutcome:
+    result: LeanCheckResult
+    cached: bool = False
+    """True when the verdict came from the store without running Lean."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_of(self.result)
+
+
+def check_proof(proof_text: str, problem: str | LeanProblem, backend: LeanBackend, *, pin: ProjectPin,
+                limits: LeanLimits | None = None, store=None, formal_statement_id: int | None = None,
+                answer_checked: bool = False) -> CheckOutcome:
+    """Screen ``proof_text`` against ``problem``, assemble the file, and check it with ``backend``
+    — or take the definitive verdict stored for the same key. With ``store``, the check is stored
+    (every check is a row; only definitive ones are served from cache)."""
+    limits = limits or LeanLimits()
+    if not isinstance(problem, LeanProblem):
+        problem = LeanProblem.parse(problem)
+    prov = Provenance.of(pin, backend)
+    screened = audit(proof_text, problem)
+    if not screened.accepted:
+        result = _rejected(proof_text, problem, screened.reasons, prov, limits, backend.name)
+        outcome = CheckOutcome(result)
+    else:
+        assembled = screened.assembled(limits)
+        request = assembled.request(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev,
+                                    repl_rev=prov.repl_rev, limits=limits)
+        cached = store.get_lean_check(request.cache_key) if store is not None else None
+        if cached is not None:
+            return CheckOutcome(cached, cached=True, notes=["verdict from the store (same file, toolchain, "
+                                                            "Mathlib, REPL, screen rules and limits)"])
+        outcome = CheckOutcome(run_check(request, backend, answer_checked=answer_checked))
+    if store is not None:
+        store.add_lean_check(outcome.result, formal_statement_id=formal_statement_id, proof_text=proof_text)
+    return outcome
+
+
+# -- statement compatibility ----------------------------------------------------------------
+
+def statement_with_sorry(lean_text: str) -> tuple[LeanProblem, str]:
+    """A problem's text with the target proved by `sorry` (answer slots stay `sorry`)."""
+    problem = LeanProblem.parse(lean_text)
+    return problem, problem.with_proof("sorry")
+
+
+@dataclass
+class PrecheckItem:
+    formal_statement_id: int
+    collection: str
+    external_id: str
+    status: str
+    """``compatible``, ``incompatible``, ``cached-compatible``, ``cached-incompatible`` or
+    ``unknown`` (timeout, crash, no backend: not stored, tried again next time)."""
+    detail: str | None = None
+
+
+@dataclass
+class PrecheckSummary:
+    toolchain: str
+    mathlib_rev: str | None
+    items: list[PrecheckItem] = field(default_factory=list)
+    by_collection: dict[str, dict[str, int]] = field(default_factory=dict)
+    """From the store after the run: collection → compatible / incompatible / unchecked."""
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for it in self.items:
+            out[it.status] = out.get(it.status, 0) + 1
+        return out
+
+
+def precheck_statements(store, backend: LeanBackend, *, pin: ProjectPin, collection: str | None = None,
+                        limits: LeanLimits | None = None, force: bool = False, workers: int | None = None,
+                        progress: Callable[[PrecheckItem], None] | None = None) -> PrecheckSummary:
+    """Elaborate each stored formal statement once with `sorry` on the project toolchain and
+    store whether it is compatible (cached per toolchain and Mathlib rev; ``force`` re-checks)."""
+    from prover.store._lean_proc import COMPATIBLE, INCOMPATIBLE
+
+    limits = limits or LeanLimits()
+    prov = Provenance.of(pin, backend)
+    summary = PrecheckSummary(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev)
+    todo = []
+    for fs, coll, ext in store.formal_statements_in(collection):
+        known = None if force else store.statement_compat(fs.id, toolchain=prov.toolchain,
+                                                            mathlib_rev=prov.mathlib_rev)
+        if known is not None and known.content_hash == fs.content_hash:
+            summary.items.append(PrecheckItem(fs.id, coll, ext, f"cached-{known.status}", known.detail))
+            continue
+        todo.append((fs, coll, ext))
+
+    def one(entry) -> PrecheckItem:
+        fs, coll, ext = entry
+        text = fs.preamble + fs.answer_slots + fs.statement
+        t0 = time.monotonic()
+        try:
+            _problem, code = statement_with_sorry(text)
+        except UsageError as exc:
+            store.set_statement_compat(fs.id, toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev,
+                                       status=INCOMPATIBLE, content_hash=fs.content_hash, backend="problem-model",
+                                       detail=f"not a problem the checker can read: {exc}",
+                                       wall_time_s=time.monotonic() - t0)
+            return PrecheckItem(fs.id, coll, ext, INCOMPATIBLE, str(exc))
+        raw = backend.check(LeanRunRequest(code=code, timeout_s=limits.time_s))
+        v = statement_verdict(raw.response) if raw.status == "ok" else verdict_of_raw(
+            raw, axioms_line=None, target=None)
+        if v.verdict not in (Verdict.VERIFIED, Verdict.INCOMPATIBLE):
+            return PrecheckItem(fs.id, coll, ext, "unknown", raw.error or v.verdict.value)
+        status = COMPATIBLE if v.verdict is Verdict.VERIFIED else INCOMPATIBLE
+        detail = v.notes[0] if v.notes else None
+        store.set_statement_compat(fs.id, toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev, status=status,
+                                   content_hash=fs.content_hash, backend=raw.backend,
+                                   messages=[m.to_wire() for m in v.messages], detail=detail, wall_time_s=raw.wall_s)
+        return PrecheckItem(fs.id, coll, ext, status, detail)
+
+    n = workers or getattr(backend, "size", 1)
+    with ThreadPoolExecutor(max_workers=max(1, n)) as ex:
+        for item in ex.map(one, todo):
+            summary.items.append(item)
+            if progress:
+                progress(item)
+    summary.by_collection = store.statement_compat_summary(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev,
+                                                           collection=collection)
+    return summary
+

@@ -1,0 +1,306 @@
+"""Commands and declaration headers on top of the lexer: where each command starts and ends,
+and the parts of a declaration's header (docstring, attributes, modifiers, keyword, name).
+
+Lean ends a declaration where the next command keyword appears: no command keyword can
+continue a term or a tactic, so a keyword anywhere starts a new command. The exceptions are
+``open … in`` and ``set_option … in``, which exist both as commands and inside proofs; which
+one a given occurrence is follows from what comes after its ``in`` (a command keyword there
+means command level, anything else a term or tactic), see ``in_chain``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prover.lean.lexer import Kind, Lexed, Token
+
+#: Keywords that declare something (the part after docstring, attributes and modifiers).
+DECL_KEYWORDS = frozenset({
+    "theorem", "lemma", "def", "abbrev", "instance", "example", "axiom", "axioms", "opaque", "structure",
+    "class", "inductive", "coinductive", "irreducible_def", "alias", "proof_wanted", "recall",
+    "simproc", "dsimproc", "simproc_decl", "dsimproc_decl", "builtin_simproc", "builtin_dsimproc",
+    "builtin_simproc_decl", "builtin_dsimproc_decl",
+})
+
+#: Declaration modifiers (and `local`/`scoped`, which prefix notations, instances and attributes).
+MODIFIERS = frozenset({
+    "private", "protected", "noncomputable", "partial", "unsafe", "nonrec", "public", "meta", "local", "scoped",
+})
+
+#: Every other keyword that starts a command in Lean core, Batteries, Aesop or Mathlib.
+OTHER_COMMAND_KEYWORDS = frozenset({
+    "import", "prelude", "module", "open", "export", "namespace", "section", "end", "variable", "universe",
+    "universes", "set_option", "attribute", "mutual", "deriving", "initialize", "builtin_initialize",
+    "run_cmd", "run_elab", "run_meta", "macro", "macro_rules", "syntax", "elab", "elab_rules", "notation",
+    "notation3", "infix", "infixl", "infixr", "prefix", "postfix", "declare_syntax_cat", "binder_predicate",
+    "add_decl_doc", "include", "omit", "unseal", "seal", "register_option", "register_builtin_option",
+    "register_simp_attr", "register_label_attr", "register_tactic_tag", "tactic_extension",
+    "grind_pattern", "recommended_spelling", "init_quot", "assert_not_exists", "assert_not_imported",
+    "initialize_simps_projections", "library_note", "suppress_compilation", "unsuppress_compilation",
+    "compile_inductive", "compile_def", "mk_iff_of_inductive_prop", "declare_aesop_rule_sets",
+    "add_aesop_rules", "erase_aesop_rules", "declare_config_elab", "declare_simp_like_tactic",
+    "set_premise_selector", "extend_docs", "whatsnew", "count_heartbeats", "sudo", "lean_s_expr",
+    "open_locale", "local_notation", "test_extern", "declare_command_config_elab", "show_panel_widgets",
+    "builtin_grind_propagator", "grind_propagator", "gen_injective_theorems%", "export_env",
+})
+
+COMMAND_KEYWORDS = DECL_KEYWORDS | MODIFIERS | OTHER_COMMAND_KEYWORDS
+
+
+def _is_kw(tok: Token, words) -> bool:
+    return tok.kind is Kind.IDENT and not tok.quoted and tok.text in words
+
+
+def starts_command(tokens: list[Token], i: int) -> bool:
+    """Whether token ``i`` can only begin a command: a command keyword, a `#` command, an
+    attribute list or a docstring. (`open`/`set_option` still need ``in_chain`` to tell.)"""
+    tok = tokens[i]
+    if tok.kind in (Kind.HASH, Kind.DOC):
+        return True
+    if tok.kind is Kind.SYMBOL:
+        return tok.text == "@["
+    if _is_kw(tok, COMMAND_KEYWORDS):
+        # `open scoped Foo`, `open private foo`: not a modifier there.
+        if tok.text in MODIFIERS and i and _is_kw(tokens[i - 1], ("open",)):
+            return False
+        return True
+    return False
+
+
+def open_clause_end(tokens: list[Token], i: int) -> int:
+    """Index just past an `open …` clause starting at ``i`` (the namespaces, `scoped`, `hiding`,
+    `renaming`, explicit name lists), stopping at `in`, a command start or the end."""
+    j = i + 1
+    n = len(tokens)
+    depth = 0
+    while j < n:
+        tok = tokens[j]
+        if tok.kind is Kind.SYMBOL:
+            if tok.text == "(":
+                depth += 1
+            elif tok.text == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif tok.text not in ("→", "->"):
+                break
+        elif tok.kind is Kind.IDENT:
+            if not tok.quoted and tok.text == "in" and depth == 0:
+                break
+            if _is_kw(tok, COMMAND_KEYWORDS - {"scoped", "private"}):
+                break
+        else:
+            break
+        j += 1
+    return j
+
+
+def set_option_clause_end(tokens: list[Token], i: int) -> int:
+    """Index just past `set_option NAME VALUE` starting at ``i``."""
+    return min(i + 3, len(tokens))
+
+
+@dataclass(frozen=True)
+class InChain:
+    """What an `open`/`set_option` occurrence is."""
+
+    command_level: bool
+    """True when it applies to the next command (or is a command by itself)."""
+    has_in: bool
+    """Whether it is the `… in` form."""
+    clause_end: int
+    """Index just past its own clause (before `in`)."""
+    chain_end: int
+    """Index of the first token after the whole chain of `… in` prefixes."""
+
+
+def in_chain(tokens: list[Token], i: int) -> InChain:
+    """Classify the `open`/`set_option` at ``i``. Without `in` it is a command; with `in`, it
+    is command-level exactly when the chain of `… in` prefixes is followed by a command start
+    (or nothing): Lean accepts no other reading of either form."""
+    n = len(tokens)
+    j = i
+    own_end = None
+    has_in = False
+    while True:
+        tok = tokens[j]
+        end = open_clause_end(tokens, j) if tok.text == "open" else set_option_clause_end(tokens, j)
+        if own_end is None:
+            own_end = end
+        if end < n and _is_kw(tokens[end], ("in",)):
+            if j == i:
+                has_in = True
+            j = end + 1
+            if j < n and _is_kw(tokens[j], ("open", "set_option")):
+                continue
+            command_level = j >= n or starts_command(tokens, j)
+            return InChain(command_level, has_in, own_end, j)
+        # No `in`: a command (when this is the first link) or an unfinished chain (a parse error).
+        return InChain(True, has_in, own_end, end)
+
+
+@dataclass
+class DeclHeader:
+    """The parts of a declaration command's header, as token indices into the lexed text."""
+
+    first: int
+    """First token after any docstrings (an attribute, a modifier or the keyword)."""
+    docs: list[int] = field(default_factory=list)
+    attrs: list[tuple[int, int]] = field(default_factory=list)
+    """Each attribute list `@[ … ]` as (index of `@[`, index of its `]`)."""
+    modifiers: list[int] = field(default_factory=list)
+    keyword: int | None = None
+    """Index of the declaration keyword, None when the modifiers prefix something else."""
+    name: int | None = None
+    """Index of the declared name (None for `example`, anonymous instances...)."""
+
+
+@dataclass
+class Command:
+    """One command: tokens ``[start, end)`` of the lexed text."""
+
+    start: int
+    end: int
+    head: str
+    """Keyword that decides its kind: the declaration keyword, `open`, `import`, `#eval`...
+    (``"<text>"`` for tokens before any command, ``"<doc>"`` for a lone docstring)."""
+    decl: DeclHeader | None = None
+    in_prefix: list[int] = field(default_factory=list)
+    """Indices of command-level `open … in` / `set_option … in` prefixes of this command."""
+
+    def tokens(self, lexed: Lexed) -> list[Token]:
+        return lexed.tokens[self.start:self.end]
+
+
+def matching_close(tokens: list[Token], i: int) -> int:
+    """Index of the `]` closing the `@[` or `[` at ``i`` (or the last index when unclosed)."""
+    depth = 0
+    for j in range(i, len(tokens)):
+        t = tokens[j]
+        if t.kind is Kind.SYMBOL:
+            if t.text in ("[", "@[", "%[", "#["):
+                depth += 1
+            elif t.text == "]":
+                depth -= 1
+                if depth == 0:
+                    return j
+    return len(tokens) - 1
+
+
+def parse_header(tokens: list[Token], start: int, end: int) -> DeclHeader:
+    """Docstrings, attribute lists and modifiers from ``start``, then the keyword and name."""
+    h = DeclHeader(first=start)
+    i = start
+    while i < end and tokens[i].kind is Kind.DOC:
+        h.docs.append(i)
+        i += 1
+    h.first = i
+    while i < end:
+        t = tokens[i]
+        if t.kind is Kind.SYMBOL and t.text == "@[":
+            close = matching_close(tokens, i)
+            h.attrs.append((i, close))
+            i = close + 1
+        elif _is_kw(t, MODIFIERS):
+            h.modifiers.append(i)
+            i += 1
+        elif t.kind is Kind.DOC:
+            i += 1
+        else:
+            break
+    if i < end and _is_kw(tokens[i], DECL_KEYWORDS):
+        h.keyword = i
+        if i + 1 < end and tokens[i + 1].kind is Kind.IDENT and not _is_kw(tokens[i + 1], COMMAND_KEYWORDS):
+            h.name = i + 1
+    return h
+
+
+def split_commands(lexed: Lexed) -> list[Command]:
+    """The commands of a text, in order. Tokens before the first command form a ``"<text>"``
+    command (model text outside any declaration). A docstring begins the command it documents;
+    one that documents nothing that starts a command (a `where` clause's docstring) stays in
+    the body around it."""
+    toks = lexed.tokens
+    n = len(toks)
+    starts: list[int] = []
+    i = 0
+    while i < n:
+        j = i
+        while j < n and toks[j].kind is Kind.DOC:
+            j += 1
+        if j < n and starts_command(toks, j) and not _proof_level(toks, j):
+            starts.append(i)
+            i = _skip_command_prefix(toks, j)
+        else:
+            i = max(j, i + 1)
+    commands: list[Command] = []
+    if n and (not starts or starts[0] != 0):
+        commands.append(Command(0, starts[0] if starts else n, "<text>"))
+    for k, s in enumerate(starts):
+        e = starts[k + 1] if k + 1 < len(starts) else n
+        commands.append(_classify(toks, s, e))
+    return commands
+
+
+def _proof_level(toks: list[Token], i: int) -> bool:
+    t = toks[i]
+    return _is_kw(t, ("open", "set_option")) and not in_chain(toks, i).command_level
+
+
+def _skip_command_prefix(toks: list[Token], i: int) -> int:
+    """Past the prefix that belongs to the command starting at ``i``: command-level `… in`
+    chains, attribute lists and modifiers, so that they do not start commands of their own."""
+    n = len(toks)
+    while i < n:
+        t = toks[i]
+        if _is_kw(t, ("open", "set_option")):
+            ch = in_chain(toks, i)
+            if not ch.has_in:
+                return ch.clause_end
+            i = ch.chain_end
+            continue
+        if t.kind is Kind.DOC:
+            i += 1
+            continue
+        if t.kind is Kind.SYMBOL and t.text == "@[":
+            i = matching_close(toks, i) + 1
+            continue
+        if _is_kw(t, MODIFIERS):
+            i += 1
+            continue
+        return i + 1
+    return n
+
+
+def _classify(toks: list[Token], s: int, e: int) -> Command:
+    in_prefix: list[int] = []
+    i = s
+    while i < e and toks[i].kind is Kind.DOC:
+        i += 1
+    docs_end = i
+    while i < e and _is_kw(toks[i], ("open", "set_option")):
+        ch = in_chain(toks, i)
+        if not ch.has_in:
+            break
+        in_prefix.append(i)
+        i = ch.chain_end
+    if i >= e:
+        if in_prefix:
+            return Command(s, e, toks[in_prefix[0]].text, in_prefix=in_prefix)
+        return Command(s, e, "<doc>")
+    t = toks[i]
+    if t.kind is Kind.HASH:
+        return Command(s, e, t.text, in_prefix=in_prefix)
+    if (t.kind is Kind.SYMBOL and t.text == "@[") or _is_kw(t, MODIFIERS | DECL_KEYWORDS):
+        header = parse_header(toks, i, e)
+        header.docs = list(range(s, docs_end)) + header.docs
+        head = toks[header.keyword].text if header.keyword is not None else (
+            toks[header.first].text if header.first < e else "<doc>")
+        if header.keyword is None:
+            # `local notation`, `noncomputable section`, `scoped instance`...: named by what follows.
+            k = header.first
+            while k < e and (_is_kw(toks[k], MODIFIERS) or toks[k].kind is Kind.DOC):
+                k += 1
+            if k < e and toks[k].text not in ("@[",):
+                head = toks[k].text
+        return Command(s, e, head, decl=header if header.keyword is not None else None, in_prefix=in_prefix)
+    return Command(s, e, t.text if t.kind is not Kind.DOC else "<doc>", in_prefix=in_prefix)

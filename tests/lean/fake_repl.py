@@ -1,0 +1,193 @@
+"""A fake leanprover-community/repl for tests and benchmarks: it speaks the real protocol and
+answers from a table of request matchers → recorded responses that the test writes.
+
+    python fake_repl.py TABLE.json        (or env FAKE_REPL_TABLE)
+
+Protocol, as the real REPL: requests are JSON objects ended by a blank line (lines of one request
+are concatenated); each answer is pretty-printed JSON over several lines, then a blank line. A
+command without ``env`` creates a new environment (imports allowed); with ``env`` it must name an
+environment this process created, else ``{"message": "Unknown environment."}``. Recorded
+responses get this process's own env ids; with ``"gc": true`` and ``supports_gc`` the answer has
+no ``env`` (the newer REPL's behaviour).
+
+Table (JSON):
+  rules: [{"match": {...}, "response": {...}} | {"match": ..., "action": ACTION, ...}]
+      match keys (all must hold): cmd_contains, cmd_equals, cmd_regex, is_import (bool),
+      has_env (bool), tactic, path, request (the whole request, "gc" aside), any (true)
+      actions: respond (default), hang (also starts a sleeping grandchild, to test that the whole
+      tree is killed), exit (exit_code, stdout, stderr), memory (answer with this process's
+      RLIMIT_AS), allocate (bytes: try to allocate; on failure print Lean's out-of-memory panic
+      and exit 1)
+  default: response when no rule matches (else a REPL-style error message)
+  import_errors: {module: message} — imports that fail like an unknown package
+  supports_gc: bool
+  cost: {"import_s": 10, "check_s": [0.5, 5], "scale": 0.02} — sleeps, for the benchmark
+Env FAKE_REPL_LOG: append one JSON line per request ({pid, request, rule, ...}).
+"""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+
+def load_table():
+    path = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("FAKE_REPL_TABLE")
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def log(entry):
+    path = os.environ.get("FAKE_REPL_LOG")
+    if path:
+        entry["pid"] = os.getpid()
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+
+def matches(match, req):
+    cmd = req.get("cmd")
+    for key, want in match.items():
+        if key == "any":
+            continue
+        if key == "cmd_contains" and (cmd is None or want not in cmd):
+            return False
+        if key == "cmd_equals" and (cmd is None or cmd.strip() != want.strip()):
+            return False
+        if key == "cmd_regex" and (cmd is None or not re.search(want, cmd)):
+            return False
+        if key == "is_import" and (("env" not in req and cmd is not None and "import" in cmd) != want):
+            return False
+        if key == "has_env" and (("env" in req) != want):
+            return False
+        if key in ("tactic", "path") and req.get(key) != want:
+            return False
+        if key == "request" and {k: v for k, v in req.items() if k != "gc"} != want:
+            return False
+    return True
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj, indent=1, ensure_ascii=False) + "\n\n")
+    sys.stdout.flush()
+
+
+def cost_sleep(table, kind, text):
+    cost = table.get("cost")
+    if not cost:
+        return
+    scale = float(cost.get("scale", 1.0))
+    if kind == "import":
+        time.sleep(float(cost.get("import_s", 0)) * scale)
+    else:
+        lo, hi = cost.get("check_s", [0, 0])
+        # Deterministic per request text, so that both arms of the benchmark pay the same.
+        u = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        time.sleep((lo + (hi - lo) * u) * scale)
+
+
+def requests(stream):
+    lines = []
+    for raw in stream:
+        line = raw.rstrip("\r\n")
+        if line.strip():
+            lines.append(line)
+            continue
+        if lines:
+            yield " ".join(lines)
+            lines = []
+    if lines:
+        yield " ".join(lines)
+
+
+def main():
+    table = load_table()
+    rules = table.get("rules", [])
+    envs = set()
+    next_env = 0
+    next_state = 0
+    for text in requests(sys.stdin):
+        try:
+            req = json.loads(text)
+        except ValueError as exc:
+            emit({"message": f"Could not parse JSON:\n{exc}"})
+            continue
+        if "env" in req and req["env"] not in envs:
+            log({"request": req, "rule": "unknown-env"})
+            emit({"message": "Unknown environment."})
+            continue
+        cmd = req.get("cmd")
+        is_import = cmd is not None and "env" not in req and re.search(r"^\s*import\s", cmd, re.M)
+        rule = next((r for r in rules if matches(r.get("match", {}), req)), None)
+        log({"request": req, "rule": rules.index(rule) if rule is not None else None})
+        action = (rule or {}).get("action", "respond")
+        if action == "hang":
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            log({"event": "hang", "grandchild": child.pid})
+            time.sleep(3600)
+            continue
+        if action == "exit":
+            sys.stdout.write(rule.get("stdout", ""))
+            sys.stdout.flush()
+            sys.stderr.write(rule.get("stderr", ""))
+            sys.stderr.flush()
+            os._exit(int(rule.get("exit_code", 1)))
+        if action == "memory":
+            import resource
+
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            emit({"rlimit_as": [soft, hard], "pid": os.getpid()})
+            continue
+        if action == "allocate":
+            try:
+                block = bytearray(int(rule["bytes"]))
+                block[:: 1 << 20] = b"x" * len(block[:: 1 << 20])
+            except MemoryError:
+                sys.stderr.write("INTERNAL PANIC: out of memory\n")
+                sys.stderr.flush()
+                os._exit(1)
+            emit({"allocated": len(block)})
+            del block
+            continue
+        if is_import:
+            cost_sleep(table, "import", cmd)
+        elif cmd is not None:
+            cost_sleep(table, "check", cmd)
+        if rule is not None and "response" in rule:
+            resp = json.loads(json.dumps(rule["response"]))
+        elif is_import and rule is None:
+            bad = [m for m in re.findall(r"^\s*import\s+(\S+)", cmd, re.M) if m in table.get("import_errors", {})]
+            if bad:
+                resp = {"messages": [{"severity": "error", "pos": {"line": 1, "column": 0},
+                                      "endPos": {"line": 1, "column": 0},
+                                      "data": table["import_errors"][bad[0]]}]}
+            else:
+                resp = {}
+        elif "default" in table:
+            resp = json.loads(json.dumps(table["default"]))
+        else:
+            resp = {"message": "fake REPL: no rule matches this request"}
+        if "proofState" in req or "tactic" in req:
+            resp["proofState"] = next_state
+            next_state += 1
+        elif cmd is not None and "message" not in resp:
+            if req.get("gc") and table.get("supports_gc") and "env" in req:
+                resp.pop("env", None)
+            else:
+                resp["env"] = next_env
+                envs.add(next_env)
+                next_env += 1
+        emit(resp)
+
+
+if __name__ == "__main__":
+    main()
