@@ -9,14 +9,14 @@ import random
 import pytest
 from sqlalchemy import func, select
 
-from conftest import knobs, run_search
+from informal_support import knobs, run_search
 from prover.core.errors import BackendError
 from prover.core.hashing import statement_hash
 from prover.informal.seeds import derive_seed
 from prover.llm import ScriptedOutput
 from prover.store._informal import InformalSearch, MetaVerification
 from prover.store.schema import Proof, Verification
-from scripting import Refiner, meta_output, proof_in, proof_output, prompt, verdict_output
+from informal_support import Refiner, meta_output, proof_in, proof_output, prompt, verdict_output
 
 P1_KEY = f"t/p1/{statement_hash('Prove that 1 + 1 = 2.')}"
 
@@ -112,7 +112,7 @@ def test_resume_after_crash_mid_round(istore, tmp_path):
     answered and ends where an uninterrupted run ends."""
     from prover.store import ProofStore
 
-    from conftest import PROBLEMS
+    from informal_support import PROBLEMS
 
     reference = ProofStore.open(tmp_path / "reference.db")
     reference.add_problems(PROBLEMS)
@@ -317,7 +317,7 @@ def test_selection_and_pairing_reach_the_refinement_prompt(istore, meta, first_a
 
 
 def test_pipelined_and_barrier_schedules_make_identical_calls(istore, tmp_path):
-    from conftest import PROBLEMS
+    from informal_support import PROBLEMS
     from prover.store import ProofStore
 
     def script(call):
@@ -338,7 +338,7 @@ def test_pipelined_and_barrier_schedules_make_identical_calls(istore, tmp_path):
 
 
 def test_results_do_not_depend_on_answer_timing(tmp_path):
-    from conftest import PROBLEMS
+    from informal_support import PROBLEMS
     from prover.store import ProofStore
 
     def world(rng):

@@ -1,12 +1,46 @@
-"""Scripted model outputs for engine tests. The scripted backend proves wiring and bookkeeping,
-never proving skill: nothing here is a result."""
+"""Helpers of the informal engine tests: problems, a search runner with the scripted backend,
+and scripted model outputs. The scripted backend proves wiring and bookkeeping, never proving
+skill: nothing here is a result."""
 
 from __future__ import annotations
 
 import re
 
 from prover.core.llm_records import CallRequest
+from prover.core.records import ProblemRecord
 from prover.llm import ScriptedOutput
+
+ROLES = ("generator", "verifier", "meta_verifier", "judge")
+
+PROBLEMS = [
+    ProblemRecord(collection="t", external_id="p1", informal_statement="Prove that 1 + 1 = 2."),
+    ProblemRecord(collection="t", external_id="p2", informal_statement="Find the remainder of 2^100 mod 7.",
+                  reference_answer="QWERTY-42"),
+]
+
+
+def knobs(**over):
+    from prover.core.informal_records import SearchConfig, SearchKnobs
+
+    base = dict(proofs=2, verifications=2, rounds=2, refine_top=1, analyses_per_refinement=2, meta_verifications=1,
+                proofs_per_refinement=1)
+    extra = {k: over.pop(k) for k in list(over) if k not in base}
+    base.update(over)
+    return SearchConfig(knobs=SearchKnobs(**base), **extra)
+
+
+def run_search(store, script, tokens=("t/p1",), *, config=None, schedule="pipelined", templates=None, **knob_over):
+    """Run the search with a scripted backend for every role; returns (summary, backend)."""
+    from prover.core.llm_records import ModelConfig, RoleSettings
+    from prover.llm import ScriptedBackend
+    from prover.pipeline.run import run_informal
+
+    backend = script if isinstance(script, ScriptedBackend) else ScriptedBackend(script)
+    config = config or knobs(**knob_over)
+    mc = ModelConfig(defaults=RoleSettings(backend="scripted", max_retries=0, backoff_s=0))
+    summary = run_informal(store, list(tokens), config=config, model_config=mc, templates=templates,
+                           backends={r: backend for r in ROLES}, progress=False, schedule=schedule)
+    return summary, backend
 
 
 def proof_output(body: str, self_score: str = "1") -> str:
