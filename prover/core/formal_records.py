@@ -25,7 +25,7 @@ TRIVIAL_TACTICS: tuple[str, ...] = ("rfl", "decide", "norm_num", "simp")
 """Tactics that, closing a statement alone, mark it ``trivially_closed`` (answer problems)."""
 
 FormalStatus = Literal["running", "verified", "statement_proved", "refuted", "step_refuted", "unsolved",
-                       "assembly_failed", "sketch_failed", "no_statement", "unavailable"]
+                       "assembly_failed", "sketch_failed", "no_statement", "unavailable", "incomplete"]
 """How a formal attempt ended.
 
 ``verified``: every hole of the sketch was filled and the assembled file is verified (or
@@ -36,7 +36,8 @@ proved the negation of the statement. ``step_refuted``: Lean proved the negation
 in its context. ``unsolved``: some node could be neither proved nor refuted (formal feedback).
 ``assembly_failed``: every node was proved alone but the assembled file was not verified.
 ``sketch_failed``: no sketch elaborated. ``no_statement``: no usable statement (autoformalization
-rejected, or none elaborates). ``unavailable``: Lean gave no definitive answer (timeouts, crashes)."""
+rejected, or none elaborates). ``unavailable``: Lean gave no definitive answer (timeouts, crashes). ``incomplete``: model calls
+failed after their retries. The last two decide nothing: the same command runs them again."""
 
 Population = Literal["selected", "random", "manual"]
 """Why a proof reached the formal stage: chosen as the top of its pool, drawn at random by

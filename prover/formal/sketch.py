@@ -79,7 +79,7 @@ class Sketch:
 
     @property
     def usable(self) -> bool:
-        return not self.reasons and self.parts.target is not None
+        return not self.reasons and self.parts is not None and self.parts.target is not None
 
     @property
     def holes(self) -> list[SketchStep]:
@@ -116,19 +116,7 @@ class Sketch:
     def context_prefix(self) -> str:
         """The problem's imports and preamble, its answer slots filled as the sketch fills them:
         what every node lemma is stated after."""
-        toks = self.problem.lexed.tokens
-        out = []
-        for cmd, role in zip(self.problem.commands, self.problem.roles):
-            if role in ("import", "preamble"):
-                out.append(self.problem.command_text(cmd))
-            elif role == "slot":
-                slot = next(s for s in self.problem.answer_slots if s.command is cmd)
-                body = self.slot_bodies.get(slot.full_name)
-                if body is None:
-                    out.append(self.problem.command_text(cmd))
-                else:
-                    out.append(self.problem.text[toks[slot.header_start].start:toks[slot.assign].end] + " " + body)
-        return "\n\n".join(out)
+        return context_prefix(self.problem, self.slot_bodies)
 
     def node_problem(self, step: SketchStep, *, negate: bool = False) -> str:
         """A problem file whose target is the node's lemma (or its negation, closed over its
@@ -191,6 +179,33 @@ class Sketch:
             return False
         step.goal, step.context_source = sig, "extract_goal"
         return True
+
+
+def context_prefix(problem: LeanProblem, slot_bodies: dict[str, str] | None = None) -> str:
+    """A problem's imports and preamble (answer slots filled from ``slot_bodies``, else as they
+    are), without its target and what follows it."""
+    toks = problem.lexed.tokens
+    out = []
+    for cmd, role in zip(problem.commands, problem.roles):
+        if role in ("import", "preamble"):
+            out.append(problem.command_text(cmd))
+        elif role == "slot":
+            slot = next(s for s in problem.answer_slots if s.command is cmd)
+            body = (slot_bodies or {}).get(slot.full_name)
+            if body is None:
+                out.append(problem.command_text(cmd))
+            else:
+                out.append(problem.text[toks[slot.header_start].start:toks[slot.assign].end] + " " + body)
+    return "\n\n".join(out)
+
+
+def negation_problem(problem: LeanProblem, name: str = "prover_root_neg") -> str | None:
+    """A problem whose target is the negation of ``problem``'s closed statement (None when its
+    header is not bracketed binders and a conclusion)."""
+    sig = decl_signature(problem)
+    if sig is None:
+        return None
+    return f"{context_prefix(problem)}\n\ntheorem {name} : {sig.negation()} := by\n  sorry\n"
 
 
 # -- parsing ----------------------------------------------------------------------------------

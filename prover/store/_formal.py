@@ -276,7 +276,8 @@ class FormalFeedback(Base):
 _KINDS = {"attempt": FormalAttempt, "gate": FormalGate, "sketch": FormalSketch, "step": FormalStep,
           "vote": FormalVote, "try": FormalTry, "refutation": FormalRefutation, "feedback": FormalFeedback}
 _CHILDREN = (FormalFeedback, FormalRefutation, FormalTry, FormalStep, FormalSketch)
-FINISHED = "finished"
+REDO = ("running", "incomplete", "unavailable")
+"""Statuses of attempts that decided nothing definitive: the next run does them again."""
 
 
 def _row_dict(row) -> dict[str, Any]:
@@ -290,30 +291,30 @@ def _row_dict(row) -> dict[str, Any]:
 class FormalMixin:
     # -- writing --------------------------------------------------------------------------------
 
-    def add_formal_row(self, kind: str, **values: Any) -> int:
+    def add_formal_row(self, table: str, /, **values: Any) -> int:
         """Insert one row of a formal table (``attempt``, ``gate``, ``sketch``, ``step``,
         ``vote``, ``try``, ``refutation``, ``feedback``); returns its id."""
         with self.session() as s:  # type: ignore[attr-defined]
-            row = _KINDS[kind](**values)
+            row = _KINDS[table](**values)
             s.add(row)
             s.flush()
             return row.id
 
-    def update_formal_row(self, kind: str, row_id: int, **values: Any) -> None:
+    def update_formal_row(self, table: str, row_id: int, /, **values: Any) -> None:
         """Update columns of one row of a formal table."""
-        model = _KINDS[kind]
-        if kind == "attempt":
+        model = _KINDS[table]
+        if table == "attempt":
             values.setdefault("updated_at", utcnow())
         with self.session() as s:  # type: ignore[attr-defined]
             s.execute(update(model).where(model.id == row_id).values(**values))
 
     def begin_formal_attempt(self, attempt_key: str, **values: Any) -> tuple[int, bool]:
         """(attempt id, finished). A finished attempt with this key is returned as it is; one
-        left running by an interrupted run loses its child rows and starts again (its model
+        left running by an interrupted run (or incomplete, or without a definitive Lean answer) loses its child rows and starts again (its model
         calls and definitive Lean checks come back from the caches)."""
         with self.session() as s:  # type: ignore[attr-defined]
             row = s.scalars(select(FormalAttempt).where(FormalAttempt.attempt_key == attempt_key)).first()
-            if row is not None and row.status != "running":
+            if row is not None and row.status not in REDO:
                 return row.id, True
             if row is not None:
                 for model in _CHILDREN:
@@ -380,9 +381,9 @@ class FormalMixin:
         with self.session() as s:  # type: ignore[attr-defined]
             return s.get(FormalAttempt, attempt_id)
 
-    def formal_rows(self, kind: str, **where: Any) -> list[Any]:
+    def formal_rows(self, table: str, /, **where: Any) -> list[Any]:
         """Rows of a formal table matching column equalities, in id order."""
-        model = _KINDS[kind]
+        model = _KINDS[table]
         with self.session() as s:  # type: ignore[attr-defined]
             q = select(model)
             for k, v in where.items():
@@ -409,7 +410,7 @@ class FormalMixin:
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i:i + _CHUNK]
                 rows = s.scalars(select(FormalFeedback).join(FormalAttempt, FormalAttempt.id == FormalFeedback.attempt_id)
-                                 .where(FormalFeedback.proof_id.in_(chunk), FormalAttempt.status != "running")
+                                 .where(FormalFeedback.proof_id.in_(chunk), FormalAttempt.status.not_in(REDO))
                                  .order_by(FormalFeedback.id))
                 for r in rows:
                     out.setdefault(r.proof_id, []).append(r)
