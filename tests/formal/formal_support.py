@@ -1,0 +1,149 @@
+"""Helpers of the formal-stage tests (not a test module).
+
+Lean: the fake REPL (tests/lean/fake_repl.py) behind the real REPL pool. Nothing here was ever
+answered by Lean for these files: every response is SYNTHETIC, assembled from recorded message
+templates — the `declaration uses 'sorry'` warning and the `unsolved goals` error of the
+leanprover-community/repl test suite (tests/fixtures/lean_proc/repl_pairs.jsonl rows 725 and
+719), and the `#print axioms` report pinned by `#guard_msgs` in VCA-EPFL/graphiti
+(tests/fixtures/lean/guard_msgs.jsonl) with the checked target's name and line put in. A file
+the test does not list gets the `unsolved goals` error: it fails.
+
+Models: the scripted backend, answering by role and prompt. It proves wiring and bookkeeping,
+never proving skill; no figure obtained with it is a result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from prover.core.lean_records import LeanLimits
+from prover.lean.assemble import assemble
+from prover.lean.audit import audit
+from prover.lean.header import split_imports
+from prover.lean.problem import LeanProblem
+from prover.lean.screen import screen
+
+TESTS = Path(__file__).resolve().parent.parent
+FAKE_REPL = TESTS / "lean" / "fake_repl.py"
+LIMITS = LeanLimits()
+
+
+def _pairs() -> dict[int, dict]:
+    with open(TESTS / "fixtures" / "lean_proc" / "repl_pairs.jsonl", encoding="utf-8") as f:
+        return {r["row"]: r for r in map(json.loads, f)}
+
+
+def _axioms_template() -> str:
+    with open(TESTS / "fixtures" / "lean" / "guard_msgs.jsonl", encoding="utf-8") as f:
+        for row in map(json.loads, f):
+            for m in row["messages"]:
+                if "Graphiti.run'_refines" in m["data"] and "propext" in m["data"]:
+                    return m["data"]
+    raise AssertionError("recorded #print axioms template missing")
+
+
+PAIRS = _pairs()
+SORRY_WARNING = PAIRS[725]["response"]["messages"][0]
+UNSOLVED = PAIRS[719]["response"]["messages"][0]
+AXIOMS = _axioms_template()
+
+
+def body(file_text: str) -> str:
+    """What the pool sends for a file after importing its header (the match key)."""
+    return split_imports(file_text).body.strip()
+
+
+def at_line(message: dict, line: int) -> dict:
+    return {**message, "pos": {**message["pos"], "line": line}, "endPos": {**message["endPos"], "line": line}}
+
+
+class LeanWorld:
+    """A fake-REPL table: the files that verify, elaborate or print goals; everything else fails."""
+
+    def __init__(self, tmp_path: Path):
+        self.dir = tmp_path
+        self.table_path = tmp_path / "lean_table.json"
+        self.log_path = tmp_path / "lean_requests.log"
+        self.rules: list[dict] = []
+
+    # -- what Lean "says" -------------------------------------------------------------------------
+
+    def proves(self, problem_text: str, proof_text: str) -> "LeanWorld":
+        """``proof_text`` is verified against ``problem_text``: the assembled file gets only the
+        axioms report at its `#print axioms` line."""
+        result = audit(proof_text, problem_text)
+        assert result.accepted, [r.to_json() for r in result.reasons]
+        a = result.assembled(LIMITS)
+        msg = {"severity": "info", "pos": {"line": a.axioms_line, "column": 0},
+               "endPos": {"line": a.axioms_line, "column": 13},
+               "data": AXIOMS.replace("Graphiti.run'_refines", a.target)}
+        self.rules.append({"match": {"cmd_contains": body(a.text)}, "response": {"messages": [msg]}})
+        return self
+
+    def elaborates(self, file_text: str, extra: list[dict] | None = None) -> "LeanWorld":
+        """``file_text`` elaborates with its sorries (a sorry warning, no error)."""
+        msgs = [at_line(SORRY_WARNING, 1)] + list(extra or [])
+        self.rules.append({"match": {"cmd_contains": body(file_text)}, "response": {"messages": msgs}})
+        return self
+
+    def statement_elaborates(self, problem_text: str) -> "LeanWorld":
+        return self.elaborates(LeanProblem.parse(problem_text).with_proof("sorry"))
+
+    def sketch_elaborates(self, problem_text: str, sketch_text: str, extra: list[dict] | None = None) -> "LeanWorld":
+        return self.elaborates(sketch_file(problem_text, sketch_text), extra)
+
+    def write(self) -> "LeanWorld":
+        table = {"rules": self.rules, "default": {"messages": [at_line(UNSOLVED, 1)]}}
+        self.table_path.write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
+        return self
+
+    # -- running it -------------------------------------------------------------------------------
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-S", str(FAKE_REPL), str(self.table_path)]
+
+    def pool(self):
+        import os
+
+        from prover.lean.pool import PoolConfig, ReplPool
+
+        self.write()
+        return ReplPool(PoolConfig(command=self.command, env={**os.environ, "FAKE_REPL_LOG": str(self.log_path)},
+                                   memory_cap_bytes=None, max_processes=1, import_timeout_s=20))
+
+    def requests(self) -> list[dict]:
+        if not self.log_path.exists():
+            return []
+        return [e for e in map(json.loads, self.log_path.read_text(encoding="utf-8").splitlines()) if "request" in e]
+
+
+def sketch_file(problem_text: str, sketch_text: str) -> str:
+    """The file the engine elaborates for a sketch: the sketch assembled into its problem."""
+    problem = LeanProblem.parse(problem_text)
+    return assemble(problem, screen(problem, sketch_text).parts, heartbeats=LIMITS.heartbeats).text
+
+
+def lean_block(code: str, thinking: str = "Plan: follow the hypotheses.") -> str:
+    return f"<think>{thinking}</think>\nHere is the proof.\n```lean4\n{code.strip()}\n```"
+
+
+def vote(yes: bool) -> str:
+    return f"<think>compare</think>Both state the same claim.\n\\boxed{{{'yes' if yes else 'no'}}}"
+
+
+class Script:
+    """A scripted model for the formal roles: a list of (role, prompt substring, answer) rules,
+    first match wins; answers may be callables of the call. Unmatched calls fail the test."""
+
+    def __init__(self, rules: list[tuple[str, str, str | Callable]]):
+        self.rules = rules
+
+    def __call__(self, call):
+        prompt = call.messages[-1].content
+        for role, needle, answer in self.rules:
+            if role == call.role and needle in prompt:
+                return answer(call) if callable(answer) else answer
+        raise AssertionError(f"no scripted answer for a {call.role} call: {prompt[:200]!r}")
