@@ -234,3 +234,89 @@ class LabelsMixin:
                                           text=r.text if with_text else "", run_id=r.run_id,
                                           proof_source=r.source, round=r.round)
         return out
+
+
+@dataclass
+class FormalAttemptRows:
+    """The formal stage's finished attempts with what labels and reports read of them."""
+
+    attempts: list[dict[str, Any]]
+    """Columns of ``formal_attempts`` plus ``check_verdict`` (the final check's verdict as
+    ``lean_checks`` holds it now: a re-screen may have changed it), ``sketch_elaborates`` and
+    ``direct_tries``."""
+    steps: dict[int, list[dict[str, Any]]]
+    """Sketch id → its steps that went through alignment, in position order, with their votes."""
+    refutations: dict[int, list[dict[str, Any]]]
+    """Attempt id → its refutations."""
+    incompatible_statements: set[int]
+    """Formal statements marked incompatible on some toolchain and compatible on none."""
+
+
+class FormalReadsMixin:
+    def formal_attempt_rows(self, problem_ids: Sequence[int] | None = None) -> FormalAttemptRows | None:
+        """Finished formal attempts (of these problems, or all), None when the database has no
+        formal-stage tables."""
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            tables = set(inspect(conn).get_table_names())
+            if not {"formal_attempts", "formal_steps", "formal_refutations", "formal_votes"} <= tables:
+                return None
+            from prover.store._formal import (REDO, FormalAttempt, FormalRefutation, FormalSketch, FormalStep,
+                                              FormalTry, FormalVote)
+            from prover.store._lean import LeanCheck
+
+            fa, lc = FormalAttempt.__table__, LeanCheck.__table__
+
+            def chunks(query, column):
+                if problem_ids is None:
+                    yield from conn.execute(query)
+                    return
+                ids = list(problem_ids)
+                for i in range(0, len(ids), _CHUNK):
+                    yield from conn.execute(query.where(column.in_(ids[i:i + _CHUNK])))
+
+            q = (select(fa, lc.c.verdict.label("check_verdict"))
+                 .select_from(fa.outerjoin(lc, lc.c.id == fa.c.final_check_id))
+                 .where(fa.c.status.not_in(list(REDO))).order_by(fa.c.id))
+            attempts = [dict(r._mapping) for r in chunks(q, fa.c.problem_id)]
+            ids = [a["id"] for a in attempts]
+            sketch_ids = [a["sketch_id"] for a in attempts if a["sketch_id"] is not None]
+
+            def by_ids(query, column, values):
+                for i in range(0, len(values), _CHUNK):
+                    yield from conn.execute(query.where(column.in_(values[i:i + _CHUNK])))
+
+            elaborated = {sid for sid, ok in by_ids(select(FormalSketch.id, FormalSketch.elaborates), FormalSketch.id,
+                                                    sketch_ids) if ok}
+            direct = {aid for (aid,) in by_ids(select(FormalTry.attempt_id).where(FormalTry.stage == "direct").distinct(),
+                                                FormalTry.attempt_id, ids)}
+            for a in attempts:
+                a["sketch_elaborates"] = a["sketch_id"] in elaborated
+                a["direct_tries"] = a["id"] in direct
+            steps: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            step_by_id: dict[int, dict[str, Any]] = {}
+            sq = select(FormalStep.id, FormalStep.sketch_id, FormalStep.position, FormalStep.name, FormalStep.kind,
+                        FormalStep.status, FormalStep.aligned).where(FormalStep.aligned.is_not(None))
+            for r in by_ids(sq, FormalStep.sketch_id, sketch_ids):
+                step = dict(r._mapping, votes=[])
+                steps[r.sketch_id].append(step)
+                step_by_id[r.id] = step
+            vq = (select(FormalVote.step_id, FormalVote.vote).where(FormalVote.kind == "alignment")
+                  .order_by(FormalVote.sample_index, FormalVote.id))
+            for step_id, vote in by_ids(vq, FormalVote.step_id, list(step_by_id)):
+                step_by_id[step_id]["votes"].append(vote)
+            for s in steps.values():
+                s.sort(key=lambda st: (st["position"], st["id"]))
+            refutations: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            fr = FormalRefutation.__table__
+            for r in by_ids(select(fr).order_by(fr.c.id), fr.c.attempt_id, ids):
+                refutations[r.attempt_id].append(dict(r._mapping))
+            incompatible: set[int] = set()
+            if "statement_compat" in tables:
+                from prover.store._lean_proc import StatementCompat
+
+                status: dict[int, set[str]] = defaultdict(set)
+                for fs_id, st in conn.execute(select(StatementCompat.formal_statement_id, StatementCompat.status)):
+                    status[fs_id].add(st)
+                incompatible = {k for k, v in status.items() if v == {"incompatible"}}
+        return FormalAttemptRows(attempts=attempts, steps=dict(steps), refutations=dict(refutations),
+                                 incompatible_statements=incompatible)
