@@ -247,7 +247,7 @@ def build_labels(store, *, sources: str | Sequence[str] | None = None, informal:
         records += _informal_labels(store, informal, summaries["informal"])
     run_id = store.start_run("labels-build", command=list(command or []),
                              config={"sources": list(wanted), "informal": informal.model_dump()})
-    new_ids, existing = store.add_labels(records, run_id=run_id)
+    _, existing = store.add_labels(records, run_id=run_id)
     for rec in records:
         s = summaries[rec.source]
         old = existing.get((rec.proof_id, rec.source, rec.policy_version))
