@@ -42,10 +42,6 @@ class LabelRow(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    def to_record(self) -> LabelRecord:
-        return LabelRecord(id=self.id, proof_id=self.proof_id, source=self.source, value=self.value,  # type: ignore[arg-type]
-                           policy_version=self.policy_version, evidence=self.evidence or {}, run_id=self.run_id)
-
 
 def _record(row) -> LabelRecord:
     # Rows come from our own table: no validation needed (model_construct is ~20x faster).
@@ -64,7 +60,6 @@ class AnalysisRow:
     score: float | None
     parse_status: str
     verifier_model: str | None
-    analysis: str = ""
     metas: list[tuple[int, float | None]] = field(default_factory=list)
     """(meta sample index, score) in sample order."""
     resampled: bool = False
@@ -145,30 +140,18 @@ class LabelsMixin:
                 out.extend(_record(r) for r in conn.execute(q.where(t.c.proof_id.in_(ids[i:i + _CHUNK]))))
             return sorted(out, key=lambda r: r.id or 0)
 
-    def label_counts(self) -> dict[str, dict[str, int]]:
-        """Source → value → label rows."""
-        out: dict[str, dict[str, int]] = defaultdict(dict)
-        with self.session() as s:  # type: ignore[attr-defined]
-            for src, value in s.execute(select(LabelRow.source, LabelRow.value)):
-                key = f"{value:g}"
-                out[src][key] = out[src].get(key, 0) + 1
-        return dict(out)
-
     # -- what label rules read ---------------------------------------------------------------------
 
     def resample_run_ids(self) -> set[int]:
         with self.session() as s:  # type: ignore[attr-defined]
             return set(s.scalars(select(Run.id).where(Run.kind == RESAMPLE_RUN_KIND)))
 
-    def analyses_by_proof(self, proof_ids: Sequence[int] | None = None, *, with_text: bool = False,
-                          with_metas: bool = True) -> dict[int, list[AnalysisRow]]:
+    def analyses_by_proof(self, proof_ids: Sequence[int] | None = None, *, with_metas: bool = True) -> dict[int, list[AnalysisRow]]:
         """Proof id → its verifier analyses in (sample index, id) order, each with its
         meta-scores. ``proof_ids`` None: every proof's."""
         resampled = self.resample_run_ids()
         v = Verification.__table__
         cols = [v.c.id, v.c.proof_id, v.c.sample_index, v.c.score, v.c.parse_status, v.c.verifier_model, v.c.run_id]
-        if with_text:
-            cols.append(v.c.analysis)
         out: dict[int, list[AnalysisRow]] = defaultdict(list)
         by_id: dict[int, AnalysisRow] = {}
         with self.engine.connect() as conn:  # type: ignore[attr-defined]
@@ -183,7 +166,7 @@ class LabelsMixin:
             for r in rows(select(*cols)):
                 a = AnalysisRow(id=r.id, proof_id=r.proof_id, sample_index=r.sample_index, score=r.score,
                                 parse_status=r.parse_status, verifier_model=r.verifier_model,
-                                analysis=r.analysis if with_text else "", resampled=r.run_id in resampled)
+                                resampled=r.run_id in resampled)
                 out[a.proof_id].append(a)
                 by_id[a.id] = a
             if with_metas and by_id and inspect(conn).has_table("meta_verifications"):
