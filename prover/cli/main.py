@@ -44,6 +44,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
+    from prover.cli.formal import formalize
     from prover.cli.grades import grades
     from prover.cli.models import models
     from prover.cli.lean import lean
@@ -61,6 +62,7 @@ def _register() -> None:
     cli.add_command(show)
     register_lean_processes(lean)
     cli.add_command(lean)
+    cli.add_command(formalize)
 
 
 _register()

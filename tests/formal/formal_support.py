@@ -147,3 +147,33 @@ class Script:
             if role == call.role and needle in prompt:
                 return answer(call) if callable(answer) else answer
         raise AssertionError(f"no scripted answer for a {call.role} call: {prompt[:200]!r}")
+
+
+def assembled_line(problem_text: str, proof_text: str, proof_line: int) -> int:
+    """The line of the assembled file that comes from ``proof_line`` of the proof text."""
+    problem = LeanProblem.parse(problem_text)
+    a = assemble(problem, screen(problem, proof_text).parts, heartbeats=LIMITS.heartbeats)
+    for line in range(1, a.text.count("\n") + 2):
+        where = a.locate(line)
+        if where is not None and where[0].source == "proof" and where[1] == proof_line:
+            return line
+    raise AssertionError(f"line {proof_line} of the proof is not in the assembled file")
+
+
+# -- informal outputs (the scripted model of the informal roles) -------------------------------
+
+def proof_output(body: str, self_score: str = "1") -> str:
+    return (f"<think>work</think>\n## Solution\n{body}\n\n## Self Evaluation\n"
+            f"Here is my evaluation of the solution: checked.\n"
+            f"Based on my evaluation, the final overall score should be: \\boxed{{{self_score}}}")
+
+
+def verdict_output(score: str) -> str:
+    issue = "ISSUE: step 2 is not justified." if score != "1" else "No issues found."
+    return (f"Here is my evaluation of the solution:\n{issue}\n\n"
+            f"Based on my evaluation, the final overall score should be: \\boxed{{{score}}}")
+
+
+def meta_output(score: str) -> str:
+    return ('Here is my analysis of the "solution evaluation":\nChecked.\n'
+            f'Based on my analysis, I will rate the "solution evaluation" as: \\boxed{{{score}}}')
