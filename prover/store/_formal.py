@@ -277,6 +277,12 @@ _KINDS = {"attempt": FormalAttempt, "gate": FormalGate, "sketch": FormalSketch, 
           "vote": FormalVote, "try": FormalTry, "refutation": FormalRefutation, "feedback": FormalFeedback}
 _CHILDREN = (FormalFeedback, FormalRefutation, FormalTry, FormalStep, FormalSketch)
 REDO = ("running", "incomplete", "unavailable")
+_FRESH = dict(status="running", stop_reason=None, formal_statement_id=None, statement_source=None,
+              statement_trusted=False, gate_id=None, statement_faithful=None, root_closed_independently=False,
+              root_closed_by=None, direct_check_id=None, sketch_id=None, nodes=0, nodes_solved=0, nodes_refuted=0,
+              nodes_unsolved=0, steps_aligned=None, repairs=0, final_check_id=None, final_verdict=None, calls=0,
+              checks=0)
+"""An attempt started again forgets what its unfinished run had written."""
 """Statuses of attempts that decided nothing definitive: the next run does them again."""
 
 
@@ -319,6 +325,8 @@ class FormalMixin:
             if row is not None:
                 for model in _CHILDREN:
                     s.execute(delete(model).where(model.attempt_id == row.id))
+                for k, v in _FRESH.items():
+                    setattr(row, k, v)
                 for k, v in values.items():
                     setattr(row, k, v)
                 row.updated_at = utcnow()

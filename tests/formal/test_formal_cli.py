@@ -13,8 +13,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from conftest import NL_PROOF, SKETCH, TOY
-from formal_support import lean_block, meta_output, proof_output, verdict_output, vote
+from formal_support import NL_PROOF, SKETCH, TOY, lean_block, meta_output, proof_output, verdict_output, vote
 from prover.cli.main import cli
 from prover.core.paths import sample_problems
 from prover.formal.sketch import parse_sketch

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TOY, add_problem_with_proof, formalize, pin, toy_problem
-from formal_support import Script, lean_block, vote
+from formal_support import TOY, Script, add_problem_with_proof, formalize, lean_block, pin, toy_problem, vote
 from prover.lean.problem import LeanProblem
 
 pytestmark = pytest.mark.timeout(120)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SKETCH, TOY, add_problem_with_proof, formalize, toy_problem
-from formal_support import Script, assembled_line, lean_block, vote
+from formal_support import (
+    SKETCH, TOY, Script, add_problem_with_proof, assembled_line, formalize, lean_block, toy_problem, vote)
 from prover.formal.engine import different_value, goal_copies_answer, replace_answer, sample_pool
 from prover.formal.leantext import extract_lean, parse_vote, split_steps, strip_comments
 from prover.formal.sketch import negation_problem, parse_sketch

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import NL_PROOF, ROLES, SKETCH, TOY, model_config, pin
-from formal_support import Script, lean_block, meta_output, proof_output, verdict_output, vote
+from formal_support import (
+    NL_PROOF, ROLES, SKETCH, TOY, Script, lean_block, meta_output, model_config, pin, proof_output,
+    verdict_output, vote)
 from prover.formal.sketch import parse_sketch
 from prover.lean.problem import LeanProblem
 
