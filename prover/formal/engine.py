@@ -241,8 +241,9 @@ class Attempt:
             return await self._stored_result()
         try:
             outcome = await self._stages()
-        except BaseException:
-            await self.update("attempt", self.id, status="incomplete", stop_reason="interrupted")
+        except Exception as exc:
+            # Cancelled or interrupted attempts stay `running`: either way the next run redoes them.
+            await self.update("attempt", self.id, status="incomplete", stop_reason=f"error: {exc}"[:500])
             raise
         status, reason = outcome.status, outcome.reason
         if self.failures and status not in ("verified", "statement_proved", "refuted", "step_refuted"):
