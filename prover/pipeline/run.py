@@ -88,10 +88,11 @@ def estimate_budget(problems: Sequence[ProblemInfo], config: SearchConfig, model
 def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
                  templates: Templates | None = None, backends: Mapping[str, Any] | None = None,
                  progress: bool | None = None, command: Sequence[str] | None = None,
-                 schedule: str = "pipelined") -> RunSummary:
+                 schedule: str = "pipelined", commit_window_s: float | None = None) -> RunSummary:
     """Run the informal search on every problem the tokens name; returns the summary (also
     stored on the run row). ``backends`` maps roles to ready backends (tests pass scripted
-    ones); ``progress`` None shows bars on a terminal only."""
+    ones); ``progress`` None shows bars on a terminal only; ``commit_window_s`` sets the model
+    client's group-commit window (tests with instant scripted answers shorten it)."""
     from prover.llm import ModelClient
 
     templates = templates or default_templates()
@@ -102,7 +103,8 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
                              config={"search": config.model_dump(mode="json"), "templates": templates.source,
                                      "schedule": schedule, "problems": [p.label for p in problems]})
     started = time.perf_counter()
-    client = ModelClient(model_config, store=store, run_id=run_id, backends=backends)
+    extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
+    client = ModelClient(model_config, store=store, run_id=run_id, backends=backends, **extra)
     try:
         with RichProgress(len(problems), enabled=progress) as bars:
             engine = Engine(store=store, client=client, config=config, templates=templates, run_id=run_id,
