@@ -182,9 +182,10 @@ class ProblemSearch:
         self._t0 = 0.0
         self.result: ProblemResult | None = None
         self._prompts: dict[int, str] = {}
+        # Keyed by id() of pool objects: their background row writes, and the keys of the calls
+        # that made them (a child row names its parent by that key until the parent has an id).
         self._writes: dict[int, asyncio.Future[int]] = {}
         self._keys: dict[int, str] = {}
-        """Background row writes of proofs and verdicts, by ``id()`` of the pool object."""
 
     # -- life ---------------------------------------------------------------------------------
 
