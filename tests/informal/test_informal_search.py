@@ -387,3 +387,44 @@ def test_problem_without_informal_statement_is_skipped(istore):
         FormalStatementRecord(toolchain="x", statement="theorem t : True := sorry")])])
     summary, backend = run_search(istore, Refiner(), tokens=("t/f",))
     assert summary.results[0].status == "skipped" and backend.calls == []
+
+
+def test_progress_bars_count_every_stage(istore):
+    from prover.pipeline.progress import RichProgress
+
+    bars = RichProgress(1, enabled=True)
+    counts: dict[str, list[int]] = {}
+    original_planned, original_done = bars.planned, bars.done
+
+    def planned(stage, n):
+        counts.setdefault(stage, [0, 0])[0] += n
+        original_planned(stage, n)
+
+    def done(stage, n=1):
+        counts.setdefault(stage, [0, 0])[1] += n
+        original_done(stage, n)
+
+    bars.planned, bars.done = planned, done
+    from prover.core.llm_records import ModelConfig, RoleSettings
+    from prover.informal.prompts import default_templates
+    from prover.informal.search import Engine, run_pipelined
+    from prover.llm import ModelClient, ScriptedBackend
+    from prover.pipeline.run import resolve_problems
+    import asyncio
+
+    backend = ScriptedBackend(Refiner(answer="5"))
+
+    async def main():
+        client = ModelClient(ModelConfig(defaults=RoleSettings(backend="scripted")), store=istore,
+                             backends={r: backend for r in ("generator", "verifier", "meta_verifier", "judge")})
+        engine = Engine(store=istore, client=client, config=knobs(), templates=default_templates(), progress=bars)
+        try:
+            return await run_pipelined(engine, resolve_problems(istore, ["t/p2"]))
+        finally:
+            await engine.worker.aclose()
+            await client.aclose()
+
+    with bars:
+        [result] = asyncio.run(main())
+    assert bars.finished == 1 and result.status == "solved"
+    assert counts == {"generate": [2, 2], "verify": [6, 6], "meta": [4, 4], "judge": [3, 3], "refine": [1, 1]}
