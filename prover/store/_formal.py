@@ -316,8 +316,9 @@ class FormalMixin:
 
     def begin_formal_attempt(self, attempt_key: str, **values: Any) -> tuple[int, bool]:
         """(attempt id, finished). A finished attempt with this key is returned as it is; one
-        left running by an interrupted run (or incomplete, or without a definitive Lean answer) loses its child rows and starts again (its model
-        calls and definitive Lean checks come back from the caches)."""
+        left running by an interrupted run (or incomplete, or without a definitive Lean answer)
+        loses its child rows and starts again (its model calls and definitive Lean checks come
+        back from the caches)."""
         with self.session() as s:  # type: ignore[attr-defined]
             row = s.scalars(select(FormalAttempt).where(FormalAttempt.attempt_key == attempt_key)).first()
             if row is not None and row.status not in REDO:
@@ -417,7 +418,8 @@ class FormalMixin:
         with self.session() as s:  # type: ignore[attr-defined]
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i:i + _CHUNK]
-                rows = s.scalars(select(FormalFeedback).join(FormalAttempt, FormalAttempt.id == FormalFeedback.attempt_id)
+                rows = s.scalars(select(FormalFeedback)
+                                 .join(FormalAttempt, FormalAttempt.id == FormalFeedback.attempt_id)
                                  .where(FormalFeedback.proof_id.in_(chunk), FormalAttempt.status.not_in(REDO))
                                  .order_by(FormalFeedback.id))
                 for r in rows:
