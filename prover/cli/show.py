@@ -1,4 +1,5 @@
-"""``prover show``: a problem's informal search — pool, proofs, analyses, lineage."""
+"""``prover show``: a problem's informal search — pool, proofs, analyses, lineage — and the
+formal attempts on its proofs, beside the NL proof."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _fmt(value) -> str:
 @click.option("--proof", "proof_id", type=int, help="Show this proof in full, with its analyses.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(problem, db, proof_id, as_json) -> None:
-    """Show a problem's searches, proof pool, analyses and lineage (PROBLEM: id or COLLECTION/ID).
+    """Show a problem's searches, proof pool, analyses, lineage and formal attempts (PROBLEM: id or COLLECTION/ID).
 
     Example: prover show sample_problems/sample-1 --proof 3
     """

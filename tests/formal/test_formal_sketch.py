@@ -139,3 +139,22 @@ def test_hole_after_intro_takes_its_goal_from_extract_goal(fstore, world):
     [step] = [s for s in fstore.formal_rows("step", attempt_id=result.attempt_id) if s.hole]
     assert (step.context_source, step.statement, step.solved_by) == ("extract_goal", "(n : ℕ) : n + 0 = n",
                                                                      "portfolio:omega")
+
+
+def test_answer_slots_are_filled_from_the_sketch():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "fixtures" / "data" / "lean" / "putnam" / "putnam_1962_a2.lean").read_text()
+    problem = LeanProblem.parse(text)
+    header = problem.target.header_text
+    sketch = (f"abbrev putnam_1962_a2_solution : Set (ℝ → ℝ) := {{f | 0 ≤ f}}\n\n{header} := by\n"
+              "  -- Step 1\n  have h1 : ∀ f, P (Ioi 0) f → 0 ≤ f := by sorry\n  sorry")
+    sk = parse_sketch(sketch, problem)
+    assert sk.usable and sk.slot_bodies == {"putnam_1962_a2_solution": "{f | 0 ≤ f}"}
+    node = sk.node_problem(sk.holes[0])
+    assert "abbrev putnam_1962_a2_solution : Set (ℝ → ℝ) := {f | 0 ≤ f}" in node and "sorry\n-- {f |" not in node
+    lemma = LeanProblem.parse(node)
+    assert lemma.target.full_name == "prover_node_1" and lemma.answer_slots == []
+    assert "(P_def : ∀ s f, P s f ↔" in sk.holes[0].goal.statement()
+    unfilled = parse_sketch(sketch.replace("{f | 0 ≤ f}", "sorry", 1), problem)
+    assert not unfilled.usable and "answer-slot-unfilled" in [r.code.value for r in unfilled.reasons]
