@@ -36,8 +36,9 @@ proved the negation of the statement. ``step_refuted``: Lean proved the negation
 in its context. ``unsolved``: some node could be neither proved nor refuted (formal feedback).
 ``assembly_failed``: every node was proved alone but the assembled file was not verified.
 ``sketch_failed``: no sketch elaborated. ``no_statement``: no usable statement (autoformalization
-rejected, or none elaborates). ``unavailable``: Lean gave no definitive answer (timeouts, crashes). ``incomplete``: model calls
-failed after their retries. The last two decide nothing: the same command runs them again."""
+rejected, or none elaborates). ``unavailable``: Lean gave no definitive answer (timeouts,
+crashes). ``incomplete``: model calls failed after their retries. The last two decide nothing:
+the same command runs them again."""
 
 Population = Literal["selected", "random", "manual"]
 """Why a proof reached the formal stage: chosen as the top of its pool, drawn at random by

@@ -37,7 +37,7 @@ from prover.formal import prompts
 from prover.formal.checker import LeanRunner, Proved, format_messages, messages_for_prompt
 from prover.formal.leantext import (bare_expression, decl_signature, extract_lean, parse_vote, plain_answer,
                                     split_steps, strip_comments, top_relation_sides)
-from prover.formal.sketch import Sketch, SketchStep, context_prefix, negation_problem, parse_sketch
+from prover.formal.sketch import Sketch, SketchStep, negation_problem, parse_sketch
 from prover.lean.assemble import assemble
 from prover.lean.lexer import Kind, lex
 from prover.lean.problem import LeanProblem
@@ -241,8 +241,9 @@ class Attempt:
             return await self._stored_result()
         try:
             outcome = await self._stages()
-        except BaseException:
-            await self.update("attempt", self.id, status="incomplete", stop_reason="interrupted")
+        except Exception as exc:
+            # Cancelled or interrupted attempts stay `running`: either way the next run redoes them.
+            await self.update("attempt", self.id, status="incomplete", stop_reason=f"error: {exc}"[:500])
             raise
         status, reason = outcome.status, outcome.reason
         if self.failures and status not in ("verified", "statement_proved", "refuted", "step_refuted"):
@@ -575,8 +576,9 @@ class Attempt:
                                    call_key=res.key, verdict="no-code")
                 continue
             proved = await self.e.lean.prove(code, neg)
+            msgs = messages_for_prompt(proved.result, code, neg)
             tid = await self.try_row("refute-prover", proved, step_id=step_id, negated=True, sample_index=j,
-                                     call_key=res.key, code=code, messages=messages_for_prompt(proved.result, code, neg))
+                                     call_key=res.key, code=code, messages=msgs)
             if proved.success:
                 return tid, proved
         return None
@@ -655,8 +657,9 @@ class Attempt:
                 continue
             sk = parse_sketch(code, st.problem)
             if not sk.usable:
-                msgs = [{"severity": "error", "line": r.line, "data": f"{r.code.value}: {r.text}"} for r in sk.reasons] \
-                    or [{"severity": "error", "data": "the sketch does not declare the theorem"}]
+                msgs = [{"severity": "error", "line": r.line, "data": f"{r.code.value}: {r.text}"}
+                        for r in sk.reasons] or [{"severity": "error",
+                                                  "data": "the sketch does not declare the theorem"}]
                 sid = await self.add("sketch", **row, status="rejected", reasons=[m["data"] for m in msgs])
                 reasons.append(f"sketch {i}: rejected by the screen")
                 prev = (sid, code, format_messages(msgs))
@@ -908,10 +911,6 @@ def replace_answer(problem: LeanProblem, answer: str, new: str) -> str | None:
     for t in sorted(hits, key=lambda t: t.start, reverse=True):
         text = text[:t.start] + new.lstrip("-") + text[t.end:]
     return text
-
-
-def context_of(problem: LeanProblem) -> str:
-    return context_prefix(problem)
 
 
 def sample_pool(pool_ids: list[int], k: int, seed: int, problem_key: str) -> tuple[list[int], float | None]:

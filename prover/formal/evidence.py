@@ -6,20 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-VERIFIED = ("verified", "verified-answer-unchecked")
-
-
 def formal_one_conditions(ev: dict[str, Any]) -> dict[str, bool]:
     """Each condition of a formal-1 label: the statement is faithful (trusted collection, or the
     gate's votes passed); the verified file descends from this proof's sketch; every sketch step
     passed its alignment vote; the root was not closed independently of the sketch; the
-    assembled file is verified."""
+    assembled file is ``verified`` (``verified-answer-unchecked`` is not enough: a filled answer
+    slot must first be compared with the reference)."""
     return {
         "statement_faithful": ev["statement"]["faithful"] is True,
         "descends_from_sketch": ev["sketch_id"] is not None and ev["status"] == "verified",
         "steps_aligned": ev["steps_aligned"] is True,
         "root_not_closed_independently": not ev["root_closed_independently"],
-        "file_verified": ev["final_verdict"] in VERIFIED,
+        "file_verified": ev["final_verdict"] == "verified",
     }
 
 

@@ -36,9 +36,11 @@ syntax. Do not prove it and do not comment on it.
 
 FAITHFULNESS = """\
 Decide whether two problem statements say the same thing: the same objects and hypotheses and \
-the same conclusion (for a problem that asks for a value, the same value). Differences of wording \
-or notation do not matter; a missing or extra hypothesis, a weaker or stronger conclusion, or a \
-different answer does. Answer \\boxed{{yes}} if they are the same problem, \\boxed{{no}} otherwise.
+the same conclusion. Differences of wording or notation do not matter; a missing or extra \
+hypothesis, or a weaker or stronger conclusion, does. When A asks for a value and B asserts that \
+a particular value is the answer, B counts as the same problem if it claims exactly that this \
+value answers A's question (whether the value is right is not for you to judge). Answer \
+\\boxed{{yes}} if they are the same problem, \\boxed{{no}} otherwise.
 
 Statement A (the original problem):
 {statement}

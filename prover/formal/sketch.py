@@ -251,7 +251,8 @@ def parse_sketch(text: str, problem: LeanProblem) -> Sketch:
     result = screen(problem, text)
     parts = result.parts
     reasons = [r for r in result.reasons if r.code is not ReasonCode.SORRY]
-    sk = Sketch(text=text, problem=problem, parts=parts, reasons=reasons, target=decl_signature(problem))  # type: ignore[arg-type]
+    sk = Sketch(text=text, problem=problem, parts=parts,  # type: ignore[arg-type]
+                reasons=reasons, target=decl_signature(problem))
     if parts is None or parts.target is None:
         return sk
     sk.slot_bodies = {name: parts.body_text(use).strip() for name, use in parts.slot_fills.items()}

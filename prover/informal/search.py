@@ -203,8 +203,10 @@ class ProblemSearch:
         self._t0 = 0.0
         self.result: ProblemResult | None = None
         self._prompts: dict[int, str] = {}
+        # Keyed by id() of pool objects: their background row writes, and the keys of the calls
+        # that made them (a child row names its parent by that key until the parent has an id).
         self._writes: dict[int, asyncio.Future[int]] = {}
-        """Background row writes of proofs and verdicts, by ``id()`` of the pool object."""
+        self._keys: dict[int, str] = {}
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -338,6 +340,13 @@ class ProblemSearch:
             self.last_error = res.error or "error"
         return res
 
+    def _parent(self, fields: dict[str, Any], parent: PoolProof | PoolVerdict, name: str) -> None:
+        # The parent's id when it is stored already, else the key of the call that made it.
+        if parent.id is not None:
+            fields[f"{name}_id"] = parent.id
+        else:
+            fields[f"{name}_call_key"] = self._keys[id(parent)]
+
     async def _id_of(self, item: PoolProof | PoolVerdict) -> int:
         """The row id of a proof or verdict, once its background write is done."""
         if item.id is None:
@@ -384,7 +393,9 @@ class ProblemSearch:
                 fields["extra"]["formal_feedback_ids"] = slot.feedback_ids
             proof = PoolProof(round=slot.round, slot=slot.index, text=parsed.proof, self_score=parsed.self_score,
                               status=parsed.status, parent_ids=slot.parent_ids, answer=answer, answer_match=match)
-            # Stored in the background: its verifications start now; only their rows wait for its id.
+            # Stored in the background: its verifications start now, and their rows name it by
+            # the key of the call that made it.
+            self._keys[id(proof)] = res.key
             self._writes[id(proof)] = asyncio.ensure_future(self.e.worker.add("proofs", fields, res.key))
         self.pool.append(proof)
         self.e.progress.done(stage)
@@ -442,12 +453,9 @@ class ProblemSearch:
                       "analysis": parsed.analysis, "score": parsed.score, "parse_status": parsed.status,
                       "issues": [], "extra": {}}
             verdict = PoolVerdict(index=i, score=parsed.score, status=parsed.status, analysis=parsed.analysis)
-
-            async def store(fields=fields, key=res.key) -> int:
-                fields["proof_id"] = await self._id_of(proof)
-                return await self.e.worker.add("verifications", fields, key)
-
-            self._writes[id(verdict)] = asyncio.ensure_future(store())
+            self._parent(fields, proof, "proof")
+            self._keys[id(verdict)] = res.key
+            self._writes[id(verdict)] = asyncio.ensure_future(self.e.worker.add("verifications", fields, res.key))
         proof.verdicts.append(verdict)
         self.e.progress.done("verify")
         return verdict
@@ -475,9 +483,10 @@ class ProblemSearch:
                     self.e.progress.done("meta")
                     return
                 parsed = parse_meta(res.text, truncated=res.truncated)
-                fields = {"verification_id": await self._id_of(verdict), "run_id": self.e.run_id, "meta_verifier_model": res.model,
+                fields = {"run_id": self.e.run_id, "meta_verifier_model": res.model,
                           "sample_index": j, "text": parsed.text, "score": parsed.score,
                           "parse_status": parsed.status, "extra": {}}
+                self._parent(fields, verdict, "verification")
                 await self.e.worker.add("metas", fields, res.key)
                 scores[j] = parsed.score
             self.e.progress.done("meta")

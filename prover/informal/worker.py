@@ -3,8 +3,9 @@
 Hundreds of proofs and analyses arrive per second in a large run; one transaction each, on the
 event loop, would stall it. As the model client's call writer does (datasette's pattern), one
 thread owns the store's work: the loop queues operations and awaits futures, and the thread
-drains the queue each time round (after a short linger), inserting every queued row in one
-transaction."""
+drains the queue each time round, waiting a little while rows keep coming, and inserts them all in
+one transaction. Rows are written in the background: a proof's verifications are sent before its
+row is stored, and only their own rows wait for its id."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ _TICK = 0.002
 class StoreWorker:
     """Runs store operations on one thread, batching row inserts."""
 
-    def __init__(self, store: Any, *, linger_s: float = 0.02):
+    def __init__(self, store: Any, *, linger_s: float = 0.05):
         self.store = store
         self.linger_s = linger_s
-        """How long the thread waits after the first queued operation before committing."""
+        """The longest the thread waits for more rows before committing."""
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -71,10 +72,11 @@ class StoreWorker:
                 break
             batch = [item]
             stop = self._drain(batch)
-            # Rows arrive one by one: while more keep coming, wait a little (up to linger_s)
-            # so that one transaction takes many. A lone write is committed at once.
+            # Rows come in bursts (a round's answers): while more keep coming, wait a little (up
+            # to linger_s) so that one transaction takes many; a lone write is committed at once.
+            # Sleep rather than wait on the queue, which would wake this thread at every put.
             deadline = time.monotonic() + self.linger_s
-            while not stop and time.monotonic() < deadline:
+            while not stop and item[0] == "add" and time.monotonic() < deadline:
                 time.sleep(_TICK)
                 before = len(batch)
                 stop = self._drain(batch)

@@ -64,14 +64,13 @@ def open_lean(settings: FormalSettings):
 def proof_info(store: Any, search: Any, proof: Any) -> ProofInfo:
     """A pool proof of a running search as the formal stage sees it."""
     p = search.p
-    cached = getattr(search, "_formal_statements", None)
+    cached = getattr(search, "_formal_problem", None)
     if cached is None:
-        cached = store.formal_statements(p.id)
-        search._formal_statements = cached
-    collection = p.label.split("/", 1)[0]
-    return ProofInfo(id=proof.id, problem_id=p.id, problem_key=p.key, collection=collection, statement=p.statement,
+        cached = (store.get_problem(p.id).collection, store.formal_statements(p.id))
+        search._formal_problem = cached
+    return ProofInfo(id=proof.id, problem_id=p.id, problem_key=p.key, collection=cached[0], statement=p.statement,
                      text=proof.text, answer=proof.answer, answer_problem=p.reference_answer is not None,
-                     formal_statements=cached)
+                     formal_statements=cached[1])
 
 
 @dataclass

@@ -88,10 +88,12 @@ def estimate_budget(problems: Sequence[ProblemInfo], config: SearchConfig, model
 def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
                  templates: Templates | None = None, backends: Mapping[str, Any] | None = None,
                  progress: bool | None = None, command: Sequence[str] | None = None,
-                 schedule: str = "pipelined", formal: Any = None, lean: tuple[Any, Any] | None = None) -> RunSummary:
+                 schedule: str = "pipelined", commit_window_s: float | None = None, formal: Any = None,
+                 lean: tuple[Any, Any] | None = None) -> RunSummary:
     """Run the informal search on every problem the tokens name; returns the summary (also
     stored on the run row). ``backends`` maps roles to ready backends (tests pass scripted
-    ones); ``progress`` None shows bars on a terminal only. ``formal`` (``FormalSettings``)
+    ones); ``progress`` None shows bars on a terminal only; ``commit_window_s`` sets the model
+    client's group-commit window (tests with instant scripted answers shorten it). ``formal`` (``FormalSettings``)
     adds the formal stage (``prover run --formal``): Lean is opened first — without a usable
     toolchain the run stops with PrerequisiteError before any model call — unless ``lean``
     gives a ready (backend, pin)."""
@@ -102,15 +104,15 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
         lean_backend, pin = lean if lean is not None else open_lean(formal)
     try:
         return _run_informal(store, tokens, config=config, model_config=model_config, templates=templates,
-                             backends=backends, progress=progress, command=command, schedule=schedule, formal=formal,
-                             lean_backend=lean_backend, pin=pin)
+                             backends=backends, progress=progress, command=command, schedule=schedule,
+                             commit_window_s=commit_window_s, formal=formal, lean_backend=lean_backend, pin=pin)
     finally:
         if lean_backend is not None and lean is None:
             lean_backend.close()
 
 
-def _run_informal(store, tokens, *, config, model_config, templates, backends, progress, command, schedule, formal,
-                  lean_backend, pin) -> RunSummary:
+def _run_informal(store, tokens, *, config, model_config, templates, backends, progress, command, schedule,
+                  commit_window_s, formal, lean_backend, pin) -> RunSummary:
     from prover.llm import ModelClient
 
     templates = templates or default_templates()
@@ -128,7 +130,8 @@ def _run_informal(store, tokens, *, config, model_config, templates, backends, p
     run_id = store.start_run("informal" if formal is None else "informal+formal", command=list(command or []),
                              seed=config.seed, run_key=run_key, config=run_config)
     started = time.perf_counter()
-    client = ModelClient(model_config, store=store, run_id=run_id, backends=backends)
+    extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
+    client = ModelClient(model_config, store=store, run_id=run_id, backends=backends, **extra)
     try:
         with RichProgress(len(problems), enabled=progress) as bars:
             engine = Engine(store=store, client=client, config=config, templates=templates, run_id=run_id,

@@ -277,6 +277,12 @@ _KINDS = {"attempt": FormalAttempt, "gate": FormalGate, "sketch": FormalSketch, 
           "vote": FormalVote, "try": FormalTry, "refutation": FormalRefutation, "feedback": FormalFeedback}
 _CHILDREN = (FormalFeedback, FormalRefutation, FormalTry, FormalStep, FormalSketch)
 REDO = ("running", "incomplete", "unavailable")
+_FRESH = dict(status="running", stop_reason=None, formal_statement_id=None, statement_source=None,
+              statement_trusted=False, gate_id=None, statement_faithful=None, root_closed_independently=False,
+              root_closed_by=None, direct_check_id=None, sketch_id=None, nodes=0, nodes_solved=0, nodes_refuted=0,
+              nodes_unsolved=0, steps_aligned=None, repairs=0, final_check_id=None, final_verdict=None, calls=0,
+              checks=0)
+"""An attempt started again forgets what its unfinished run had written."""
 """Statuses of attempts that decided nothing definitive: the next run does them again."""
 
 
@@ -310,8 +316,9 @@ class FormalMixin:
 
     def begin_formal_attempt(self, attempt_key: str, **values: Any) -> tuple[int, bool]:
         """(attempt id, finished). A finished attempt with this key is returned as it is; one
-        left running by an interrupted run (or incomplete, or without a definitive Lean answer) loses its child rows and starts again (its model
-        calls and definitive Lean checks come back from the caches)."""
+        left running by an interrupted run (or incomplete, or without a definitive Lean answer)
+        loses its child rows and starts again (its model calls and definitive Lean checks come
+        back from the caches)."""
         with self.session() as s:  # type: ignore[attr-defined]
             row = s.scalars(select(FormalAttempt).where(FormalAttempt.attempt_key == attempt_key)).first()
             if row is not None and row.status not in REDO:
@@ -319,6 +326,8 @@ class FormalMixin:
             if row is not None:
                 for model in _CHILDREN:
                     s.execute(delete(model).where(model.attempt_id == row.id))
+                for k, v in _FRESH.items():
+                    setattr(row, k, v)
                 for k, v in values.items():
                     setattr(row, k, v)
                 row.updated_at = utcnow()
@@ -409,7 +418,8 @@ class FormalMixin:
         with self.session() as s:  # type: ignore[attr-defined]
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i:i + _CHUNK]
-                rows = s.scalars(select(FormalFeedback).join(FormalAttempt, FormalAttempt.id == FormalFeedback.attempt_id)
+                rows = s.scalars(select(FormalFeedback)
+                                 .join(FormalAttempt, FormalAttempt.id == FormalFeedback.attempt_id)
                                  .where(FormalFeedback.proof_id.in_(chunk), FormalAttempt.status.not_in(REDO))
                                  .order_by(FormalFeedback.id))
                 for r in rows:

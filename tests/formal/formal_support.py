@@ -23,6 +23,7 @@ from prover.lean.assemble import assemble
 from prover.lean.audit import audit
 from prover.lean.header import split_imports
 from prover.lean.problem import LeanProblem
+from prover.core.records import FormalStatementRecord, ProblemRecord, ProofRecord
 from prover.lean.screen import screen
 
 TESTS = Path(__file__).resolve().parent.parent
@@ -147,3 +148,100 @@ class Script:
             if role == call.role and needle in prompt:
                 return answer(call) if callable(answer) else answer
         raise AssertionError(f"no scripted answer for a {call.role} call: {prompt[:200]!r}")
+
+
+def assembled_line(problem_text: str, proof_text: str, proof_line: int) -> int:
+    """The line of the assembled file that comes from ``proof_line`` of the proof text."""
+    problem = LeanProblem.parse(problem_text)
+    a = assemble(problem, screen(problem, proof_text).parts, heartbeats=LIMITS.heartbeats)
+    for line in range(1, a.text.count("\n") + 2):
+        where = a.locate(line)
+        if where is not None and where[0].source == "proof" and where[1] == proof_line:
+            return line
+    raise AssertionError(f"line {proof_line} of the proof is not in the assembled file")
+
+
+# -- informal outputs (the scripted model of the informal roles) -------------------------------
+
+def proof_output(body: str, self_score: str = "1") -> str:
+    return (f"<think>work</think>\n## Solution\n{body}\n\n## Self Evaluation\n"
+            f"Here is my evaluation of the solution: checked.\n"
+            f"Based on my evaluation, the final overall score should be: \\boxed{{{self_score}}}")
+
+
+def verdict_output(score: str) -> str:
+    issue = "ISSUE: step 2 is not justified." if score != "1" else "No issues found."
+    return (f"Here is my evaluation of the solution:\n{issue}\n\n"
+            f"Based on my evaluation, the final overall score should be: \\boxed{{{score}}}")
+
+
+def meta_output(score: str) -> str:
+    return ('Here is my analysis of the "solution evaluation":\nChecked.\n'
+            f'Based on my analysis, I will rate the "solution evaluation" as: \\boxed{{{score}}}')
+
+
+# -- problems, proofs and running the stage ------------------------------------------------------
+
+ROLES = ("generator", "verifier", "meta_verifier", "formalizer", "prover", "judge")
+
+TOY_HEADER = "theorem toy_sum (a b : ℕ) (h₀ : a = 2) (h₁ : b = 3) : a + b = 5"
+TOY = f"import Mathlib\n\n{TOY_HEADER} := by sorry\n"
+TOY_STATEMENT = "Let a and b be natural numbers with a = 2 and b = 3. Prove that a + b = 5."
+NL_PROOF = ("Step 1. Since a = 2 and b = 3, we get a + b = 2 + 3.\n\n"
+            "Step 2. Finally 2 + 3 = 5, hence a + b = 5.")
+
+SKETCH = f"""{TOY_HEADER} := by
+  -- Step 1: substitute the hypotheses
+  have h2 : a + b = 2 + 3 := by sorry
+  -- Step 2: compute
+  have h3 : (2 : ℕ) + 3 = 5 := by sorry
+  rw [h2, h3]
+"""
+
+
+def toy_problem(collection: str = "mini", external_id: str = "toy", *, formal: bool = True,
+                statement: str = TOY_STATEMENT, answer: str | None = None) -> ProblemRecord:
+    fs = [FormalStatementRecord(toolchain="leanprover/lean4:v4.27.0", preamble="import Mathlib\n\n",
+                                statement=f"{TOY_HEADER} := by sorry\n")] if formal else []
+    return ProblemRecord(collection=collection, external_id=external_id, informal_statement=statement,
+                         reference_answer=answer, formal_statements=fs)
+
+
+def add_problem_with_proof(store, record: ProblemRecord, proof_text: str = NL_PROOF, answer: str | None = None) -> int:
+    from prover.store.schema import Proof
+
+    store.add_problems([record])
+    pid = store.resolve_problem(f"{record.collection}/{record.external_id}").id
+    [proof_id] = store.add_proofs([ProofRecord(problem_id=pid, text=proof_text, source="imported")])
+    if answer is not None:
+        with store.session() as s:
+            s.get(Proof, proof_id).answer = answer
+    return proof_id
+
+
+def model_config():
+    from prover.core.llm_records import ModelConfig, RoleSettings
+
+    return ModelConfig(defaults=RoleSettings(backend="scripted", max_retries=0, backoff_s=0))
+
+
+def pin():
+    from prover.lean.toolchain import REPO_ROOT, read_pin
+
+    return read_pin(REPO_ROOT / "lean_project")
+
+
+def formalize(store, world: LeanWorld, script, proof_id: int, **config):
+    """Run the formal stage on one proof with the scripted model and the fake REPL: (result,
+    scripted backend)."""
+    from prover.core.formal_records import FormalConfig
+    from prover.llm import ScriptedBackend
+    from prover.pipeline.formal_run import formalize_proofs
+
+    backend = ScriptedBackend(script)
+    config.setdefault("trusted_collections", ("mini",))
+    cfg = FormalConfig(**config)
+    with world.pool() as pool:
+        [result] = formalize_proofs(store, [proof_id], config=cfg, model_config=model_config(), lean_backend=pool,
+                                    pin=pin(), backends={r: backend for r in ROLES})
+    return result, backend

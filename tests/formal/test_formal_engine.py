@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import NL_PROOF, SKETCH, TOY, TOY_HEADER, formalize
-from formal_support import Script, lean_block, vote
+from formal_support import NL_PROOF, SKETCH, TOY, TOY_HEADER, Script, formalize, lean_block, vote
 from prover.formal.evidence import formal_one_conditions, negative_refutations, supports_formal_one
 from prover.formal.sketch import parse_sketch
 from prover.lean.problem import LeanProblem
