@@ -44,8 +44,7 @@ from dataclasses import dataclass, field
 from prover.core.lean_records import ReasonCode
 from prover.lean.lexer import Kind, Lexed, Token, lex, same_tokens
 from prover.lean.problem import LeanProblem, SorryDecl, module_allowed
-from prover.lean.syntax import (COMMAND_KEYWORDS, DECL_KEYWORDS, Command, in_chain, matching_close,
-                                split_commands)
+from prover.lean.syntax import COMMAND_KEYWORDS, DECL_KEYWORDS, Command, in_chain, split_commands
 
 SCREEN_RULES_VERSION = 1
 
@@ -83,9 +82,9 @@ POSITIVE_OPTIONS = frozenset({"maxHeartbeats", "synthInstance.maxHeartbeats", "m
 #: Modules a proof may import on top of a preamble that imports all of Mathlib (dropped on assembly).
 IMPLIED_BY_MATHLIB = ("Mathlib", "Mathlib.", "Aesop", "Batteries", "Batteries.", "Qq", "Plausible")
 
-_TACTIC_BEFORE = frozenset({"by", ";", "<;>", "·", ".", "=>", "(", "then", "else", "try", "first", "|", "repeat",
+_TACTIC_BEFORE = frozenset({"by", ";", "<;>", "·", ".", "=>", "then", "else", "try", "first", "|", "repeat",
                             "all_goals", "any_goals", "focus"})
-_TACTIC_AFTER = frozenset({";", "<;>", ")", "|"})
+_TACTIC_AFTER = frozenset({";", "<;>", "|"})
 
 
 @dataclass(frozen=True)
@@ -188,6 +187,9 @@ class _Screen:
         if lexed.errors:
             return ScreenResult(False, self.reasons)
         self.toks = toks = lexed.tokens
+        for module in self.problem.imports:
+            if not module_allowed(module):
+                self.add(ReasonCode.IMPORT_NOT_ALLOWED, None, f"the problem imports {module}")
         commands = split_commands(lexed)
         parts = ProofParts(text, lexed, commands)
         problem = self.problem
@@ -278,7 +280,7 @@ class _Screen:
                     parts.aux.append(cmd)
                     self.scan.append((cmd.start, cmd.end))
                     return
-            code = {"axiom": ReasonCode.AXIOM, "axioms": ReasonCode.AXIOM, "opaque": ReasonCode.UNSAFE,
+            code = {"axiom": ReasonCode.AXIOM, "opaque": ReasonCode.UNSAFE,
                     "example": ReasonCode.COMMAND_NOT_ALLOWED, "theorem": ReasonCode.COMMAND_NOT_ALLOWED,
                     "lemma": ReasonCode.COMMAND_NOT_ALLOWED}.get(keyword, ReasonCode.DEFINITION)
             if keyword in META_WORDS:
@@ -447,7 +449,7 @@ class _Screen:
             if kind is not Kind.IDENT or t.quoted:
                 continue
             w = t.text
-            if w in ("axiom", "axioms"):
+            if w == "axiom":
                 self.add(ReasonCode.AXIOM, t.line, f"`{w}`")
             elif w in ("unsafe", "opaque"):
                 self.add(ReasonCode.UNSAFE, t.line, f"`{w}`")

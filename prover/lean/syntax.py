@@ -15,7 +15,7 @@ from prover.lean.lexer import Kind, Lexed, Token
 
 #: Keywords that declare something (the part after docstring, attributes and modifiers).
 DECL_KEYWORDS = frozenset({
-    "theorem", "lemma", "def", "abbrev", "instance", "example", "axiom", "axioms", "opaque", "structure",
+    "theorem", "lemma", "def", "abbrev", "instance", "example", "axiom", "opaque", "structure",
     "class", "inductive", "coinductive", "irreducible_def", "alias", "proof_wanted", "recall",
     "simproc", "dsimproc", "simproc_decl", "dsimproc_decl", "builtin_simproc", "builtin_dsimproc",
     "builtin_simproc_decl", "builtin_dsimproc_decl",
@@ -38,9 +38,8 @@ OTHER_COMMAND_KEYWORDS = frozenset({
     "initialize_simps_projections", "library_note", "suppress_compilation", "unsuppress_compilation",
     "compile_inductive", "compile_def", "mk_iff_of_inductive_prop", "declare_aesop_rule_sets",
     "add_aesop_rules", "erase_aesop_rules", "declare_config_elab", "declare_simp_like_tactic",
-    "set_premise_selector", "extend_docs", "whatsnew", "count_heartbeats", "sudo", "lean_s_expr",
-    "open_locale", "local_notation", "test_extern", "declare_command_config_elab", "show_panel_widgets",
-    "builtin_grind_propagator", "grind_propagator", "gen_injective_theorems%", "export_env",
+    "set_premise_selector", "extend_docs", "whatsnew", "count_heartbeats", "sudo", "open_locale", "test_extern",
+    "declare_command_config_elab", "show_panel_widgets", "builtin_grind_propagator", "grind_propagator",
 })
 
 COMMAND_KEYWORDS = DECL_KEYWORDS | MODIFIERS | OTHER_COMMAND_KEYWORDS

@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from prover.core.lean_records import (STANDARD_AXIOMS, LeanMessage, LeanPosition, ReasonCode, Verdict,
-                                      is_definitive)
+from prover.core.lean_records import (STANDARD_AXIOMS, LeanCheckRequest, LeanCheckResult, LeanMessage,
+                                      LeanPosition, ReasonCode, Verdict, is_definitive)
 
 _SORRY_WARNING = re.compile(r"declaration uses ['`‘’]sorry['`‘’]")
 _AXIOMS = re.compile(
@@ -112,13 +112,33 @@ class LeanResponse:
     """Error text for ``error``/``timeout``/``crashed``."""
 
 
+class _Malformed(Exception):
+    pass
+
+
+def _messages(items: Any) -> list[LeanMessage]:
+    # A message that cannot be read could be an error: the whole response is then unusable.
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(m, dict) for m in items):
+        raise _Malformed("messages are not a list of objects")
+    return [parse_message(m) for m in items]
+
+
 def normalize_response(raw: Any) -> LeanResponse:
     """Normalise any recorded or live response (see the module docstring)."""
+    try:
+        return _normalize(raw)
+    except _Malformed as exc:
+        return LeanResponse("crashed", detail=f"malformed response: {exc}")
+
+
+def _normalize(raw: Any) -> LeanResponse:
     if raw is None:
         return LeanResponse("crashed", detail="no response")
     if isinstance(raw, list):
         # `lake env lean --json`: one message object per line, read into a list.
-        return LeanResponse("command", messages=[parse_message(m) for m in raw if isinstance(m, dict)])
+        return LeanResponse("command", messages=_messages(raw))
     if not isinstance(raw, dict):
         return LeanResponse("crashed", detail=f"not a Lean response: {type(raw).__name__}")
     if "severity" in raw and "data" in raw:
@@ -129,12 +149,12 @@ def normalize_response(raw: Any) -> LeanResponse:
         return _kimina({"results": [raw]})  # one Kimina result, unwrapped
     if "proofStatus" in raw or ("proofState" in raw and "goals" in raw):
         return LeanResponse(
-            "tactic", messages=[parse_message(m) for m in raw.get("messages") or []],
+            "tactic", messages=_messages(raw.get("messages")),
             sorries=list(raw.get("sorries") or []), proof_status=raw.get("proofStatus"), goals=raw.get("goals"))
     if "message" in raw and not any(k in raw for k in ("messages", "env", "sorries")):
         return LeanResponse("error", detail=str(raw["message"]))
     if any(k in raw for k in ("messages", "env", "sorries", "tactics", "infotree")):
-        return LeanResponse("command", messages=[parse_message(m) for m in raw.get("messages") or []],
+        return LeanResponse("command", messages=_messages(raw.get("messages")),
                             sorries=list(raw.get("sorries") or []))
     return LeanResponse("crashed", detail=f"unrecognised response with keys {sorted(raw)}")
 
@@ -151,7 +171,7 @@ def _kimina(raw: dict) -> LeanResponse:
         return LeanResponse(kind, detail=str(error))
     if response is None:
         return LeanResponse("crashed", detail="Kimina result without response or error")
-    inner = normalize_response(response)
+    inner = _normalize(response)
     if inner.kind == "crashed" and isinstance(response, dict) and set(response) <= {"time", "env"}:
         # Kimina drops empty message lists: `{"time": 1.2}` is a clean run.
         return LeanResponse("command")
@@ -297,3 +317,25 @@ def _where(m: LeanMessage) -> str:
 def _same_name(printed: str, target: str) -> bool:
     plain = target.replace("«", "").replace("»", "")
     return printed == plain or printed.endswith("." + plain) or plain.endswith("." + printed)
+
+
+def result_from_response(request: LeanCheckRequest, raw: Any, *, backend: str, line_offset: int = 0,
+                         answer_checked: bool = False, wall_time_s: float | None = None,
+                         peak_memory_mb: float | None = None) -> LeanCheckResult:
+    """The stored result of checking ``request`` from a backend's raw response: what every Lean
+    backend returns (``line_offset``: lines it removed from the front before sending)."""
+    v = verdict_from_response(raw, axioms_line=request.axioms_line, target=request.target, line_offset=line_offset,
+                              answer_filled=bool(request.answer_slots), answer_checked=answer_checked)
+    detail = "\n".join(v.notes) or None
+    return LeanCheckResult.for_request(request, verdict=v.verdict, backend=backend, reasons=v.reasons,
+                                       messages=v.messages, axioms=v.axioms, wall_time_s=wall_time_s,
+                                       peak_memory_mb=peak_memory_mb, detail=detail)
+
+
+def result_from_outcome(request: LeanCheckRequest, outcome: str, *, backend: str, detail: str | None = None,
+                        wall_time_s: float | None = None, peak_memory_mb: float | None = None) -> LeanCheckResult:
+    """The stored result when no response came back (``timeout``, ``memory``, ``crashed``, ``unavailable``)."""
+    v = verdict_from_outcome(outcome, detail)
+    return LeanCheckResult.for_request(request, verdict=v.verdict, backend=backend, reasons=v.reasons,
+                                       wall_time_s=wall_time_s, peak_memory_mb=peak_memory_mb,
+                                       detail=detail or outcome)

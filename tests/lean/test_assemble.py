@@ -126,3 +126,24 @@ def test_equation_bodies_keep_their_separator():
     problem = "import Mathlib\n\ntheorem t : ∀ n : ℕ, n + 0 = n := by sorry\n"
     a = assembled(problem, "theorem t : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl\n  | n + 1 => rfl\n")
     assert "theorem t : ∀ n : ℕ, n + 0 = n\n  | 0 => rfl\n  | n + 1 => rfl\n" in a.text
+
+
+def test_results_for_a_request_from_a_response_and_an_outcome(store):
+    """Synthetic responses: what a backend stores after checking an assembled file."""
+    from prover.core.lean_records import Verdict
+    from prover.lean.verdict import result_from_outcome, result_from_response
+
+    problem = (VENDORED / "putnam" / "putnam_1962_a2.lean").read_text()
+    p = LeanProblem.parse(problem)
+    a = assembled(problem, "abbrev putnam_1962_a2_solution : Set (ℝ → ℝ) := ∅\n\n"
+                  + p.target.header_text + " := by\n  constructor <;> simp\n")
+    req = a.request(toolchain="leanprover/lean4:v4.27.0", mathlib_rev="a3a10db", repl_rev="8948401")
+    report = {"severity": "info", "pos": {"line": a.axioms_line, "column": 0},
+              "data": "'putnam_1962_a2' depends on axioms: [propext, Classical.choice, Quot.sound]"}
+    done = result_from_response(req, {"messages": [report], "env": 0}, backend="replay", wall_time_s=2.0)
+    assert done.verdict is Verdict.VERIFIED_ANSWER_UNCHECKED and done.definitive
+    assert done.assembled == a.text and done.cache_key == req.cache_key
+    store.add_lean_check(done)
+    assert store.get_lean_check(req.cache_key) == done
+    slow = result_from_outcome(req, "timeout", backend="replay", wall_time_s=300.0)
+    assert slow.verdict is Verdict.TIMEOUT and not slow.definitive

@@ -10,8 +10,6 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from prover.lean.audit import audit
 from prover.lean.problem import LeanProblem
 

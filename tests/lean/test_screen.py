@@ -79,7 +79,7 @@ LEGIT_MINIF2F = {
     "haveI, letI, inferInstance": PROOF.replace(
         "  norm_num\n", "  haveI : Nonempty ℝ := inferInstance\n  letI := Classical.propDecidable\n  norm_num\n"),
     "hypothesis named hint": "theorem two_add_two (x : ℝ) (h₀ : x = 2) : x + x = 4 := by\n"
-                             "  have hint : x = 2 := h₀\n  rw [hint]\n  norm_num\n",
+                             "  have hint : x = 2 := h₀\n  rw [hint]\n  have := (hint)\n  linarith [hint,\n    hint]\n",
     "allowed imports and header heartbeats": "import Mathlib\nimport Mathlib.Tactic\nimport Aesop\n"
                                              "set_option maxHeartbeats 400000\n" + PROOF,
     "nlinarith with hints, calc, where-docstring": (
@@ -272,3 +272,10 @@ def test_equations_and_where_bodies():
     # `where` is no body for a theorem, and the separator is screened with the body
     assert R.TARGET_MISMATCH in codes(nat, "theorem t : ∀ n : ℕ, n + 0 = n where\n  foo := 1\n")
     assert R.SORRY in codes(nat, "theorem t : ∀ n : ℕ, n + 0 = n\n  | 0 => sorry\n  | n + 1 => rfl\n")
+
+
+def test_problem_imports_must_be_on_the_allow_list():
+    problem = "import Lean\nimport Mathlib\n\ntheorem t : True := by sorry\n"
+    assert codes(problem, "theorem t : True := trivial\n") == {R.IMPORT_NOT_ALLOWED}
+    assert codes("import Mathlib.Data.Real.Basic\nimport Aesop\ntheorem t : True := by sorry\n",
+                 "theorem t : True := trivial\n") == set()

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from lean_replay import read_json_stream, transcript
+from lean_replay import transcript
 
 from prover.core.lean_records import ReasonCode as R
 from prover.core.lean_records import Verdict as V
@@ -310,3 +310,9 @@ def test_statement_check():
     assert bad.verdict is V.INCOMPATIBLE and bad.reasons == [R.STATEMENT_DOES_NOT_ELABORATE] and bad.definitive
     assert statement_verdict({"results": [{"error": "Lean process timed out", "response": None}]}).verdict \
         is V.TIMEOUT
+
+
+def test_malformed_messages_make_the_response_unusable():
+    assert v({"messages": ["error: something"], "env": 0}).verdict is V.CRASHED
+    assert v({"messages": {"severity": "error"}, "env": 0}).verdict is V.CRASHED
+    assert v([{"severity": "info", "data": "x"}, "junk"]).verdict is V.CRASHED
