@@ -1,6 +1,9 @@
 """Formal labels from the formal stage's stored rows (``formal_attempts`` and the sketches,
 steps, alignment votes, refutations and Lean checks they point to), written through the store's
-own formal API the way the formal engine writes them; and the report's formal funnel."""
+own formal API the way the formal engine writes them; the report's formal funnel; and, end to
+end, labels built from what the real formal engine stored after running on the fake REPL with
+SYNTHETIC Lean responses assembled from recorded message templates (tests/formal/formal_support.py)
+and the scripted model — wiring only, no figure here is a result."""
 
 from __future__ import annotations
 
@@ -138,3 +141,92 @@ def test_funnel_and_statement_proved(store, world):
     assert "12 finished formal attempt(s)" in notes[0]
     assert statement_proved_by_problem(store) == {pid: True}
     assert formal_funnel(store, [pid + 1])[0][0] == ("statements", 0)
+
+
+# -- end to end: the formal engine writes, the label build reads -----------------------------------
+
+@pytest.fixture
+def engine_kit(tmp_path):
+    """The formal tests' toolkit: a SQLite store with the toy problem (statement given by the
+    trusted collection `mini`) and one NL proof; the fake REPL world; the scripted model.
+    Synthetic Lean responses (see tests/formal/formal_support.py): nothing here is a result."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "formal"))
+    import formal_support as fs
+
+    from prover.formal.sketch import parse_sketch
+    from prover.lean.problem import LeanProblem
+    from prover.store import ProofStore
+
+    store = ProofStore.open(tmp_path / "e2e.db")
+    proof_id = fs.add_problem_with_proof(store, fs.toy_problem())
+    nodes = parse_sketch(fs.SKETCH.strip(), LeanProblem.parse(fs.TOY))
+
+    def node_text(key, negate=False):
+        return nodes.node_problem(next(s for s in nodes.holes if s.key == key), negate=negate)
+
+    def node_proof(key, body, negate=False):
+        return LeanProblem.parse(node_text(key, negate)).with_proof(body)
+
+    def script(align=True):
+        wrong = fs.TOY.replace(":= by sorry", ":= by\n  simp")
+        return fs.Script([
+            ("prover", "Complete the Lean 4 proof below (Lean 4 with Mathlib). Think", fs.lean_block(wrong)),
+            ("formalizer", "Write a Lean 4 proof sketch", fs.lean_block(fs.SKETCH)),
+            ("formalizer", "proof sketch below does not elaborate", fs.lean_block(fs.SKETCH)),
+            ("formalizer", "Restate, in plain mathematical language", "<think>.</think>It claims a + b = 2 + 3."),
+            ("judge", "formal step below", align if callable(align) else fs.vote(align)),
+            ("prover", "It is one step of a larger proof", fs.lean_block(node_proof("prover_node_2", "by\n  linarith"))),
+            ("prover", "does not check", fs.lean_block(node_proof("prover_node_2", "by\n  linarith"))),
+        ])
+
+    def solvable(world):
+        """Both nodes and the assembled sketch check."""
+        world.proves(node_text("prover_node_1"), node_proof("prover_node_1", "by\n  omega"))
+        world.proves(node_text("prover_node_2"), node_proof("prover_node_2", "by\n  linarith"))
+        world.proves(fs.TOY, nodes.assemble({"prover_node_1": "by\n  omega", "prover_node_2": "by\n  linarith"}))
+
+    world = fs.LeanWorld(tmp_path)
+    world.statement_elaborates(fs.TOY).sketch_elaborates(fs.TOY, fs.SKETCH)
+    yield fs, store, proof_id, world, node_text, node_proof, script, solvable
+    store.close()
+
+
+@pytest.mark.timeout(120)
+def test_engine_verified_sketch_gives_formal_one(engine_kit):
+    fs, store, proof_id, world, node_text, node_proof, script, solvable = engine_kit
+    solvable(world)
+    result, _ = fs.formalize(store, world, script(), proof_id, direct_attempts=1, refute=False)
+    assert result.status == "verified", result.stop_reason
+    s = build_labels(store, sources="formal").sources["formal"]
+    [label] = store.labels(sources=["formal"])
+    assert (label.proof_id, label.value, s.added) == (proof_id, 1.0, 1)
+    ev = label.evidence["evidence"]
+    assert ev["faithfulness"] == "trusted" and ev["statement_origin"] == "given" and ev["from_sketch"]
+    assert [st["aligned"] for st in ev["steps"]] == [True, True] and all(st["votes"] for st in ev["steps"])
+    assert ev["verdict"] == "verified" and label.evidence["attempts"] == [result.attempt_id]
+
+
+@pytest.mark.timeout(120)
+def test_engine_step_refutation_gives_formal_zero(engine_kit):
+    fs, store, proof_id, world, node_text, node_proof, script, _ = engine_kit
+    world.proves(node_text("prover_node_1"), node_proof("prover_node_1", "by\n  omega"))
+    world.proves(node_text("prover_node_2", negate=True), node_proof("prover_node_2", "by\n  norm_num", negate=True))
+    result, _ = fs.formalize(store, world, script(), proof_id, direct_attempts=1, repairs_per_node=0)
+    assert result.status == "step_refuted"
+    build_labels(store, sources="formal")
+    [label] = store.labels(sources=["formal"])
+    assert (label.value, label.evidence["reason"]) == (0.0, "refuted-step")
+
+
+@pytest.mark.timeout(120)
+def test_engine_misaligned_step_gives_no_label(engine_kit):
+    fs, store, proof_id, world, node_text, node_proof, script, solvable = engine_kit
+    solvable(world)
+    misaligned = lambda call: fs.vote("Natural-language step 1:" in call.messages[-1].content)  # noqa: E731
+    result, _ = fs.formalize(store, world, script(misaligned), proof_id, direct_attempts=1, refute=False)
+    assert result.status == "verified" and result.steps_aligned is False
+    s = build_labels(store, sources="formal").sources["formal"]
+    assert store.labels(sources=["formal"]) == [] and s.no_label == {"not-steps-aligned": 1}
