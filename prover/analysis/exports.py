@@ -171,7 +171,10 @@ def build_records(store, ls: LabelledSet, *, templates=None, max_pairs_per_probl
     from prover.informal.prompts import default_templates
 
     templates = templates or default_templates()
-    analyses = store.analyses_by_proof(list(ls.chosen), with_text=True, with_metas=False)
+    analyses = store.analyses_by_proof(list(ls.chosen), with_metas=False)
+    targets = {pid: agreeing_analysis(analyses.get(pid, []), label) for pid, label in ls.chosen.items()}
+    # Only the chosen analyses' texts are read: all of them would not fit in memory on a large database.
+    texts = store.analysis_texts([a.id for a in targets.values() if a is not None])
     conflicted = set(ls.conflicts.proof_ids)
     per_problem: dict[str, list[int]] = defaultdict(list)
     for pid in ls.chosen:
@@ -188,12 +191,12 @@ def build_records(store, ls: LabelledSet, *, templates=None, max_pairs_per_probl
                           # Each problem weighs the same, however many of its proofs are labelled.
                           "weight": 1.0 / len(per_problem[ls.problem_key(pid)]),
                           "conflict": pid in conflicted, "split": split})
-        target = agreeing_analysis(analyses.get(pid, []), label)
+        target = targets[pid]
         if target is None:
             missing.append(pid)
             continue
         prompt = templates.verification(statement, info.text)
-        sft.append({"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": target.analysis}],
+        sft.append({"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": texts[target.id]}],
                     **_ident(ls, pid), "proof_id": pid, "verification_id": target.id,
                     "verifier_model": target.verifier_model, "label": label.value, "score": score,
                     "source": label.source, "split": split})

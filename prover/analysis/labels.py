@@ -74,6 +74,9 @@ def formal_label(ev: FormalEvidence) -> FormalDecision:
         return FormalDecision(value=0.0, reason="refuted-step", missing=missing)
     if not missing:
         return FormalDecision(value=1.0, reason="formal-1", missing=[])
+    if ev.root_closed_independently:
+        # The usual case of a proof Lean closed without its sketch: say so rather than what else is missing.
+        return FormalDecision(value=None, reason="root-closed-independently", missing=missing)
     return FormalDecision(value=None, reason="not-" + missing[0], missing=missing)
 
 
@@ -197,17 +200,33 @@ def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEv
         summary.note = ("this database has no formal-stage evidence (run the formal stage: prover run --formal); "
                         "no formal label")
         return []
+    if not records:
+        summary.note = "no finished formal attempt on an NL proof in this database; no formal label"
+    by_proof: dict[int, list[tuple[FormalEvidence, FormalDecision]]] = defaultdict(list)
+    for ev in records:
+        by_proof[ev.proof_id].append((ev, formal_label(ev)))
     out = []
     version = formal_policy_version()
-    for ev in records:
+    for pid in sorted(by_proof):
+        decided = by_proof[pid]
         summary.considered += 1
-        decision = formal_label(ev)
-        _tally(summary, decision.value, decision.reason)
-        if decision.statement_false:
+        flagged = sum(1 for _, d in decided if d.statement_false)
+        if flagged:
             summary.flags["statement-false"] = summary.flags.get("statement-false", 0) + 1
-        if decision.value is not None:
-            out.append(LabelRecord(proof_id=ev.proof_id, source="formal", value=decision.value,
-                                   policy_version=version, evidence=formal_evidence_json(ev, decision)))
+        values = {d.value for _, d in decided if d.value is not None}
+        if len(values) > 1:
+            # Two attempts on one proof (e.g. two statements) that Lean settles both ways.
+            _tally(summary, None, "contradictory-attempts")
+            continue
+        if not values:
+            _tally(summary, None, decided[-1][1].reason)
+            continue
+        ev, decision = next((e, d) for e, d in decided if d.value is not None)
+        _tally(summary, decision.value, decision.reason)
+        evidence = formal_evidence_json(ev, decision)
+        evidence["attempts"] = [e.attempt_id for e, _ in decided]
+        out.append(LabelRecord(proof_id=pid, source="formal", value=decision.value, policy_version=version,
+                               evidence=evidence))
     return out
 
 
@@ -228,7 +247,7 @@ def build_labels(store, *, sources: str | Sequence[str] | None = None, informal:
         records += _informal_labels(store, informal, summaries["informal"])
     run_id = store.start_run("labels-build", command=list(command or []),
                              config={"sources": list(wanted), "informal": informal.model_dump()})
-    new_ids, existing = store.add_labels(records, run_id=run_id)
+    _, existing = store.add_labels(records, run_id=run_id)
     for rec in records:
         s = summaries[rec.source]
         old = existing.get((rec.proof_id, rec.source, rec.policy_version))

@@ -3,9 +3,11 @@ each, plus a manifest, so that anyone can re-check them with ``lake env lean FIL
 project on the same toolchain and Mathlib.
 
 A file is the assembled file exactly as Lean checked it (preamble, answer slots, lemmas, target,
-``#print axioms``), byte for byte: its sha256 is the check's ``file_hash``. Only checks accepted
-by the current screen rules are exported; a ``verified`` row of an older screen must be
-re-screened first (it is counted, not written)."""
+``#print axioms``), byte for byte: its sha256 is the check's ``file_hash``. Exported: checks of a stored formal
+statement (not node lemmas, negations or a gate's probes), accepted by the current screen rules
+(a ``verified`` row of an older screen must be re-screened first), of a statement that is given
+by its data set or passed the faithfulness gate. The manifest links each file to the NL proofs
+whose formal attempt ended in it."""
 
 from __future__ import annotations
 
@@ -50,6 +52,8 @@ class LeanExportSummary(BaseModel):
     """``.lean`` files written (one per distinct assembled file)."""
     by_verdict: dict[str, int] = Field(default_factory=dict)
     by_collection: dict[str, int] = Field(default_factory=dict)
+    unfaithful: int = 0
+    """Verified checks of autoformalized statements that failed the faithfulness gate (not written)."""
     stale_screen: int = 0
     """Verified checks accepted by an older screen (not written: re-screen them first)."""
     duplicates: int = 0
@@ -71,6 +75,30 @@ def _project_pin() -> dict[str, Any] | None:
     except ProverError:
         return None
     return {"dir": pin.project_dir, "toolchain": pin.toolchain, "mathlib_rev": pin.mathlib_rev, "repl_rev": pin.repl_rev}
+
+
+def _formal_links(store) -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """From the formal stage's attempts: each formal statement's origin and faithfulness, and
+    the NL proofs whose attempt ended in a check (its sketch's assembled file, or a direct proof
+    of the statement)."""
+    rows = store.formal_attempt_rows()
+    statements: dict[int, dict[str, Any]] = {}
+    links: dict[int, list[dict[str, Any]]] = {}
+    if rows is None:
+        return statements, links
+    for a in rows.attempts:
+        fs = a["formal_statement_id"]
+        if fs is not None:
+            seen = statements.setdefault(fs, {"origin": a["statement_source"] or "unknown", "faithful": None})
+            if a["statement_faithful"] is True:
+                seen["faithful"] = True
+            elif seen["faithful"] is None and a["statement_faithful"] is False:
+                seen["faithful"] = False
+        for column, how in (("final_check_id", "sketch"), ("direct_check_id", "without the sketch")):
+            if a[column] is not None and a["proof_id"] is not None:
+                links.setdefault(a[column], []).append({"proof_id": a["proof_id"], "attempt_id": a["id"],
+                                                        "status": a["status"], "how": how})
+    return statements, links
 
 
 def _check_replaceable(out: Path) -> None:
@@ -103,6 +131,7 @@ def export_verified_proofs(store, out: str | Path, *, fmt: str = "lean-dir",
     out = Path(out)
     _check_replaceable(out)
     rows = store.lean_checks_with_verdicts(verdicts)
+    statements, attempts_of = _formal_links(store)
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -112,8 +141,14 @@ def export_verified_proofs(store, out: str | Path, *, fmt: str = "lean-dir",
     by_verdict: Counter[str] = Counter()
     by_collection: Counter[str] = Counter()
     for r in rows:
+        if r["formal_statement_id"] is None:
+            continue  # a node lemma, a negation or a gate's probe: not a proof of a problem's statement
         if r["screen_rules_version"] != SCREEN_RULES_VERSION:
             summary.stale_screen += 1
+            continue
+        statement = statements.get(r["formal_statement_id"], {"origin": "given", "faithful": None})
+        if statement["origin"] == "autoformalized" and statement["faithful"] is not True:
+            summary.unfaithful += 1
             continue
         check = {"check_id": r["id"], "verdict": r["verdict"], "backend": r["backend"], "toolchain": r["toolchain"],
                  "mathlib_rev": r["mathlib_rev"], "repl_rev": r["repl_rev"],
@@ -137,7 +172,8 @@ def export_verified_proofs(store, out: str | Path, *, fmt: str = "lean-dir",
         by_file[r["file_hash"]] = entry = {
             "file": rel.as_posix(), "sha256": r["file_hash"], "target": r["target"],
             "problem": {"id": r["problem_id"], "collection": r["collection"], "external_id": r["external_id"]},
-            "formal_statement_id": r["formal_statement_id"], **check, "other_checks": []}
+            "statement": {"formal_statement_id": r["formal_statement_id"], **statement},
+            "nl_proofs": attempts_of.get(r["id"], []), **check, "other_checks": []}
         by_verdict[r["verdict"]] += 1
         by_collection[collection] += 1
     entries = list(by_file.values())

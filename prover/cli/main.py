@@ -45,6 +45,7 @@ def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
     from prover.cli.export import export
+    from prover.cli.formal import formalize
     from prover.cli.grades import grades
     from prover.cli.labels import labels
     from prover.cli.lean import lean
@@ -69,6 +70,7 @@ def _register() -> None:
     cli.add_command(train)
     register_lean_processes(lean)
     cli.add_command(lean)
+    cli.add_command(formalize)
 
 
 _register()

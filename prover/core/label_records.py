@@ -101,6 +101,8 @@ class FormalEvidence(BaseModel):
 
     proof_id: int
     """The NL proof."""
+    attempt_id: int | None = None
+    """The formal attempt (``formal_attempts``) this evidence comes from."""
     formal_statement_id: int | None = None
     """The Lean statement used."""
     statement_origin: Literal["given", "autoformalized"] | None = None

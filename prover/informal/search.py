@@ -72,6 +72,23 @@ class Progress(Protocol):
     def problem_done(self, result: ProblemResult) -> None: ...
 
 
+class SearchHooks(Protocol):
+    """What another stage (the formal stage of ``prover run --formal``) plugs into a search. The
+    search calls them at fixed points, so that an identical command still builds identical
+    requests: ``before_plan`` may wait for work started earlier, and ``refinement_notes`` must
+    depend only on what was finished by then."""
+
+    async def before_plan(self, search: "ProblemSearch", r: int) -> None: ...
+
+    def selected(self, search: "ProblemSearch", proofs: Sequence[PoolProof], r: int) -> None: ...
+
+    def refinement_notes(self, search: "ProblemSearch", proof: PoolProof) -> list[tuple[int, str]]:
+        """(id, text) issues to give a refinement of ``proof`` besides its analyses."""
+        ...
+
+    async def finished(self, search: "ProblemSearch", best: PoolProof | None) -> None: ...
+
+
 class NullProgress:
     def planned(self, stage: str, n: int) -> None:
         pass
@@ -96,6 +113,8 @@ class Engine:
     run_id: int | None = None
     progress: Progress = field(default_factory=NullProgress)
     worker: StoreWorker | None = None
+    hooks: SearchHooks | None = None
+    """Another stage plugged into the search (None: the plain informal search)."""
 
     def __post_init__(self) -> None:
         if self.worker is None:
@@ -144,6 +163,8 @@ class Slot:
     seed: int
     parent_ids: list[int] = field(default_factory=list)
     analysis_ids: list[int] = field(default_factory=list)
+    feedback_ids: list[int] = field(default_factory=list)
+    """Issues from another stage (formal feedback) given with the analyses."""
 
 
 _TRANSIENT = object()
@@ -182,8 +203,11 @@ class ProblemSearch:
         self._t0 = 0.0
         self.result: ProblemResult | None = None
         self._prompts: dict[int, str] = {}
+        # Keyed by id() of pool objects: their background row writes, and the keys of the calls
+        # that made them (a child row names its parent by that key until the parent has an id).
         self._writes: dict[int, asyncio.Future[int]] = {}
-        """Background row writes of proofs and verdicts, by ``id()`` of the pool object."""
+        self._keys: dict[int, str] = {}
+        self._meta_writes: list[asyncio.Future[int]] = []
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -210,6 +234,8 @@ class ProblemSearch:
         await self.open()
         r = 0
         while not self.stopped:
+            if self.e.hooks is not None:
+                await self.e.hooks.before_plan(self, r)
             slots = self.plan(r)
             if not slots:
                 break
@@ -247,17 +273,22 @@ class ProblemSearch:
             if not chosen:
                 self._stop("exhausted", "no proof with a parsed verdict to refine")
                 return []
+            if self.e.hooks is not None:
+                self.e.hooks.selected(self, chosen, r)
             rng = search_rng(c.seed, self.p.key, "pair", r)
             slots = []
             for j, proof in enumerate(chosen):
                 analyses = pair_analyses(proof, k.analyses_per_refinement, rng, m=k.meta_verifications,
                                          tau=c.label.tau)
-                prompt = self.e.templates.refinement(self.p.statement or "", proof.text, [v.analysis for v in analyses])
+                notes = self.e.hooks.refinement_notes(self, proof) if self.e.hooks is not None else []
+                prompt = self.e.templates.refinement(self.p.statement or "", proof.text,
+                                                     [v.analysis for v in analyses] + [text for _, text in notes])
                 for q in range(k.proofs_per_refinement):
                     slots.append(Slot(round=r, index=j * k.proofs_per_refinement + q, prompt=prompt,
                                       seed=derive_seed(c.seed, self.p.key, "refine", r, j, q),
                                       parent_ids=[proof.id] if proof.id is not None else [],
-                                      analysis_ids=[v.id for v in analyses if v.id is not None]))
+                                      analysis_ids=[v.id for v in analyses if v.id is not None],
+                                      feedback_ids=[i for i, _ in notes]))
         if c.call_budget is not None:
             per_proof = max_calls_per_proof(c, self.p.reference_answer is not None)
             fit = max(0, (c.call_budget - self.calls) // per_proof)
@@ -275,8 +306,12 @@ class ProblemSearch:
 
     async def end_round(self, r: int) -> None:
         """Round r is complete: decide whether the search stops."""
+        # Every row of the round is stored before the next is planned (lineage needs the ids).
+        await self.e.worker.flush()
         for item in [p for p in self.pool if p.id is None] + [v for p in self.pool for v in p.verdicts if v.id is None]:
-            await self._id_of(item)  # every row of the round is stored (lineage needs the ids)
+            await self._id_of(item)
+        await asyncio.gather(*self._meta_writes)
+        self._meta_writes.clear()
         self.rounds = r + 1
         m = self.k.verifications
         if self.failures:
@@ -309,6 +344,13 @@ class ProblemSearch:
             self.failures += 1
             self.last_error = res.error or "error"
         return res
+
+    def _parent(self, fields: dict[str, Any], parent: PoolProof | PoolVerdict, name: str) -> None:
+        # The parent's id when it is stored already, else the key of the call that made it.
+        if parent.id is not None:
+            fields[f"{name}_id"] = parent.id
+        else:
+            fields[f"{name}_call_key"] = self._keys[id(parent)]
 
     async def _id_of(self, item: PoolProof | PoolVerdict) -> int:
         """The row id of a proof or verdict, once its background write is done."""
@@ -352,9 +394,13 @@ class ProblemSearch:
                 "parse_status": parsed.status, "answer": answer, "answer_match": match,
                 "extra": {"analysis_ids": slot.analysis_ids, "model": res.model} if slot.analysis_ids else {"model": res.model},
             }
+            if slot.feedback_ids:
+                fields["extra"]["formal_feedback_ids"] = slot.feedback_ids
             proof = PoolProof(round=slot.round, slot=slot.index, text=parsed.proof, self_score=parsed.self_score,
                               status=parsed.status, parent_ids=slot.parent_ids, answer=answer, answer_match=match)
-            # Stored in the background: its verifications start now; only their rows wait for its id.
+            # Stored in the background: its verifications start now, and their rows name it by
+            # the key of the call that made it.
+            self._keys[id(proof)] = res.key
             self._writes[id(proof)] = asyncio.ensure_future(self.e.worker.add("proofs", fields, res.key))
         self.pool.append(proof)
         self.e.progress.done(stage)
@@ -412,12 +458,9 @@ class ProblemSearch:
                       "analysis": parsed.analysis, "score": parsed.score, "parse_status": parsed.status,
                       "issues": [], "extra": {}}
             verdict = PoolVerdict(index=i, score=parsed.score, status=parsed.status, analysis=parsed.analysis)
-
-            async def store(fields=fields, key=res.key) -> int:
-                fields["proof_id"] = await self._id_of(proof)
-                return await self.e.worker.add("verifications", fields, key)
-
-            self._writes[id(verdict)] = asyncio.ensure_future(store())
+            self._parent(fields, proof, "proof")
+            self._keys[id(verdict)] = res.key
+            self._writes[id(verdict)] = asyncio.ensure_future(self.e.worker.add("verifications", fields, res.key))
         proof.verdicts.append(verdict)
         self.e.progress.done("verify")
         return verdict
@@ -445,10 +488,11 @@ class ProblemSearch:
                     self.e.progress.done("meta")
                     return
                 parsed = parse_meta(res.text, truncated=res.truncated)
-                fields = {"verification_id": await self._id_of(verdict), "run_id": self.e.run_id, "meta_verifier_model": res.model,
+                fields = {"run_id": self.e.run_id, "meta_verifier_model": res.model,
                           "sample_index": j, "text": parsed.text, "score": parsed.score,
                           "parse_status": parsed.status, "extra": {}}
-                await self.e.worker.add("metas", fields, res.key)
+                self._parent(fields, verdict, "verification")
+                self._meta_writes.append(asyncio.ensure_future(self.e.worker.add("metas", fields, res.key)))
                 scores[j] = parsed.score
             self.e.progress.done("meta")
 
@@ -509,6 +553,8 @@ class ProblemSearch:
                 answer=result.answer, answer_match=result.answer_match, run_id=self.e.run_id,
                 label=label.value if label else None, label_detail=label.model_dump() if label else {})
         self.result = result
+        if self.e.hooks is not None:
+            await self.e.hooks.finished(self, best)
         self.e.progress.problem_done(result)
         return result
 
@@ -529,6 +575,10 @@ async def run_barrier(engine: Engine, problems: Sequence[ProblemInfo]) -> list[P
     await asyncio.gather(*(s.open() for s in searches))
     r = 0
     while True:
+        if engine.hooks is not None:
+            for s in searches:
+                if not s.stopped:
+                    await engine.hooks.before_plan(s, r)
         plans = [(s, s.plan(r)) for s in searches if not s.stopped]
         plans = [(s, slots) for s, slots in plans if slots]
         if not plans:

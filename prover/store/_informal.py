@@ -119,6 +119,36 @@ def _statements(table):
 
 _STATEMENTS = {kind: _statements(table) for kind, table in _TABLES.items()}
 
+# A row may name its parent (proof of a verification, verification of a meta-verification) by the
+# key of the call that made the parent: (key field, id column, parent kind).
+_PARENT = {"verifications": ("proof_call_key", "proof_id"), "metas": ("verification_call_key", "verification_id")}
+_PARENT_KIND = {"verifications": "proofs", "metas": "verifications"}
+
+
+def _parent_lookup(table):
+    mc = ModelCall.__table__
+    return (select(mc.c.call_key, table.c.id).select_from(table.join(mc, table.c.model_call_id == mc.c.id))
+            .where(mc.c.call_key.in_(bindparam("keys", expanding=True))))
+
+
+_PARENT_LOOKUP = {"verifications": _parent_lookup(Proof.__table__),
+                  "metas": _parent_lookup(Verification.__table__)}
+
+
+def _resolve_parents(conn, rows: Sequence[dict[str, Any]], key_field: str, id_field: str,
+                     known: dict[str, int]) -> list[dict[str, Any]]:
+    wanted = list({r[key_field] for r in rows if key_field in r and r[key_field] not in known})
+    kind = "verifications" if id_field == "proof_id" else "metas"
+    for i in range(0, len(wanted), _CHUNK):
+        known.update(conn.execute(_PARENT_LOOKUP[kind], {"keys": wanted[i:i + _CHUNK]}).all())
+    out = []
+    for r in rows:
+        if key_field in r:
+            r = dict(r)
+            r[id_field] = known[r.pop(key_field)]
+        out.append(r)
+    return out
+
 
 def _insert_by_call(conn, kind: str, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
     lookup, insert_many, insert_one = _STATEMENTS[kind]
@@ -189,12 +219,22 @@ class InformalMixin:
     def add_informal_rows(self, batches: dict[str, tuple[Sequence[dict[str, Any]], Sequence[str]]]) -> dict[str, list[int]]:
         """Store rows made by model calls, in ONE transaction: ``{kind: (rows, call keys)}`` with
         kind ``proofs``, ``verifications`` or ``metas`` (rows: column names as keys, ``extra``
-        for metadata). A call that already has its row keeps it, and that row's id is returned
-        instead: writing the same answer twice is harmless. Returns the ids per kind, in order."""
+        for metadata). A verification may name its proof by ``proof_call_key`` (the key of the
+        call that made it, stored before or in this batch) instead of ``proof_id``; a
+        meta-verification its analysis by ``verification_call_key``. A call that already has its
+        row keeps it, and that row's id is returned instead: writing the same answer twice is
+        harmless. Returns the ids per kind, in order."""
         out: dict[str, list[int]] = {}
         with self.engine.begin() as conn:  # type: ignore[attr-defined]
-            for kind, (rows, keys) in batches.items():
-                out[kind] = _insert_by_call(conn, kind, rows, keys) if rows else []
+            for kind in ("proofs", "verifications", "metas"):
+                rows, keys = batches.get(kind, ((), ()))
+                if not rows:
+                    continue
+                parent = _PARENT.get(kind)
+                if parent is not None:
+                    rows = _resolve_parents(conn, rows, *parent, dict(zip(batches.get(_PARENT_KIND[kind], ((), ()))[1],
+                                                                         out.get(_PARENT_KIND[kind], []))))
+                out[kind] = _insert_by_call(conn, kind, rows, keys)
         return out
 
     def add_informal_proofs(self, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:

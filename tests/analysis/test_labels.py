@@ -206,8 +206,8 @@ def test_build_twice_adds_nothing(store, world):
         assert second.sources[src].added == 0
         assert second.sources[src].existing == first.sources[src].added
         assert second.sources[src].changed == 0
-    # no formal-stage tables in this database: the formal source says so and gives nothing
-    assert first.sources["formal"].considered == 0 and "no formal-stage evidence" in first.sources["formal"].note
+    # no formal attempt in this database: the formal source says so and gives nothing
+    assert first.sources["formal"].considered == 0 and "no finished formal attempt" in first.sources["formal"].note
     assert second.run_id != first.run_id
 
 
@@ -230,7 +230,7 @@ def test_formal_labels_stored_from_evidence_and_read_by_crosscheck(store, world)
     f = s.sources["formal"]
     assert (f.considered, f.added) == (4, 2)
     assert f.values == {"1": 1, "0": 1}
-    assert f.no_label == {"not-root-not-closed-independently": 1, "formalization-failed": 1}
+    assert f.no_label == {"root-closed-independently": 1, "formalization-failed": 1}
     stored = {r.proof_id: r for r in store.labels(sources=["formal"])}
     assert stored[ids["clean"]].evidence["evidence"]["verified_check_id"] == 11
     assert stored[ids["low"]].evidence["reason"] == "refuted-statement"
@@ -263,3 +263,20 @@ def test_newest_policy_version_of_a_source_counts(store, world):
     current = current_labels(store.labels())
     assert current[world["rejected"]]["informal"].policy_version.startswith("informal/v1 n=2 m=0")
     assert current[world["clean"]]["informal"].policy_version.startswith("informal/v1 n=2 m=0")
+
+
+def test_labels_migration_matches_the_orm(store):
+    """The alembic revision creates exactly the table the ORM describes (and crosscheck reads)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from prover.store.schema import Base
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    mine = [d for d in diff if "labels" in repr(d)]
+    assert mine == []
+    from sqlalchemy import inspect
+
+    cols = {c["name"] for c in inspect(store.engine).get_columns("labels")}
+    assert {"proof_id", "source", "value", "policy_version", "evidence"} <= cols

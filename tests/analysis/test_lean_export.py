@@ -57,6 +57,7 @@ def test_lean_dir_export(store, checks, tmp_path):
     assert (out / entry["file"]).read_bytes() == FILE_A.encode()
     assert entry["sha256"] == sha256_text(FILE_A) and entry["check_id"] == checks["a"]
     assert entry["problem"] == {"id": entry["problem"]["id"], "collection": "minif2f", "external_id": "mathd/1"}
+    assert entry["statement"]["origin"] == "given" and entry["nl_proofs"] == []
     assert (entry["toolchain"], entry["mathlib_rev"], entry["repl_rev"]) == ("leanprover/lean4:v4.27.0", "a3a10db", "8948401")
     assert entry["limits"] == {"time_s": 60.0, "heartbeats": 200_000, "memory_mb": 4096}
     assert entry["verdict"] == "verified" and entry["axioms"] == ["propext"]
@@ -102,3 +103,29 @@ def test_exported_files_recheck_with_real_lean(store, checks, tmp_path):
         r = subprocess.run([lake, "env", "lean", str(out / entry["file"])], cwd=project_dir(), capture_output=True,
                            text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_only_proofs_of_faithful_statements_with_their_nl_proofs(store, checks, tmp_path):
+    from prover.core.records import ProofRecord
+
+    [p] = [p for p in store.list_problems() if p.collection == "minif2f"]
+    proof = store.add_proofs([ProofRecord(problem_id=p.id, text="An NL proof.")])[0]
+    good = store.add_formal_statement(p.id, toolchain="leanprover/lean4:v4.27.0", preamble="import Mathlib\n",
+                                      statement="theorem t_c : 2 = 2 := by sorry", source="autoformalized", extra={})
+    bad = store.add_formal_statement(p.id, toolchain="leanprover/lean4:v4.27.0", preamble="import Mathlib\n",
+                                     statement="theorem t_d : True := by sorry", source="autoformalized", extra={})
+    file_c = "import Mathlib\n\ntheorem t_c : 2 = 2 := rfl\n\n#print axioms t_c\n"
+    c = _check(store, good, file_c, "t_c")
+    _check(store, bad, "import Mathlib\n\ntheorem t_d : True := trivial\n\n#print axioms t_d\n", "t_d")
+    _check(store, None, "import Mathlib\n\ntheorem node : 1 = 1 := rfl\n\n#print axioms node\n", "node")
+    for key, fs, faithful, final in (("a1", good, True, c), ("a2", bad, False, None)):
+        store.add_formal_row("attempt", attempt_key=key, problem_id=p.id, proof_id=proof, status="verified" if final else "no_statement",
+                             formal_statement_id=fs, statement_source="autoformalized", statement_faithful=faithful,
+                             final_check_id=final)
+    s = export_verified_proofs(store, tmp_path / "v")
+    assert (s.files, s.unfaithful) == (2, 1)
+    entries = {e["target"]: e for e in json.loads((tmp_path / "v" / "manifest.json").read_text())["proofs"]}
+    assert set(entries) == {"t_a", "t_c"}
+    assert entries["t_c"]["statement"] == {"formal_statement_id": good, "origin": "autoformalized", "faithful": True}
+    assert entries["t_c"]["nl_proofs"] == [{"proof_id": proof, "attempt_id": entries["t_c"]["nl_proofs"][0]["attempt_id"],
+                                            "status": "verified", "how": "sketch"}]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from labeldb import add_grade
 
+from prover.analysis.formal_evidence import FUNNEL_STAGES
 from prover.analysis.labels import build_labels
 from prover.analysis.report import report_data, write_report
 from prover.core.errors import NotFoundError
@@ -87,8 +88,8 @@ def test_report_numbers(db):
     assert (alpha["problems"], alpha["searched"], alpha["solved"], alpha["formally_verified"]) == (3, 3, 3, 1)
     assert (beta["problems"], beta["solved"], beta["answer_match"], beta["with_reference"]) == (2, 0, 2, 2)
     assert alpha["calls"] > 0 and data.totals["problems"] == 5
-    # no formal-stage tables yet: unknown; no statement marked incompatible: 0
-    assert alpha["statement_proved"] is None and alpha["incompatible"] == 0
+    # no formal attempt proved a statement, no statement is marked incompatible
+    assert alpha["statement_proved"] == 0 and alpha["incompatible"] == 0
     # round 0: drafts graded 0.5; round 1: alpha refinements pass
     assert [(r["round"], r["proofs"], r["solved"]) for r in data.progress] == [(0, 10, 0), (1, 3, 3)]
     assert data.analysis_scores == {"0": 0, "0.5": 20, "1": 6, "unparsed": 0}
@@ -97,7 +98,7 @@ def test_report_numbers(db):
     assert (refs["lean"]["n"], refs["lean"]["tp"], refs["lean"]["tn"]) == (2, 1, 1)
     assert refs["human"]["n"] == 5  # a0: two drafts and a refinement; b0: two drafts
     assert all(name in data.images for c in data.crosschecks for name in c["images"])
-    assert data.funnel[0] == ("statements", 0) and data.funnel[-1] == ("verified", 0)
+    assert data.funnel == [(stage, 0) for stage in FUNNEL_STAGES]
     assert data.labels["formal"] == {"0": 1, "1": 1} and data.labels["human"] == {"1": 2, "0": 2, "0.857143": 1}
     assert data.cost["by_role"]["verifier"]["calls"] == 26 and data.cost["total"]["calls"] == 26 + 13 + 20
     assert any("Scripted backend" in b for b in data.banners)

@@ -41,11 +41,11 @@ def test_labels_build_twice(db):
     assert r.exit_code == 0, r.output
     s = json.loads(r.output)["sources"]
     assert s["informal"]["added"] == 6 and s["informal"]["values"] == {"1": 3, "0": 3}
-    assert s["human"]["added"] == 1 and "no formal-stage evidence" in s["formal"]["note"]
+    assert s["human"]["added"] == 1 and "no finished formal attempt" in s["formal"]["note"]
     r = run("labels", "build", "--db", db, "--n", "2", "--m", "1")
     assert r.exit_code == 0, r.output
     assert "informal\t6\t0\t6\t0\t1: 3, 0: 3\t-" in r.output
-    assert "formal: this database has no formal-stage evidence" in r.output
+    assert "formal: no finished formal attempt on an NL proof in this database; no formal label" in r.output
 
 
 def test_labels_build_errors(db, tmp_path):

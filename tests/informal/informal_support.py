@@ -39,7 +39,8 @@ def run_search(store, script, tokens=("t/p1",), *, config=None, schedule="pipeli
     config = config or knobs(**knob_over)
     mc = ModelConfig(defaults=RoleSettings(backend="scripted", max_retries=0, backoff_s=0))
     summary = run_informal(store, list(tokens), config=config, model_config=mc, templates=templates,
-                           backends={r: backend for r in ROLES}, progress=False, schedule=schedule)
+                           backends={r: backend for r in ROLES}, progress=False, schedule=schedule,
+                           commit_window_s=0.002)
     return summary, backend
 
 
