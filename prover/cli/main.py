@@ -44,19 +44,25 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
+    from prover.cli.formal import formalize
     from prover.cli.grades import grades
     from prover.cli.models import models
     from prover.cli.lean import lean
     from prover.cli.lean_proc import register as register_lean_processes
     from prover.cli.problems import problems
+    from prover.cli.run import run
+    from prover.cli.show import show
 
     cli.add_command(problems)
     cli.add_command(db)
     cli.add_command(grades)
     cli.add_command(crosscheck)
     cli.add_command(models)
+    cli.add_command(run)
+    cli.add_command(show)
     register_lean_processes(lean)
     cli.add_command(lean)
+    cli.add_command(formalize)
 
 
 _register()

@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from prover.core.errors import StoreError
 from prover.store._calls import CallsMixin
+from prover.store._formal import FormalMixin
 from prover.store._grades import GradesMixin
+from prover.store._informal import InformalMixin
 from prover.store._lean import LeanChecksMixin
 from prover.store._lean_proc import LeanProcMixin
 from prover.store._problems import ProblemsMixin
@@ -51,7 +53,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin,
-                 LeanChecksMixin, LeanProcMixin):
+                 LeanChecksMixin, LeanProcMixin, InformalMixin, FormalMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""
 

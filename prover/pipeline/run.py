@@ -1,0 +1,197 @@
+"""``prover run``: an informal search over problems named on the command line.
+
+A token is a file (imported first) if that path exists, otherwise a problem id. The run is a row
+in ``runs``; every search, proof, analysis and model call is a row too, so the same command
+continues after Ctrl-C or a crash without asking any answered call again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from prover.core.errors import UsageError
+from prover.core.hashing import hash_json
+from prover.core.informal_records import BudgetEstimate, RunSummary, SearchConfig
+from prover.core.llm_records import ModelConfig
+from prover.informal.prompts import Templates, default_templates
+from prover.informal.search import Engine, ProblemInfo, max_calls_per_proof, run_barrier, run_pipelined
+from prover.pipeline.progress import RichProgress
+
+SCHEDULES = {"pipelined": run_pipelined, "barrier": run_barrier}
+
+
+def _info(p: Any) -> ProblemInfo:
+    return ProblemInfo(id=p.id, label=f"{p.collection}/{p.external_id}",
+                       key=f"{p.collection}/{p.external_id}/{p.statement_hash}",
+                       statement=p.informal_statement, reference_answer=p.reference_answer)
+
+
+def resolve_problems(store: Any, tokens: Sequence[str], *, import_files: bool = True) -> list[ProblemInfo]:
+    """The problems the tokens name, in order, each once. A token that is an existing path is a
+    problem file (imported, unless ``import_files`` is False: then its problems are read but not
+    stored, and carry id -1 when new); any other token is a problem id, ``COLLECTION/ID`` or
+    row id (an ambiguous one is a UsageError)."""
+    from prover.store.imports import parse_problem_file
+
+    if not tokens:
+        raise UsageError("name at least one problem file or problem id")
+    out: dict[tuple[int, str], ProblemInfo] = {}
+    for token in tokens:
+        path = Path(token)
+        if path.exists():
+            records = parse_problem_file(path)
+            if import_files:
+                store.add_problems(records)
+            ids = store.problem_ids([r.key for r in records])
+            for rec in records:
+                pid = ids.get(rec.key, -1)
+                info = ProblemInfo(id=pid, label=f"{rec.collection}/{rec.external_id}",
+                                   key="/".join(rec.key), statement=rec.informal_statement,
+                                   reference_answer=rec.reference_answer)
+                out.setdefault((pid, info.key), info)
+        else:
+            info = _info(store.resolve_problem(token))
+            out.setdefault((info.id, info.key), info)
+    return list(out.values())
+
+
+def estimate_budget(problems: Sequence[ProblemInfo], config: SearchConfig, model_config: ModelConfig) -> BudgetEstimate:
+    """The most calls (by role) and completion tokens a run of these problems may use."""
+    k = config.knobs
+    proofs = k.proofs + k.rounds * k.refine_top * k.proofs_per_refinement
+    by_role = {"generator": 0, "verifier": 0, "meta_verifier": 0, "judge": 0}
+    total = 0
+    per_problem = 0
+    for p in problems:
+        has_ref = p.reference_answer is not None
+        roles = {"generator": proofs, "verifier": proofs * (k.verifications + config.max_verdict_retries),
+                 "meta_verifier": proofs * k.verifications * k.meta_verifications,
+                 "judge": proofs if has_ref and config.answer_judge else 0}
+        calls = proofs * max_calls_per_proof(config, has_ref)
+        if config.call_budget is not None:
+            calls = min(calls, config.call_budget)
+            roles = {r: min(n, config.call_budget) for r, n in roles.items()}
+        for r, n in roles.items():
+            by_role[r] += n
+        total += calls
+        per_problem = max(per_problem, calls)
+    limits = {r: model_config.role(r).max_tokens for r in by_role}
+    tokens = None if any(limits[r] is None for r, n in by_role.items() if n) else \
+        sum(n * (limits[r] or 0) for r, n in by_role.items())
+    return BudgetEstimate(problems=len(problems), knobs=k, calls_per_problem=per_problem, calls_by_role=by_role,
+                          calls=total, completion_tokens=tokens, max_tokens_by_role=limits)
+
+
+def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
+                 templates: Templates | None = None, backends: Mapping[str, Any] | None = None,
+                 progress: bool | None = None, command: Sequence[str] | None = None,
+                 schedule: str = "pipelined", commit_window_s: float | None = None, formal: Any = None,
+                 lean: tuple[Any, Any] | None = None) -> RunSummary:
+    """Run the informal search on every problem the tokens name; returns the summary (also
+    stored on the run row). ``backends`` maps roles to ready backends (tests pass scripted
+    ones); ``progress`` None shows bars on a terminal only; ``commit_window_s`` sets the model
+    client's group-commit window (tests with instant scripted answers shorten it). ``formal`` (``FormalSettings``)
+    adds the formal stage (``prover run --formal``): Lean is opened first — without a usable
+    toolchain the run stops with PrerequisiteError before any model call — unless ``lean``
+    gives a ready (backend, pin)."""
+    lean_backend = pin = None
+    if formal is not None:
+        from prover.pipeline.formal_run import open_lean
+
+        lean_backend, pin = lean if lean is not None else open_lean(formal)
+    try:
+        return _run_informal(store, tokens, config=config, model_config=model_config, templates=templates,
+                             backends=backends, progress=progress, command=command, schedule=schedule,
+                             commit_window_s=commit_window_s, formal=formal, lean_backend=lean_backend, pin=pin)
+    finally:
+        if lean_backend is not None and lean is None:
+            lean_backend.close()
+
+
+def _run_informal(store, tokens, *, config, model_config, templates, backends, progress, command, schedule,
+                  commit_window_s, formal, lean_backend, pin) -> RunSummary:
+    from prover.llm import ModelClient
+
+    templates = templates or default_templates()
+    problems = resolve_problems(store, tokens)
+    key_parts = {"problems": [p.key for p in problems], "config": config.model_dump(mode="json"),
+                 "templates": templates.fingerprint(), "models": model_config.model_dump(mode="json")}
+    if formal is not None:
+        key_parts["formal"] = [formal.config.model_dump(mode="json"), formal.sample]
+    run_key = hash_json(key_parts)
+    run_config = {"search": config.model_dump(mode="json"), "templates": templates.source,
+                  "schedule": schedule, "problems": [p.label for p in problems]}
+    if formal is not None:
+        run_config["formal"] = {"config": formal.config.model_dump(mode="json"), "sample": formal.sample,
+                                "backend": formal.backend}
+    run_id = store.start_run("informal" if formal is None else "informal+formal", command=list(command or []),
+                             seed=config.seed, run_key=run_key, config=run_config)
+    started = time.perf_counter()
+    extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
+    client = ModelClient(model_config, store=store, run_id=run_id, backends=backends, **extra)
+    try:
+        with RichProgress(len(problems), enabled=progress) as bars:
+            engine = Engine(store=store, client=client, config=config, templates=templates, run_id=run_id,
+                            progress=bars)
+            hooks = None
+            if formal is not None:
+                from prover.pipeline.formal_run import FormalHooks, make_engine
+
+                hooks = FormalHooks(make_engine(store, client, lean_backend, pin, formal.config, run_id=run_id,
+                                                worker=engine.worker), sample=formal.sample, seed=config.seed)
+                engine.hooks = hooks
+
+            async def main():
+                try:
+                    return await SCHEDULES[schedule](engine, problems)
+                except BaseExceptionGroup as group:
+                    # Task groups wrap what a task raised; the caller wants the error itself.
+                    raise _first_leaf(group) from None
+                finally:
+                    await engine.worker.aclose()
+                    await client.aclose()
+
+            results = asyncio.run(main())
+        status = "incomplete" if any(r.status == "incomplete" for r in results) else "completed"
+    except BaseException as exc:
+        # Ctrl-C, or an error that stops the whole run: what is stored stays, and the same
+        # command continues from it.
+        interrupted = isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError))
+        store.finish_run(run_id, status="interrupted" if interrupted else "failed",
+                         summary={"client": client.stats.as_dict(), "error": str(exc)[:500]})
+        raise
+    stats = client.stats
+    summary = RunSummary(run_id=run_id, results=results, calls=sum(r.calls for r in results), sent=stats.sent,
+                         cached=stats.cached, resent=stats.resent, tokens=sum(r.tokens for r in results),
+                         seconds=time.perf_counter() - started, status=status,
+                         formal=[r.model_dump(mode="json") for r in hooks.results] if hooks is not None else [])
+    store.finish_run(run_id, status=status, summary={
+        "calls": summary.calls, "sent": summary.sent, "cached": summary.cached, "resent": summary.resent,
+        "tokens": summary.tokens, "seconds": summary.seconds, "solved": sum(r.passed for r in results),
+        "problems": len(results), "client": stats.as_dict(),
+        **({"formal": {"attempts": len(summary.formal),
+                       "statuses": _count(r["status"] for r in summary.formal)}} if formal is not None else {})})
+    return summary
+
+
+def _count(values) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+def plan_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig) -> BudgetEstimate:
+    """``--dry-run``: the most a run may use; reads problem files without storing them and
+    makes no model call."""
+    return estimate_budget(resolve_problems(store, tokens, import_files=False), config, model_config)

@@ -1,0 +1,321 @@
+"""What the informal engine stores beyond ``proofs`` and ``verifications``: one row per search
+(``informal_searches``: its settings, where it stopped, its result) and the meta-verifications
+of analyses (``meta_verifications``).
+
+A proof, verification or meta-verification made by the engine is the answer of exactly one model
+call, and is found again by that call's key (``model_call_id`` → ``model_calls.call_key``). A
+search that runs again therefore rebuilds its pool from stored rows: it re-derives its requests,
+and every request whose row exists is not asked again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, bindparam, insert,
+                        select, update)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prover.store.schema import Base, ModelCall, Proof, Verification, utcnow
+
+_CHUNK = 500
+
+# Rows are found again by their model call.
+Index("ix_proofs_model_call_id", Proof.__table__.c.model_call_id)
+Index("ix_verifications_model_call_id", Verification.__table__.c.model_call_id)
+
+
+class InformalSearch(Base):
+    """One informal search of one problem. Its identity (``search_key``) hashes what decides the
+    requests it makes (problem, knobs except the round count, seed, templates, models); budgets
+    and the round count are not part of it, so a larger budget continues the same search."""
+
+    __tablename__ = "informal_searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_key: Mapped[str] = mapped_column(String(64), unique=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    # running | solved | exhausted | budget | incomplete | skipped
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    rounds: Mapped[int] = mapped_column(Integer, default=0)
+    proofs: Mapped[int] = mapped_column(Integer, default=0)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    selected_proof_id: Mapped[int | None] = mapped_column(ForeignKey("proofs.id", ondelete="SET NULL"))
+    mean_score: Mapped[float | None] = mapped_column(Float)
+    self_score: Mapped[float | None] = mapped_column(Float)
+    verifications: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answer_match: Mapped[bool | None] = mapped_column(Boolean)
+    label: Mapped[float | None] = mapped_column(Float)
+    label_detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MetaVerification(Base):
+    """One meta-verification: how faithful one verifier analysis is (0 / 0.5 / 1, null when
+    unparsed)."""
+
+    __tablename__ = "meta_verifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    verification_id: Mapped[int] = mapped_column(ForeignKey("verifications.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
+    model_call_id: Mapped[int | None] = mapped_column(ForeignKey("model_calls.id", ondelete="SET NULL"), index=True)
+    meta_verifier_model: Mapped[str | None] = mapped_column(String(300))
+    sample_index: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float)
+    parse_status: Mapped[str] = mapped_column(String(30), default="ok")
+    extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """A stored proof, verification or meta-verification, with its call's key and tokens."""
+
+    id: int
+    call_key: str
+    tokens: int
+    fields: dict[str, Any]
+    """The row's columns (``metadata`` under ``extra``)."""
+
+
+@dataclass(frozen=True)
+class InformalRows:
+    """Everything the engine stored for one problem, by call key."""
+
+    proofs: dict[str, StoredRow]
+    verifications: dict[str, StoredRow]
+    metas: dict[str, StoredRow]
+
+
+def _tokens(prompt: int | None, completion: int | None) -> int:
+    return (prompt or 0) + (completion or 0)
+
+
+_TABLES = {"proofs": Proof.__table__, "verifications": Verification.__table__,
+           "metas": MetaVerification.__table__}
+
+
+def _statements(table):
+    # Built once: constructing SQLAlchemy statements per batch costs more than running them.
+    mc = ModelCall.__table__
+    lookup = (select(mc.c.call_key, mc.c.id, table.c.id)
+              .select_from(mc.outerjoin(table, table.c.model_call_id == mc.c.id))
+              .where(mc.c.call_key.in_(bindparam("keys", expanding=True))))
+    # Without sort_by_parameter_order the rows come back in one multi-row statement, in any
+    # order: each is matched to its row by model call (one row per call by construction).
+    return lookup, insert(table).returning(table.c.id, table.c.model_call_id), insert(table).returning(table.c.id)
+
+
+_STATEMENTS = {kind: _statements(table) for kind, table in _TABLES.items()}
+
+# A row may name its parent (proof of a verification, verification of a meta-verification) by the
+# key of the call that made the parent: (key field, id column, parent kind).
+_PARENT = {"verifications": ("proof_call_key", "proof_id"), "metas": ("verification_call_key", "verification_id")}
+_PARENT_KIND = {"verifications": "proofs", "metas": "verifications"}
+
+
+def _parent_lookup(table):
+    mc = ModelCall.__table__
+    return (select(mc.c.call_key, table.c.id).select_from(table.join(mc, table.c.model_call_id == mc.c.id))
+            .where(mc.c.call_key.in_(bindparam("keys", expanding=True))))
+
+
+_PARENT_LOOKUP = {"verifications": _parent_lookup(Proof.__table__),
+                  "metas": _parent_lookup(Verification.__table__)}
+
+
+def _resolve_parents(conn, rows: Sequence[dict[str, Any]], key_field: str, id_field: str,
+                     known: dict[str, int]) -> list[dict[str, Any]]:
+    wanted = list({r[key_field] for r in rows if key_field in r and r[key_field] not in known})
+    kind = "verifications" if id_field == "proof_id" else "metas"
+    for i in range(0, len(wanted), _CHUNK):
+        known.update(conn.execute(_PARENT_LOOKUP[kind], {"keys": wanted[i:i + _CHUNK]}).all())
+    out = []
+    for r in rows:
+        if key_field in r:
+            r = dict(r)
+            r[id_field] = known[r.pop(key_field)]
+        out.append(r)
+    return out
+
+
+def _insert_by_call(conn, kind: str, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
+    lookup, insert_many, insert_one = _STATEMENTS[kind]
+    found: dict[str, tuple[int, int | None]] = {}
+    unique = list(dict.fromkeys(call_keys))
+    for i in range(0, len(unique), _CHUNK):
+        for key, cid, rid in conn.execute(lookup, {"keys": unique[i:i + _CHUNK]}):
+            if key not in found or found[key][1] is None:
+                found[key] = (cid, rid)
+    now = utcnow()
+    out: list[int | None] = []
+    keyed: dict[int, dict[str, Any]] = {}  # model call id -> new row
+    pending: list[tuple[int, int | None, dict[str, Any]]] = []
+    for i, (row, key) in enumerate(zip(rows, call_keys)):
+        cid, rid = found.get(key, (None, None))
+        out.append(rid)
+        if rid is not None:
+            continue
+        if cid is not None and cid in keyed:  # the same call twice in one batch: one row
+            pending.append((i, cid, keyed[cid]))
+            continue
+        row = dict(row)
+        row["model_call_id"] = cid
+        row.setdefault("created_at", now)
+        row["metadata"] = row.pop("extra", None) or {}
+        if cid is not None:
+            keyed[cid] = row
+        pending.append((i, cid, row))
+    by_call: dict[int, int] = {}
+    if keyed:
+        by_call.update((c, r) for r, c in ((row[0], row[1]) for row in conn.execute(insert_many, list(keyed.values()))))
+    for i, cid, row in pending:
+        if cid is None:  # no stored call to tie it to (should not happen): a row of its own
+            out[i] = conn.execute(insert_one, row).scalar_one()
+        else:
+            out[i] = by_call[cid]
+    return out  # type: ignore[return-value]
+
+
+class InformalMixin:
+    # -- rows made by model calls ---------------------------------------------------------------
+
+    def informal_rows(self, problem_id: int) -> InformalRows:
+        """The engine's proofs, verifications and meta-verifications of a problem, keyed by the
+        key of the model call that made each."""
+        mc = ModelCall.__table__
+        p, v, m = Proof.__table__, Verification.__table__, MetaVerification.__table__
+        tok = (mc.c.call_key, mc.c.prompt_tokens, mc.c.completion_tokens)
+        out: dict[str, dict[str, StoredRow]] = {"p": {}, "v": {}, "m": {}}
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            queries = {
+                "p": select(p, *tok).join(mc, mc.c.id == p.c.model_call_id).where(p.c.problem_id == problem_id),
+                "v": select(v, *tok).join(mc, mc.c.id == v.c.model_call_id).join(p, p.c.id == v.c.proof_id)
+                .where(p.c.problem_id == problem_id),
+                "m": select(m, *tok).join(mc, mc.c.id == m.c.model_call_id)
+                .join(v, v.c.id == m.c.verification_id).join(p, p.c.id == v.c.proof_id)
+                .where(p.c.problem_id == problem_id),
+            }
+            for kind, query in queries.items():
+                for row in conn.execute(query):
+                    data = dict(row._mapping)
+                    key = data.pop("call_key")
+                    tokens = _tokens(data.pop("prompt_tokens"), data.pop("completion_tokens"))
+                    data["extra"] = data.pop("metadata", None) or {}
+                    out[kind][key] = StoredRow(id=data["id"], call_key=key, tokens=tokens, fields=data)
+        return InformalRows(proofs=out["p"], verifications=out["v"], metas=out["m"])
+
+    def add_informal_rows(self, batches: dict[str, tuple[Sequence[dict[str, Any]], Sequence[str]]]) -> dict[str, list[int]]:
+        """Store rows made by model calls, in ONE transaction: ``{kind: (rows, call keys)}`` with
+        kind ``proofs``, ``verifications`` or ``metas`` (rows: column names as keys, ``extra``
+        for metadata). A verification may name its proof by ``proof_call_key`` (the key of the
+        call that made it, stored before or in this batch) instead of ``proof_id``; a
+        meta-verification its analysis by ``verification_call_key``. A call that already has its
+        row keeps it, and that row's id is returned instead: writing the same answer twice is
+        harmless. Returns the ids per kind, in order."""
+        out: dict[str, list[int]] = {}
+        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+            for kind in ("proofs", "verifications", "metas"):
+                rows, keys = batches.get(kind, ((), ()))
+                if not rows:
+                    continue
+                parent = _PARENT.get(kind)
+                if parent is not None:
+                    rows = _resolve_parents(conn, rows, *parent, dict(zip(batches.get(_PARENT_KIND[kind], ((), ()))[1],
+                                                                         out.get(_PARENT_KIND[kind], []))))
+                out[kind] = _insert_by_call(conn, kind, rows, keys)
+        return out
+
+    def add_informal_proofs(self, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
+        """Store proofs made by model calls."""
+        return self.add_informal_rows({"proofs": (rows, call_keys)})["proofs"]
+
+    def add_informal_verifications(self, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
+        """Store verifications made by model calls."""
+        return self.add_informal_rows({"verifications": (rows, call_keys)})["verifications"]
+
+    def add_meta_verifications(self, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
+        """Store meta-verifications made by model calls."""
+        return self.add_informal_rows({"metas": (rows, call_keys)})["metas"]
+
+    def set_proof_answers(self, items: Iterable[tuple[int, str | None, bool | None]]) -> None:
+        """Store (proof id, extracted answer, answer match) for several proofs."""
+        items = list(items)
+        if not items:
+            return
+        p = Proof.__table__
+        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+            for pid, answer, match in items:
+                conn.execute(update(p).where(p.c.id == pid).values(answer=answer, answer_match=match))
+
+    # -- searches ---------------------------------------------------------------------------
+
+    def open_search(self, search_key: str, problem_id: int, *, config: dict[str, Any], seed: int,
+                    run_id: int | None) -> int:
+        """The id of the search with this key, created when new; marked running by ``run_id``."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            row = s.scalars(select(InformalSearch).where(InformalSearch.search_key == search_key)).first()
+            if row is None:
+                row = InformalSearch(search_key=search_key, problem_id=problem_id, config=config, seed=seed)
+                s.add(row)
+            row.run_id, row.status, row.updated_at = run_id, "running", utcnow()
+            s.flush()
+            return row.id
+
+    def save_search(self, search_id: int, **values: Any) -> None:
+        """Update a search's columns (its progress or its result)."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            row = s.get(InformalSearch, search_id)
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+
+    def searches_of(self, problem_id: int) -> list[InformalSearch]:
+        """A problem's searches, newest first."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            return list(s.scalars(select(InformalSearch).where(InformalSearch.problem_id == problem_id)
+                                  .order_by(InformalSearch.updated_at.desc(), InformalSearch.id.desc())))
+
+    def metas_of(self, verification_ids: Sequence[int]) -> list[MetaVerification]:
+        """Meta-verifications of these verifications, in id order."""
+        out: list[MetaVerification] = []
+        with self.session() as s:  # type: ignore[attr-defined]
+            for i in range(0, len(verification_ids), _CHUNK):
+                chunk = list(verification_ids[i:i + _CHUNK])
+                out.extend(s.scalars(select(MetaVerification).where(MetaVerification.verification_id.in_(chunk))))
+        return sorted(out, key=lambda r: r.id)
+
+    def verifications_of_proofs(self, proof_ids: Sequence[int]) -> list[Verification]:
+        """Verifications of these proofs, in id order."""
+        out: list[Verification] = []
+        with self.session() as s:  # type: ignore[attr-defined]
+            for i in range(0, len(proof_ids), _CHUNK):
+                chunk = list(proof_ids[i:i + _CHUNK])
+                out.extend(s.scalars(select(Verification).where(Verification.proof_id.in_(chunk))))
+        return sorted(out, key=lambda r: r.id)
+
+    def problem_ids(self, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+        """Row ids of problems by key (collection, external id, statement hash)."""
+        from prover.store.schema import Problem
+
+        wanted = set(keys)
+        out: dict[tuple[str, str, str], int] = {}
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            for coll in {k[0] for k in wanted}:
+                rows = conn.execute(select(Problem.id, Problem.collection, Problem.external_id, Problem.statement_hash)
+                                    .where(Problem.collection == coll))
+                for pid, c, e, h in rows:
+                    if (c, e, h) in wanted:
+                        out[(c, e, h)] = pid
+        return out
