@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from prover.cli.common import echo_json, excerpt, print_table
-from prover.cli.options import echo_wiring_note, model_options
+from prover.cli.options import model_options
 
 
 @click.group()
@@ -30,8 +30,7 @@ def test(model_flags, roles, timeout, as_json) -> None:
     from prover.llm.config import load_model_config
     from prover.llm.probe import probe_roles
 
-    config = load_model_config(model_flags)
-    probes = probe_roles(config, roles, timeout_s=timeout)
+    probes = probe_roles(load_model_config(model_flags), roles, timeout_s=timeout)
     if as_json:
         echo_json([p.model_dump() for p in probes])
     else:
@@ -42,7 +41,6 @@ def test(model_flags, roles, timeout, as_json) -> None:
               else f"FAILED: {p.error}")
              for p in probes],
             ["roles", "backend", "model", "base URL", "latency", "reply"])
-    echo_wiring_note(config, [r for p in probes for r in p.roles])
     failed = [p for p in probes if not p.ok]
     if failed:
         raise BackendError("; ".join(f"{', '.join(p.roles)} ({p.backend} {p.model}) cannot answer: {p.error}"

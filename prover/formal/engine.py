@@ -560,7 +560,10 @@ class Attempt:
 
     async def refute(self, neg_text: str, *, step_id: int | None, hint: str) -> tuple[int, Proved] | None:
         """The portfolio, then the prover, on a negation problem: (try id, check) on success."""
-        neg = LeanProblem.parse(neg_text)
+        try:
+            neg = LeanProblem.parse(neg_text)
+        except UsageError:
+            return None
         for tac in self.c.portfolio:
             code = neg.with_proof(f"by\n  {tac}")
             proved = await self.e.lean.prove(code, neg)
@@ -736,7 +739,13 @@ class Attempt:
                               aux=list(memo.aux or []), check_id=memo.check_id, uses_steps=list(memo.uses_steps or []))
             return {"status": "solved", "body": memo.proof_text, "aux": list(memo.aux or [])}
         node_text = sk.node_problem(step)
-        node = LeanProblem.parse(node_text)
+        try:
+            node = LeanProblem.parse(node_text)
+        except UsageError as exc:  # a `have` whose text does not make a lemma on its own
+            await self.try_row("state", None, step_id=sid, verdict="unstatable",
+                               messages=[{"severity": "error", "data": f"cannot state the node as a lemma: {exc}"}])
+            await self.update("step", sid, status="unsolved")
+            return {"status": "unsolved"}
         for tac in self.c.portfolio:
             body = f"by\n  {tac}"
             proved = await self.e.lean.prove(node.with_proof(body), node)

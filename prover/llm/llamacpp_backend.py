@@ -2,7 +2,7 @@
 
 By default it runs the bundled Gemma 3 270M GGUF (a base model, driven with
 ``chat_format="gemma"``): the embedded default when no backend is configured, a wiring model
-that exercises every stage and proves nothing. ``model`` may instead name any GGUF file; its own
+that exercises the machinery and proves nothing. ``model`` may instead name any GGUF file; its own
 chat template is then used unless ``engine.chat_format`` says otherwise.
 
 Engine options (``engine``): any keyword argument of ``llama_cpp.Llama`` (``n_ctx`` — default

@@ -19,7 +19,7 @@ CACHE_ENV = "PROVER_CACHE_DIR"
 
 WIRING_NOTE = (
     "Model: the bundled Gemma 3 270M (llama.cpp, in-process) for {roles} — a wiring model, not a "
-    "prover. It exercises every stage and proves nothing; no figure obtained with it is a result. "
+    "prover. It exercises the machinery and proves nothing; no figure obtained with it is a result. "
     "Configure a real model with --model and --base-url, or in prover.toml.")
 
 

@@ -144,16 +144,20 @@ def invoke(tmp_path, monkeypatch):
     return lambda *args: CliRunner().invoke(cli, list(args))
 
 
-@pytest.mark.parametrize("args", [["--backend", "local"], []], ids=["backend-local", "nothing-configured"])
-def test_models_test_answers_with_the_bundled_model_and_says_what_it_is(invoke, args):
-    r = invoke("models", "test", *args, "--json")
-    assert r.exit_code == 0, r.output
+@pytest.mark.parametrize("args, roles, named", [
+    (["--backend", "local"], 6, "every role"),
+    ([], 6, "every role"),
+    (["--role", "judge"], 1, "for judge —"),
+], ids=["backend-local", "nothing-configured", "one-role"])
+def test_models_test_answers_with_the_bundled_model_and_says_what_it_is(invoke, args, roles, named):
     import json
 
+    r = invoke("models", "test", *args, "--json")
+    assert r.exit_code == 0, r.output
     (probe,) = json.loads(r.stdout)
     assert probe["ok"] and probe["backend"] == "local" and probe["model"] == LOCAL_MODEL
-    assert len(probe["roles"]) == 6
-    assert "wiring model, not a prover" in r.stderr and "every role" in r.stderr
+    assert len(probe["roles"]) == roles
+    assert "wiring model, not a prover" in r.stderr and named in r.stderr
 
 
 def test_the_bundled_model_has_a_finite_token_limit_by_default():

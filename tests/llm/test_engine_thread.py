@@ -124,4 +124,5 @@ def test_an_engine_that_dies_fails_its_callers_instead_of_leaving_them_waiting()
         asyncio.run(asyncio.wait_for(engine.generate(call(0)), 10))
     with pytest.raises(BackendError, match="engine stopped"):
         asyncio.run(engine.generate(call(1)))
+    asyncio.run(engine.aclose())  # waits for the thread, which unloads after failing the callers
     assert engine.unloaded_on == "prover-recorder-engine"
