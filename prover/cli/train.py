@@ -89,7 +89,12 @@ def verifier(lora_targets, max_grad_norm, eval_split, resume, stop_after, progre
     except ValidationError as exc:
         err = exc.errors()[0]
         raise UsageError(err["msg"].removeprefix("Value error, ")) from None
-    summary = train_verifier(config, resume=resume, stop_after=stop_after, progress=progress)
+    try:
+        summary = train_verifier(config, resume=resume, stop_after=stop_after, progress=progress)
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted; the last finished step is checkpointed in {config.out}: add --resume to continue.",
+                   err=True)
+        click.get_current_context().exit(130)
     if as_json:
         echo_json(summary.model_dump(mode="json"))
         return

@@ -78,12 +78,28 @@ def test_a_resumed_run_continues_the_same_curve(labelled_db, tiny_model_dir, tmp
     second = train_verifier(config(export, tiny_model_dir, parts, **settings), resume=True, progress=False)
     assert second.resumed_from == 3 and second.steps == full.steps
 
-    a, b = curve(whole), curve(parts)
-    assert [(m.kind, m.step, m.tokens, m.lr) for m in a] == [(m.kind, m.step, m.tokens, m.lr) for m in b]
-    assert [m.loss for m in b] == pytest.approx([m.loss for m in a], rel=1e-5, abs=1e-6)
-    wa, wb = trained_weights(whole), trained_weights(parts)
-    for name in wa:
-        torch.testing.assert_close(wb[name], wa[name], rtol=1e-5, atol=1e-6, msg=name)
+    # Ctrl-C in the middle: the last finished step is checkpointed
+    broken = tmp_path / "interrupted"
+
+    def interrupt(m):
+        if m.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_verifier(config(export, tiny_model_dir, broken, **settings), progress=False, on_step=interrupt)
+    assert (broken / "checkpoints" / "step-00000002").is_dir()
+    assert train_verifier(config(export, tiny_model_dir, broken, **settings), resume=True,
+                          progress=False).resumed_from == 2
+
+    a = curve(whole)
+    wa = trained_weights(whole)
+    for run in (parts, broken):
+        b = curve(run)
+        assert [(m.kind, m.step, m.tokens, m.lr) for m in a] == [(m.kind, m.step, m.tokens, m.lr) for m in b]
+        assert [m.loss for m in b] == pytest.approx([m.loss for m in a], rel=1e-5, abs=1e-6)
+        wb = trained_weights(run)
+        for name in wa:
+            torch.testing.assert_close(wb[name], wa[name], rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_fused_loss_reaches_the_weights_of_the_plain_loss(labelled_db, tiny_model_dir, tmp_path):
