@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from prover.core.crosscheck_records import CrossCheckReport
+from prover.core.crosscheck_records import CrossCheckMetrics, CrossCheckReport
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -24,9 +24,12 @@ class TrainConfig(BaseModel):
 
     model_config = _FROZEN
 
+    task: Literal["verifier", "reward-model"] = "verifier"
+    """``verifier``: a causal LM learns the agreeing analyses of the ``sft`` dataset;
+    ``reward-model``: a scalar head learns the labels of the ``pointwise`` dataset."""
     data: str
-    """The SFT data: an export folder (``prover labels export --out``), its ``sft`` folder, or
-    one JSONL/Parquet file of chat records."""
+    """The data: an export folder (``prover labels export --out``), its ``sft`` (or
+    ``pointwise``) folder, or one JSONL/Parquet file of such records."""
     model: str
     """The model to fine-tune: a local directory (or a hub id where downloads are allowed)."""
     out: str
@@ -84,6 +87,9 @@ class TrainConfig(BaseModel):
     """``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``, ..."""
     gradient_checkpointing: bool = False
     """Recompute activations in backward (less memory, about a third more compute)."""
+    templates: str | None = None
+    """Reward model: a TOML file of prompt templates (those the export used); the reward model
+    reads the verification prompt of each proof. The SFT records carry their own prompts."""
 
     @model_validator(mode="after")
     def _lora_only_options(self) -> TrainConfig:
@@ -145,9 +151,10 @@ class DataSummary(BaseModel):
 
 
 class TrainSummary(BaseModel):
-    """What ``prover train verifier`` did (also written to ``OUT/summary.json``)."""
+    """What ``prover train verifier`` (or ``reward-model``) did (also ``OUT/summary.json``)."""
 
     out: str
+    task: str = "verifier"
     status: Literal["completed", "stopped"] = "completed"
     """``stopped``: ended early at ``stop_after`` (continue with ``--resume``)."""
     steps: int = 0
@@ -178,6 +185,9 @@ class TrainSummary(BaseModel):
     """The newest checkpoint."""
     seconds: float = 0.0
     """Wall time of this invocation."""
+    held_out: CrossCheckMetrics | None = None
+    """Reward model: its probabilities (pass at 0.5) against the labels (pass at 1) of the
+    evaluation split."""
 
 
 class EvalSummary(BaseModel):

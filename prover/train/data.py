@@ -29,15 +29,24 @@ DATA_SUFFIXES = (".jsonl", ".parquet")
 
 # -- reading -----------------------------------------------------------------------------------
 
-def sft_file(data: str | Path, split: str | None) -> Path | None:
-    """The file holding ``split`` of ``data`` (an export folder, its ``sft`` folder, or a file:
-    then the file itself whatever the split); None when a folder has no file for that split."""
+def dataset_folder(data: str | Path, dataset: str = "sft") -> Path:
+    """The folder of ``dataset`` in an export folder (``data`` itself when it has no such
+    subfolder: the dataset's own folder was given)."""
+    path = Path(data)
+    return path / dataset if (path / dataset).is_dir() else path
+
+
+def sft_file(data: str | Path, split: str | None, dataset: str = "sft") -> Path | None:
+    """The file holding ``split`` of ``data`` (an export folder, its ``sft`` — or ``dataset`` —
+    folder, or a file: then the file itself whatever the split); None when a folder has no file
+    for that split."""
     path = Path(data)
     if path.is_file():
         return path
     if not path.is_dir():
-        raise NotFoundError(f"no training data at {path} (an export folder, its sft folder, or a .jsonl/.parquet file)")
-    folder = path / "sft" if (path / "sft").is_dir() else path
+        raise NotFoundError(f"no training data at {path} (an export folder, its {dataset} folder, or a "
+                            ".jsonl/.parquet file)")
+    folder = dataset_folder(path, dataset)
     if split is None:
         return None
     for suffix in DATA_SUFFIXES:
@@ -68,11 +77,12 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def load_sft(data: str | Path, split: str) -> tuple[list[dict[str, Any]], Path]:
-    """The chat records of ``split``; a missing split is a NotFoundError naming what exists."""
-    path = sft_file(data, split)
+def load_sft(data: str | Path, split: str, dataset: str = "sft") -> tuple[list[dict[str, Any]], Path]:
+    """The records of ``split`` (chat records of ``sft``, or of another exported dataset); a
+    missing split is a NotFoundError naming what exists."""
+    path = sft_file(data, split, dataset)
     if path is None:
-        folder = Path(data) / "sft" if (Path(data) / "sft").is_dir() else Path(data)
+        folder = dataset_folder(data, dataset)
         present = sorted(p.stem for p in folder.iterdir() if p.suffix in DATA_SUFFIXES)
         raise NotFoundError(f"{folder} has no {split!r} split (splits: {', '.join(present) or 'none'})")
     return read_records(path), path
@@ -106,6 +116,16 @@ class Example:
     def target_tokens(self) -> int:
         # Position 0 is never predicted.
         return sum(1 for t in self.labels[1:] if t != IGNORE_INDEX)
+
+    @property
+    def units(self) -> int:
+        """What the loss is averaged over: target tokens."""
+        return self.target_tokens
+
+    def digest(self) -> bytes:
+        from array import array
+
+        return array("q", self.labels).tobytes()
 
 
 def render_prompt_and_answer(tokenizer: Any, messages: Sequence[dict[str, str]]) -> tuple[str, str]:
@@ -165,7 +185,7 @@ def build_examples(records: Sequence[dict[str, Any]], tokenizer: Any, max_length
     return examples, summary
 
 
-def data_fingerprint(examples: Sequence[Example]) -> str:
+def data_fingerprint(examples: Sequence[Any]) -> str:
     """A hash of the sequences, in order: a resumed run must see the same data."""
     from array import array
 
@@ -173,13 +193,13 @@ def data_fingerprint(examples: Sequence[Example]) -> str:
     for e in examples:
         h.update(len(e.input_ids).to_bytes(8, "little"))
         h.update(array("q", e.input_ids).tobytes())
-        h.update(array("q", e.labels).tobytes())
+        h.update(e.digest())
     return h.hexdigest()
 
 
 # -- batching ----------------------------------------------------------------------------------
 
-def pack_batches(examples: Sequence[Example], batch_tokens: int, seed: int) -> list[list[int]]:
+def pack_batches(examples: Sequence[Any], batch_tokens: int, seed: int) -> list[list[int]]:
     """Micro-batches as example indices: examples sorted by length (ties in a seeded order),
     packed while ``len(batch) * longest <= batch_tokens``. The same for every epoch, so every
     epoch has the same number of optimizer steps; little padding, since neighbours have
@@ -202,7 +222,7 @@ def pack_batches(examples: Sequence[Example], batch_tokens: int, seed: int) -> l
     return batches
 
 
-def epoch_batches(examples: Sequence[Example], batch_tokens: int, seed: int, epoch: int) -> list[list[int]]:
+def epoch_batches(examples: Sequence[Any], batch_tokens: int, seed: int, epoch: int) -> list[list[int]]:
     """The micro-batches of one epoch: :func:`pack_batches` in an order drawn from (seed, epoch)."""
     batches = pack_batches(examples, batch_tokens, seed)
     random.Random(f"prover-train-order:{seed}:{epoch}").shuffle(batches)
