@@ -33,7 +33,8 @@ _COMMON = [
                  help="LoRA alpha."),
     click.option("--lora-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
                  help="LoRA dropout."),
-    click.option("--lora-targets", metavar="LIST", help="Modules LoRA adapts, comma list [default: all linear layers]."),
+    click.option("--lora-targets", metavar="LIST",
+                 help="Modules LoRA adapts, comma list [default: all linear layers]."),
     click.option("--merge", is_flag=True, help="With --lora: write merged full weights (loadable by vLLM)."),
     click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True, help="Passes over the data."),
     click.option("--lr", type=click.FloatRange(min=0, min_open=True),
@@ -48,7 +49,8 @@ _COMMON = [
                  help="Most tokens (padding included) per micro-batch."),
     click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True,
                  help="Micro-batches per optimizer step."),
-    click.option("--max-length", type=click.IntRange(min=2), help="Longest sequence kept [default: the model's context]."),
+    click.option("--max-length", type=click.IntRange(min=2),
+                 help="Longest sequence kept [default: the model's context]."),
     click.option("--max-grad-norm", type=click.FloatRange(min=0), default=1.0, show_default=True,
                  help="Gradient clipping (0: none)."),
     click.option("--seed", type=int, default=0, show_default=True, help="Seed of data order, LoRA init and dropout."),
@@ -190,7 +192,8 @@ def evaluate(db, model_flags, data, split, splits, samples, seed, templates_file
         return
     unparsed = ", ".join(f"{k} {v}" for k, v in summary.unparsed.items()) or "none"
     click.echo(f"verifier {summary.verifier}: {summary.proofs} {summary.split} proofs, {summary.calls} calls, "
-               f"{summary.parsed} parsed verdicts (unparsed: {unparsed}; errors: {summary.errors}); run {summary.run_id}")
+               f"{summary.parsed} parsed verdicts (unparsed: {unparsed}; errors: {summary.errors}); "
+               f"run {summary.run_id}")
     for note in summary.notes:
         click.echo(note)
     for report in summary.reports:
