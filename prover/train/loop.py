@@ -176,12 +176,14 @@ def load_tokenizer(model_path: str) -> Any:
 
 def load_model(config: TrainConfig, task: Task, device: Any, dtype: Any) -> Any:
     import torch
-
-    from prover.llm.hf_backend import _dtype_kwarg
+    import transformers
 
     auto, kwargs = task.model_class()
+    # ``dtype`` since transformers 4.56, ``torch_dtype`` before.
+    major, minor = (int(p) for p in transformers.__version__.split(".")[:2])
+    kwargs["dtype" if (major, minor) >= (4, 56) else "torch_dtype"] = dtype
     try:
-        model = auto.from_pretrained(config.model, **{_dtype_kwarg(): dtype}, **kwargs)
+        model = auto.from_pretrained(config.model, **kwargs)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot load model {config.model}: {exc}") from None
     model.to(device)
@@ -206,9 +208,13 @@ def load_model(config: TrainConfig, task: Task, device: Any, dtype: Any) -> Any:
 
 
 def context_length(model: Any) -> int | None:
-    from prover.llm.hf_backend import _context_length
-
-    return _context_length(unwrap(model).config)
+    """The model's context from its config (None when it does not say)."""
+    config = unwrap(model).config
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 def check_out(out: Path, config: TrainConfig, resume: bool) -> None:
