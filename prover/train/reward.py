@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from prover.core.errors import BadDataError, UsageError
@@ -140,8 +141,9 @@ class RewardTask:
         from prover.core.crosscheck_records import PairedValue
         from prover.train.data import epoch_batches
 
-        if not config.eval_split or sft_file(config.data, config.eval_split, DATASET) is None:
-            return
+        if not config.eval_split or Path(config.data).is_file() or \
+                sft_file(config.data, config.eval_split, DATASET) is None:
+            return  # a single file is all training data: nothing is held out
         examples, _ = self.examples(config, config.eval_split, tokenizer, self.max_length, required=True)
         if not examples:
             return
