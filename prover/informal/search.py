@@ -207,6 +207,7 @@ class ProblemSearch:
         # that made them (a child row names its parent by that key until the parent has an id).
         self._writes: dict[int, asyncio.Future[int]] = {}
         self._keys: dict[int, str] = {}
+        self._meta_writes: list[asyncio.Future[int]] = []
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -305,8 +306,12 @@ class ProblemSearch:
 
     async def end_round(self, r: int) -> None:
         """Round r is complete: decide whether the search stops."""
+        # Every row of the round is stored before the next is planned (lineage needs the ids).
+        await self.e.worker.flush()
         for item in [p for p in self.pool if p.id is None] + [v for p in self.pool for v in p.verdicts if v.id is None]:
-            await self._id_of(item)  # every row of the round is stored (lineage needs the ids)
+            await self._id_of(item)
+        await asyncio.gather(*self._meta_writes)
+        self._meta_writes.clear()
         self.rounds = r + 1
         m = self.k.verifications
         if self.failures:
@@ -487,7 +492,7 @@ class ProblemSearch:
                           "sample_index": j, "text": parsed.text, "score": parsed.score,
                           "parse_status": parsed.status, "extra": {}}
                 self._parent(fields, verdict, "verification")
-                await self.e.worker.add("metas", fields, res.key)
+                self._meta_writes.append(asyncio.ensure_future(self.e.worker.add("metas", fields, res.key)))
                 scores[j] = parsed.score
             self.e.progress.done("meta")
 

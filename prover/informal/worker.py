@@ -3,9 +3,13 @@
 Hundreds of proofs and analyses arrive per second in a large run; one transaction each, on the
 event loop, would stall it. As the model client's call writer does (datasette's pattern), one
 thread owns the store's work: the loop queues operations and awaits futures, and the thread
-drains the queue each time round, waiting a little while rows keep coming, and inserts them all in
-one transaction. Rows are written in the background: a proof's verifications are sent before its
-row is stored, and only their own rows wait for its id."""
+drains the queue each time round and inserts every queued row in one transaction.
+
+Nothing waits for a row to be stored until a search ends a round (a proof's verifications are sent
+before its row exists; their rows name it by the key of the call that made it). So rows may wait:
+after a first row the thread collects more for up to ``linger_s`` — answers trickle in when
+latencies are long, and one commit per row would cost more CPU than the rest of a call — and
+commits at once when someone waits (``flush``, or any ``run``)."""
 
 from __future__ import annotations
 
@@ -19,16 +23,16 @@ from typing import Any, Callable
 from prover.core.errors import StoreError
 
 _STOP = object()
-_TICK = 0.002
+_TICK = 0.01
 
 
 class StoreWorker:
     """Runs store operations on one thread, batching row inserts."""
 
-    def __init__(self, store: Any, *, linger_s: float = 0.05):
+    def __init__(self, store: Any, *, linger_s: float = 0.2):
         self.store = store
         self.linger_s = linger_s
-        """The longest the thread waits for more rows before committing."""
+        """The longest a queued row waits for others before they are committed together."""
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -56,6 +60,10 @@ class StoreWorker:
         self._queue.put(("run", fn, (args, kwargs), fut))
         return await fut
 
+    async def flush(self) -> None:
+        """Return once everything queued before is committed."""
+        await self.run(_nothing)
+
     async def aclose(self) -> None:
         if self._thread is not None:
             self._queue.put(_STOP)
@@ -72,16 +80,12 @@ class StoreWorker:
                 break
             batch = [item]
             stop = self._drain(batch)
-            # Rows come in bursts (a round's answers): while more keep coming, wait a little (up
-            # to linger_s) so that one transaction takes many; a lone write is committed at once.
-            # Sleep rather than wait on the queue, which would wake this thread at every put.
+            # Sleep in ticks rather than wait on the queue, which would wake the thread at
+            # every put; stop lingering as soon as an operation someone awaits is queued.
             deadline = time.monotonic() + self.linger_s
-            while not stop and item[0] == "add" and time.monotonic() < deadline:
+            while not stop and all(op[0] == "add" for op in batch) and time.monotonic() < deadline:
                 time.sleep(_TICK)
-                before = len(batch)
                 stop = self._drain(batch)
-                if len(batch) == before:
-                    break
             outcomes = self._process(batch)
             try:
                 self._loop.call_soon_threadsafe(_resolve, outcomes)  # type: ignore[union-attr]
@@ -124,6 +128,10 @@ class StoreWorker:
             except Exception as exc:  # noqa: BLE001
                 outcomes.append((fut, None, exc))
         return outcomes
+
+
+def _nothing() -> None:
+    pass
 
 
 def _resolve(outcomes: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
