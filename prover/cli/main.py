@@ -44,12 +44,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
+    from prover.cli.export import export
     from prover.cli.formal import formalize
     from prover.cli.grades import grades
-    from prover.cli.models import models
+    from prover.cli.labels import labels
     from prover.cli.lean import lean
     from prover.cli.lean_proc import register as register_lean_processes
+    from prover.cli.models import models
     from prover.cli.problems import problems
+    from prover.cli.report import report
     from prover.cli.run import run
     from prover.cli.show import show
 
@@ -60,6 +63,9 @@ def _register() -> None:
     cli.add_command(models)
     cli.add_command(run)
     cli.add_command(show)
+    cli.add_command(labels)
+    cli.add_command(report)
+    cli.add_command(export)
     register_lean_processes(lean)
     cli.add_command(lean)
     cli.add_command(formalize)
