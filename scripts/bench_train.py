@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+from _bench_memory import proc_status_kib, reset_rss_peak  # scripts/ is on sys.path
+
 DEFAULTS = {
     "cpu": {"batch": 4, "seq": 1024, "hidden": 256, "layers": 2, "vocab": 32768, "dtype": "float32",
             "steps": 3, "rounds": 2},
@@ -32,23 +34,6 @@ DEFAULTS = {
              "steps": 10, "rounds": 1},
 }
 MIB = 2**20
-
-
-def _vm_kib(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
-def _reset_rss_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def worker(args: argparse.Namespace) -> dict:
@@ -91,16 +76,16 @@ def worker(args: argparse.Namespace) -> dict:
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
-        if not _reset_rss_peak():
+        if not reset_rss_peak():
             raise SystemExit("cannot reset the RSS peak (/proc/self/clear_refs): no memory figure")
-        base = _vm_kib("VmRSS") * 1024
+        base = proc_status_kib("VmRSS") * 1024
     times = []
     for _ in range(args.steps):
         tic = time.perf_counter()
         step()
         sync()
         times.append(time.perf_counter() - tic)
-    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else _vm_kib("VmHWM") * 1024
+    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else proc_status_kib("VmHWM") * 1024
     return {"variant": args.variant, "times": times, "extra": max(0, peak - base)}
 
 
