@@ -47,12 +47,12 @@ class StoreWorker:
             self._thread.start()
         return loop
 
-    async def add(self, kind: str, row: dict[str, Any], call_key: str) -> int:
-        """Store one row made by the model call ``call_key``; returns its id (the existing row's
-        id when that call has one already)."""
+    def add(self, kind: str, row: dict[str, Any], call_key: str) -> asyncio.Future[int]:
+        """Queue one row made by the model call ``call_key``; the future gives its id (the
+        existing row's id when that call has one already). Call from the event loop."""
         fut = self._start().create_future()
         self._queue.put(("add", kind, (row, call_key), fut))
-        return await fut
+        return fut
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` on the thread, after the operations queued before it."""
