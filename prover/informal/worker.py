@@ -23,13 +23,13 @@ from typing import Any, Callable
 from prover.core.errors import StoreError
 
 _STOP = object()
-_TICK = 0.01
+_TICK = 0.05
 
 
 class StoreWorker:
     """Runs store operations on one thread, batching row inserts."""
 
-    def __init__(self, store: Any, *, linger_s: float = 0.2):
+    def __init__(self, store: Any, *, linger_s: float = 1.0):
         self.store = store
         self.linger_s = linger_s
         """The longest a queued row waits for others before they are committed together."""
