@@ -9,7 +9,9 @@ Nothing waits for a row to be stored until a search ends a round (a proof's veri
 before its row exists; their rows name it by the key of the call that made it). So rows may wait:
 after a first row the thread collects more for up to ``linger_s`` — answers trickle in when
 latencies are long, and one commit per row would cost more CPU than the rest of a call — and
-commits at once when someone waits (``flush``, or any ``run``)."""
+commits at once when someone waits (``flush``, or any ``run``). A crash loses at most the rows
+of that last second; their answers are in the call cache, so the same command writes them again
+without sending anything."""
 
 from __future__ import annotations
 
