@@ -65,6 +65,7 @@ def boxed_contents(text: str) -> list[str]:
     return out
 
 
+_PLAIN_SCORES = {"0": 0.0, "1": 1.0, "0.5": 0.5, "1.0": 1.0, "0.0": 0.0, ".5": 0.5}
 _WRAPPERS = re.compile(r"\\(?:text|textbf|mathbf|mathrm|mbox|bf)\s*\{([^{}]*)\}")
 
 
@@ -72,6 +73,8 @@ def score_value(raw: str) -> float | None:
     """0, 0.5 or 1 from a box's content (``1``, ``1.0``, ``0.5``, ``1/2``, ``\\frac{1}{2}``,
     ``\\text{1}``...); None for anything else."""
     s = raw.strip()
+    if s in _PLAIN_SCORES:  # the common case, without the general parsing below
+        return _PLAIN_SCORES[s]
     for _ in range(3):
         s = _WRAPPERS.sub(r"\1", s)
     s = s.replace("$", "").replace(" ", "").rstrip(".")

@@ -401,7 +401,7 @@ class ProblemSearch:
             # Stored in the background: its verifications start now, and their rows name it by
             # the key of the call that made it.
             self._keys[id(proof)] = res.key
-            self._writes[id(proof)] = asyncio.ensure_future(self.e.worker.add("proofs", fields, res.key))
+            self._writes[id(proof)] = self.e.worker.add("proofs", fields, res.key)
         self.pool.append(proof)
         self.e.progress.done(stage)
         return proof
@@ -460,7 +460,7 @@ class ProblemSearch:
             verdict = PoolVerdict(index=i, score=parsed.score, status=parsed.status, analysis=parsed.analysis)
             self._parent(fields, proof, "proof")
             self._keys[id(verdict)] = res.key
-            self._writes[id(verdict)] = asyncio.ensure_future(self.e.worker.add("verifications", fields, res.key))
+            self._writes[id(verdict)] = self.e.worker.add("verifications", fields, res.key)
         proof.verdicts.append(verdict)
         self.e.progress.done("verify")
         return verdict
@@ -492,7 +492,7 @@ class ProblemSearch:
                           "sample_index": j, "text": parsed.text, "score": parsed.score,
                           "parse_status": parsed.status, "extra": {}}
                 self._parent(fields, verdict, "verification")
-                self._meta_writes.append(asyncio.ensure_future(self.e.worker.add("metas", fields, res.key)))
+                self._meta_writes.append(self.e.worker.add("metas", fields, res.key))
                 scores[j] = parsed.score
             self.e.progress.done("meta")
 

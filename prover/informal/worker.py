@@ -9,7 +9,9 @@ Nothing waits for a row to be stored until a search ends a round (a proof's veri
 before its row exists; their rows name it by the key of the call that made it). So rows may wait:
 after a first row the thread collects more for up to ``linger_s`` — answers trickle in when
 latencies are long, and one commit per row would cost more CPU than the rest of a call — and
-commits at once when someone waits (``flush``, or any ``run``)."""
+commits at once when someone waits (``flush``, or any ``run``). A crash loses at most the rows
+of that last second; their answers are in the call cache, so the same command writes them again
+without sending anything."""
 
 from __future__ import annotations
 
@@ -23,13 +25,13 @@ from typing import Any, Callable
 from prover.core.errors import StoreError
 
 _STOP = object()
-_TICK = 0.01
+_TICK = 0.05
 
 
 class StoreWorker:
     """Runs store operations on one thread, batching row inserts."""
 
-    def __init__(self, store: Any, *, linger_s: float = 0.2):
+    def __init__(self, store: Any, *, linger_s: float = 1.0):
         self.store = store
         self.linger_s = linger_s
         """The longest a queued row waits for others before they are committed together."""
@@ -47,12 +49,12 @@ class StoreWorker:
             self._thread.start()
         return loop
 
-    async def add(self, kind: str, row: dict[str, Any], call_key: str) -> int:
-        """Store one row made by the model call ``call_key``; returns its id (the existing row's
-        id when that call has one already)."""
+    def add(self, kind: str, row: dict[str, Any], call_key: str) -> asyncio.Future[int]:
+        """Queue one row made by the model call ``call_key``; the future gives its id (the
+        existing row's id when that call has one already). Call from the event loop."""
         fut = self._start().create_future()
         self._queue.put(("add", kind, (row, call_key), fut))
-        return await fut
+        return fut
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` on the thread, after the operations queued before it."""

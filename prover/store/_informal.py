@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, bindparam, insert,
-                        select, update)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, bindparam, func,
+                        insert, select, update)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from prover.store._proofs import _bulk_insert
 from prover.store.schema import Base, ModelCall, Proof, Verification, utcnow
 
 _CHUNK = 500
@@ -118,6 +119,7 @@ def _statements(table):
 
 
 _STATEMENTS = {kind: _statements(table) for kind, table in _TABLES.items()}
+_MAX_ID = {kind: select(func.coalesce(func.max(table.c.id), 0)) for kind, table in _TABLES.items()}
 
 # A row may name its parent (proof of a verification, verification of a meta-verification) by the
 # key of the call that made the parent: (key field, id column, parent kind).
@@ -177,6 +179,20 @@ def _insert_by_call(conn, kind: str, rows: Sequence[dict[str, Any]], call_keys: 
         if cid is not None:
             keyed[cid] = row
         pending.append((i, cid, row))
+    if not pending:
+        return out  # type: ignore[return-value]
+    if conn.dialect.name == "sqlite":
+        # Explicit ids and the driver's executemany (the store's bulk path): SQLAlchemy's
+        # RETURNING goes row by row on SQLite. One writer per run, so ids cannot collide; a
+        # concurrent writer would make the insert fail, never mislabel rows.
+        fresh = list({id(row): row for _, _, row in pending}.values())
+        start = conn.execute(_MAX_ID[kind]).scalar_one() + 1
+        for n, row in enumerate(fresh):
+            row["id"] = start + n
+        _bulk_insert(conn, _TABLES[kind], fresh)
+        for i, _, row in pending:
+            out[i] = row["id"]
+        return out  # type: ignore[return-value]
     by_call: dict[int, int] = {}
     if keyed:
         by_call.update((c, r) for r, c in ((row[0], row[1]) for row in conn.execute(insert_many, list(keyed.values()))))
@@ -195,6 +211,8 @@ class InformalMixin:
         """The engine's proofs, verifications and meta-verifications of a problem, keyed by the
         key of the model call that made each."""
         mc = ModelCall.__table__
+        for d in self._informal_ids().values():
+            d.clear()
         p, v, m = Proof.__table__, Verification.__table__, MetaVerification.__table__
         tok = (mc.c.call_key, mc.c.prompt_tokens, mc.c.completion_tokens)
         out: dict[str, dict[str, StoredRow]] = {"p": {}, "v": {}, "m": {}}
@@ -225,6 +243,7 @@ class InformalMixin:
         row keeps it, and that row's id is returned instead: writing the same answer twice is
         harmless. Returns the ids per kind, in order."""
         out: dict[str, list[int]] = {}
+        ids = self._informal_ids()
         with self.engine.begin() as conn:  # type: ignore[attr-defined]
             for kind in ("proofs", "verifications", "metas"):
                 rows, keys = batches.get(kind, ((), ()))
@@ -232,10 +251,21 @@ class InformalMixin:
                     continue
                 parent = _PARENT.get(kind)
                 if parent is not None:
-                    rows = _resolve_parents(conn, rows, *parent, dict(zip(batches.get(_PARENT_KIND[kind], ((), ()))[1],
-                                                                         out.get(_PARENT_KIND[kind], []))))
+                    rows = _resolve_parents(conn, rows, *parent, ids[_PARENT_KIND[kind]])
                 out[kind] = _insert_by_call(conn, kind, rows, keys)
+                if kind in ids:
+                    ids[kind].update(zip(keys, out[kind]))
         return out
+
+    def _informal_ids(self) -> dict[str, dict[str, int]]:
+        # Row ids of proofs and verifications by call key, remembered between batches so that a
+        # child row naming its parent by key costs no query. Cleared when a search loads its
+        # rows (rows are deleted, if ever, between runs) and when it grows large.
+        ids = self.__dict__.setdefault("_informal_id_cache", {"proofs": {}, "verifications": {}})
+        if sum(len(d) for d in ids.values()) > 500_000:
+            for d in ids.values():
+                d.clear()
+        return ids
 
     def add_informal_proofs(self, rows: Sequence[dict[str, Any]], call_keys: Sequence[str]) -> list[int]:
         """Store proofs made by model calls."""
