@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, bindparam, func,
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, bindparam,
                         insert, select, update)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prover.store._proofs import _bulk_insert
+from prover.store._proofs import sqlite_insert_ids
 from prover.store.schema import Base, ModelCall, Proof, Verification, utcnow
 
 _CHUNK = 500
@@ -119,7 +119,6 @@ def _statements(table):
 
 
 _STATEMENTS = {kind: _statements(table) for kind, table in _TABLES.items()}
-_MAX_ID = {kind: select(func.coalesce(func.max(table.c.id), 0)) for kind, table in _TABLES.items()}
 
 # A row may name its parent (proof of a verification, verification of a meta-verification) by the
 # key of the call that made the parent: (key field, id column, parent kind).
@@ -182,14 +181,10 @@ def _insert_by_call(conn, kind: str, rows: Sequence[dict[str, Any]], call_keys: 
     if not pending:
         return out  # type: ignore[return-value]
     if conn.dialect.name == "sqlite":
-        # Explicit ids and the driver's executemany (the store's bulk path): SQLAlchemy's
-        # RETURNING goes row by row on SQLite. One writer per run, so ids cannot collide; a
-        # concurrent writer would make the insert fail, never mislabel rows.
+        # The store's SQLite bulk path (SQLAlchemy's RETURNING goes row by row there).
         fresh = list({id(row): row for _, _, row in pending}.values())
-        start = conn.execute(_MAX_ID[kind]).scalar_one() + 1
-        for n, row in enumerate(fresh):
-            row["id"] = start + n
-        _bulk_insert(conn, _TABLES[kind], fresh)
+        for row, rid in zip(fresh, sqlite_insert_ids(conn, _TABLES[kind], fresh)):
+            row["id"] = rid
         for i, _, row in pending:
             out[i] = row["id"]
         return out  # type: ignore[return-value]

@@ -7,7 +7,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, Sequence
 
-from sqlalchemy import JSON, Boolean, DateTime, Table, func, insert, select
+from sqlalchemy import JSON, Boolean, DateTime, Table, insert, select
 from sqlalchemy.engine import Connection
 
 from prover.core.records import ProofRecord, VerificationRecord
@@ -62,6 +62,16 @@ def _bulk_insert(conn: Connection, table: Table, rows: list[dict]) -> None:
     conn.exec_driver_sql(sql, params)
 
 
+def sqlite_insert_ids(conn: Connection, table: Table, rows: list[dict]) -> list[int]:
+    """Insert rows on SQLite and return their ids in order, without SQLAlchemy's RETURNING (which
+    goes row by row there). The first INSERT takes the database's write lock for the rest of the
+    transaction, so no other writer can interleave: SQLite gives the rows consecutive rowids
+    (max + 1 onwards) and the last one is ``last_insert_rowid()``."""
+    _bulk_insert(conn, table, rows)
+    last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+    return list(range(last - len(rows) + 1, last + 1))
+
+
 @lru_cache(maxsize=64)
 def _sqlite_datetime(value):
     # A batch shares one timestamp: format it once.
@@ -78,15 +88,7 @@ class ProofsMixin:
         with self.session() as s:
             conn = s.connection()
             if conn.dialect.name == "sqlite":
-                # Explicit ids: SQLite's RETURNING through SQLAlchemy goes row by row. The store
-                # has one writer per run; a concurrent writer would make this insert fail on the
-                # primary key, never mislabel rows.
-                start = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one() + 1
-                ids = list(range(start, start + len(rows)))
-                for row, pid in zip(rows, ids):
-                    row["id"] = pid
-                _bulk_insert(conn, table, rows)
-                return ids
+                return sqlite_insert_ids(conn, table, rows)
             # insertmanyvalues batches the RETURNING; `sort_by_parameter_order` keeps ids aligned.
             result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
             return [r[0] for r in result]

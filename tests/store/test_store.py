@@ -120,3 +120,26 @@ def test_runs(store):
     store.finish_run(rid, summary={"n": 3})
     run = store.find_run("k")
     assert run.status == "completed" and run.summary == {"n": 3} and run.finished_at is not None
+
+
+def test_concurrent_bulk_writers_get_their_own_ids(tmp_path):
+    """Threads writing proofs at once (as evaluation and the search's writer do) each get the ids
+    of their own rows: SQLite's bulk path must not hand out the same ids twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    s = ProofStore.open(tmp_path / "c.db")
+    s.add_problems([_problem()])
+
+    def write(worker: int) -> list[tuple[int, str]]:
+        out = []
+        for batch in range(10):
+            texts = [f"w{worker} b{batch} p{i}" for i in range(20)]
+            ids = s.add_proofs([ProofRecord(problem_id=1, text=t) for t in texts])
+            out.extend(zip(ids, texts))
+        return out
+
+    with ThreadPoolExecutor(4) as pool:
+        written = [pair for part in pool.map(write, range(4)) for pair in part]
+    stored = {p.id: p.text for p in s.proofs_of(1)}
+    assert len(stored) == 800 and all(stored[i] == t for i, t in written)
+    s.close()
