@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+from _bench_memory import proc_status_kib, reset_rss_peak  # scripts/ is on sys.path
+
 DEFAULTS = {
     "cpu": {"T": 4096, "d": 256, "V": 32768, "dtype": "float32", "warmup": 1, "repeats": 3,
             "rounds": 2},
@@ -36,24 +38,6 @@ DEFAULTS = {
 MEMORY_TARGET = 1 / 8
 CPU_TIME_TARGET = 1.2
 MIB = 2**20
-
-
-def _proc_status_kib(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
-def _reset_rss_peak() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False where that is not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def worker(args: argparse.Namespace) -> dict:
@@ -112,8 +96,8 @@ def worker(args: argparse.Namespace) -> dict:
         base = torch.cuda.memory_allocated()
         rss_reset = True
     else:
-        base = _proc_status_kib("VmRSS") * 1024
-        rss_reset = _reset_rss_peak()
+        base = proc_status_kib("VmRSS") * 1024
+        rss_reset = reset_rss_peak()
 
     times = []
     for i in range(args.warmup + args.repeats):
@@ -126,7 +110,7 @@ def worker(args: argparse.Namespace) -> dict:
         hidden.grad = None
         weight.grad = None
 
-    peak = torch.cuda.max_memory_allocated() if cuda else _proc_status_kib("VmHWM") * 1024
+    peak = torch.cuda.max_memory_allocated() if cuda else proc_status_kib("VmHWM") * 1024
     return {
         "variant": args.variant,
         "extra_peak_bytes": peak - base,

@@ -27,7 +27,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from prover.analysis.metrics import compute_metrics, parse_number
 from prover.core.crosscheck_records import (
@@ -201,9 +201,11 @@ def _report(facts: list[ProofFacts], ref: _Values, cand: _Values, *, ref_thresho
 def crosscheck(store, reference: str, candidate: str, *, reference_threshold: str | float = 1.0,
                candidate_threshold: str | float = 1.0, population: str = "all", min_verdicts: int = 1,
                by: str | None = None, bootstrap: int = 2000, seed: int = 0,
-               include_informal_labels: bool = False, plot_dir: str | Path | None = None) -> CrossCheckReport:
+               include_informal_labels: bool = False, plot_dir: str | Path | None = None,
+               proof_ids: Collection[int] | None = None) -> CrossCheckReport:
     """How far ``candidate`` agrees with ``reference`` over the proofs of ``population`` that have
-    both values; with ``by``, also per group; with ``plot_dir``, PNG plots written there."""
+    both values; with ``by``, also per group; with ``plot_dir``, PNG plots written there;
+    with ``proof_ids``, over those proofs only (a report on one run)."""
     ref_src, cand_src = ValueSource.parse(reference), ValueSource.parse(candidate)
     ref_t = parse_number(reference_threshold, what="--reference-threshold")
     cand_t = parse_number(candidate_threshold, what="--candidate-threshold")
@@ -213,6 +215,9 @@ def crosscheck(store, reference: str, candidate: str, *, reference_threshold: st
         raise UsageError(f"--min-verdicts must be >= 1, got {min_verdicts}")
     every = store.proof_facts()
     facts = every if population == "all" else [f for f in every if population in _population_tags(f)]
+    if proof_ids is not None:
+        wanted = set(proof_ids)
+        facts = [f for f in facts if f.proof_id in wanted]
     ref = _values(store, every, ref_src, cand_src, min_verdicts, include_informal_labels)
     cand = _values(store, every, cand_src, ref_src, min_verdicts, include_informal_labels)
     header = dict(reference=str(ref_src), candidate=str(cand_src), reference_threshold=ref_t,

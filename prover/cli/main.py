@@ -44,13 +44,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
+    from prover.cli.export import export
+    from prover.cli.formal import formalize
     from prover.cli.grades import grades
-    from prover.cli.models import models
+    from prover.cli.labels import labels
     from prover.cli.lean import lean
     from prover.cli.lean_proc import register as register_lean_processes
+    from prover.cli.models import models
     from prover.cli.problems import problems
+    from prover.cli.report import report
     from prover.cli.run import run
     from prover.cli.show import show
+    from prover.cli.train import train
 
     cli.add_command(problems)
     cli.add_command(db)
@@ -59,8 +64,13 @@ def _register() -> None:
     cli.add_command(models)
     cli.add_command(run)
     cli.add_command(show)
+    cli.add_command(labels)
+    cli.add_command(report)
+    cli.add_command(export)
+    cli.add_command(train)
     register_lean_processes(lean)
     cli.add_command(lean)
+    cli.add_command(formalize)
 
 
 _register()

@@ -22,6 +22,7 @@ def test(model_flags, roles, timeout, as_json) -> None:
     """Send one short request per configured role and show who answered (nothing is stored).
 
     Roles sharing a backend, model and URLs are asked once. Exits 3 when one cannot answer.
+    With no model configured, every role runs the bundled wiring model (backend local).
 
     Example: prover models test --model deepseek-math-v2 --base-url http://127.0.0.1:8000/v1
     """

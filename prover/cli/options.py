@@ -4,11 +4,12 @@ same flags; they set defaults for all roles, and ``--role ROLE.KEY=VALUE`` overr
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
+from prover.core.errors import UsageError
 from prover.llm.config import ModelFlags
 
 _ROLE_HELP = ("Override one role's setting, e.g. prover.model=NAME or judge.base_url=URL "
@@ -18,7 +19,11 @@ _ROLE_HELP = ("Override one role's setting, e.g. prover.model=NAME or judge.base
 def model_options(*, select_roles: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add the model flags to a command; it receives them as one ``model_flags: ModelFlags``.
     With ``select_roles``, a ``--role ROLE`` without ``=`` names a role to act on, passed as
-    ``roles: tuple[str, ...]``."""
+    ``roles: tuple[str, ...]``.
+
+    When roles run the bundled wiring model (nothing configured, or ``--backend local``), the
+    command ends by saying so (on stderr, so JSON output stays clean) — every model-using command,
+    whether it succeeded or failed for a reason other than its usage."""
 
     def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(f)
@@ -33,13 +38,22 @@ def model_options(*, select_roles: bool = False) -> Callable[[Callable[..., Any]
                 max_tokens=kwargs.pop("max_tokens"), role_overrides=overrides)
             if select_roles:
                 kwargs["roles"] = selected
-            return f(*args, **kwargs)
+            try:
+                result = f(*args, **kwargs)
+            except UsageError:
+                raise
+            except Exception:
+                echo_wiring_note(kwargs["model_flags"], selected)
+                raise
+            echo_wiring_note(kwargs["model_flags"], selected)
+            return result
 
         role_help = _ROLE_HELP
         if select_roles:
             role_help = "A role to act on (repeatable), or ROLE.KEY=VALUE to override one role's setting."
         options = [
-            click.option("--backend", help="Model backend for every role: openai or scripted."),
+            click.option("--backend", help="Model backend for every role: openai, local, hf, vllm or scripted "
+                                           "[default: local, the bundled wiring model, when no model is set]."),
             click.option("--model", help="Model name for every role (as the server knows it)."),
             click.option("--base-url", "base_urls", multiple=True, metavar="URL",
                          help="Server base URL, e.g. http://127.0.0.1:8000/v1 (repeat to spread load)."),
@@ -55,3 +69,19 @@ def model_options(*, select_roles: bool = False) -> Callable[[Callable[..., Any]
         return wrapper
 
     return decorator
+
+
+def echo_wiring_note(model_flags: ModelFlags, roles: Sequence[str] = ()) -> None:
+    """Print the wiring-model note (on stderr) when ``roles`` (default: all) run the bundled
+    model under these flags."""
+    from prover.core.errors import ProverError
+    from prover.core.llm_records import ROLES
+    from prover.llm.config import load_model_config
+    from prover.llm.local_model import wiring_model_note
+
+    try:
+        note = wiring_model_note(load_model_config(model_flags), roles or ROLES)
+    except (ProverError, ValueError):  # bad settings: the command has said what is wrong
+        return
+    if note:
+        click.echo(note, err=True)

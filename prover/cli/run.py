@@ -7,6 +7,7 @@ import sys
 import click
 
 from prover.cli.common import db_option, echo_json, open_store, print_table
+from prover.cli.formal import formal_options, print_formal
 from prover.cli.options import model_options
 from prover.core.informal_records import BUDGETS, DEFAULT_BUDGET
 
@@ -56,17 +57,26 @@ def _fmt(value, digits: int = 3) -> str:
               help="Informal label: meta-score an analysis needs to count as valid.")
 @click.option("--answer-judge/--no-answer-judge", default=True, show_default=True,
               help="Ask the judge role when an answer differs from the reference in form.")
+@click.option("--formal", is_flag=True, help="Also run the formal stage (Lean) on selected proofs.")
+@click.option("--formal-sample", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --formal: also K pool proofs per problem drawn at random.")
+@formal_options
 @click.option("--dry-run", is_flag=True, help="Print the most calls and tokens of the budget; make no call.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def run(problems, db, model_flags, budget, max_verdict_retries, call_budget, token_budget, seed, templates_file,
-        label_n, label_k, label_tau, answer_judge, dry_run, as_json, **knobs) -> None:
+        label_n, label_k, label_tau, answer_judge, formal, formal_sample, formal_settings, dry_run, as_json,
+        **knobs) -> None:
     """Prove problems: generate, verify, meta-verify and refine (PROBLEMS: files or problem ids).
 
     A token that is an existing file is imported first; any other names a stored problem
-    (id, COLLECTION/ID or row id). The same command continues an interrupted run.
+    (id, COLLECTION/ID or row id). The same command continues an interrupted run. With --formal,
+    the formal stage runs on proofs as they are selected (it needs Lean: without a usable
+    toolchain the command exits 3 before any model call; see `prover lean doctor`).
 
     Example: prover run prover/data/sample_problems.jsonl --budget small --model deepseek-math-v2
     """
+    import dataclasses
+
     from pydantic import ValidationError
 
     from prover.core.errors import BackendError, UsageError
@@ -86,6 +96,9 @@ def run(problems, db, model_flags, budget, max_verdict_retries, call_budget, tok
     model_config = load_model_config(model_flags)
     templates = load_templates(templates_file)
     demo = any(model_config.role(r).backend == "scripted" for r in ("generator", "verifier"))
+    if formal_sample and not formal:
+        raise UsageError("--formal-sample needs --formal")
+    formal_run = dataclasses.replace(formal_settings, sample=formal_sample) if formal and not dry_run else None
 
     with open_store(db) as store:
         if dry_run:
@@ -112,7 +125,7 @@ def run(problems, db, model_flags, budget, max_verdict_retries, call_budget, tok
             click.echo("Scripted backend: a demo of the machinery; its outputs are not mathematics and no "
                        "figure below is a result.", err=True)
         summary = run_informal(store, problems, config=config, model_config=model_config, templates=templates,
-                               command=sys.argv[1:])
+                               command=sys.argv[1:], formal=formal_run)
 
     if as_json:
         echo_json(summary.model_dump(mode="json"))
@@ -127,6 +140,7 @@ def run(problems, db, model_flags, budget, max_verdict_retries, call_budget, tok
                    f"{summary.calls - summary.sent - summary.cached} from stored rows"
                    + (f", {summary.resent} re-sent after an interruption" if summary.resent else "")
                    + f"), {summary.tokens} tokens, {summary.seconds:.1f}s")
+        print_formal(summary.formal)
     if summary.status == "incomplete":
         failed = [r for r in summary.results if r.status == "incomplete"]
         raise BackendError(f"{len(failed)} problem(s) incomplete: {failed[0].stop_reason}")

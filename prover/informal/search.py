@@ -72,6 +72,23 @@ class Progress(Protocol):
     def problem_done(self, result: ProblemResult) -> None: ...
 
 
+class SearchHooks(Protocol):
+    """What another stage (the formal stage of ``prover run --formal``) plugs into a search. The
+    search calls them at fixed points, so that an identical command still builds identical
+    requests: ``before_plan`` may wait for work started earlier, and ``refinement_notes`` must
+    depend only on what was finished by then."""
+
+    async def before_plan(self, search: "ProblemSearch", r: int) -> None: ...
+
+    def selected(self, search: "ProblemSearch", proofs: Sequence[PoolProof], r: int) -> None: ...
+
+    def refinement_notes(self, search: "ProblemSearch", proof: PoolProof) -> list[tuple[int, str]]:
+        """(id, text) issues to give a refinement of ``proof`` besides its analyses."""
+        ...
+
+    async def finished(self, search: "ProblemSearch", best: PoolProof | None) -> None: ...
+
+
 class NullProgress:
     def planned(self, stage: str, n: int) -> None:
         pass
@@ -96,6 +113,8 @@ class Engine:
     run_id: int | None = None
     progress: Progress = field(default_factory=NullProgress)
     worker: StoreWorker | None = None
+    hooks: SearchHooks | None = None
+    """Another stage plugged into the search (None: the plain informal search)."""
 
     def __post_init__(self) -> None:
         if self.worker is None:
@@ -144,6 +163,8 @@ class Slot:
     seed: int
     parent_ids: list[int] = field(default_factory=list)
     analysis_ids: list[int] = field(default_factory=list)
+    feedback_ids: list[int] = field(default_factory=list)
+    """Issues from another stage (formal feedback) given with the analyses."""
 
 
 _TRANSIENT = object()
@@ -213,6 +234,8 @@ class ProblemSearch:
         await self.open()
         r = 0
         while not self.stopped:
+            if self.e.hooks is not None:
+                await self.e.hooks.before_plan(self, r)
             slots = self.plan(r)
             if not slots:
                 break
@@ -250,17 +273,22 @@ class ProblemSearch:
             if not chosen:
                 self._stop("exhausted", "no proof with a parsed verdict to refine")
                 return []
+            if self.e.hooks is not None:
+                self.e.hooks.selected(self, chosen, r)
             rng = search_rng(c.seed, self.p.key, "pair", r)
             slots = []
             for j, proof in enumerate(chosen):
                 analyses = pair_analyses(proof, k.analyses_per_refinement, rng, m=k.meta_verifications,
                                          tau=c.label.tau)
-                prompt = self.e.templates.refinement(self.p.statement or "", proof.text, [v.analysis for v in analyses])
+                notes = self.e.hooks.refinement_notes(self, proof) if self.e.hooks is not None else []
+                prompt = self.e.templates.refinement(self.p.statement or "", proof.text,
+                                                     [v.analysis for v in analyses] + [text for _, text in notes])
                 for q in range(k.proofs_per_refinement):
                     slots.append(Slot(round=r, index=j * k.proofs_per_refinement + q, prompt=prompt,
                                       seed=derive_seed(c.seed, self.p.key, "refine", r, j, q),
                                       parent_ids=[proof.id] if proof.id is not None else [],
-                                      analysis_ids=[v.id for v in analyses if v.id is not None]))
+                                      analysis_ids=[v.id for v in analyses if v.id is not None],
+                                      feedback_ids=[i for i, _ in notes]))
         if c.call_budget is not None:
             per_proof = max_calls_per_proof(c, self.p.reference_answer is not None)
             fit = max(0, (c.call_budget - self.calls) // per_proof)
@@ -366,6 +394,8 @@ class ProblemSearch:
                 "parse_status": parsed.status, "answer": answer, "answer_match": match,
                 "extra": {"analysis_ids": slot.analysis_ids, "model": res.model} if slot.analysis_ids else {"model": res.model},
             }
+            if slot.feedback_ids:
+                fields["extra"]["formal_feedback_ids"] = slot.feedback_ids
             proof = PoolProof(round=slot.round, slot=slot.index, text=parsed.proof, self_score=parsed.self_score,
                               status=parsed.status, parent_ids=slot.parent_ids, answer=answer, answer_match=match)
             # Stored in the background: its verifications start now, and their rows name it by
@@ -523,6 +553,8 @@ class ProblemSearch:
                 answer=result.answer, answer_match=result.answer_match, run_id=self.e.run_id,
                 label=label.value if label else None, label_detail=label.model_dump() if label else {})
         self.result = result
+        if self.e.hooks is not None:
+            await self.e.hooks.finished(self, best)
         self.e.progress.problem_done(result)
         return result
 
@@ -543,6 +575,10 @@ async def run_barrier(engine: Engine, problems: Sequence[ProblemInfo]) -> list[P
     await asyncio.gather(*(s.open() for s in searches))
     r = 0
     while True:
+        if engine.hooks is not None:
+            for s in searches:
+                if not s.stopped:
+                    await engine.hooks.before_plan(s, r)
         plans = [(s, s.plan(r)) for s in searches if not s.stopped]
         plans = [(s, slots) for s, slots in plans if slots]
         if not plans:

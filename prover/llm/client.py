@@ -38,12 +38,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
 from prover.core.errors import ConfigError
+from prover.core.hashing import stable_json
 from prover.core.llm_records import (
     CallRecord, CallRequest, ChatMessage, Generation, ModelConfig, ModelRequest, ModelResult,
     RoleSettings, SamplingParams, sample_seed)
 from prover.llm.calls import CallStore, CallWriter
 from prover.llm.protocol import ModelBackend
-from prover.llm.registry import create_backend
+from prover.llm.registry import create_backend, is_in_process
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +211,9 @@ class ModelClient:
         if role in self._given:
             return ("given", id(self._given[role]))
         s = self._settings[role]
+        if is_in_process(s.backend):
+            # The instance is the model: one engine per (backend, model, engine options).
+            return (s.backend, s.model, stable_json(s.engine))
         return (s.backend, s.base_urls, s.api_key_env, s.script)
 
     def _backend(self, role: str) -> ModelBackend:

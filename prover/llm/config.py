@@ -25,6 +25,10 @@ Flags: ``--backend``, ``--model``, ``--base-url`` (repeatable), ``--api-key-env`
 overrides one role. A role's own override, from any source, beats a default from any source:
 ``--model X`` changes every role that does not name its own model.
 
+With nothing configured — no backend, model or base URL for the defaults — every role runs the
+bundled wiring model in-process (``backend = "local"``, Gemma 3 270M through llama.cpp, at most
+256 completion tokens): the machinery works out of the box, and proves nothing.
+
 Keys: the fields of :class:`RoleSettings` (``base_url`` and ``timeout`` are accepted for
 ``base_urls`` and ``timeout_s``)."""
 
@@ -39,7 +43,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from prover.core.errors import ConfigError
-from prover.core.llm_records import ROLES, ModelConfig, RoleSettings
+from prover.core.llm_records import (
+    LOCAL_BACKEND, LOCAL_MAX_TOKENS, LOCAL_MODEL, ROLES, ModelConfig, RoleSettings)
 
 CONFIG_FILE = "prover.toml"
 CONFIG_ENV = "PROVER_CONFIG"
@@ -133,6 +138,7 @@ def load_model_config(flags: ModelFlags | None = None, *, config_path: str | Pat
         role, key, value = parse_role_override(item)
         roles[role][key] = (value, f"--role {item}")
 
+    _apply_local_default(defaults, roles)
     base = _validate(defaults, {})
     overrides: dict[str, dict[str, Any]] = {}
     for role, layer in roles.items():
@@ -140,6 +146,36 @@ def load_model_config(flags: ModelFlags | None = None, *, config_path: str | Pat
             _validate(layer, base.model_dump())  # names the source of a bad value
             overrides[role] = {k: v for k, (v, _) in layer.items()}
     return ModelConfig(defaults=base, roles=overrides)  # type: ignore[arg-type]
+
+
+def _apply_local_default(defaults: dict[str, tuple[Any, str]],
+                         roles: dict[str, dict[str, tuple[Any, str]]]) -> None:
+    """The embedded default. With no backend, model or base URL configured anywhere for the
+    defaults, every role runs the bundled wiring model through the ``local`` backend; a role that
+    names its own model or base URL (and no backend) goes to the ``openai`` backend as before.
+
+    A role whose backend differs from the defaults' in or out of ``local`` does not inherit the
+    defaults' model, nor the bundled model's token limit: those belong to the other backend."""
+    if not ({"backend", "model", "base_urls"} & defaults.keys()):
+        defaults["backend"] = (LOCAL_BACKEND, "the default backend (no model configured)")
+        for layer in roles.values():
+            if "backend" not in layer and {"model", "base_urls"} & layer.keys():
+                layer["backend"] = ("openai", "a role's own model or base URL")
+    default_backend = defaults.get("backend", ("openai", ""))[0]
+    limit_is_local = False
+    if default_backend == LOCAL_BACKEND and defaults.get("model", (LOCAL_MODEL,))[0] == LOCAL_MODEL \
+            and "max_tokens" not in defaults:
+        defaults["max_tokens"] = (LOCAL_MAX_TOKENS, "the bundled model's token limit")
+        limit_is_local = True
+    for layer in roles.values():
+        backend = layer.get("backend", (default_backend, ""))[0]
+        if backend == default_backend or LOCAL_BACKEND not in (backend, default_backend):
+            continue
+        layer.setdefault("model", (None, "a role's own backend"))
+        if backend == LOCAL_BACKEND and layer["model"][0] in (None, LOCAL_MODEL):
+            layer.setdefault("max_tokens", (LOCAL_MAX_TOKENS, "the bundled model's token limit"))
+        elif limit_is_local:
+            layer.setdefault("max_tokens", (None, "a role's own backend"))
 
 
 def parse_role_override(item: str) -> tuple[str, str, str]:

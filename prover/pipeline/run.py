@@ -88,20 +88,47 @@ def estimate_budget(problems: Sequence[ProblemInfo], config: SearchConfig, model
 def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
                  templates: Templates | None = None, backends: Mapping[str, Any] | None = None,
                  progress: bool | None = None, command: Sequence[str] | None = None,
-                 schedule: str = "pipelined", commit_window_s: float | None = None) -> RunSummary:
+                 schedule: str = "pipelined", commit_window_s: float | None = None, formal: Any = None,
+                 lean: tuple[Any, Any] | None = None) -> RunSummary:
     """Run the informal search on every problem the tokens name; returns the summary (also
     stored on the run row). ``backends`` maps roles to ready backends (tests pass scripted
     ones); ``progress`` None shows bars on a terminal only; ``commit_window_s`` sets the model
-    client's group-commit window (tests with instant scripted answers shorten it)."""
+    client's group-commit window (tests with instant scripted answers shorten it). ``formal`` (``FormalSettings``)
+    adds the formal stage (``prover run --formal``): Lean is opened first — without a usable
+    toolchain the run stops with PrerequisiteError before any model call — unless ``lean``
+    gives a ready (backend, pin)."""
+    lean_backend = pin = None
+    if formal is not None:
+        from prover.pipeline.formal_run import open_lean
+
+        lean_backend, pin = lean if lean is not None else open_lean(formal)
+    try:
+        return _run_informal(store, tokens, config=config, model_config=model_config, templates=templates,
+                             backends=backends, progress=progress, command=command, schedule=schedule,
+                             commit_window_s=commit_window_s, formal=formal, lean_backend=lean_backend, pin=pin)
+    finally:
+        if lean_backend is not None and lean is None:
+            lean_backend.close()
+
+
+def _run_informal(store, tokens, *, config, model_config, templates, backends, progress, command, schedule,
+                  commit_window_s, formal, lean_backend, pin) -> RunSummary:
     from prover.llm import ModelClient
 
     templates = templates or default_templates()
     problems = resolve_problems(store, tokens)
-    run_key = hash_json({"problems": [p.key for p in problems], "config": config.model_dump(mode="json"),
-                         "templates": templates.fingerprint(), "models": model_config.model_dump(mode="json")})
-    run_id = store.start_run("informal", command=list(command or []), seed=config.seed, run_key=run_key,
-                             config={"search": config.model_dump(mode="json"), "templates": templates.source,
-                                     "schedule": schedule, "problems": [p.label for p in problems]})
+    key_parts = {"problems": [p.key for p in problems], "config": config.model_dump(mode="json"),
+                 "templates": templates.fingerprint(), "models": model_config.model_dump(mode="json")}
+    if formal is not None:
+        key_parts["formal"] = [formal.config.model_dump(mode="json"), formal.sample]
+    run_key = hash_json(key_parts)
+    run_config = {"search": config.model_dump(mode="json"), "templates": templates.source,
+                  "schedule": schedule, "problems": [p.label for p in problems]}
+    if formal is not None:
+        run_config["formal"] = {"config": formal.config.model_dump(mode="json"), "sample": formal.sample,
+                                "backend": formal.backend}
+    run_id = store.start_run("informal" if formal is None else "informal+formal", command=list(command or []),
+                             seed=config.seed, run_key=run_key, config=run_config)
     started = time.perf_counter()
     extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
     client = ModelClient(model_config, store=store, run_id=run_id, backends=backends, **extra)
@@ -109,6 +136,13 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
         with RichProgress(len(problems), enabled=progress) as bars:
             engine = Engine(store=store, client=client, config=config, templates=templates, run_id=run_id,
                             progress=bars)
+            hooks = None
+            if formal is not None:
+                from prover.pipeline.formal_run import FormalHooks, make_engine
+
+                hooks = FormalHooks(make_engine(store, client, lean_backend, pin, formal.config, run_id=run_id,
+                                                worker=engine.worker), sample=formal.sample, seed=config.seed)
+                engine.hooks = hooks
 
             async def main():
                 try:
@@ -132,12 +166,22 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
     stats = client.stats
     summary = RunSummary(run_id=run_id, results=results, calls=sum(r.calls for r in results), sent=stats.sent,
                          cached=stats.cached, resent=stats.resent, tokens=sum(r.tokens for r in results),
-                         seconds=time.perf_counter() - started, status=status)
+                         seconds=time.perf_counter() - started, status=status,
+                         formal=[r.model_dump(mode="json") for r in hooks.results] if hooks is not None else [])
     store.finish_run(run_id, status=status, summary={
         "calls": summary.calls, "sent": summary.sent, "cached": summary.cached, "resent": summary.resent,
         "tokens": summary.tokens, "seconds": summary.seconds, "solved": sum(r.passed for r in results),
-        "problems": len(results), "client": stats.as_dict()})
+        "problems": len(results), "client": stats.as_dict(),
+        **({"formal": {"attempts": len(summary.formal),
+                       "statuses": _count(r["status"] for r in summary.formal)}} if formal is not None else {})})
     return summary
+
+
+def _count(values) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
 
 
 def _first_leaf(group: BaseExceptionGroup) -> BaseException:

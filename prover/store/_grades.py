@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, cast, func, inspect, select
+from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, cast, func, inspect,
+                        or_, select)
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -242,6 +243,9 @@ class GradesMixin:
         """proof id -> the scores of its parsed verifications (of one verifier model, if given)."""
         q = select(Verification.proof_id, Verification.score).where(
             Verification.parse_status == "ok", Verification.score.is_not(None))
+        # Analyses `labels resample` drew until one agreed with a label are a biased sample.
+        resampled = select(Run.id).where(Run.kind == "labels-resample")
+        q = q.where(or_(Verification.run_id.is_(None), Verification.run_id.not_in(resampled)))
         if model is not None:
             q = q.where(Verification.verifier_model == model)
         out: dict[int, list[float]] = defaultdict(list)

@@ -14,12 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from prover.core.errors import StoreError
 from prover.store._calls import CallsMixin
+from prover.store._formal import FormalMixin
 from prover.store._grades import GradesMixin
 from prover.store._informal import InformalMixin
+from prover.store._labels import FormalReadsMixin, LabelsMixin
 from prover.store._lean import LeanChecksMixin
 from prover.store._lean_proc import LeanProcMixin
 from prover.store._problems import ProblemsMixin
 from prover.store._proofs import ProofsMixin
+from prover.store._reports import ReportsMixin, VerifiedChecksMixin
 from prover.store._runs import RunsMixin
 from prover.store.export import ExportMixin
 
@@ -51,8 +54,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin,
-                 LeanChecksMixin, LeanProcMixin, InformalMixin):
+class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin, InformalMixin,
+                 LeanChecksMixin, LeanProcMixin, FormalMixin, LabelsMixin, ReportsMixin, VerifiedChecksMixin,
+                 FormalReadsMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""
 

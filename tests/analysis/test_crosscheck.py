@@ -108,22 +108,32 @@ def test_unknown_grade_name(db):
         crosscheck(store, "humans", "verifier")
 
 
-def test_lean_without_labels_table_excludes_everything(db):
+def test_lean_without_formal_labels_excludes_everything(db):
     with open_store(db[0]) as store:
         r = crosscheck(store, "lean", "verifier", bootstrap=100)
     assert r.n == 0 and r.accuracy is None and r.auc is None and all(v is None for v in r.ci.values())
+    assert r.excluded == {"reference lean: no definitive Lean value (no formal label)": 9}
+    json.dumps(r.to_json_dict(), allow_nan=False)
+
+
+def test_lean_without_labels_table_excludes_everything(db):
+    # A database whose labels table is gone (or a foreign one that never had it).
+    with open_store(db[0]) as store:
+        with store.session() as s:
+            s.execute(text("DROP TABLE labels"))
+        r = crosscheck(store, "lean", "verifier", bootstrap=100)
+    assert r.n == 0 and r.accuracy is None
     assert r.excluded == {"reference lean: no definitive Lean value (this database has no labels table)": 9}
     assert any("no labels table" in n for n in r.notes)
     json.dumps(r.to_json_dict(), allow_nan=False)
 
 
 def add_labels(path, ids, rows):
+    from prover.core.label_records import LabelRecord
+
     store = open_store(path)
-    with store.session() as s:
-        s.execute(text("CREATE TABLE labels (proof_id INTEGER, source TEXT, value REAL)"))
-        for name, source, value in rows:
-            s.execute(text("INSERT INTO labels (proof_id, source, value) VALUES (:p, :s, :v)"),
-                      {"p": ids[name], "s": source, "v": value})
+    store.add_labels([LabelRecord(proof_id=ids[name], source=source, value=value, policy_version=f"{source}/test")
+                      for name, source, value in rows])
     store.close()
 
 

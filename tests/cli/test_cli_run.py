@@ -76,8 +76,12 @@ def test_dry_run_makes_no_call(prover, db_path):
     assert est["calls_by_role"]["generator"] == 5 * proofs
     assert est["calls_by_role"]["judge"] == 2 * proofs  # two sample problems have a reference answer
     assert est["completion_tokens"] == 100 * est["calls"]
-    text = prover("run", sample_problems(), "--dry-run")
+    text = prover("run", sample_problems(), "--dry-run", "--model", "m")  # a server model, no token limit
     assert "no call made" in text.stdout and "unbounded" in text.stdout
+    # Nothing configured: the embedded wiring model, whose calls stop at 256 tokens.
+    text = prover("run", sample_problems(), "--dry-run")
+    assert "no call made" in text.stdout and "unbounded" not in text.stdout
+    assert "wiring model, not a prover" in text.stderr
     stats = json.loads(prover("db", "stats", "--json").stdout)
     assert stats["tables"]["model_calls"] == 0 and stats["tables"]["problems"] == 0
 

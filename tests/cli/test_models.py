@@ -73,7 +73,8 @@ def test_missing_key_exits_3_naming_the_variable(invoke):
 
 
 def test_no_model_is_a_usage_error(invoke):
-    r = invoke("models", "test")
+    # A base URL says "a server", so the embedded default does not apply; a model is missing.
+    r = invoke("models", "test", "--base-url", "http://127.0.0.1:9/v1")
     assert r.exit_code == 2 and "no model configured" in r.output
 
 

@@ -67,7 +67,8 @@ def test_config_file_from_environment_or_working_dir(toml, tmp_path, monkeypatch
 def test_no_file_gives_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_model_config(environ={})
-    assert config.defaults.backend == "openai" and config.defaults.model is None
+    # Nothing configured: the embedded wiring model (tests/llm/test_local_default.py has the rule).
+    assert config.defaults.backend == "local" and config.defaults.model == "gemma-3-270m-q4_k_m"
     assert config.defaults.api_key_env == "OPENAI_API_KEY"
 
 

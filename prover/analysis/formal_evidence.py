@@ -1,0 +1,136 @@
+"""What the formal stage stored, as labels and reports need it.
+
+``formal_evidence(store)`` fills one :class:`FormalEvidence` per finished formal attempt on an
+NL proof (``formal_attempts`` and the sketch steps, alignment votes and refutations it points
+to; the final verdict as ``lean_checks`` holds it now), or returns None when the database has
+no formal-stage tables. ``formal_funnel`` counts the attempts that reached each stage of the
+formal pipeline, for a report.
+
+Tables of other areas that only some databases have are looked up before they are read."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sqlalchemy import MetaData, Table, func, inspect, select
+
+from prover.core.label_records import FormalEvidence, StepEvidence
+
+FUNNEL_STAGES = ("statements", "faithful", "direct attempts", "sketches elaborated", "nodes solved", "verified")
+
+#: Attempt statuses that mean the formal stage could not formalize the proof (never a label).
+FORMALIZATION_FAILED = ("no_statement", "sketch_failed")
+
+_CHUNK = 500
+
+
+def _tables(conn) -> set[str]:
+    return set(inspect(conn).get_table_names())
+
+
+def _evidence(a: dict[str, Any], steps: list[dict[str, Any]], refutations: list[dict[str, Any]],
+              incompatible: set[int]) -> FormalEvidence:
+    step_refutations = {r["step_id"]: r for r in refutations if r["what"] == "step" and r["step_id"] is not None}
+    statement_refutations = [r for r in refutations if r["what"] == "statement"]
+    faithful = a["statement_faithful"] is True
+    origin = a["statement_source"] if a["statement_source"] in ("given", "autoformalized") else None
+    return FormalEvidence(
+        proof_id=a["proof_id"], attempt_id=a["id"], formal_statement_id=a["formal_statement_id"],
+        statement_origin=origin,
+        faithfulness=("trusted" if a["statement_trusted"] else "gated") if faithful else None,
+        formalization_failed=a["status"] in FORMALIZATION_FAILED,
+        statement_incompatible=a["formal_statement_id"] in incompatible,
+        verified_check_id=a["final_check_id"], verdict=a["check_verdict"],
+        from_sketch=a["sketch_id"] is not None and a["status"] == "verified",
+        sketch_id=a["sketch_id"],
+        steps=[StepEvidence(index=s["position"], name=s["name"] or "", votes=[bool(v) for v in s["votes"] if v is not None],
+                            aligned=s["aligned"] is True, refuted=s["id"] in step_refutations,
+                            refutation_check_id=(step_refutations.get(s["id"]) or {}).get("check_id"))
+               for s in steps],
+        root_closed_independently=bool(a["root_closed_independently"]),
+        statement_refuted=bool(statement_refutations),
+        statement_refutation_check_id=statement_refutations[0]["check_id"] if statement_refutations else None)
+
+
+def formal_evidence(store) -> list[FormalEvidence] | None:
+    """One evidence record per finished formal attempt on an NL proof, in attempt order; None
+    when the database has no formal-stage tables."""
+    rows = store.formal_attempt_rows()
+    if rows is None:
+        return None
+    return [_evidence(a, rows.steps.get(a["sketch_id"], []) if a["sketch_id"] is not None else [],
+                      rows.refutations.get(a["id"], []), rows.incompatible_statements)
+            for a in rows.attempts if a["proof_id"] is not None]
+
+
+def _reflect(conn, name: str) -> Table:
+    return Table(name, MetaData(), autoload_with=conn)
+
+
+def _in_chunks(conn, query, column, ids: Sequence[int] | None):
+    if ids is None:
+        yield from conn.execute(query)
+        return
+    ids = list(ids)
+    for i in range(0, len(ids), _CHUNK):
+        yield from conn.execute(query.where(column.in_(ids[i:i + _CHUNK])))
+
+
+def incompatible_by_problem(store, problem_ids: Sequence[int] | None = None) -> dict[int, int] | None:
+    """Problem id → formal statements marked incompatible with a project toolchain; None when
+    the database has no statement-compatibility table."""
+    with store.engine.connect() as conn:
+        if "statement_compat" not in _tables(conn):
+            return None
+        sc, fs = _reflect(conn, "statement_compat"), _reflect(conn, "formal_statements")
+        q = (select(fs.c.problem_id, func.count(func.distinct(sc.c.formal_statement_id)))
+             .join(fs, fs.c.id == sc.c.formal_statement_id).where(sc.c.status == "incompatible")
+             .group_by(fs.c.problem_id))
+        return {pid: n for pid, n in _in_chunks(conn, q, fs.c.problem_id, problem_ids)}
+
+
+def statement_proved_by_problem(store, problem_ids: Sequence[int] | None = None) -> dict[int, bool] | None:
+    """Problem id → whether Lean proved its statement without an NL sketch (a direct attempt or
+    the portfolio on the root: ``statement_proved``); None without the formal stage's tables."""
+    rows = store.formal_attempt_rows(problem_ids)
+    if rows is None:
+        return None
+    out: dict[int, bool] = {}
+    for a in rows.attempts:
+        proved = a["status"] == "statement_proved" or (a["root_closed_independently"] and
+                                                        a["check_verdict"] in ("verified", "verified-answer-unchecked"))
+        out[a["problem_id"]] = out.get(a["problem_id"], False) or bool(proved)
+    return out
+
+
+def formal_funnel(store, problem_ids: Sequence[int] | None = None) -> tuple[list[tuple[str, int | None]], list[str]]:
+    """(stage, formal attempts that reached it) over the problems given (all when None), and
+    notes. Stages: a statement; a faithful one; a direct whole-proof attempt made; a sketch that
+    elaborated; every node of it solved; the assembled file verified."""
+    rows = store.formal_attempt_rows(problem_ids)
+    if rows is None:
+        return [(stage, None) for stage in FUNNEL_STAGES], [
+            "no formal-stage tables in this database: the formal funnel is unknown"]
+    attempts = rows.attempts
+    counts = {
+        "statements": sum(1 for a in attempts if a["formal_statement_id"] is not None),
+        "faithful": sum(1 for a in attempts if a["statement_faithful"] is True),
+        "direct attempts": sum(1 for a in attempts if a["direct_tries"]),
+        "sketches elaborated": sum(1 for a in attempts if a["sketch_elaborates"]),
+        "nodes solved": sum(1 for a in attempts if a["sketch_elaborates"] and a["nodes_unsolved"] == 0
+                            and a["nodes_refuted"] == 0),
+        "verified": sum(1 for a in attempts if a["status"] == "verified"
+                        and a["check_verdict"] in ("verified", "verified-answer-unchecked")),
+    }
+    nodes = sum(a["nodes"] or 0 for a in attempts)
+    notes = [f"formal funnel: {len(attempts)} finished formal attempt(s); nodes solved "
+             f"{sum(a['nodes_solved'] or 0 for a in attempts)} of {nodes}, refuted "
+             f"{sum(a['nodes_refuted'] or 0 for a in attempts)}; "
+             f"{sum(1 for a in attempts if a['status'] == 'statement_proved')} statement(s) proved without the sketch"]
+    return [(stage, counts[stage]) for stage in FUNNEL_STAGES], notes
+
+
+def formal_facts(store, problem_ids: Sequence[int] | None = None) -> dict[str, Any]:
+    """Per-problem formal facts a report tabulates (None where the database cannot tell)."""
+    return {"incompatible": incompatible_by_problem(store, problem_ids),
+            "statement_proved": statement_proved_by_problem(store, problem_ids)}

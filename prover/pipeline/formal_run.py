@@ -1,0 +1,185 @@
+"""The formal stage in a run: ``prover run --formal`` (the informal search with the formal stage
+started on proofs the moment they are selected, and its feedback given to later refinements) and
+``prover formalize PROOF_ID`` (the formal stage on one stored proof).
+
+**Which proofs.** Proofs chosen for refinement in a round and each search's final proof
+(population ``selected``), plus, with ``--formal-sample K``, K pool proofs per problem drawn
+uniformly at random once the search ends (population ``random``, inclusion probability K / pool
+size). Both are written into the proof's metadata (``formal_population``,
+``formal_inclusion_probability``) for cross-checks.
+
+**Determinism.** Before a search plans round r, it waits for the formal attempts started by
+then; a refinement is given the feedback of the nearest proof of its lineage (itself, then its
+parent...) whose attempt finished. An identical command therefore builds identical requests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prover.core.errors import PrerequisiteError
+from prover.core.formal_records import FormalConfig, FormalResult
+from prover.core.llm_records import ModelConfig
+from prover.formal.checker import LeanRunner
+from prover.formal.engine import FormalEngine, ProofInfo, load_proof, sample_pool
+
+DOCTOR = "run `prover lean doctor` to see what is missing and how to install it"
+
+
+@dataclass(frozen=True)
+class FormalSettings:
+    """How a run's formal stage reaches Lean, and what it does."""
+
+    config: FormalConfig = FormalConfig()
+    sample: int = 0
+    """``--formal-sample K``: pool proofs per problem drawn at random for the formal stage."""
+    backend: str = "repl"
+    """Lean backend (``repl``, ``file``, ``kimina``)."""
+    project: str | None = None
+    kimina_url: str | None = None
+    processes: int | None = None
+    memory_cap_bytes: int | None = 8 * 1024**3
+
+
+def open_lean(settings: FormalSettings):
+    """(backend, pin) for the formal stage, or PrerequisiteError saying what is missing and
+    pointing at ``prover lean doctor`` — before anything else happens."""
+    from prover.lean.backends import open_backend
+    from prover.lean.toolchain import read_pin
+
+    try:
+        pin = read_pin(settings.project)
+        backend = open_backend(settings.backend, project=settings.project, kimina_url=settings.kimina_url,
+                               memory_cap_bytes=settings.memory_cap_bytes, max_processes=settings.processes)
+    except PrerequisiteError as exc:
+        text = str(exc)
+        raise PrerequisiteError(f"the formal stage needs a usable Lean toolchain; no model was called. {text}"
+                                + ("" if "prover lean doctor" in text else f"\n{DOCTOR}")) from None
+    return backend, pin
+
+
+def proof_info(store: Any, search: Any, proof: Any) -> ProofInfo:
+    """A pool proof of a running search as the formal stage sees it."""
+    p = search.p
+    cached = getattr(search, "_formal_problem", None)
+    if cached is None:
+        cached = (store.get_problem(p.id).collection, store.formal_statements(p.id))
+        search._formal_problem = cached
+    return ProofInfo(id=proof.id, problem_id=p.id, problem_key=p.key, collection=cached[0], statement=p.statement,
+                     text=proof.text, answer=proof.answer, answer_problem=p.reference_answer is not None,
+                     formal_statements=cached[1])
+
+
+@dataclass
+class FormalHooks:
+    """The formal stage plugged into informal searches (``SearchHooks``)."""
+
+    engine: FormalEngine
+    sample: int = 0
+    seed: int = 0
+    tasks: dict[int, list[asyncio.Task]] = field(default_factory=dict)
+    """Formal attempts started, by problem."""
+    started: dict[int, asyncio.Task] = field(default_factory=dict)
+    """By proof id."""
+    results: list[FormalResult] = field(default_factory=list)
+    feedback: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    """Finished attempts' feedback, by proof id."""
+
+    def _start(self, search: Any, proof: Any, population: str, probability: float | None = None) -> None:
+        if proof.id is None:
+            return
+        if proof.id in self.started and population == "selected":
+            return
+        info = proof_info(self.engine.store, search, proof)
+
+        async def one() -> None:
+            result, fb = await self.engine.formalize(info, population=population,
+                                                     inclusion_probability=probability)
+            if proof.id not in self.feedback:
+                self.results.append(result)
+            self.feedback[proof.id] = fb
+
+        task = asyncio.ensure_future(one())
+        self.started.setdefault(proof.id, task)
+        self.tasks.setdefault(search.p.id, []).append(task)
+
+    async def _wait(self, search: Any) -> None:
+        pending = self.tasks.get(search.p.id, [])
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def before_plan(self, search: Any, r: int) -> None:
+        await self._wait(search)
+
+    def selected(self, search: Any, proofs: Sequence[Any], r: int) -> None:
+        for proof in proofs:
+            self._start(search, proof, "selected")
+
+    def refinement_notes(self, search: Any, proof: Any) -> list[tuple[int, str]]:
+        by_id = {p.id: p for p in search.pool if p.id is not None}
+        seen: set[int] = set()
+        cur = proof
+        while cur is not None and cur.id is not None and cur.id not in seen:
+            seen.add(cur.id)
+            if cur.id in self.feedback:
+                return list(self.feedback[cur.id])
+            parent = cur.parent_ids[0] if cur.parent_ids else None
+            cur = by_id.get(parent)
+        return []
+
+    async def finished(self, search: Any, best: Any) -> None:
+        if best is not None:
+            self._start(search, best, "selected")
+        if self.sample:
+            pool = {p.id: p for p in search.pool if p.id is not None and p.text.strip()
+                    and p.status not in ("truncated", "empty")}
+            drawn, probability = sample_pool(list(pool), self.sample, self.seed, search.p.key)
+            for pid in drawn:
+                self._start(search, pool[pid], "random", probability)
+        await self._wait(search)
+
+
+def make_engine(store: Any, client: Any, lean_backend: Any, pin: Any, config: FormalConfig, *, run_id: int | None,
+                worker: Any = None) -> FormalEngine:
+    lean = LeanRunner(lean_backend, pin, limits=config.limits, store=store)
+    return FormalEngine(store, client, lean, config, run_id=run_id, worker=worker)
+
+
+def formalize_proofs(store: Any, proof_ids: Sequence[int], *, config: FormalConfig, model_config: ModelConfig,
+                     lean_backend: Any, pin: Any, backends: Mapping[str, Any] | None = None,
+                     command: Sequence[str] | None = None) -> list[FormalResult]:
+    """``prover formalize``: the formal stage on stored proofs (each attempted once; a finished
+    attempt with the same identity is returned as it is)."""
+    from prover.informal.worker import StoreWorker
+    from prover.llm import ModelClient
+
+    proofs = [load_proof(store, pid) for pid in proof_ids]
+    run_id = store.start_run("formalize", command=list(command or []), seed=config.seed,
+                             config={"formal": config.model_dump(mode="json"), "proofs": list(proof_ids)})
+    client = ModelClient(model_config, store=store, run_id=run_id, backends=backends)
+    started = time.perf_counter()
+
+    async def main() -> list[FormalResult]:
+        worker = StoreWorker(store)
+        engine = make_engine(store, client, lean_backend, pin, config, run_id=run_id, worker=worker)
+        try:
+            out = await asyncio.gather(*(engine.formalize(p) for p in proofs))
+            return [r for r, _ in out]
+        finally:
+            await worker.aclose()
+            await client.aclose()
+
+    try:
+        results = asyncio.run(main())
+    except BaseException as exc:
+        store.finish_run(run_id, status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                         summary={"error": str(exc)[:500]})
+        raise
+    status = "incomplete" if any(r.status in ("incomplete", "unavailable") for r in results) else "completed"
+    store.finish_run(run_id, status=status, summary={
+        "attempts": [r.model_dump(mode="json") for r in results], "sent": client.stats.sent,
+        "cached": client.stats.cached, "seconds": time.perf_counter() - started})
+    return results

@@ -1,0 +1,496 @@
+"""What the formal stage stores (DESIGN.md, "Data flow" step 3 and "Labels"). Every attempt,
+gate, vote, sketch, DAG, node result, Lean try, repair, refutation and feedback issue is a row;
+Lean verdicts themselves are ``lean_checks`` rows that these tables point to.
+
+Tables (columns are only ever added):
+
+``formal_attempts`` — the formal stage on one NL proof (``proof_id``), unique by
+``attempt_key`` (proof, statement choice, settings, models, prompts). The evidence DESIGN.md's
+formal-1 label needs, one column each:
+
+* the statement: ``formal_statement_id``, ``statement_source`` (``given`` | ``autoformalized``),
+  ``statement_trusted`` (a given statement from a collection the run marks trusted),
+  ``gate_id`` (its faithfulness gate, with stored votes) and ``statement_faithful`` (trusted, or
+  the gate passed);
+* lineage: ``proof_id`` and ``sketch_id`` — the verified file descends from that sketch of that
+  proof (``formal_sketches.attempt_id``);
+* alignment: ``steps_aligned`` — every ``have`` step of the sketch passed its step-alignment vote
+  (``formal_steps.aligned``, votes in ``formal_votes``);
+* independence: ``root_closed_independently`` / ``root_closed_by`` (``portfolio:TACTIC`` or
+  ``direct``) with ``direct_check_id`` — the root was closed without the sketch: evidence
+  ``statement_proved``, never a label for the NL proof;
+* the verdict: ``final_check_id`` → ``lean_checks`` (the assembled file, checked as a whole) and
+  ``final_verdict``; ``status`` (``FormalStatus``);
+* population: ``population`` (``selected`` | ``random`` | ``manual``) and
+  ``inclusion_probability`` (also written into the proof's metadata as
+  ``formal_population`` / ``formal_inclusion_probability`` for cross-checks).
+
+``formal_gates`` — one candidate statement and its gate: elaboration with `sorry`, back-translation,
+vote counts (votes in ``formal_votes``), for answer problems ``trivially_closed`` (a lone
+`rfl`/`decide`/`norm_num`/`simp` closes it), ``answer_copied`` and ``swapped_trivially_closed``;
+``status`` accepted | rejected with ``reasons``.
+
+``formal_votes`` — every judge vote: ``kind`` faithfulness (``gate_id``) or alignment
+(``step_id``), the call's key, the text and the parsed vote.
+
+``formal_sketches`` — every sketch asked for (repairs point at ``repair_of``): Lean text, the NL
+steps, whether it elaborated and Lean's messages, and its lemma DAG (networkx node-link JSON).
+
+``formal_steps`` — each ``have`` step and hole of a sketch: the NL step it is tagged with, the
+node lemma's ``statement`` (binders in scope + proposition) and ``memo_key``, ``depends_on``
+(DAG edges), ``status`` (proved_in_sketch | solved | unsolved | refuted | skipped),
+``solved_by``, the proof and its ``check_id``, and its alignment (``aligned``, back-translation,
+vote counts).
+
+``formal_tries`` — every Lean try: ``stage`` (root-portfolio | direct | portfolio | memo | prover |
+repair | refute-portfolio | refute-prover), on the goal or its negation (``negated``), the call,
+the code, its ``check_id`` and verdict; a repair names the try it repairs (``parent_id``).
+
+``formal_refutations`` — Lean proved the negation of the statement (``what`` = statement) or of a
+step in its context (``what`` = step): the proposition refuted, the try and check, whether the
+statement was given (``statement_given``: refuting a benchmark statement flags it,
+``flags_statement``) and whether the refuted statement or step is faithful (``faithful``: a
+formal-0 label needs it).
+
+``formal_feedback`` — an unsolved node handed to informal refinement: the NL step, Lean's
+messages and the issue text ("could not be established formally (possibly a prover
+limitation)"); never a verification."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, delete, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prover.store.schema import Base, FormalStatement, Proof, utcnow
+
+_CHUNK = 500
+
+
+class FormalAttempt(Base):
+    """The formal stage run on one NL proof (see the module docstring for the evidence columns)."""
+
+    __tablename__ = "formal_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_key: Mapped[str] = mapped_column(String(64), unique=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    proof_id: Mapped[int | None] = mapped_column(ForeignKey("proofs.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
+    population: Mapped[str] = mapped_column(String(20), default="manual")
+    inclusion_probability: Mapped[float | None] = mapped_column(Float)
+    formal_statement_id: Mapped[int | None] = mapped_column(ForeignKey("formal_statements.id", ondelete="SET NULL"))
+    statement_source: Mapped[str | None] = mapped_column(String(20))
+    statement_trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    gate_id: Mapped[int | None] = mapped_column(ForeignKey("formal_gates.id", ondelete="SET NULL"))
+    statement_faithful: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(30), default="running")
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    root_closed_independently: Mapped[bool] = mapped_column(Boolean, default=False)
+    root_closed_by: Mapped[str | None] = mapped_column(String(100))
+    direct_check_id: Mapped[int | None] = mapped_column(ForeignKey("lean_checks.id", ondelete="SET NULL"))
+    # formal_sketches.id (no constraint: the two tables point at each other)
+    sketch_id: Mapped[int | None] = mapped_column(Integer)
+    nodes: Mapped[int] = mapped_column(Integer, default=0)
+    nodes_solved: Mapped[int] = mapped_column(Integer, default=0)
+    nodes_refuted: Mapped[int] = mapped_column(Integer, default=0)
+    nodes_unsolved: Mapped[int] = mapped_column(Integer, default=0)
+    steps_aligned: Mapped[bool | None] = mapped_column(Boolean)
+    repairs: Mapped[int] = mapped_column(Integer, default=0)
+    final_check_id: Mapped[int | None] = mapped_column(ForeignKey("lean_checks.id", ondelete="SET NULL"))
+    final_verdict: Mapped[str | None] = mapped_column(String(40))
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FormalGate(Base):
+    """One candidate statement and its faithfulness gate."""
+
+    __tablename__ = "formal_gates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gate_key: Mapped[str] = mapped_column(String(64), index=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    proof_id: Mapped[int | None] = mapped_column(ForeignKey("proofs.id", ondelete="SET NULL"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))  # autoformalized | given
+    sample_index: Mapped[int] = mapped_column(Integer, default=0)
+    call_key: Mapped[str | None] = mapped_column(String(64))
+    candidate: Mapped[str | None] = mapped_column(Text)
+    formal_statement_id: Mapped[int | None] = mapped_column(ForeignKey("formal_statements.id", ondelete="SET NULL"))
+    elaborates: Mapped[bool | None] = mapped_column(Boolean)
+    messages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    back_translation: Mapped[str | None] = mapped_column(Text)
+    back_translation_call_key: Mapped[str | None] = mapped_column(String(64))
+    votes_yes: Mapped[int] = mapped_column(Integer, default=0)
+    votes_total: Mapped[int] = mapped_column(Integer, default=0)
+    votes_needed: Mapped[int] = mapped_column(Integer, default=0)
+    answer: Mapped[str | None] = mapped_column(Text)
+    trivially_closed: Mapped[bool | None] = mapped_column(Boolean)
+    trivial_tactic: Mapped[str | None] = mapped_column(String(50))
+    answer_copied: Mapped[bool | None] = mapped_column(Boolean)
+    swapped_answer: Mapped[str | None] = mapped_column(Text)
+    swapped_trivially_closed: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20))  # accepted | rejected
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FormalSketch(Base):
+    """One sketch asked of the formalizer (a repair names the sketch it repairs)."""
+
+    __tablename__ = "formal_sketches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("formal_attempts.id", ondelete="CASCADE"), index=True)
+    sample_index: Mapped[int] = mapped_column(Integer, default=0)
+    repair_of: Mapped[int | None] = mapped_column(Integer)
+    call_key: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(Text)
+    nl_steps: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    elaborates: Mapped[bool | None] = mapped_column(Boolean)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    messages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    dag: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FormalStep(Base):
+    """One `have` step or hole of a sketch: a node of the lemma DAG when it is a hole."""
+
+    __tablename__ = "formal_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("formal_attempts.id", ondelete="CASCADE"), index=True)
+    sketch_id: Mapped[int] = mapped_column(ForeignKey("formal_sketches.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # have | final | nested
+    node_key: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200))
+    nl_step_index: Mapped[int | None] = mapped_column(Integer)
+    nl_step: Mapped[str | None] = mapped_column(Text)
+    type_text: Mapped[str | None] = mapped_column(Text)
+    statement: Mapped[str | None] = mapped_column(Text)
+    memo_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    context_source: Mapped[str | None] = mapped_column(String(20))
+    hole: Mapped[bool] = mapped_column(Boolean, default=False)
+    depends_on: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(30), default="open")
+    solved_by: Mapped[str | None] = mapped_column(String(100))
+    proof_text: Mapped[str | None] = mapped_column(Text)
+    aux: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    uses_steps: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("lean_checks.id", ondelete="SET NULL"))
+    aligned: Mapped[bool | None] = mapped_column(Boolean)
+    back_translation: Mapped[str | None] = mapped_column(Text)
+    back_translation_call_key: Mapped[str | None] = mapped_column(String(64))
+    votes_yes: Mapped[int] = mapped_column(Integer, default=0)
+    votes_total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FormalVote(Base):
+    """One judge vote: a statement's faithfulness (``gate_id``) or a step's alignment (``step_id``)."""
+
+    __tablename__ = "formal_votes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # faithfulness | alignment
+    gate_id: Mapped[int | None] = mapped_column(ForeignKey("formal_gates.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("formal_steps.id", ondelete="CASCADE"), index=True)
+    sample_index: Mapped[int] = mapped_column(Integer, default=0)
+    call_key: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(Text)
+    vote: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FormalTry(Base):
+    """One Lean try on the root, a node or a negation."""
+
+    __tablename__ = "formal_tries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("formal_attempts.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("formal_steps.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(30))
+    negated: Mapped[bool] = mapped_column(Boolean, default=False)
+    sample_index: Mapped[int] = mapped_column(Integer, default=0)
+    repair_index: Mapped[int] = mapped_column(Integer, default=0)
+    parent_id: Mapped[int | None] = mapped_column(Integer)
+    tactic: Mapped[str | None] = mapped_column(String(200))
+    call_key: Mapped[str | None] = mapped_column(String(64))
+    code: Mapped[str | None] = mapped_column(Text)
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("lean_checks.id", ondelete="SET NULL"))
+    verdict: Mapped[str | None] = mapped_column(String(40))
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+    messages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FormalRefutation(Base):
+    """Lean proved the negation of a statement or of a step in its context."""
+
+    __tablename__ = "formal_refutations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("formal_attempts.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("formal_steps.id", ondelete="CASCADE"))
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    proof_id: Mapped[int | None] = mapped_column(ForeignKey("proofs.id", ondelete="SET NULL"), index=True)
+    what: Mapped[str] = mapped_column(String(20))  # statement | step
+    proposition: Mapped[str] = mapped_column(Text)
+    try_id: Mapped[int | None] = mapped_column(ForeignKey("formal_tries.id", ondelete="SET NULL"))
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("lean_checks.id", ondelete="SET NULL"))
+    formal_statement_id: Mapped[int | None] = mapped_column(ForeignKey("formal_statements.id", ondelete="SET NULL"))
+    statement_given: Mapped[bool] = mapped_column(Boolean, default=False)
+    faithful: Mapped[bool | None] = mapped_column(Boolean)
+    flags_statement: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FormalFeedback(Base):
+    """An unsolved node handed back to informal refinement as an issue (never a verification)."""
+
+    __tablename__ = "formal_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("formal_attempts.id", ondelete="CASCADE"), index=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    proof_id: Mapped[int | None] = mapped_column(ForeignKey("proofs.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("formal_steps.id", ondelete="CASCADE"))
+    nl_step_index: Mapped[int | None] = mapped_column(Integer)
+    nl_step: Mapped[str | None] = mapped_column(Text)
+    statement: Mapped[str | None] = mapped_column(Text)
+    messages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+_KINDS = {"attempt": FormalAttempt, "gate": FormalGate, "sketch": FormalSketch, "step": FormalStep,
+          "vote": FormalVote, "try": FormalTry, "refutation": FormalRefutation, "feedback": FormalFeedback}
+_CHILDREN = (FormalFeedback, FormalRefutation, FormalTry, FormalStep, FormalSketch)
+REDO = ("running", "incomplete", "unavailable")
+_FRESH = dict(status="running", stop_reason=None, formal_statement_id=None, statement_source=None,
+              statement_trusted=False, gate_id=None, statement_faithful=None, root_closed_independently=False,
+              root_closed_by=None, direct_check_id=None, sketch_id=None, nodes=0, nodes_solved=0, nodes_refuted=0,
+              nodes_unsolved=0, steps_aligned=None, repairs=0, final_check_id=None, final_verdict=None, calls=0,
+              checks=0)
+"""An attempt started again forgets what its unfinished run had written."""
+"""Statuses of attempts that decided nothing definitive: the next run does them again."""
+
+
+def _row_dict(row) -> dict[str, Any]:
+    out = {c.key: getattr(row, c.key) for c in row.__mapper__.column_attrs}
+    for k, v in list(out.items()):
+        if isinstance(v, datetime):
+            out[k] = v.isoformat()
+    return out
+
+
+class FormalMixin:
+    # -- writing --------------------------------------------------------------------------------
+
+    def add_formal_row(self, table: str, /, **values: Any) -> int:
+        """Insert one row of a formal table (``attempt``, ``gate``, ``sketch``, ``step``,
+        ``vote``, ``try``, ``refutation``, ``feedback``); returns its id."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            row = _KINDS[table](**values)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def update_formal_row(self, table: str, row_id: int, /, **values: Any) -> None:
+        """Update columns of one row of a formal table."""
+        model = _KINDS[table]
+        if table == "attempt":
+            values.setdefault("updated_at", utcnow())
+        with self.session() as s:  # type: ignore[attr-defined]
+            s.execute(update(model).where(model.id == row_id).values(**values))
+
+    def begin_formal_attempt(self, attempt_key: str, **values: Any) -> tuple[int, bool]:
+        """(attempt id, finished). A finished attempt with this key is returned as it is; one
+        left running by an interrupted run (or incomplete, or without a definitive Lean answer)
+        loses its child rows and starts again (its model calls and definitive Lean checks come
+        back from the caches)."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            row = s.scalars(select(FormalAttempt).where(FormalAttempt.attempt_key == attempt_key)).first()
+            if row is not None and row.status not in REDO:
+                return row.id, True
+            if row is not None:
+                for model in _CHILDREN:
+                    s.execute(delete(model).where(model.attempt_id == row.id))
+                for k, v in _FRESH.items():
+                    setattr(row, k, v)
+                for k, v in values.items():
+                    setattr(row, k, v)
+                row.updated_at = utcnow()
+                s.flush()
+                return row.id, False
+            row = FormalAttempt(attempt_key=attempt_key, status="running", **values)
+            s.add(row)
+            s.flush()
+            return row.id, False
+
+    def add_formal_statement(self, problem_id: int, *, toolchain: str, preamble: str, statement: str,
+                             source: str, extra: dict[str, Any]) -> int:
+        """Store an autoformalized statement as a ``formal_statements`` row (the existing row's
+        id when the same text is stored for this problem and toolchain)."""
+        from prover.core.hashing import sha256_text
+
+        content_hash = sha256_text(preamble + "" + statement)
+        with self.session() as s:  # type: ignore[attr-defined]
+            row = s.scalars(select(FormalStatement).where(
+                FormalStatement.problem_id == problem_id, FormalStatement.toolchain == toolchain,
+                FormalStatement.content_hash == content_hash)).first()
+            if row is None:
+                row = FormalStatement(problem_id=problem_id, toolchain=toolchain, preamble=preamble, answer_slots="",
+                                      statement=statement, content_hash=content_hash, source=source, extra=extra)
+                s.add(row)
+                s.flush()
+            return row.id
+
+    def merge_proof_metadata(self, proof_id: int, values: dict[str, Any]) -> None:
+        """Set keys of a proof's metadata; list values are merged with what is there."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            proof = s.get(Proof, proof_id)
+            if proof is None:
+                return
+            meta = dict(proof.extra or {})
+            for k, v in values.items():
+                old = meta.get(k)
+                if isinstance(v, list):
+                    have = old if isinstance(old, list) else ([old] if old is not None else [])
+                    meta[k] = list(dict.fromkeys([*have, *v]))
+                else:
+                    meta[k] = v
+            proof.extra = meta
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def lean_check_row_id(self, cache_key: str) -> int | None:
+        """The row of a check by its cache key: the definitive one, else the newest."""
+        from prover.store._lean import LeanCheck
+
+        with self.session() as s:  # type: ignore[attr-defined]
+            rows = list(s.execute(select(LeanCheck.id, LeanCheck.definitive).where(LeanCheck.cache_key == cache_key)
+                                  .order_by(LeanCheck.id.desc())))
+        for rid, definitive in rows:
+            if definitive:
+                return rid
+        return rows[0][0] if rows else None
+
+    def formal_attempt(self, attempt_id: int) -> FormalAttempt | None:
+        with self.session() as s:  # type: ignore[attr-defined]
+            return s.get(FormalAttempt, attempt_id)
+
+    def formal_rows(self, table: str, /, **where: Any) -> list[Any]:
+        """Rows of a formal table matching column equalities, in id order."""
+        model = _KINDS[table]
+        with self.session() as s:  # type: ignore[attr-defined]
+            q = select(model)
+            for k, v in where.items():
+                q = q.where(getattr(model, k) == v)
+            return list(s.scalars(q.order_by(model.id)))
+
+    def accepted_gate(self, gate_key: str) -> FormalGate | None:
+        """The newest accepted gate with this key (a statement already through the gate)."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            return s.scalars(select(FormalGate).where(FormalGate.gate_key == gate_key, FormalGate.status == "accepted")
+                             .order_by(FormalGate.id.desc())).first()
+
+    def solved_node(self, memo_key: str) -> FormalStep | None:
+        """A node solved earlier with the same normalised context and statement."""
+        with self.session() as s:  # type: ignore[attr-defined]
+            return s.scalars(select(FormalStep).where(FormalStep.memo_key == memo_key, FormalStep.status == "solved")
+                             .order_by(FormalStep.id)).first()
+
+    def formal_feedback_of(self, proof_ids: Sequence[int]) -> dict[int, list[FormalFeedback]]:
+        """Feedback of the finished attempts on these proofs, by proof."""
+        out: dict[int, list[FormalFeedback]] = {}
+        ids = list(proof_ids)
+        with self.session() as s:  # type: ignore[attr-defined]
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i:i + _CHUNK]
+                rows = s.scalars(select(FormalFeedback)
+                                 .join(FormalAttempt, FormalAttempt.id == FormalFeedback.attempt_id)
+                                 .where(FormalFeedback.proof_id.in_(chunk), FormalAttempt.status.not_in(REDO))
+                                 .order_by(FormalFeedback.id))
+                for r in rows:
+                    out.setdefault(r.proof_id, []).append(r)
+        return out
+
+    def formal_attempts_of(self, *, proof_id: int | None = None, problem_id: int | None = None) -> list[FormalAttempt]:
+        with self.session() as s:  # type: ignore[attr-defined]
+            q = select(FormalAttempt)
+            if proof_id is not None:
+                q = q.where(FormalAttempt.proof_id == proof_id)
+            if problem_id is not None:
+                q = q.where(FormalAttempt.problem_id == problem_id)
+            return list(s.scalars(q.order_by(FormalAttempt.id)))
+
+    def formal_evidence(self, attempt_id: int) -> dict[str, Any]:
+        """What DESIGN.md's formal labels need from one attempt, in one place: the statement's
+        faithfulness evidence, lineage, alignment, independence, the final verdict, and the
+        refutations with what they refuted."""
+        from prover.store._lean import LeanCheck
+
+        with self.session() as s:  # type: ignore[attr-defined]
+            a = s.get(FormalAttempt, attempt_id)
+            if a is None:
+                from prover.core.errors import NotFoundError
+
+                raise NotFoundError(f"no formal attempt {attempt_id}")
+            gate = s.get(FormalGate, a.gate_id) if a.gate_id else None
+            final = s.get(LeanCheck, a.final_check_id) if a.final_check_id else None
+            steps = list(s.scalars(select(FormalStep).where(FormalStep.attempt_id == a.id,
+                                                            FormalStep.sketch_id == a.sketch_id)
+                                   .order_by(FormalStep.position, FormalStep.id))) if a.sketch_id else []
+            refs = list(s.scalars(select(FormalRefutation).where(FormalRefutation.attempt_id == a.id)
+                                  .order_by(FormalRefutation.id)))
+            return {
+                "attempt_id": a.id, "proof_id": a.proof_id, "problem_id": a.problem_id, "status": a.status,
+                "statement": {"formal_statement_id": a.formal_statement_id, "source": a.statement_source,
+                              "trusted": a.statement_trusted, "faithful": a.statement_faithful,
+                              "gate": None if gate is None else {
+                                  "id": gate.id, "status": gate.status, "votes_yes": gate.votes_yes,
+                                  "votes_total": gate.votes_total, "votes_needed": gate.votes_needed,
+                                  "reasons": list(gate.reasons or [])}},
+                "sketch_id": a.sketch_id,
+                "steps": [{"id": st.id, "kind": st.kind, "name": st.name, "nl_step_index": st.nl_step_index,
+                           "hole": st.hole, "status": st.status, "aligned": st.aligned,
+                           "votes_yes": st.votes_yes, "votes_total": st.votes_total} for st in steps],
+                "steps_aligned": a.steps_aligned,
+                "root_closed_independently": a.root_closed_independently, "root_closed_by": a.root_closed_by,
+                "direct_check_id": a.direct_check_id,
+                "final_check_id": a.final_check_id, "final_verdict": final.verdict if final is not None else None,
+                "refutations": [{"id": r.id, "what": r.what, "step_id": r.step_id, "proposition": r.proposition,
+                                 "check_id": r.check_id, "faithful": r.faithful,
+                                 "statement_given": r.statement_given, "flags_statement": r.flags_statement}
+                                for r in refs],
+                "population": a.population, "inclusion_probability": a.inclusion_probability,
+            }
+
+    def formal_report(self, proof_id: int) -> list[dict[str, Any]]:
+        """Everything stored about the formal attempts on one proof (``prover show``)."""
+        out = []
+        for a in self.formal_attempts_of(proof_id=proof_id):
+            entry = _row_dict(a)
+            entry["evidence"] = self.formal_evidence(a.id)
+            sketches = self.formal_rows("sketch", attempt_id=a.id)
+            entry["sketches"] = [_row_dict(x) for x in sketches]
+            entry["steps"] = [_row_dict(x) for x in self.formal_rows("step", attempt_id=a.id)]
+            entry["tries"] = [_row_dict(x) for x in self.formal_rows("try", attempt_id=a.id)]
+            entry["feedback"] = [_row_dict(x) for x in self.formal_rows("feedback", attempt_id=a.id)]
+            if a.formal_statement_id:
+                with self.session() as s:  # type: ignore[attr-defined]
+                    fs = s.get(FormalStatement, a.formal_statement_id)
+                    entry["formal_statement"] = fs.preamble + fs.answer_slots + fs.statement if fs else None
+            out.append(entry)
+        return out

@@ -1,0 +1,109 @@
+"""``prover train verifier``: supervised fine-tuning of a causal language model on the SFT
+export (prompt: the verification prompt; target: an analysis whose score agrees with the label).
+
+The loss is the cross-entropy of the assistant tokens. With ``loss = fused`` the model's body
+gives hidden states, and ``prover.kernels.fused_linear_cross_entropy`` takes them through the
+output head's weight without ever holding the ``[tokens, vocabulary]`` logits — only the target
+positions go in, shifted by one here (the kernel does not shift). ``loss = plain`` is the
+reference: the model's own logits and ``cross_entropy``. Both sum over the target tokens of a
+micro-batch; the loop (``loop.py``) divides by the target tokens of the optimizer step.
+
+``resume`` continues from the newest checkpoint exactly: same weights, optimizer moments, RNG,
+step and data position, so the loss curve is the one an uninterrupted run draws."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from prover.core.errors import UsageError
+from prover.core.train_records import DataSummary, StepMetrics, TrainConfig, TrainSummary
+from prover.train.data import IGNORE_INDEX, build_examples, collate, load_sft, sft_file
+from prover.train.loop import run_training, unwrap
+
+# Settings of models whose logits are more than ``hidden @ head.T``: the fused loss would
+# silently train another function than the one the model computes.
+_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")
+
+causal_lm = unwrap
+
+
+def check_fused_supported(model: Any) -> None:
+    """Refuse the fused loss for a model whose logits are not a plain linear map of its hidden
+    states (soft-capping, scaling, a bias on the head)."""
+    lm = causal_lm(model)
+    config = lm.config
+    for name in _LOGIT_TRANSFORMS:
+        if getattr(config, name, None) not in (None, 1, 1.0, 0):
+            raise UsageError(f"the fused loss does not apply {name} of {type(lm).__name__}; use --loss plain")
+    head = lm.get_output_embeddings()
+    if head is None or getattr(head, "bias", None) is not None:
+        raise UsageError(f"{type(lm).__name__} has no plain linear output head; use --loss plain")
+
+
+def loss_sum(model: Any, batch: dict[str, Any], kind: str, *, impl: str = "auto") -> Any:
+    """Summed cross-entropy (float32) of the targets of one micro-batch, position i predicting
+    ``labels[i + 1]``."""
+    import torch
+    import torch.nn.functional as F
+
+    targets = batch["labels"][:, 1:]
+    if kind == "plain":
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+        logits = logits[:, :-1]
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                               ignore_index=IGNORE_INDEX, reduction="sum")
+    from prover.kernels import fused_linear_cross_entropy
+
+    lm = causal_lm(model)
+    body = lm.base_model  # the decoder stack (``model.model`` for Llama, Qwen2, ...)
+    hidden = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                  use_cache=False).last_hidden_state[:, :-1]
+    keep = targets != IGNORE_INDEX
+    weight = lm.get_output_embeddings().weight
+    # Only target positions reach the head; the kernel runs outside autocast, in the head's dtype.
+    with torch.autocast(device_type=hidden.device.type, enabled=False):
+        return fused_linear_cross_entropy(hidden[keep].to(weight.dtype), weight, targets[keep],
+                                          ignore_index=IGNORE_INDEX, reduction="sum", impl=impl)
+
+
+class SftTask:
+    """Chat records of the ``sft`` dataset, the assistant turn as the target."""
+
+    name = "verifier"
+    lora_task_type = "CAUSAL_LM"
+
+    def model_class(self) -> tuple[Any, dict[str, Any]]:
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM, {}
+
+    def prepare(self, model: Any, tokenizer: Any, config: TrainConfig) -> None:
+        if config.loss == "fused":
+            check_fused_supported(model)
+
+    def examples(self, config: TrainConfig, split: str, tokenizer: Any, max_length: int | None,
+                 required: bool) -> tuple[list[Any], DataSummary | None]:
+        if not required and sft_file(config.data, split) is None:
+            return [], None
+        records, path = load_sft(config.data, split)
+        return build_examples(records, tokenizer, max_length, where=str(path))
+
+    def collate(self, examples: Sequence[Any], indices: Sequence[int], pad_id: int) -> dict[str, Any]:
+        return collate(examples, indices, pad_id)
+
+    def loss_sum(self, model: Any, batch: dict[str, Any], config: TrainConfig) -> Any:
+        return loss_sum(model, batch, config.loss, impl=config.kernel_impl)
+
+    def finish(self, *args: Any) -> None:
+        pass
+
+
+def train_verifier(config: TrainConfig, *, resume: bool = False, stop_after: int | None = None,
+                   progress: bool | None = None,
+                   on_step: Callable[[StepMetrics], None] | None = None) -> TrainSummary:
+    """Fine-tune ``config.model`` on the SFT data and write the trained causal LM to
+    ``config.out`` (see :func:`prover.train.loop.run_training` for ``resume``, ``stop_after``,
+    ``progress`` and ``on_step``)."""
+    if config.task != "verifier":
+        raise UsageError(f"train_verifier needs task 'verifier', got {config.task!r}")
+    return run_training(config, SftTask(), resume=resume, stop_after=stop_after, progress=progress, on_step=on_step)

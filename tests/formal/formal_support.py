@@ -1,0 +1,247 @@
+"""Helpers of the formal-stage tests (not a test module).
+
+Lean: the fake REPL (tests/lean/fake_repl.py) behind the real REPL pool. Nothing here was ever
+answered by Lean for these files: every response is SYNTHETIC, assembled from recorded message
+templates — the `declaration uses 'sorry'` warning and the `unsolved goals` error of the
+leanprover-community/repl test suite (tests/fixtures/lean_proc/repl_pairs.jsonl rows 725 and
+719), and the `#print axioms` report pinned by `#guard_msgs` in VCA-EPFL/graphiti
+(tests/fixtures/lean/guard_msgs.jsonl) with the checked target's name and line put in. A file
+the test does not list gets the `unsolved goals` error: it fails.
+
+Models: the scripted backend, answering by role and prompt. It proves wiring and bookkeeping,
+never proving skill; no figure obtained with it is a result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from prover.core.lean_records import LeanLimits
+from prover.lean.assemble import assemble
+from prover.lean.audit import audit
+from prover.lean.header import split_imports
+from prover.lean.problem import LeanProblem
+from prover.core.records import FormalStatementRecord, ProblemRecord, ProofRecord
+from prover.lean.screen import screen
+
+TESTS = Path(__file__).resolve().parent.parent
+FAKE_REPL = TESTS / "lean" / "fake_repl.py"
+LIMITS = LeanLimits()
+
+
+def _pairs() -> dict[int, dict]:
+    with open(TESTS / "fixtures" / "lean_proc" / "repl_pairs.jsonl", encoding="utf-8") as f:
+        return {r["row"]: r for r in map(json.loads, f)}
+
+
+def _axioms_template() -> str:
+    with open(TESTS / "fixtures" / "lean" / "guard_msgs.jsonl", encoding="utf-8") as f:
+        for row in map(json.loads, f):
+            for m in row["messages"]:
+                if "Graphiti.run'_refines" in m["data"] and "propext" in m["data"]:
+                    return m["data"]
+    raise AssertionError("recorded #print axioms template missing")
+
+
+PAIRS = _pairs()
+SORRY_WARNING = PAIRS[725]["response"]["messages"][0]
+UNSOLVED = PAIRS[719]["response"]["messages"][0]
+AXIOMS = _axioms_template()
+
+
+def body(file_text: str) -> str:
+    """What the pool sends for a file after importing its header (the match key)."""
+    return split_imports(file_text).body.strip()
+
+
+def at_line(message: dict, line: int) -> dict:
+    return {**message, "pos": {**message["pos"], "line": line}, "endPos": {**message["endPos"], "line": line}}
+
+
+class LeanWorld:
+    """A fake-REPL table: the files that verify, elaborate or print goals; everything else fails."""
+
+    def __init__(self, tmp_path: Path):
+        self.dir = tmp_path
+        self.table_path = tmp_path / "lean_table.json"
+        self.log_path = tmp_path / "lean_requests.log"
+        self.rules: list[dict] = []
+
+    # -- what Lean "says" -------------------------------------------------------------------------
+
+    def proves(self, problem_text: str, proof_text: str) -> "LeanWorld":
+        """``proof_text`` is verified against ``problem_text``: the assembled file gets only the
+        axioms report at its `#print axioms` line."""
+        result = audit(proof_text, problem_text)
+        assert result.accepted, [r.to_json() for r in result.reasons]
+        a = result.assembled(LIMITS)
+        msg = {"severity": "info", "pos": {"line": a.axioms_line, "column": 0},
+               "endPos": {"line": a.axioms_line, "column": 13},
+               "data": AXIOMS.replace("Graphiti.run'_refines", a.target)}
+        self.rules.append({"match": {"cmd_contains": body(a.text)}, "response": {"messages": [msg]}})
+        return self
+
+    def elaborates(self, file_text: str, extra: list[dict] | None = None) -> "LeanWorld":
+        """``file_text`` elaborates with its sorries (a sorry warning, no error)."""
+        msgs = [at_line(SORRY_WARNING, 1)] + list(extra or [])
+        self.rules.append({"match": {"cmd_contains": body(file_text)}, "response": {"messages": msgs}})
+        return self
+
+    def statement_elaborates(self, problem_text: str) -> "LeanWorld":
+        return self.elaborates(LeanProblem.parse(problem_text).with_proof("sorry"))
+
+    def sketch_elaborates(self, problem_text: str, sketch_text: str, extra: list[dict] | None = None) -> "LeanWorld":
+        return self.elaborates(sketch_file(problem_text, sketch_text), extra)
+
+    def write(self) -> "LeanWorld":
+        table = {"rules": self.rules, "default": {"messages": [at_line(UNSOLVED, 1)]}}
+        self.table_path.write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
+        return self
+
+    # -- running it -------------------------------------------------------------------------------
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-S", str(FAKE_REPL), str(self.table_path)]
+
+    def pool(self):
+        import os
+
+        from prover.lean.pool import PoolConfig, ReplPool
+
+        self.write()
+        return ReplPool(PoolConfig(command=self.command, env={**os.environ, "FAKE_REPL_LOG": str(self.log_path)},
+                                   memory_cap_bytes=None, max_processes=1, import_timeout_s=20))
+
+    def requests(self) -> list[dict]:
+        if not self.log_path.exists():
+            return []
+        return [e for e in map(json.loads, self.log_path.read_text(encoding="utf-8").splitlines()) if "request" in e]
+
+
+def sketch_file(problem_text: str, sketch_text: str) -> str:
+    """The file the engine elaborates for a sketch: the sketch assembled into its problem."""
+    problem = LeanProblem.parse(problem_text)
+    return assemble(problem, screen(problem, sketch_text).parts, heartbeats=LIMITS.heartbeats).text
+
+
+def lean_block(code: str, thinking: str = "Plan: follow the hypotheses.") -> str:
+    return f"<think>{thinking}</think>\nHere is the proof.\n```lean4\n{code.strip()}\n```"
+
+
+def vote(yes: bool) -> str:
+    return f"<think>compare</think>Both state the same claim.\n\\boxed{{{'yes' if yes else 'no'}}}"
+
+
+class Script:
+    """A scripted model for the formal roles: a list of (role, prompt substring, answer) rules,
+    first match wins; answers may be callables of the call. Unmatched calls fail the test."""
+
+    def __init__(self, rules: list[tuple[str, str, str | Callable]]):
+        self.rules = rules
+
+    def __call__(self, call):
+        prompt = call.messages[-1].content
+        for role, needle, answer in self.rules:
+            if role == call.role and needle in prompt:
+                return answer(call) if callable(answer) else answer
+        raise AssertionError(f"no scripted answer for a {call.role} call: {prompt[:200]!r}")
+
+
+def assembled_line(problem_text: str, proof_text: str, proof_line: int) -> int:
+    """The line of the assembled file that comes from ``proof_line`` of the proof text."""
+    problem = LeanProblem.parse(problem_text)
+    a = assemble(problem, screen(problem, proof_text).parts, heartbeats=LIMITS.heartbeats)
+    for line in range(1, a.text.count("\n") + 2):
+        where = a.locate(line)
+        if where is not None and where[0].source == "proof" and where[1] == proof_line:
+            return line
+    raise AssertionError(f"line {proof_line} of the proof is not in the assembled file")
+
+
+# -- informal outputs (the scripted model of the informal roles) -------------------------------
+
+def proof_output(body: str, self_score: str = "1") -> str:
+    return (f"<think>work</think>\n## Solution\n{body}\n\n## Self Evaluation\n"
+            f"Here is my evaluation of the solution: checked.\n"
+            f"Based on my evaluation, the final overall score should be: \\boxed{{{self_score}}}")
+
+
+def verdict_output(score: str) -> str:
+    issue = "ISSUE: step 2 is not justified." if score != "1" else "No issues found."
+    return (f"Here is my evaluation of the solution:\n{issue}\n\n"
+            f"Based on my evaluation, the final overall score should be: \\boxed{{{score}}}")
+
+
+def meta_output(score: str) -> str:
+    return ('Here is my analysis of the "solution evaluation":\nChecked.\n'
+            f'Based on my analysis, I will rate the "solution evaluation" as: \\boxed{{{score}}}')
+
+
+# -- problems, proofs and running the stage ------------------------------------------------------
+
+ROLES = ("generator", "verifier", "meta_verifier", "formalizer", "prover", "judge")
+
+TOY_HEADER = "theorem toy_sum (a b : ℕ) (h₀ : a = 2) (h₁ : b = 3) : a + b = 5"
+TOY = f"import Mathlib\n\n{TOY_HEADER} := by sorry\n"
+TOY_STATEMENT = "Let a and b be natural numbers with a = 2 and b = 3. Prove that a + b = 5."
+NL_PROOF = ("Step 1. Since a = 2 and b = 3, we get a + b = 2 + 3.\n\n"
+            "Step 2. Finally 2 + 3 = 5, hence a + b = 5.")
+
+SKETCH = f"""{TOY_HEADER} := by
+  -- Step 1: substitute the hypotheses
+  have h2 : a + b = 2 + 3 := by sorry
+  -- Step 2: compute
+  have h3 : (2 : ℕ) + 3 = 5 := by sorry
+  rw [h2, h3]
+"""
+
+
+def toy_problem(collection: str = "mini", external_id: str = "toy", *, formal: bool = True,
+                statement: str = TOY_STATEMENT, answer: str | None = None) -> ProblemRecord:
+    fs = [FormalStatementRecord(toolchain="leanprover/lean4:v4.27.0", preamble="import Mathlib\n\n",
+                                statement=f"{TOY_HEADER} := by sorry\n")] if formal else []
+    return ProblemRecord(collection=collection, external_id=external_id, informal_statement=statement,
+                         reference_answer=answer, formal_statements=fs)
+
+
+def add_problem_with_proof(store, record: ProblemRecord, proof_text: str = NL_PROOF, answer: str | None = None) -> int:
+    from prover.store.schema import Proof
+
+    store.add_problems([record])
+    pid = store.resolve_problem(f"{record.collection}/{record.external_id}").id
+    [proof_id] = store.add_proofs([ProofRecord(problem_id=pid, text=proof_text, source="imported")])
+    if answer is not None:
+        with store.session() as s:
+            s.get(Proof, proof_id).answer = answer
+    return proof_id
+
+
+def model_config():
+    from prover.core.llm_records import ModelConfig, RoleSettings
+
+    return ModelConfig(defaults=RoleSettings(backend="scripted", max_retries=0, backoff_s=0))
+
+
+def pin():
+    from prover.lean.toolchain import REPO_ROOT, read_pin
+
+    return read_pin(REPO_ROOT / "lean_project")
+
+
+def formalize(store, world: LeanWorld, script, proof_id: int, **config):
+    """Run the formal stage on one proof with the scripted model and the fake REPL: (result,
+    scripted backend)."""
+    from prover.core.formal_records import FormalConfig
+    from prover.llm import ScriptedBackend
+    from prover.pipeline.formal_run import formalize_proofs
+
+    backend = ScriptedBackend(script)
+    config.setdefault("trusted_collections", ("mini",))
+    cfg = FormalConfig(**config)
+    with world.pool() as pool:
+        [result] = formalize_proofs(store, [proof_id], config=cfg, model_config=model_config(), lean_backend=pool,
+                                    pin=pin(), backends={r: backend for r in ROLES})
+    return result, backend

@@ -1,0 +1,120 @@
+"""`prover run --formal`, `prover formalize` and `prover show` on the command line.
+
+Synthetic Lean responses: the fake REPL (started through $PROVER_LEAN_REPL, as a real REPL
+would be) answers from recorded message templates (formal_support.py). The scripted model's
+outputs are canned text: wiring only, never a result."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from formal_support import NL_PROOF, SKETCH, TOY, lean_block, meta_output, proof_output, verdict_output, vote
+from prover.cli.main import cli
+from prover.core.paths import sample_problems
+from prover.formal.sketch import parse_sketch
+from prover.lean.problem import LeanProblem
+
+pytestmark = pytest.mark.timeout(180)
+
+KNOBS = ["--proofs", "1", "--verifications", "1", "--rounds", "0", "--refine-top", "1",
+         "--analyses-per-refinement", "1", "--meta-verifications", "0"]
+
+
+def node(key: str, body: str | None = None) -> str:
+    sk = parse_sketch(SKETCH.strip(), LeanProblem.parse(TOY))
+    text = sk.node_problem(next(s for s in sk.holes if s.key == key))
+    return text if body is None else LeanProblem.parse(text).with_proof(body)
+
+
+@pytest.fixture
+def prover(tmp_path, monkeypatch):
+    db = tmp_path / "cli.db"
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(cli, [str(a) for a in args] + ["--db", str(db)], catch_exceptions=False)
+
+    return invoke
+
+
+def test_run_formal_without_lean_exits_3_before_any_model_call(prover, monkeypatch, tmp_path):
+    if shutil.which("lean") or shutil.which("lake"):
+        pytest.skip("a Lean toolchain is installed here")
+    monkeypatch.delenv("PROVER_LEAN_REPL", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.elan either
+    monkeypatch.setenv("PROVER_SCRIPT", str(tmp_path / "never-read.jsonl"))
+    out = prover("run", sample_problems(), "--formal", "--backend", "scripted", *KNOBS)
+    assert out.exit_code == 3, out.output
+    assert "prover lean doctor" in out.output and "no model was called" in out.output
+    assert "lean" in out.output and "not found" in out.output
+    calls = prover("db", "stats", "--json")
+    assert '"model_calls": 0' in calls.output or json.loads(calls.output).get("model_calls", 0) == 0
+    out = prover("formalize", "1")
+    assert out.exit_code == 3 and "prover lean doctor" in out.output
+
+
+@pytest.fixture
+def lean_env(world, monkeypatch, tmp_path):
+    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
+    world.proves(node("prover_node_1"), node("prover_node_1", "by\n  omega")).write()
+    monkeypatch.setenv("PROVER_LEAN_REPL", shlex.join(world.command))
+    monkeypatch.setenv("FAKE_REPL_LOG", str(world.log_path))
+    rules = [
+        {"role": "generator", "text": proof_output(NL_PROOF)},
+        {"role": "verifier", "text": verdict_output("0.5")},
+        {"role": "meta_verifier", "text": meta_output("1")},
+        {"role": "prover", "match": "It is one step", "text": lean_block(node("prover_node_2", "by\n  linarith"))},
+        {"role": "prover", "match": "does not check", "text": lean_block(node("prover_node_2", "by\n  simp"))},
+        {"role": "prover", "text": lean_block("theorem nope : True := trivial")},
+        {"role": "formalizer", "match": "Write a Lean 4 proof sketch", "text": lean_block(SKETCH)},
+        {"role": "formalizer", "text": "<think>.</think>The claim."},
+        {"role": "judge", "text": vote(True)},
+    ]
+    script = tmp_path / "script.jsonl"
+    script.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rules) + "\n", encoding="utf-8")
+    monkeypatch.setenv("PROVER_SCRIPT", str(script))
+    problems = tmp_path / "toy.jsonl"
+    # Goedel-Prover's layout: name, header, formal_statement, informal_statement.
+    problems.write_text(json.dumps({"name": "toy", "header": "import Mathlib\n\n",
+                                    "formal_statement": TOY.removeprefix("import Mathlib\n\n"),
+                                    "informal_statement": "Let a and b be natural numbers with a = 2 and b = 3. "
+                                                          "Prove that a + b = 5."}, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+    return problems
+
+
+def test_run_formal_then_show_then_formalize(prover, lean_env):
+    args = ["--backend", "scripted", "--trusted", "toy", "--direct-attempts", "1", "--repairs-per-node", "1",
+            "--no-refute", *KNOBS]
+    out = prover("run", lean_env, "--formal", "--formal-sample", "1", "--json", *args)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    [attempt] = data["formal"]
+    assert attempt["status"] == "unsolved" and attempt["statement_source"] == "given"
+    assert attempt["statement_faithful"] is True and attempt["feedback"] == 1
+    table = prover("run", lean_env, "--formal", "--formal-sample", "1", *args)
+    assert table.exit_code == 0 and "formal attempts" in table.stdout and "unsolved" in table.stdout
+    show = prover("show", "toy/toy")
+    assert "formal attempts" in show.stdout and "unsolved" in show.stdout
+    detail = prover("show", "toy/toy", "--proof", attempt["proof_id"])
+    text = detail.stdout
+    assert "=== formal attempt" in text and "sketch steps beside the NL proof" in text
+    assert "have h2 : a + b = 2 + 3" in text and "portfolio:omega" in text
+    assert "could not be established formally (possibly a prover limitation)" in text
+    data = json.loads(prover("show", "toy/toy", "--proof", attempt["proof_id"], "--json").stdout)
+    ev = data["formal"][0]["evidence"]
+    assert ev["statement"]["trusted"] and ev["steps_aligned"] is True and ev["population"] == "selected"
+    again = prover("formalize", attempt["proof_id"], "--json", "--backend", "scripted", "--trusted", "toy",
+                   "--direct-attempts", "1", "--repairs-per-node", "1", "--no-refute")
+    assert again.exit_code == 0, again.output
+    [res] = json.loads(again.stdout)
+    assert res["reused"] and res["attempt_id"] == attempt["attempt_id"]
+    fresh = prover("formalize", attempt["proof_id"], "--backend", "scripted", "--trusted", "toy",
+                   "--direct-attempts", "0", "--repairs-per-node", "0", "--no-refute")
+    assert fresh.exit_code == 0, fresh.output
+    assert "unsolved" in fresh.stdout and "(stored result)" not in fresh.stdout
