@@ -9,6 +9,7 @@ and every request whose row exists is not asked again."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
@@ -206,8 +207,9 @@ class InformalMixin:
         """The engine's proofs, verifications and meta-verifications of a problem, keyed by the
         key of the model call that made each."""
         mc = ModelCall.__table__
-        for d in self._informal_ids().values():
-            d.clear()
+        with self._informal_lock():
+            for d in self._informal_ids().values():
+                d.clear()
         p, v, m = Proof.__table__, Verification.__table__, MetaVerification.__table__
         tok = (mc.c.call_key, mc.c.prompt_tokens, mc.c.completion_tokens)
         out: dict[str, dict[str, StoredRow]] = {"p": {}, "v": {}, "m": {}}
@@ -239,7 +241,9 @@ class InformalMixin:
         harmless. Returns the ids per kind, in order."""
         out: dict[str, list[int]] = {}
         ids = self._informal_ids()
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        # One batch at a time per store: SQLite rows get explicit ids (max + 1), which two
+        # threads writing at once would both take.
+        with self._informal_lock(), self.engine.begin() as conn:  # type: ignore[attr-defined]
             for kind in ("proofs", "verifications", "metas"):
                 rows, keys = batches.get(kind, ((), ()))
                 if not rows:
@@ -251,6 +255,9 @@ class InformalMixin:
                 if kind in ids:
                     ids[kind].update(zip(keys, out[kind]))
         return out
+
+    def _informal_lock(self) -> threading.Lock:
+        return self.__dict__.setdefault("_informal_write_lock", threading.Lock())
 
     def _informal_ids(self) -> dict[str, dict[str, int]]:
         # Row ids of proofs and verifications by call key, remembered between batches so that a

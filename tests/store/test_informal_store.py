@@ -56,3 +56,16 @@ def test_searches(store):
     [row] = store.searches_of(pid)
     assert (row.status, row.passed, row.label, row.seed, row.label_detail) == ("solved", True, 1.0, 3,
                                                                                 {"reason": "no-issues"})
+
+
+def test_concurrent_writers_in_one_process(store):
+    """Several threads storing rows at once (as an evaluation does) get distinct ids."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store.add_problems([ProblemRecord(collection="c", external_id="1", informal_statement="S")])
+    pid = store.list_problems()[0].id
+    keys = [f"k{i}" for i in range(40)]
+    _calls(store, *keys)
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda i: store.add_informal_proofs([_proof(pid, i)], [keys[i]])[0], range(40)))
+    assert len(set(ids)) == 40
