@@ -241,8 +241,8 @@ class InformalMixin:
         harmless. Returns the ids per kind, in order."""
         out: dict[str, list[int]] = {}
         ids = self._informal_ids()
-        # One batch at a time per store: SQLite rows get explicit ids (max + 1), which two
-        # threads writing at once would both take.
+        # One batch at a time per store: the ids remembered by call key are shared by every
+        # thread writing through this store (evaluation writes from several).
         with self._informal_lock(), self.engine.begin() as conn:  # type: ignore[attr-defined]
             for kind in ("proofs", "verifications", "metas"):
                 rows, keys = batches.get(kind, ((), ()))
