@@ -10,6 +10,7 @@ import pytest
 
 from prover.core.errors import UsageError
 from prover.lean.problem import LeanProblem
+from lean_problem_texts import PROOFNET_DEF  # tests/lean is on sys.path
 
 VENDORED = Path(__file__).parent.parent / "fixtures" / "data" / "lean"
 
@@ -22,20 +23,6 @@ open BigOperators Real Nat Topology Rat
 
 theorem mathd_algebra_10 : abs ((120 : ℝ) / 100 * 30 - 130 / 100 * 20) = 10 := by
 """
-
-PROOFNET_DEF = """import Mathlib
-
-open Filter Set TopologicalSpace
-open scoped Topology
-
-def is_topology (X : Type*) (T : Set (Set X)) :=
-  univ ∈ T ∧
-  (∀ s t, s ∈ T → t ∈ T → s ∩ t ∈ T) ∧
-  (∀s, (∀t ∈ s, t ∈ T) → sUnion s ∈ T)
-
-theorem exercise_13_1 (X : Type*) [TopologicalSpace X] (A : Set X)
-  (h1 : ∀ x ∈ A, ∃ U : Set X, x ∈ U ∧ IsOpen U ∧ U ⊆ A) :
-  IsOpen A :="""
 
 PROOFNET_DEF_TARGET = """import Mathlib
 

@@ -10,6 +10,7 @@ import pytest
 from prover.core.lean_records import ReasonCode as R
 from prover.lean.problem import LeanProblem
 from prover.lean.screen import SCREEN_RULES_VERSION, screen
+from lean_problem_texts import PROOFNET_DEF  # tests/lean is on sys.path
 
 VENDORED = Path(__file__).parent.parent / "fixtures" / "data" / "lean"
 
@@ -25,20 +26,6 @@ MINIF2F = HEADER + """/-- Show that 2 + 2 = 4. -/
 theorem two_add_two (x : ℝ) (h₀ : x = 2) : x + x = 4 := by
 """
 PUTNAM = (VENDORED / "putnam" / "putnam_1962_a2.lean").read_text()
-PROOFNET_DEF = """import Mathlib
-
-open Filter Set TopologicalSpace
-open scoped Topology
-
-def is_topology (X : Type*) (T : Set (Set X)) :=
-  univ ∈ T ∧
-  (∀ s t, s ∈ T → t ∈ T → s ∩ t ∈ T) ∧
-  (∀s, (∀t ∈ s, t ∈ T) → sUnion s ∈ T)
-
-theorem exercise_13_1 (X : Type*) [TopologicalSpace X] (A : Set X)
-  (h1 : ∀ x ∈ A, ∃ U : Set X, x ∈ U ∧ IsOpen U ∧ U ⊆ A) :
-  IsOpen A :="""
-
 PROOF = "theorem two_add_two (x : ℝ) (h₀ : x = 2) : x + x = 4 := by\n  subst h₀\n  norm_num\n"
 
 
