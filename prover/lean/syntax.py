@@ -26,7 +26,9 @@ MODIFIERS = frozenset({
     "private", "protected", "noncomputable", "partial", "unsafe", "nonrec", "public", "meta", "local", "scoped",
 })
 
-#: Every other keyword that starts a command in Lean core, Batteries, Aesop or Mathlib.
+#: Every other keyword that starts a command in Lean core, Batteries, Aesop, Qq, Plausible,
+#: ProofWidgets or Mathlib (the screen calls each of them by its name; a keyword missing here
+#: would be read as part of the previous command, which is why the list errs on the long side).
 OTHER_COMMAND_KEYWORDS = frozenset({
     "import", "prelude", "module", "open", "export", "namespace", "section", "end", "variable", "universe",
     "universes", "set_option", "attribute", "mutual", "deriving", "initialize", "builtin_initialize",
@@ -40,6 +42,13 @@ OTHER_COMMAND_KEYWORDS = frozenset({
     "add_aesop_rules", "erase_aesop_rules", "declare_config_elab", "declare_simp_like_tactic",
     "set_premise_selector", "extend_docs", "whatsnew", "count_heartbeats", "sudo", "open_locale", "test_extern",
     "declare_command_config_elab", "show_panel_widgets", "builtin_grind_propagator", "grind_propagator",
+    # more of Lean core, Batteries and Mathlib
+    "unif_hint", "register_error_explanation", "declare_uint_theorems", "declare_sint_theorems",
+    "declare_bitwise_uint_theorems", "declare_bitwise_int_theorems", "gen_injective_theorems",
+    "register_parser_alias", "register_linter_set", "register_hint", "register_try?_tactic",
+    "simproc_pattern", "builtin_simproc_pattern", "mk_simp_attribute", "deprecate", "variable?",
+    "initialize_simps_projections?", "insert_to_additive_translation", "reassoc_axiom", "assert_exists",
+    "assert_no_sorry", "open_locale",
 })
 
 COMMAND_KEYWORDS = DECL_KEYWORDS | MODIFIERS | OTHER_COMMAND_KEYWORDS
@@ -58,19 +67,31 @@ def starts_command(tokens: list[Token], i: int) -> bool:
     if tok.kind is Kind.SYMBOL:
         return tok.text == "@["
     if _is_kw(tok, COMMAND_KEYWORDS):
-        # `open scoped Foo`, `open private foo`: not a modifier there.
-        if tok.text in MODIFIERS and i and _is_kw(tokens[i - 1], ("open",)):
-            return False
+        if tok.text in MODIFIERS:
+            # `open scoped Foo`, `open private foo`: not a modifier there.
+            if i and _is_kw(tokens[i - 1], ("open",)):
+                return False
+            # A modifier starts a command only before a command keyword or an attribute list
+            # (`aesop (add unsafe 50% apply foo)` is a rule phase; a term `unsafe e` is no command).
+            j = i + 1
+            while j < len(tokens) and _is_kw(tokens[j], MODIFIERS):
+                j += 1
+            return j < len(tokens) and (_is_kw(tokens[j], COMMAND_KEYWORDS) or tokens[j].kind is Kind.DOC
+                                        or (tokens[j].kind is Kind.SYMBOL and tokens[j].text == "@["))
         return True
     return False
 
 
 def open_clause_end(tokens: list[Token], i: int) -> int:
-    """Index just past an `open …` clause starting at ``i`` (the namespaces, `scoped`, `hiding`,
-    `renaming`, explicit name lists), stopping at `in`, a command start or the end."""
+    """Index just past an `open …` clause starting at ``i`` (the namespaces, `scoped`/`private`
+    right after `open`, `hiding`, `renaming a → b, c → d`, explicit name lists), stopping at `in`,
+    a command start or the end."""
     j = i + 1
     n = len(tokens)
+    if j < n and _is_kw(tokens[j], ("scoped", "private")):
+        j += 1
     depth = 0
+    renaming = False
     while j < n:
         tok = tokens[j]
         if tok.kind is Kind.SYMBOL:
@@ -80,13 +101,15 @@ def open_clause_end(tokens: list[Token], i: int) -> int:
                 if depth == 0:
                     break
                 depth -= 1
-            elif tok.text not in ("→", "->"):
+            elif not (tok.text in ("→", "->") or (tok.text == "," and renaming)):
                 break
         elif tok.kind is Kind.IDENT:
             if not tok.quoted and tok.text == "in" and depth == 0:
                 break
-            if _is_kw(tok, COMMAND_KEYWORDS - {"scoped", "private"}):
+            if _is_kw(tok, COMMAND_KEYWORDS):
                 break
+            if _is_kw(tok, ("renaming",)):
+                renaming = True
         else:
             break
         j += 1
@@ -133,8 +156,9 @@ def in_chain(tokens: list[Token], i: int) -> InChain:
                 continue
             command_level = j >= n or starts_command(tokens, j)
             return InChain(command_level, has_in, own_end, j)
-        # No `in`: a command (when this is the first link) or an unfinished chain (a parse error).
-        return InChain(True, has_in, own_end, end)
+        # No `in`: a command by itself (the first link), or the command the chain's prefixes apply
+        # to (`set_option A 0 in set_option B true`): the chain ends where that command starts.
+        return InChain(True, has_in, own_end, end if j == i else j)
 
 
 @dataclass
@@ -266,6 +290,9 @@ def _skip_command_prefix(toks: list[Token], i: int) -> int:
         if _is_kw(t, MODIFIERS):
             i += 1
             continue
+        if _is_kw(t, ("attribute",)) and i + 1 < n and toks[i + 1].kind is Kind.SYMBOL and toks[i + 1].text == "[":
+            # `attribute [local instance] foo`: the list is the command's own
+            return matching_close(toks, i + 1) + 1
         return i + 1
     return n
 
