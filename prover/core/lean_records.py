@@ -51,29 +51,40 @@ class ReasonCode(str, Enum):
                       "Lean would reject it and the screen cannot read past it.")
     AMBIGUOUS_STRING = ("ambiguous-string", "A string literal containing `{` or `}`: Lean may read it as "
                         "an interpolated string whose braces hold code, so it is not accepted in model text.")
-    SORRY = ("sorry", "`sorry`, `admit` or `sorryAx` in model text.")
+    SORRY = ("sorry", "`sorry`, `admit`, `sorryAx`, or the `stop` and `plausible` tactics in model text.")
     AXIOM = ("axiom", "An `axiom` declaration in model text.")
-    UNSAFE = ("unsafe", "`unsafe`, `opaque`, `implemented_by`, `extern` or `csimp` in model text.")
+    UNSAFE = ("unsafe", "`unsafe`, `partial`, `opaque`, `implemented_by`, `extern` or `csimp` in model text.")
     NATIVE = ("native", "`native_decide`, `decide +native` or a native config, `bv_decide`, "
               "`ofReduceBool`/`ofReduceNat`/`reduceBool`/`reduceNat` or `trustCompiler`: "
               "trusts the compiler instead of the kernel.")
-    HASH_COMMAND = ("hash-command", "A `#` command (`#exit`, `#eval`, `#print`, `#check`, ...) in model text.")
+    HASH_COMMAND = ("hash-command", "A `#` command other than `#check` and `#print axioms` (`#exit`, `#eval`, "
+                    "`#print`, `#reduce`, ...) in model text.")
     META_PROGRAM = ("meta-program", "Code that runs at elaboration time: `run_cmd`, `run_tac`, `run_elab`, "
-                    "`run_meta`, `by_elab`, `elab`, `elab_rules`, `initialize`, simprocs.")
-    NOTATION = ("notation", "New syntax: `macro`, `macro_rules`, `syntax`, `notation`, `infix`/`prefix`/"
-                "`postfix`, `declare_syntax_cat`, `binder_predicate`.")
-    DEFINITION = ("definition", "`def`, `abbrev`, `instance`, `structure`, `class`, `inductive`, `deriving` "
-                  "or a similar declaration in model text (only an answer slot's body or a `def` target may "
-                  "be filled).")
-    SCOPE_COMMAND = ("scope-command", "`attribute`, `export`, `namespace`, `section`, `end`, `variable`, "
-                     "`universe`, `include`, `omit`, `mutual`, `local` or `scoped` in model text.")
-    OPEN_IN_COMMAND = ("open-in-command", "`open ... in` before a declaration (fine inside a proof).")
-    SET_OPTION_IN_COMMAND = ("set-option-in-command", "`set_option ... in` before a declaration "
-                             "(an allow-listed option is fine inside a proof).")
+                    "`run_meta`, `by_elab`, `elab`, `elab_rules`, `initialize`, simprocs, `eval%`, `do`, "
+                    "quotations and name literals, `Lean.*`/`IO.*` names (`open Lean…` included), Aesop's "
+                    "`tactic` rule builder.")
+    NOTATION = ("notation", "New syntax: `macro`, `macro_rules`, `syntax`, `notation` (only `local notation` is "
+                "allowed), `infix`/`prefix`/`postfix`, `declare_syntax_cat`, `binder_predicate`.")
+    DEFINITION = ("definition", "A declaration kind model text may not add (screen rules 1 only; since version 2 "
+                  "`def`, `instance`, `structure`... are model text and other kinds are `unknown-command`).")
+    SCOPE_COMMAND = ("scope-command", "A scope command in model text (screen rules 1 only; since version 2 "
+                     "`namespace`/`section`/`end`, `variable`, `universe`, `include`/`omit` are model text).")
+    OPEN_IN_COMMAND = ("open-in-command", "`open ... in` before a declaration (screen rules 1 only).")
+    SET_OPTION_IN_COMMAND = ("set-option-in-command", "`set_option ... in` before a declaration (screen rules 1 only).")
     SET_OPTION_NOT_ALLOWED = ("set-option-not-allowed", "`set_option` with an option not on the allow-list "
-                              "(never `debug.*`, never `maxHeartbeats 0`).")
-    COMMAND_NOT_ALLOWED = ("command-not-allowed", "A command other than a `theorem`/`lemma` declaration at "
-                           "command level (e.g. `example`, a plain `open` or `set_option`).")
+                              "(never `debug.*`), or a limit whose value is not a number.")
+    COMMAND_NOT_ALLOWED = ("command-not-allowed", "Text outside any command (e.g. prose before the proof).")
+    UNKNOWN_COMMAND = ("unknown-command", "A command-level keyword that is not on the list of command kinds model "
+                       "text may use (an unknown Lean or Mathlib command, `export`, `alias`, a standalone "
+                       "`deriving`...): never read as part of the previous declaration.")
+    SCOPE_UNBALANCED = ("scope-unbalanced", "`namespace`/`section`/`mutual` and `end` do not balance by the end of "
+                        "model text, an `end` closes nothing, or the target is declared inside a model scope or "
+                        "under a `… in` prefix.")
+    RESERVED_NAME = ("reserved-name", "A name or notation atom using the reserved `_prover_` prefix (or naming "
+                     "the trusted `ProverCheck` library).")
+    CONFIG_NOT_LITERAL = ("config-not-literal", "A `(config := …)` or `(simp_config := …)` whose value is not a "
+                          "structure instance of literal fields, or a `discharger` field: tactic configurations "
+                          "are evaluated as code.")
     ATTRIBUTE_NOT_ALLOWED = ("attribute-not-allowed", "A declaration attribute that is not on the allow-list.")
     MODIFIER_NOT_ALLOWED = ("modifier-not-allowed", "A declaration modifier other than `private`, `protected` "
                             "or `noncomputable`.")

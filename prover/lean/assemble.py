@@ -1,9 +1,11 @@
 """Assembly: the one file Lean checks for a screened proof.
 
 In order: the problem's own commands (imports, preamble, its answer slots filled with the
-model's bodies), the model's auxiliary lemmas just before the target, the target — the
-problem's statement text followed by the model's proof — any commands the problem has after
-its target, and `#print axioms` of the target. `set_option maxHeartbeats 0` in the preamble
+model's bodies), the model text before the target (``ProofParts.aux``: declarations, `open`,
+`namespace`, `variable`...), the target — the problem's statement text followed by the model's
+proof —, the model text after it (``ProofParts.after``), any commands the problem has after its
+target, and `#print axioms` of the target. Option values the screen marked as capped
+(`maxHeartbeats`, `maxRecDepth`...) are written capped. `set_option maxHeartbeats 0` in the preamble
 becomes the configured limit (added after the imports when the preamble sets none).
 
 The statement checked is always the problem's text, never the model's copy of it: the screen
@@ -21,7 +23,7 @@ from prover.core.hashing import sha256_text
 from prover.core.lean_records import AnswerSlotFill, LeanCheckRequest, LeanLimits
 from prover.lean.lexer import Kind, is_id_first, is_id_rest
 from prover.lean.problem import LeanProblem
-from prover.lean.screen import SCREEN_RULES_VERSION, ProofParts
+from prover.lean.screen import SCREEN_RULES_VERSION, ProofParts, option_caps
 from prover.lean.syntax import COMMAND_KEYWORDS, Command
 
 
@@ -113,12 +115,17 @@ def assemble(problem: LeanProblem, parts: ProofParts, *, heartbeats: int = LeanL
     sets_heartbeats = False
     last_import = -1
     fills: list[AnswerSlotFill] = []
+    caps = option_caps(heartbeats)
 
     def filled(zone: str, decl, use) -> list[tuple[str, str, int | None, str]]:
         colon = ptoks[use.assign]
-        body = " " * colon.col + (":=" if colon.text == ":=" else "") + parts.body_text(use)
-        return [(zone, "problem", toks[decl.header_start].line, decl.header_text),
-                (zone, "proof", colon.line, body)]
+        body = " " * colon.col + (":=" if colon.text == ":=" else "") + parts.body_text(use, caps)
+        prefix = []
+        if use.options_prefix is not None:
+            first, last = use.options_prefix
+            prefix = [(zone, "proof", ptoks[first].line, parts.span_text(first, last, caps))]
+        return prefix + [(zone, "problem", toks[decl.header_start].line, decl.header_text),
+                         (zone, "proof", colon.line, body)]
 
     for cmd, role in zip(problem.commands, problem.roles):
         line = toks[cmd.start].line
@@ -138,8 +145,10 @@ def assemble(problem: LeanProblem, parts: ProofParts, *, heartbeats: int = LeanL
             blocks.append(filled("slot", slot, use))
         elif role == "target":
             for aux in parts.aux:
-                blocks.append([("model", "proof", ptoks[aux.start].line, parts.command_text(aux))])
+                blocks.append([("model", "proof", ptoks[aux.start].line, parts.command_text(aux, caps=caps))])
             blocks.append(filled("target", problem.target, parts.target))
+            for after in parts.after:
+                blocks.append([("model", "proof", ptoks[after.start].line, parts.command_text(after, caps=caps))])
     if not sets_heartbeats:
         blocks.insert(last_import + 1, [("limit", "generated", None, f"set_option maxHeartbeats {heartbeats}")])
     blocks.append([("check", "generated", None, f"#print axioms {lean_name(problem.target.full_name)}")])
