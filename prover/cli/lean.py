@@ -1,5 +1,5 @@
-"""``prover lean``: the static screen of a proof (``audit``) and the verdict a recorded Lean
-response gives (``explain``). Neither starts Lean."""
+"""``prover lean``: the static screen of a proof (``audit``), the verdict a recorded Lean
+response gives (``explain``) and re-screening stored checks (``rescreen``). None starts Lean."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from prover.cli.common import echo_json
+from prover.cli.common import db_option, echo_json
 from prover.core.errors import UsageError
 
 
@@ -97,6 +97,37 @@ def explain_cmd(response_file: str, statement_file: str, proof_file: str, line_o
         click.echo(f"  axioms: {', '.join(result.axioms) or '(none)'}")
     if show_file and result.assembled is not None:
         click.echo(result.assembled.text, nl=False)
+
+
+@lean.command("rescreen")
+@db_option
+@click.option("--dry-run", is_flag=True, help="Report only; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def rescreen_cmd(db: str, dry_run: bool, as_json: bool) -> None:
+    """Re-screen stored `verified` checks of older screen rules; withdraw formal labels that no longer hold.
+
+    Example: prover lean rescreen --db prover.db --dry-run
+    """
+    from prover.cli.common import open_store
+    from prover.lean.rescreen import rescreen
+
+    with open_store(db, create=False) as store:
+        report = rescreen(store, apply=not dry_run)
+    if as_json:
+        echo_json(report.to_json())
+        return
+    verb = "would be" if dry_run else "were"
+    click.echo(f"screen rules {report.version}: {len(report.checks)} verified check(s) of older rules re-screened: "
+               f"{report.count('passes')} pass, {report.count('rejected')} rejected, "
+               f"{report.count('unscreenable')} cannot be re-screened")
+    for c in report.checks:
+        if c.outcome == "rejected":
+            click.echo(f"  check {c.check_id}: rejected: " + ", ".join(
+                f"{r.code.value}" + (f" (line {r.line})" if r.line else "") for r in c.reasons))
+        elif c.outcome == "unscreenable":
+            click.echo(f"  check {c.check_id}: cannot be re-screened: {c.note}")
+    click.echo(f"{len(report.withdrawn_labels)} formal label(s) {verb} withdrawn"
+               + "".join(f"\n  label {i} (proof {p}, value {v:g})" for i, p, v in report.withdrawn_labels))
 
 
 def _problem(path: str):

@@ -118,6 +118,21 @@ class LeanChecksMixin:
                                                           LeanCheck.screen_rules_version < current_version)
                                   .order_by(LeanCheck.id)))
 
+    def set_lean_checks_screen_version(self, check_ids: list[int], version: int) -> None:
+        """Record that stored checks pass the screen rules of ``version`` (a re-screen)."""
+        with self.session() as s:
+            for i in range(0, len(check_ids), 500):
+                s.execute(update(LeanCheck).where(LeanCheck.id.in_(check_ids[i:i + 500]))
+                          .values(screen_rules_version=version))
+
+    def formal_statement_text(self, formal_statement_id: int) -> str | None:
+        """The problem file of a stored formal statement (preamble, answer slots, statement)."""
+        from prover.store.schema import FormalStatement
+
+        with self.session() as s:
+            row = s.get(FormalStatement, formal_statement_id)
+            return None if row is None else (row.preamble or "") + (row.answer_slots or "") + row.statement
+
     def set_lean_check_verdict(self, check_id: int, verdict: Verdict, reasons: list[ReasonCode]) -> None:
         """Overwrite a stored verdict (a re-screen that now rejects a `verified` row)."""
         with self.session() as s:
