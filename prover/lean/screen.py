@@ -428,8 +428,12 @@ class _Screen:
             if not any(m.text == "local" for m in modifiers):
                 self.add(ReasonCode.NOTATION, line, "only `local notation` is allowed")
             for t in toks[h:cmd.end]:
-                if t.kind is Kind.STRING and _reserved_atom(t.text):
+                if t.kind is not Kind.STRING:
+                    continue
+                if _reserved_atom(t.text):
                     self.add(ReasonCode.RESERVED_NAME, t.line, f"notation atom {t.text}")
+                elif _lexing_atom(t.text):
+                    self.add(ReasonCode.NOTATION, t.line, f"notation atom {t.text} would change how text lexes")
         elif head == "attribute":
             self.check_attribute_command(cmd, h)
         elif head == "deriving":
@@ -723,6 +727,16 @@ def _reserved_atom(literal: str) -> bool:
     """A notation atom that could shadow a name the trusted epilogue uses."""
     body = literal.strip('"')
     return RESERVED_PREFIX in body or "provercheck" in body.lower() or body.startswith("#")
+
+
+#: Characters a notation atom may not hold: a new token containing them could make Lean read a
+#: string, character literal, comment or quoted name where this lexer reads code (or the reverse).
+_LEXING_MARKS = ('"', "'", "`", "--", "/-", "-/", "«", "»", "{", "}", "\\")
+
+
+def _lexing_atom(literal: str) -> bool:
+    body = literal[1:-1] if literal.startswith('"') and literal.endswith('"') and len(literal) >= 2 else literal
+    return literal.startswith("r") or any(mark in body for mark in _LEXING_MARKS)
 
 
 def screen(problem: LeanProblem, proof_text: str) -> ScreenResult:
