@@ -6,6 +6,7 @@ from prover.core.lean_records import ReasonCode, Verdict
 from prover.lean.assemble import AssembledFile, assemble
 from prover.lean.audit import AuditResult, ExplainResult, audit, explain
 from prover.lean.problem import LeanProblem, SorryDecl
+from prover.lean.rescreen import RescreenReport, rescreen
 from prover.lean.screen import SCREEN_RULES_VERSION, Reason, ScreenResult, screen
 from prover.lean.verdict import (LeanResponse, VerdictResult, normalize_response, parse_axioms_message,
                                  result_from_outcome, result_from_response, statement_verdict,
@@ -13,7 +14,7 @@ from prover.lean.verdict import (LeanResponse, VerdictResult, normalize_response
 
 __all__ = [
     "AssembledFile", "assemble", "AuditResult", "ExplainResult", "audit", "explain", "LeanProblem", "SorryDecl",
-    "SCREEN_RULES_VERSION", "Reason", "ScreenResult", "screen", "LeanResponse", "VerdictResult",
+    "SCREEN_RULES_VERSION", "Reason", "ScreenResult", "screen", "RescreenReport", "rescreen", "LeanResponse", "VerdictResult",
     "normalize_response", "parse_axioms_message", "statement_verdict", "verdict_from_outcome",
     "verdict_from_response", "result_from_response", "result_from_outcome", "ReasonCode", "Verdict",
 ]

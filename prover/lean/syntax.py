@@ -2,10 +2,16 @@
 and the parts of a declaration's header (docstring, attributes, modifiers, keyword, name).
 
 Lean ends a declaration where the next command keyword appears: no command keyword can
-continue a term or a tactic, so a keyword anywhere starts a new command. The exceptions are
-``open … in`` and ``set_option … in``, which exist both as commands and inside proofs; which
-one a given occurrence is follows from what comes after its ``in`` (a command keyword there
-means command level, anything else a term or tactic), see ``in_chain``."""
+continue a term or a tactic, so a keyword anywhere starts a new command. ``COMMAND_KEYWORDS``
+lists the command keywords of Lean core, Batteries, Aesop and Mathlib (a keyword missing there
+would be read as part of the previous command; the screen adds a column-0 check for unknown
+ones). Exceptions: ``open … in`` and ``set_option … in`` exist both as commands and inside
+proofs, and which one an occurrence is follows from what comes after its ``in`` (a command
+keyword there means command level, anything else a term or tactic), see ``in_chain``; a
+modifier (``private``, ``unsafe``...) starts a command only before a command keyword, a
+docstring or an attribute list (``aesop (add unsafe 50% apply foo)`` is a rule phase), or as
+Mathlib's ``scoped[NS]``; ``attribute [local instance] …`` keeps its list; other ``X … in``
+prefixes (``variable … in``, ``omit … in``) are commands of their own that end in ``in``."""
 
 from __future__ import annotations
 
@@ -48,7 +54,7 @@ OTHER_COMMAND_KEYWORDS = frozenset({
     "register_parser_alias", "register_linter_set", "register_hint", "register_try?_tactic",
     "simproc_pattern", "builtin_simproc_pattern", "mk_simp_attribute", "deprecate", "variable?",
     "initialize_simps_projections?", "insert_to_additive_translation", "reassoc_axiom", "assert_exists",
-    "assert_no_sorry", "open_locale",
+    "assert_no_sorry", "open_locale", "count_heartbeats!", "variables",
 })
 
 COMMAND_KEYWORDS = DECL_KEYWORDS | MODIFIERS | OTHER_COMMAND_KEYWORDS
@@ -74,6 +80,8 @@ def starts_command(tokens: list[Token], i: int) -> bool:
             # A modifier starts a command only before a command keyword or an attribute list
             # (`aesop (add unsafe 50% apply foo)` is a rule phase; a term `unsafe e` is no command).
             j = i + 1
+            if tok.text == "scoped" and j < len(tokens) and tokens[j].kind is Kind.SYMBOL and tokens[j].text == "[":
+                return True  # Mathlib's `scoped[NS] cmd`
             while j < len(tokens) and _is_kw(tokens[j], MODIFIERS):
                 j += 1
             return j < len(tokens) and (_is_kw(tokens[j], COMMAND_KEYWORDS) or tokens[j].kind is Kind.DOC

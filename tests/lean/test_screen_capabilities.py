@@ -59,6 +59,8 @@ EXPLOITS = [
     ("register_simp_attr", "register_simp_attr my_simp\n" + PROOF, R.UNKNOWN_COMMAND),
     ("declare_aesop_rule_sets", "declare_aesop_rule_sets [Cheat]\n" + PROOF, R.UNKNOWN_COMMAND),
     ("variable?", "variable? [Group G]\n" + PROOF, R.UNKNOWN_COMMAND),
+    ("scoped[NS] prefix", "scoped[Nat] instance : Fact (1 < 2) := ⟨by norm_num⟩\n" + PROOF, R.UNKNOWN_COMMAND),
+    ("count_heartbeats! in", "count_heartbeats! in\nlemma aux : True := trivial\n" + PROOF, R.UNKNOWN_COMMAND),
     ("sudo set_option", "sudo set_option debug.skipKernelTC true in\n" + PROOF, R.UNKNOWN_COMMAND),
     ("unknown keyword at column 0 after a finished proof",
      "lemma aux : True := trivial\nsome_new_command two_add_two\n" + PROOF, R.UNKNOWN_COMMAND),
