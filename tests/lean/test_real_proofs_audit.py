@@ -44,3 +44,15 @@ def test_real_proof_passes_the_audit(shared, name):
     assert text.count(target.header_text) == 1
     assert len(result.parts.aux) + len(result.parts.after) + len(result.parts.dropped) + len(
         result.parts.slot_fills) + 1 == len([c for c in result.parts.commands if c.head != "<doc>"])
+
+
+def test_prover_lean_audit_command_accepts_every_real_proof(shared):
+    from click.testing import CliRunner
+
+    from prover.cli.main import cli
+
+    runner = CliRunner()
+    for name, solution in solutions(shared).items():
+        r = runner.invoke(cli, ["lean", "audit", str(solution), "--statement-file", str(VENDORED / f"{name}.lean")],
+                          catch_exceptions=False)
+        assert (r.exit_code, r.output) == (0, "accepted\n"), (name, r.output)
