@@ -29,8 +29,9 @@ class Kind(str, Enum):
     SYMBOL = "symbol"
 
 
-#: Multi-character symbols the screen and the problem parser rely on (longest first).
-_MULTI = (":=", "=>", "<;>", "@[", "...", "..", "::", "->", "<-", "`(", "%[", "#[", "''", "]'")  # longest first per start
+#: Multi-character symbols the screen and the problem parser rely on, longest first per start
+#: character (`]'` is `xs[i]'h`, indexing with a bound proof).
+_MULTI = (":=", "=>", "<;>", "@[", "...", "..", "::", "->", "<-", "`(", "%[", "#[", "''", "]'")
 
 #: What makes the string literal right after it interpolated (`{…}` parts are code): these
 #: prefixes glued to the quote (`s!"…"`), or these words before it (`throwError "…"`).

@@ -248,7 +248,8 @@ def test_legitimate_forms_pass(name):
 def test_capped_options_are_written_capped_in_the_assembled_file():
     proof = ("set_option maxHeartbeats 0\nset_option maxRecDepth 0\n"
              "set_option synthInstance.maxHeartbeats 99999999 in\nlemma aux : True := trivial\n"
-             "set_option maxHeartbeats 0 in\n" + body("  set_option maxHeartbeats 200000 in\n  subst h₀\n  norm_num\n"))
+             "set_option maxHeartbeats 0 in\n"
+             + body("  set_option maxHeartbeats 200000 in\n  subst h₀\n  norm_num\n"))
     result = audit(proof, PROBLEM)
     assert result.accepted, result.reasons
     text = result.assembled().text
