@@ -3,7 +3,9 @@
 It follows Lean's own token functions (``Lean.Parser.Basic``: ``whitespace``,
 ``finishCommentBlock``, ``tokenFnAux``, ``identFnAux``): nested block comments, doc comments,
 line comments, string, raw-string (``r#"…"#``) and character literals, numbers, name literals
-and ``«»``-quoted names. It does not know Lean's token table, so symbols are lexed one character
+and ``«»``-quoted names. Interpolated strings (``s!"…"``, ``m!``, ``f!``, ``throwError "…"``)
+are lexed as Lean's ``interpolatedStr``: string pieces (``interp``) and, between them, the
+tokens of each ``{…}`` part, which is code. It does not know Lean's token table, so symbols are lexed one character
 at a time except for the few multi-character symbols the screen looks for (``:=``, ``@[``...);
 ``ws_before`` records whether whitespace or a comment separates a token from the previous one,
 so that two texts can be compared token by token with whitespace collapsed.
