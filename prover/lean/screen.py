@@ -633,7 +633,9 @@ class _Screen:
             elif w == "axiom":
                 self.add(ReasonCode.AXIOM, t.line, f"`{w}`")
             elif w in UNSAFE_WORDS:
-                if not (w == "unsafe" and self.aesop_clause(i)):
+                # Aesop's rule phase: right after `add` or a `,` of an `(add …)` clause
+                phase = w == "unsafe" and (toks[i - 1].is_keyword("add") or toks[i - 1].is_symbol(","))
+                if not (phase and self.aesop_clause(i)):
                     self.add(ReasonCode.UNSAFE, t.line, f"`{w}`")
             elif w in META_WORDS:
                 self.add(ReasonCode.META_PROGRAM, t.line, f"`{w}`")

@@ -107,6 +107,7 @@ EXPLOITS = [
     ("run_meta", "run_meta pure ()\n" + PROOF, R.META_PROGRAM),
     ("elab_rules", "elab_rules : tactic | `(tactic| norm_num) => pure ()\n" + PROOF, R.META_PROGRAM),
     ("simproc", "simproc cheat (_ + _) := fun _ => pure .continue\n" + PROOF, R.META_PROGRAM),
+    ("unsafe term inside an Aesop clause", body("  aesop (add unsafe unsafe (cast lcProof 0))\n"), R.UNSAFE),
     ("Aesop tactic rule builder", body("  aesop (add safe tactic (by norm_num))\n"), R.META_PROGRAM),
     ("config discharger", body("  simp (config := { discharger := cheat })\n"), R.CONFIG_NOT_LITERAL),
     ("config not a structure instance", body("  simp (config := myConfig)\n"), R.CONFIG_NOT_LITERAL),
