@@ -55,6 +55,16 @@ OTHER_COMMAND_KEYWORDS = frozenset({
     "simproc_pattern", "builtin_simproc_pattern", "mk_simp_attribute", "deprecate", "variable?",
     "initialize_simps_projections?", "insert_to_additive_translation", "reassoc_axiom", "assert_exists",
     "assert_no_sorry", "open_locale", "count_heartbeats!", "variables",
+    # from the command list of a recent Mathlib (v4.34 era; Seasawher/mathlib4-help docs/commands.md)
+    "builtin_cbv_simproc", "builtin_cbv_simproc_decl", "builtin_cbv_simproc_pattern", "cbv_simproc",
+    "cbv_simproc_decl", "cbv_simproc_pattern", "builtin_simproc_pattern", "declare_command_config_elab_legacy",
+    "declare_config_elab_legacy", "declare_core_config_elab", "declare_term_config_elab", "declare_sint_simprocs",
+    "declare_uint_simprocs", "def_eval_config_item", "def_wanted", "theorem_wanted", "instance_wanted",
+    "deprecated_module", "deprecated_syntax", "docs_to_verso", "elab_stx_quot", "grind_annotated",
+    "guard_min_heartbeats", "init_grind_norm", "lrat_proof", "name_poly_vars", "name_power_vars",
+    "norm_cast_add_elim", "recall?", "register_grind_attr", "register_sym_dsimp", "register_sym_simp",
+    "reset_grind_attrs", "set_library_suggestions", "to_additive_name_hint", "to_dual_insert_cast",
+    "to_dual_insert_cast_fun", "to_dual_name_hint", "unlock_limits", "unset_option", "with_weak_namespace",
 })
 
 COMMAND_KEYWORDS = DECL_KEYWORDS | MODIFIERS | OTHER_COMMAND_KEYWORDS
