@@ -24,7 +24,7 @@ Aesop or Mathlib knows; each piece must be one of these, else ``unknown-command`
 
 **Denied anywhere** (reason codes in ``ReasonCode``; whole tokens, or name components where the
 word is a name, so `Fin.init` and `Std.Range.stop` stay fine): ``sorry`` (`sorry`, `admit`,
-`sorryAx`, the `stop` and `plausible` tactics); ``axiom``; ``unsafe`` (`unsafe` — except as an
+`sorryAx`, the `stop`, `plausible`, `slim_check`, `sorry_if_sorry` and `impossible by` tactics); ``axiom``; ``unsafe`` (`unsafe` — except as an
 Aesop rule phase —, `partial`, `opaque`, `implemented_by`, `extern`, `csimp`); ``native``
 (`native_decide`, `native`, `bv_decide`, `bv_decide?`, `bv_check`, `ofReduceBool`, `ofReduceNat`,
 `reduceBool`, `reduceNat`, `trustCompiler`); ``hash-command``; ``meta-program`` (`run_cmd`,
@@ -54,7 +54,7 @@ SCREEN_RULES_VERSION = 2
 
 SORRY_WORDS = frozenset({"sorry", "admit", "sorryAx"})
 #: Tactics that leave the goal to `sorry` (whole tokens only: `Std.Range.stop` is a name).
-SORRY_TACTICS = frozenset({"stop", "plausible"})
+SORRY_TACTICS = frozenset({"stop", "plausible", "slim_check", "sorry_if_sorry"})
 NATIVE_WORDS = frozenset({"native_decide", "bv_decide", "bv_decide?", "bv_check", "ofReduceBool", "ofReduceNat",
                           "reduceBool", "reduceNat", "trustCompiler"})
 UNSAFE_WORDS = frozenset({"unsafe", "partial", "opaque", "implemented_by", "extern", "csimp"})
@@ -67,7 +67,7 @@ NOTATION_WORDS = frozenset({"macro", "macro_rules", "syntax", "notation", "notat
 #: deviation from DESIGN.md's list, which the published Seed-Prover proofs force): `exact?`
 #: closes the goal with a term it found — kernel-checked like any other — or fails; `apply?`
 #: without a closing term admits the goal, which leaves `sorryAx` in the target's axioms.
-SUGGESTION_WORDS = frozenset({"rw?", "rw??", "library_search", "observe?", "hint?", "says?"})
+SUGGESTION_WORDS = frozenset({"rw?", "rw??", "library_search", "observe?", "hint?", "says?", "try?", "rw_search"})
 #: First name components that reach Lean's meta level or the outside world.
 META_NAMESPACES = frozenset({"Lean", "IO"})
 RESERVED_PREFIX = "_prover_"
@@ -647,6 +647,8 @@ class _Screen:
                 self.add(ReasonCode.NOTATION, t.line, f"`{w}`")
             elif w in SUGGESTION_WORDS:
                 self.add(ReasonCode.SUGGESTION_TACTIC, t.line, f"`{w}`")
+            elif w == "impossible" and i + 1 < end and toks[i + 1].is_keyword("by"):
+                self.add(ReasonCode.SORRY, t.line, "`impossible by …` closes the goal with `sorry`")
             elif w == "hint":
                 if self.standalone_tactic(i, start, end):
                     self.add(ReasonCode.SUGGESTION_TACTIC, t.line, "`hint`")

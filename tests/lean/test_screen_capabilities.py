@@ -146,6 +146,9 @@ EXPLOITS = [
     ("import after commands", "lemma aux : True := trivial\nimport Lean.Elab\n" + PROOF, R.IMPORT),
     # -- the `stop`/`plausible` tactics whole-token only
     ("stop", body("  stop\n  norm_num\n"), R.SORRY),
+    ("slim_check", body("  slim_check\n"), R.SORRY),
+    ("impossible by", body("  impossible by simp\n"), R.SORRY),
+    ("try?", body("  try?\n"), R.SUGGESTION_TACTIC),
 ]
 
 
