@@ -24,8 +24,9 @@ Aesop or Mathlib knows; each piece must be one of these, else ``unknown-command`
 
 **Denied anywhere** (reason codes in ``ReasonCode``; whole tokens, or name components where the
 word is a name, so `Fin.init` and `Std.Range.stop` stay fine): ``sorry`` (`sorry`, `admit`,
-`sorryAx`, the `stop`, `plausible`, `slim_check`, `sorry_if_sorry` and `impossible by` tactics); ``axiom``; ``unsafe`` (`unsafe` — except as an
-Aesop rule phase —, `partial`, `opaque`, `implemented_by`, `extern`, `csimp`); ``native``
+`sorryAx`, the `stop`, `plausible`, `slim_check`, `sorry_if_sorry` and `impossible by` tactics);
+``axiom``; ``unsafe`` (`unsafe` — except as an Aesop rule phase —, `partial`, `opaque`,
+`implemented_by`, `extern`, `csimp`); ``native``
 (`native_decide`, `native`, `bv_decide`, `bv_decide?`, `bv_check`, `ofReduceBool`, `ofReduceNat`,
 `reduceBool`, `reduceNat`, `trustCompiler`); ``hash-command``; ``meta-program`` (`run_cmd`,
 `run_tac`, `run_elab`, `run_meta`, `by_elab`, `elab`, `elab_rules`, `initialize`, simprocs,
