@@ -77,6 +77,9 @@ _register()
 
 
 def main() -> None:
+    from prover.cli.supervise import arm_child
+
+    arm_child()
     cli(prog_name="prover")
 
 

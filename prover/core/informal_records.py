@@ -191,7 +191,7 @@ class SearchConfig(BaseModel):
         return self
 
 
-SearchStatus = Literal["running", "solved", "exhausted", "budget", "incomplete", "skipped"]
+SearchStatus = Literal["running", "solved", "exhausted", "budget", "incomplete", "skipped", "interrupted"]
 """``solved``: a proof passed all M verifications. ``exhausted``: R rounds done (or nothing left to
 refine). ``budget``: the call or token budget stopped it. ``incomplete``: calls failed after their
 retries (backend trouble); the same command continues. ``skipped``: the problem has no informal

@@ -79,6 +79,7 @@ class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin
             except SQLAlchemyError as exc:
                 engine.dispose()
                 raise StoreError(f"cannot open database {store.url}: {exc}") from exc
+            store.reap_dead_runs()
         return store
 
     @property

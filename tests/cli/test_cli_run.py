@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from prover.cli.main import cli
 from prover.core.informal_records import BUDGETS
 from prover.core.paths import PACKAGE_DATA, sample_problems
+from prover.store.schema import Run
 
 DEMO = PACKAGE_DATA / "demo_script.jsonl"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -178,7 +180,10 @@ def test_sigkill_mid_run_then_same_command_continues(tmp_path):
     proc.wait()
     with ProofStore.open(db) as store:
         counts = store.call_counts()
+        with store.session() as s:
+            killed = s.scalars(select(Run.status)).all()
     assert 0 < counts.get("ok", 0) < reference["calls"]
+    assert killed == ["interrupted"]  # seen as dead by the open above, not `running` forever
 
     again = subprocess.run(command(db), env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr

@@ -122,6 +122,38 @@ def test_runs(store):
     assert run.status == "completed" and run.summary == {"n": 3} and run.finished_at is not None
 
 
+def test_a_run_whose_process_died_is_interrupted_when_the_database_is_next_opened(db_url):
+    """A killed or crashed process cannot finish its run row: the next open of the database sees
+    that the run's process is gone and says so. Live runs (this process) and runs of other hosts
+    are left alone."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import update
+
+    from prover.store._informal import InformalSearch
+    from prover.store.schema import Run
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    s = ProofStore.open(db_url)
+    s.add_problems([_problem()])
+    dead, alive, elsewhere = (s.start_run("informal") for _ in range(3))
+    search = s.open_search("key", 1, config={}, seed=0, run_id=dead)
+    with s.session() as session:
+        session.execute(update(Run).where(Run.id == dead).values(pid=gone.pid))
+        session.execute(update(Run).where(Run.id == elsewhere).values(pid=gone.pid, host="another-host"))
+    s.close()
+
+    s = ProofStore.open(db_url)
+    with s.session() as session:
+        status = {r.id: r.status for r in session.query(Run)}
+        search_status = session.get(InformalSearch, search).status
+    s.close()
+    assert status == {dead: "interrupted", alive: "running", elsewhere: "running"}
+    assert search_status == "interrupted"
+
+
 def test_concurrent_bulk_writers_get_their_own_ids(tmp_path):
     """Threads writing proofs at once (as evaluation and the search's writer do) each get the ids
     of their own rows: SQLite's bulk path must not hand out the same ids twice."""
