@@ -30,10 +30,15 @@ if __name__ == "kernels":
         path = [p for p in sys.path if os.path.realpath(os.path.abspath(p or os.curdir)) != here]
         spec = importlib.machinery.PathFinder.find_spec("kernels", path)
         if spec is None or spec.loader is None:
-            del sys.modules["kernels"]
-            raise ModuleNotFoundError(
-                "No module named 'kernels' (the kernels/ folder of the prover repository is "
-                "prover.kernels; no package named kernels is installed)", name="kernels")
+            # Nothing installed: become what Python makes of a folder without __init__.py, an
+            # empty namespace package, which import checks (transformers' among them) read as
+            # "not installed" and from which nothing can be imported.
+            empty = importlib.util.module_from_spec(
+                importlib.machinery.ModuleSpec("kernels", None, is_package=True))
+            empty.__path__ = []
+            empty.__file__ = None
+            sys.modules["kernels"] = empty
+            return
         module = importlib.util.module_from_spec(spec)
         sys.modules["kernels"] = module  # the import statement returns what sys.modules holds
         try:

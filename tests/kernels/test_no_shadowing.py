@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,13 +37,29 @@ def test_an_installed_kernels_package_wins_over_the_folder(tmp_path):
     assert rest.startswith("the installed one 1 ") and str(site) in rest
 
 
-def test_without_an_installed_package_the_import_fails_plainly():
-    out = run_in_checkout("import importlib.util, sys\n"
-                          "sys.path = [p for p in sys.path if 'site-packages' not in p or 'prover' in p]\n"
-                          "try:\n    import kernels\nexcept ModuleNotFoundError as e:\n    print('MNF', e.name)\n"
-                          "print('kernels' in sys.modules)")
+def test_without_an_installed_package_nothing_can_be_imported_from_it():
+    """As if the folder had no __init__.py: an empty namespace package."""
+    out = run_in_checkout("import sys\n"
+                          "sys.path = [p for p in sys.path if 'site-packages' not in p]\n"
+                          "import kernels\n"
+                          "print(kernels.__file__, list(kernels.__path__))\n"
+                          "try:\n    from kernels import fused_linear_cross_entropy\nexcept ImportError:\n"
+                          "    print('ImportError')\n")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["MNF", "kernels", "False"]
+    assert out.stdout.split() == ["None", "[]", "ImportError"]
+
+
+def test_transformers_imports_from_the_checkout():
+    """The failure users met: transformers asks for ``kernels`` while importing its models."""
+    pytest.importorskip("transformers")
+    out = run_in_checkout("from transformers import LlamaConfig\n"
+                          "from transformers.utils import is_kernels_available\n"
+                          "import importlib.util\n"
+                          "print(is_kernels_available() == (importlib.util.find_spec('kernels') is not None\n"
+                          "      and importlib.util.find_spec('kernels').origin is not None\n"
+                          "      and 'site-packages' in importlib.util.find_spec('kernels').origin))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
 
 
 def test_prover_kernels_is_the_folder():
