@@ -83,6 +83,19 @@ def test_usage_errors_exit_2(run, vendored, tmp_path):
     assert r.exit_code == 2 and "no database" in r.output and not (tmp_path / "missing.db").exists()
 
 
+def test_read_only_database_exit_1_one_line(vendored, tmp_path):
+    """A read-only connection stands in for a read-only file (tests run as root)."""
+    from prover.store import ProofStore
+
+    db = tmp_path / "ro.db"
+    ProofStore.open(db).close()
+    ro = f"sqlite:///file:{db}?mode=ro&uri=true"
+    r = CliRunner().invoke(cli, ["problems", "import", str(vendored / "IMO2025_sample.json"), "--db", ro],
+                           catch_exceptions=False)
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.output.count("\n") == 1 and r.output.startswith(f"Error: cannot write the database {db}: ")
+
+
 def test_debug_shows_traceback(run, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("oops\n")
