@@ -21,6 +21,8 @@ from prover.core.errors import BadDataError, UsageError
 from prover.core.records import FormalStatementRecord, ImportSummary, ProblemRecord
 
 FORMATS = ("json", "jsonl", "csv", "lean")
+SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".lean")
+"""Suffixes of the files problems are imported from (`.ndjson` reads as JSONL)."""
 MISSING = object()
 
 # NAME -> what it fills; listed in `prover problems import --help`.

@@ -191,3 +191,21 @@ def test_sigkill_mid_run_then_same_command_continues(tmp_path):
                  r["tokens"]) for r in summary["results"]]
 
     assert view(resumed) == view(reference)
+
+
+def test_mistyped_file_path_says_no_such_file(prover, tmp_path):
+    out = prover("run", tmp_path / "problms.jsonl", "--backend", "scripted")
+    assert out.exit_code == 2 and f"{tmp_path / 'problms.jsonl'}: no such file" in out.output
+    assert "no problem matches" not in out.output
+    out = prover("run", "data/problems", "--backend", "scripted", "--dry-run")
+    assert out.exit_code == 2 and "no such file or directory, and no stored problem" in out.output
+    # a plain id is still an unknown problem
+    out = prover("run", "no-such-problem", "--backend", "scripted")
+    assert out.exit_code == 2 and "no problem matches 'no-such-problem'" in out.output
+
+
+def test_prover_script_in_help_and_in_the_scripted_error(prover, monkeypatch):
+    assert "PROVER_SCRIPT" in CliRunner().invoke(cli, ["run", "--help"]).output
+    monkeypatch.delenv("PROVER_SCRIPT")
+    out = prover("run", sample_problems(), "--backend", "scripted", "--budget", "small", "--proofs", "1")
+    assert out.exit_code == 3 and "PROVER_SCRIPT=FILE.jsonl" in out.output, out.output
