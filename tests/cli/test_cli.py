@@ -117,3 +117,32 @@ def test_db_export_loads_with_datasets(run, vendored, tmp_path):
     assert len(ds) == 4 and "statement" in ds.column_names
     ds = datasets.load_dataset("json", data_files=str(tmp_path / "p.jsonl"), split="train")
     assert sorted(ds["external_id"])[0] == "putnam_1962_a1"
+
+
+def _options(cmd: click.Command) -> dict[str, click.Option]:
+    return {opt: p for p in cmd.params if isinstance(p, click.Option) for opt in p.opts}
+
+
+def test_lean_backend_option_has_one_name():
+    """The option choosing a Lean backend is --lean-backend in every command (`prover run`'s
+    --backend is the model's); `prover lean check|precheck` still accept their old --backend."""
+    from prover.lean.backends import BACKENDS
+
+    found = []
+    for path, cmd in _all_commands(cli):
+        for p in cmd.params:
+            lean = isinstance(p, click.Option) and isinstance(p.type, click.Choice) and set(p.type.choices) <= set(
+                BACKENDS)
+            if lean and not p.hidden:
+                found.append((" ".join(path), tuple(p.opts)))
+    assert found and all(opts == ("--lean-backend",) for _, opts in found), found
+    assert {name for name, _ in found} >= {"lean check", "lean precheck", "run", "formalize"}
+    assert _options(cli.commands["lean"].commands["check"])["--backend"].hidden
+
+
+def test_lean_help_does_not_claim_no_lean_for_all():
+    r = CliRunner().invoke(cli, ["lean", "--help"])
+    assert r.exit_code == 0 and "(no Lean needed)" not in r.output
+    assert "audit and explain need no Lean" in r.output
+    listed = CliRunner().invoke(cli, ["--help"]).output
+    assert "no Lean needed" not in listed
