@@ -43,7 +43,7 @@ def import_(paths, db, collection, fmt, fields) -> None:
 @problems.command("list")
 @db_option
 @click.option("--collection", help="Only this collection.")
-@click.option("--limit", type=int, default=50, show_default=True, help="At most this many (0: all).")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="At most this many (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(db, collection, limit, as_json) -> None:
     """List stored problems.
@@ -51,7 +51,13 @@ def list_(db, collection, limit, as_json) -> None:
     Example: prover problems list --collection minif2f --limit 10
     """
     with open_store(db, create=False) as store:
-        rows = store.list_problems(collection=collection, limit=limit or None)
+        rows = store.list_problems(collection=collection, limit=limit + 1 if limit else None)
+        counts = store.count_problems() if limit and len(rows) > limit else None
+    if counts is not None:
+        total = counts.get(collection, 0) if collection else sum(counts.values())
+        rows = rows[:limit]
+        # On stderr, so that piped and JSON output stay clean.
+        click.echo(f"showing the first {limit} of {total} problems (--limit N shows N, --limit 0 all)", err=True)
     if as_json:
         echo_json([{"id": p.id, "collection": p.collection, "external_id": p.external_id,
                     "statement": p.informal_statement} for p in rows])

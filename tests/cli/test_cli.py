@@ -119,6 +119,19 @@ def test_db_export_loads_with_datasets(run, vendored, tmp_path):
     assert sorted(ds["external_id"])[0] == "putnam_1962_a1"
 
 
+def test_problems_list_says_when_it_shows_only_the_first(run, vendored):
+    run("problems", "import", vendored / "putnambench_sample.jsonl", "--collection", "pb")
+    r = run("problems", "list", "--limit", "3")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 4  # header + 3
+    assert r.stderr == "showing the first 3 of 4 problems (--limit N shows N, --limit 0 all)\n"
+    r = run("problems", "list", "--limit", "4")
+    assert r.stderr == "" and len(r.stdout.splitlines()) == 5
+    r = run("problems", "list", "--limit", "0", "--json")
+    assert r.stderr == "" and len(json.loads(r.stdout)) == 4
+    r = run("problems", "list", "--collection", "pb", "--limit", "1", "--json")
+    assert len(json.loads(r.stdout)) == 1 and "first 1 of 4" in r.stderr
+
+
 def _options(cmd: click.Command) -> dict[str, click.Option]:
     return {opt: p for p in cmd.params if isinstance(p, click.Option) for opt in p.opts}
 

@@ -55,15 +55,36 @@ def test_show_pool_and_proof(prover):
     out = prover("show", "sample-3")
     assert out.exit_code == 0
     assert "a proof passed all 4 verifications in round 1" in out.stdout
-    rows = [line.split("\t") for line in out.stdout.splitlines() if re.match(r"^\*?\d+\t", line)]
-    selected = [r for r in rows if r[0].startswith("*")]
-    assert len(selected) == 1 and selected[0][1] == "1" and selected[0][4] != "-"  # refined, with a parent
-    proof_id = selected[0][0].lstrip("*")
+    assert "\t" not in out.stdout  # aligned for reading, even piped (--json is for scripts)
+    rows = _aligned_table(out.stdout, "pool (* selected)")
+    assert len(rows) == 6 and len(_aligned_table(out.stdout, "searches")) == 1
+    selected = [r for r in rows if r["proof"].startswith("*")]
+    assert len(selected) == 1 and selected[0]["round"] == "1" and selected[0]["refines"] != "-"  # with a parent
+    proof_id = selected[0]["proof"].lstrip("*")
     detail = prover("show", "sample-3", "--proof", proof_id)
     assert "refines" in detail.stdout and "--- analysis" in detail.stdout
     data = json.loads(prover("show", "sample-3", "--json").stdout)
     assert data["searches"][0]["status"] == "solved" and len(data["proofs"]) == 6
     assert prover("show", "sample-3", "--proof", "999999").exit_code == 2
+
+
+def _aligned_table(text: str, title: str) -> list[dict[str, str]]:
+    """The rows of an aligned table (title, header, dashes, rows, up to a blank line), checking
+    that every cell starts in its header's column."""
+    lines = text.splitlines()
+    at = lines.index(title)
+    header, rule = lines[at + 1], lines[at + 2]
+    spans = [m.span() for m in re.finditer(r"-+", rule)]
+    starts = [a for a, _ in spans]
+    names = [header[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+    rows = []
+    for line in lines[at + 3:]:
+        if not line.strip():
+            break
+        cells = [line[a:b] for a, b in zip(starts, starts[1:] + [None])]
+        assert all(line[start - 2:start] == "  " for start in starts[1:] if start < len(line)), line
+        rows.append({n: c.strip() for n, c in zip(names, cells)})
+    return rows
 
 
 def test_dry_run_makes_no_call(prover, db_path):
