@@ -18,7 +18,8 @@ def problems() -> None:
 @problems.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @db_option
-@click.option("--collection", help="Collection name (default: each file's stem).")
+@click.option("--collection", help="Collection name (default: the benchmark's name for a known source, e.g. "
+                                   "putnambench, else each file's stem).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Input format (default: from the suffix).")
 @click.option("--field", "fields", multiple=True, metavar="NAME=PATH",
               help=f"Map a field by dotted PATH (numeric indices allowed). NAMEs: {_FIELDS_HELP}.")
@@ -26,8 +27,8 @@ def import_(paths, db, collection, fmt, fields) -> None:
     """Import problems from JSON, JSONL, CSV or .lean files (one transaction).
 
     Known layouts (DeepSeek-Prover miniF2F/ProofNet, PutnamBench, the miniF2F joined file,
-    DeepSeekMath-V2 inputs) are recognised by their fields; others need --field.
-    Re-importing adds nothing.
+    DeepSeekMath-V2 inputs, fields named like the NAMEs of --field) are recognised by their
+    fields; others need --field, and the error suggests a mapping. Re-importing adds nothing.
 
     Example: prover problems import minif2f.jsonl --collection minif2f
     """
