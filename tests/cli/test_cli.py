@@ -159,3 +159,20 @@ def test_lean_help_does_not_claim_no_lean_for_all():
     assert "audit and explain need no Lean" in r.output
     listed = CliRunner().invoke(cli, ["--help"]).output
     assert "no Lean needed" not in listed
+
+
+def test_report_output_is_ignored_and_no_wheel_is_committed():
+    """`prover report` writes ./report/ by default: git ignores it. Build artefacts such as wheels
+    are never part of the repository."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    default_out = next(p for p in cli.commands["report"].params if p.name == "out_dir").default
+    ignored = subprocess.run(["git", "check-ignore", "-q", f"{default_out}/report.html"], cwd=root)
+    assert ignored.returncode == 0, f"{default_out}/ is not in .gitignore"
+    tracked = subprocess.run(["git", "ls-files", "*.whl"], cwd=root, capture_output=True, text=True).stdout
+    assert tracked == ""
