@@ -53,7 +53,8 @@ def model_options(*, select_roles: bool = False) -> Callable[[Callable[..., Any]
             role_help = "A role to act on (repeatable), or ROLE.KEY=VALUE to override one role's setting."
         options = [
             click.option("--backend", help="Model backend for every role: openai, local, hf, vllm or scripted "
-                                           "[default: local, the bundled wiring model, when no model is set]."),
+                                           "(outputs from the JSONL file in PROVER_SCRIPT) [default: local, "
+                                           "the bundled wiring model, when no model is set]."),
             click.option("--model", help="Model name for every role (as the server knows it)."),
             click.option("--base-url", "base_urls", multiple=True, metavar="URL",
                          help="Server base URL, e.g. http://127.0.0.1:8000/v1 (repeat to spread load)."),

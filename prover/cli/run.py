@@ -71,7 +71,9 @@ def run(problems, db, model_flags, budget, max_verdict_retries, call_budget, tok
     A token that is an existing file is imported first; any other names a stored problem
     (id, COLLECTION/ID or row id). The same command continues an interrupted run. With --formal,
     the formal stage runs on proofs as they are selected (it needs Lean: without a usable
-    toolchain the command exits 3 before any model call; see `prover lean doctor`).
+    toolchain the command exits 3 before any model call; see `prover lean doctor`). With
+    --backend scripted, every answer comes from the JSONL file that PROVER_SCRIPT names (a demo
+    of the machinery: PROVER_SCRIPT=prover/data/demo_script.jsonl).
 
     Example: prover run prover/data/sample_problems.jsonl --budget small --model deepseek-math-v2
     """

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import inspect, text
 
-from prover.core.errors import NotFoundError, UsageError
+from prover.core.errors import NotFoundError, StoreNotWritableError, UsageError
 from prover.core.records import FormalStatementRecord, ProblemRecord, ProofRecord, VerificationRecord
 from prover.store import ProofStore, resolve_url
 
@@ -37,6 +37,27 @@ def test_sqlite_pragmas(tmp_path):
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
     s.close()
+
+
+def test_read_only_database_is_a_one_line_error(tmp_path):
+    """Tests run as root, where file modes do not stop writes: a read-only connection (SQLite's
+    ``mode=ro``) stands in for a read-only file."""
+    db = tmp_path / "ro.db"
+    ProofStore.open(db).close()
+    with ProofStore.open(f"sqlite:///file:{db}?mode=ro&uri=true") as store:
+        assert store.stats()["tables"]["problems"] == 0  # reading works
+        with pytest.raises(StoreNotWritableError) as err:
+            store.add_problems([_problem()])
+    message = str(err.value)
+    assert message.startswith(f"cannot write the database {db}: ") and "read-only" in message
+    assert "\n" not in message and "SQL" not in message
+
+
+def test_database_in_a_missing_folder_is_a_one_line_error(tmp_path):
+    with pytest.raises(StoreNotWritableError) as err:
+        ProofStore.open(tmp_path / "nowhere" / "x.db")
+    assert str(err.value) == (f"cannot write the database {tmp_path / 'nowhere' / 'x.db'}: its folder "
+                              f"{tmp_path / 'nowhere'} does not exist; create it, or pass --db another database")
 
 
 def test_resolve_url(tmp_path, monkeypatch):
