@@ -7,7 +7,8 @@ in-memory state.
 * **formal 0** — Lean proves the negation of a faithful statement, or of an aligned step in its
   context. Refuting a *given* benchmark statement flags the statement as false instead.
 * **informal** — DeepSeekMath-V2's consensus rule (``prover.informal.pool.informal_label``) on
-  the first n parsed analyses and their meta-verifications.
+  the first n parsed analyses and their meta-verifications; 0 (``answer-mismatch``) when the
+  proof's final answer does not match the problem's reference answer.
 * **human** — grades imported and marked human (the mean, when a proof has several).
 
 A failed formalization is never a label. Labels are unique per (proof, source, policy version);
@@ -106,12 +107,14 @@ def resolve_informal_policy(policy: InformalPolicy, search: Mapping[str, Any] | 
     return int(n), int(m), int(k), float(tau)
 
 
-def informal_decision(analyses: Sequence[AnalysisRow], *, n: int, m: int, k: int, tau: float):
-    """DeepSeekMath-V2's rule on stored analyses (the informal engine's own function)."""
+def informal_decision(analyses: Sequence[AnalysisRow], *, n: int, m: int, k: int, tau: float,
+                      answer: str | None = None, answer_match: bool | None = None):
+    """DeepSeekMath-V2's rule on stored analyses (the informal engine's own function), with the
+    proof's stored final answer check: a mismatching answer gives 0 (``answer-mismatch``)."""
     from prover.core.informal_records import LabelPolicy
     from prover.informal.pool import PoolProof, PoolVerdict, informal_label
 
-    proof = PoolProof(round=0, slot=0, text="")
+    proof = PoolProof(round=0, slot=0, text="", answer=answer, answer_match=answer_match)
     for a in analyses:
         if a.resampled:
             continue  # drawn until one agreed with a label: not an unbiased sample
@@ -176,7 +179,9 @@ def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary)
             _tally(summary, None, "n-unknown (not from a search: pass --n and --m)")
             continue
         n, m, k, tau = resolved
-        label, used = informal_decision(analyses[pid], n=n, m=m, k=k, tau=tau)
+        label, used = informal_decision(analyses[pid], n=n, m=m, k=k, tau=tau,
+                                        answer=info.answer if info else None,
+                                        answer_match=info.answer_match if info else None)
         _tally(summary, label.value, label.reason)
         if label.value is None:
             continue
@@ -184,7 +189,9 @@ def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary)
                                policy_version=informal_policy_version(n, m, k, tau),
                                evidence={"rule": label.reason, "n": n, "m": m, "k": k, "tau": tau,
                                          "analyses": label.analyses, "issue_reporting": label.issue_reporting,
-                                         "valid": label.valid, "verification_ids": used, "search_id": search_id}))
+                                         "valid": label.valid, "verification_ids": used, "search_id": search_id,
+                                         **({"answer": info.answer, "answer_match": False}
+                                            if label.reason == "answer-mismatch" and info else {})}))
     return out
 
 

@@ -23,7 +23,7 @@ DEFAULT_PRECEDENCE: tuple[str, ...] = ("human", "formal", "informal")
 #: label's policy version, so a new rule adds rows next to the old ones instead of replacing them.
 HUMAN_RULE_VERSION = 1
 FORMAL_RULE_VERSION = 1
-INFORMAL_RULE_VERSION = 1
+INFORMAL_RULE_VERSION = 2  # 2: answer-mismatch gives 0; lenient verdicts never count
 
 SCORES: tuple[float, ...] = (0.0, 0.5, 1.0)
 _EPS = 1e-9
@@ -190,7 +190,7 @@ class LabelRecord(BaseModel):
     value: float
     """In [0, 1]: 0 / 0.5 / 1 for formal and informal labels, a grade fraction for human ones."""
     policy_version: str
-    """The rule and its parameters (``informal/v1 n=4 m=1 k=1 tau=1``)."""
+    """The rule and its parameters (``informal/v2 n=4 m=1 k=1 tau=1``)."""
     evidence: dict[str, Any] = Field(default_factory=dict)
     """What the label rests on (row ids, counts, conditions)."""
     id: int | None = None

@@ -126,10 +126,28 @@ def best_proof(pool: Sequence[PoolProof], m: int) -> PoolProof | None:
     return max(ordered, key=lambda p: (p.passed(m), *_rank(p)))
 
 
+def answer_mismatch(proof: PoolProof) -> bool:
+    """The proof states a final answer and it does not match the problem's reference answer
+    (``answer_match`` is only ever set for problems that have one)."""
+    return proof.answer_match is False and bool((proof.answer or "").strip())
+
+
 def informal_label(proof: PoolProof, policy: LabelPolicy, *, m_verifications: int, m_meta: int) -> InformalLabel:
     """DeepSeekMath-V2's rule on the first n parsed analyses of a proof: if none reports issues,
     the label is 1; if at least k valid analyses (upheld by a majority of their m meta-scores
-    ≥ tau) give the lowest score of the n, the label is that score; otherwise no label."""
+    ≥ tau) give the lowest score of the n, the label is that score; otherwise no label.
+
+    A proof whose final answer does not match the reference answer gets 0 (``answer-mismatch``)
+    whatever its analyses say: a verifier can pass a proof of a wrong answer (DeepSeekMath-V2's
+    released outputs hold one), and the reference settles what the analyses cannot. The search
+    never sees the reference; only this label does."""
+    label = _consensus_label(proof, policy, m_verifications=m_verifications, m_meta=m_meta)
+    if answer_mismatch(proof):
+        return label.model_copy(update={"value": 0.0, "reason": "answer-mismatch"})
+    return label
+
+
+def _consensus_label(proof: PoolProof, policy: LabelPolicy, *, m_verifications: int, m_meta: int) -> InformalLabel:
     n = policy.n or m_verifications
     first = [v for v in sorted(proof.verdicts, key=lambda v: v.index) if v.parsed][:n]
     if len(first) < n:

@@ -32,7 +32,7 @@ from prover.core.errors import ConfigError
 from prover.core.hashing import hash_json
 from prover.core.informal_records import ProblemResult, SearchConfig
 from prover.core.llm_records import ChatMessage, ModelRequest, ModelResult, SamplingParams
-from prover.informal.answers import answers_match, extract_answer
+from prover.informal.answers import compare_answers, extract_answer
 from prover.informal.parsers import parse_generation, parse_judgement, parse_meta, parse_verdict
 from prover.informal.pool import (PoolProof, PoolVerdict, best_proof, informal_label, pair_analyses,
                                   select_for_refinement)
@@ -40,8 +40,9 @@ from prover.informal.prompts import Templates
 from prover.informal.seeds import derive_seed, search_rng
 from prover.informal.worker import StoreWorker
 
-ENGINE_VERSION = 1
-"""Bumped when the search would ask different things for the same settings."""
+ENGINE_VERSION = 2
+"""Bumped when the search would ask different things for the same settings (2: strict verdict
+parsing re-samples lenient verdicts; verification in waves)."""
 
 ROLES_USED = ("generator", "verifier", "meta_verifier", "judge")
 STAGES = ("generate", "refine", "verify", "meta", "judge")
@@ -174,6 +175,11 @@ def _tokens(res: ModelResult) -> int:
     return (res.prompt_tokens or 0) + (res.completion_tokens or 0)
 
 
+def _lenient_extra(parsed: Any) -> dict[str, Any]:
+    # A lenient reading is stored beside the row (the score column stays empty: it never counts).
+    return {"lenient_score": parsed.lenient_score} if parsed.lenient_score is not None else {}
+
+
 def _verifiable(proof: PoolProof) -> bool:
     return bool(proof.text.strip()) and proof.status not in ("truncated", "empty")
 
@@ -195,6 +201,8 @@ class ProblemSearch:
         self.calls = 0
         self.tokens = 0
         self.failures = 0
+        self.judge_saved = 0
+        """Answers math-verify decided, each a judge call normalisation alone would have needed."""
         self.last_error = ""
         self.status = "running"
         self.stop_reason = ""
@@ -386,7 +394,7 @@ class ProblemSearch:
                 self.e.progress.done(stage)
                 return None
             parsed = parse_generation(res.text, truncated=res.truncated)
-            answer, match = self._exact_answer(parsed.proof)
+            answer, match, method = self._exact_answer(parsed.proof)
             fields = {
                 "problem_id": self.p.id, "run_id": self.e.run_id, "source": "generated" if slot.round == 0 else "refined",
                 "round": slot.round, "sample_index": slot.index, "parent_ids": slot.parent_ids, "text": parsed.proof,
@@ -394,6 +402,9 @@ class ProblemSearch:
                 "parse_status": parsed.status, "answer": answer, "answer_match": match,
                 "extra": {"analysis_ids": slot.analysis_ids, "model": res.model} if slot.analysis_ids else {"model": res.model},
             }
+            if method is not None:
+                # Which step decided the answer (``math-verify``: a judge call saved; ``undecided``: the judge's).
+                fields["extra"]["answer_method"] = method
             if slot.feedback_ids:
                 fields["extra"]["formal_feedback_ids"] = slot.feedback_ids
             proof = PoolProof(round=slot.round, slot=slot.index, text=parsed.proof, self_score=parsed.self_score,
@@ -446,8 +457,13 @@ class ProblemSearch:
         row = self._stored("verifications", key)
         if row is not None:
             f = row.fields
-            verdict = PoolVerdict(index=f["sample_index"], score=f["score"], status=f["parse_status"],
-                                  analysis=f["analysis"], id=row.id)
+            score, status = f["score"], f["parse_status"]
+            if status == "missing_marker":
+                # Rows stored before strict parsing read a box anywhere as the score: read again.
+                again = parse_verdict(f["analysis"])
+                score, status = again.score, again.status
+            verdict = PoolVerdict(index=f["sample_index"], score=score, status=status, analysis=f["analysis"],
+                                  id=row.id)
         else:
             res = await self._ask(req)
             if res.status == "error":
@@ -456,7 +472,7 @@ class ProblemSearch:
             parsed = parse_verdict(res.text, truncated=res.truncated)
             fields = {"run_id": self.e.run_id, "verifier_model": res.model, "sample_index": i,
                       "analysis": parsed.analysis, "score": parsed.score, "parse_status": parsed.status,
-                      "issues": [], "extra": {}}
+                      "issues": [], "extra": _lenient_extra(parsed)}
             verdict = PoolVerdict(index=i, score=parsed.score, status=parsed.status, analysis=parsed.analysis)
             self._parent(fields, proof, "proof")
             self._keys[id(verdict)] = res.key
@@ -490,7 +506,7 @@ class ProblemSearch:
                 parsed = parse_meta(res.text, truncated=res.truncated)
                 fields = {"run_id": self.e.run_id, "meta_verifier_model": res.model,
                           "sample_index": j, "text": parsed.text, "score": parsed.score,
-                          "parse_status": parsed.status, "extra": {}}
+                          "parse_status": parsed.status, "extra": _lenient_extra(parsed)}
                 self._parent(fields, verdict, "verification")
                 self._meta_writes.append(self.e.worker.add("metas", fields, res.key))
                 scores[j] = parsed.score
@@ -500,11 +516,13 @@ class ProblemSearch:
         # After a transient failure the meta-scores stay incomplete: validity is then unknown.
         verdict.metas = [scores[j] for j in range(n)] if len(scores) == n else []
 
-    def _exact_answer(self, text: str) -> tuple[str | None, bool | None]:
+    def _exact_answer(self, text: str) -> tuple[str | None, bool | None, str | None]:
+        """(answer, match, method) without a judge; all None without a reference answer."""
         if self.p.reference_answer is None:
-            return None, None
+            return None, None, None
         answer = extract_answer(text)
-        return answer, answers_match(answer, self.p.reference_answer)
+        cmp = compare_answers(answer, self.p.reference_answer)
+        return answer, cmp.match, cmp.method
 
     async def check_answer(self, proof: PoolProof) -> None:
         """For problems with a reference answer: the proof's final answer against it (exact
@@ -512,7 +530,9 @@ class ProblemSearch:
         ref = self.p.reference_answer
         if ref is None:
             return
-        answer, match = self._exact_answer(proof.text)
+        answer, match, method = self._exact_answer(proof.text)
+        if method == "math-verify":
+            self.judge_saved += 1
         if match is None and answer and self.config.answer_judge:
             self.e.progress.planned("judge", 1)
             seed = derive_seed(self.config.seed, self.p.key, "judge", proof.round, proof.slot)
@@ -542,7 +562,7 @@ class ProblemSearch:
             selected_proof_id=best.id if best else None, mean_score=best.mean if best else None,
             self_score=best.self_score if best else None, verifications=len(best.scores) if best else 0,
             passed=bool(best and best.passed(m)), answer=best.answer if best else None,
-            answer_match=best.answer_match if best else None, label=label, calls=self.calls, tokens=self.tokens,
+            answer_match=best.answer_match if best else None, judge_calls_saved=self.judge_saved, label=label, calls=self.calls, tokens=self.tokens,
             seconds=self.seconds)
         if self.search_id is not None:
             await self.e.worker.run(

@@ -81,6 +81,10 @@ class ProofInfo:
     run_id: int | None
     proof_source: str
     round: int
+    answer: str | None = None
+    """The proof's extracted final answer (problems with a reference answer)."""
+    answer_match: bool | None = None
+    """Whether it matches the reference (None: no reference, or undecided)."""
 
 
 class LabelsMixin:
@@ -224,7 +228,8 @@ class LabelsMixin:
         """Proof id → the proof and its problem's identity and statement."""
         p, pr = Proof.__table__, Problem.__table__
         cols = [p.c.id, p.c.problem_id, pr.c.collection, pr.c.external_id, pr.c.statement_hash,
-                pr.c.informal_statement, pr.c.split, p.c.run_id, p.c.source, p.c.round]
+                pr.c.informal_statement, pr.c.split, p.c.run_id, p.c.source, p.c.round, p.c.answer,
+                p.c.answer_match]
         if with_text:
             cols.append(p.c.text)
         q = select(*cols).join(pr, pr.c.id == p.c.problem_id).order_by(p.c.id)
@@ -239,7 +244,8 @@ class LabelsMixin:
                                           external_id=r.external_id, statement_hash=r.statement_hash,
                                           statement=r.informal_statement, source_split=r.split,
                                           text=r.text if with_text else "", run_id=r.run_id,
-                                          proof_source=r.source, round=r.round)
+                                          proof_source=r.source, round=r.round, answer=r.answer,
+                                          answer_match=r.answer_match)
         return out
 
 

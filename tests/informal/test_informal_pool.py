@@ -84,3 +84,20 @@ def test_derive_seed_is_stable_and_distinct():
     assert derive_seed(0, "c/x/h", "gen", 0, 1) == derive_seed(0, "c/x/h", "gen", 0, 1)
     assert len({derive_seed(s, "c/x/h", "gen", 0, i) for s in range(3) for i in range(50)}) == 150
     assert 0 <= derive_seed(7, "k", "verify") < 2 ** 31
+
+
+def test_answer_mismatch_gives_zero_whatever_the_analyses_say():
+    policy = LabelPolicy(n=3, k=1, tau=1.0)
+    clean = proof(0, 0, [1, 1, 1])
+    clean.answer, clean.answer_match = "4048", False
+    lab = informal_label(clean, policy, m_verifications=3, m_meta=1)
+    assert (lab.value, lab.reason, lab.analyses, lab.issue_reporting) == (0.0, "answer-mismatch", 3, 0)
+    # ... even when the analyses alone give no label
+    few = proof(0, 0, [1])
+    few.answer, few.answer_match = "4048", False
+    assert informal_label(few, policy, m_verifications=3, m_meta=1).reason == "answer-mismatch"
+    # a matching or undecided answer leaves the consensus rule alone; so does a proof with no answer
+    for answer, match in (("2112", True), ("2^{11}+64", None), (None, False), (None, None)):
+        p = proof(0, 0, [1, 1, 1])
+        p.answer, p.answer_match = answer, match
+        assert informal_label(p, policy, m_verifications=3, m_meta=1).reason == "no-issues"

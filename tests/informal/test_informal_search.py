@@ -188,6 +188,32 @@ def test_a_proof_passes_only_with_m_parsed_verdicts(istore):
     assert (r.status, r.passed, r.rounds, r.verifications) == ("solved", True, 1, 2)
 
 
+def test_a_lenient_verdict_never_passes_a_proof_and_is_resampled(istore):
+    """A verifier that quotes the proof's \\boxed{1} and never gives its own score: stored as
+    ``lenient`` with the reading beside it, re-sampled like an unparsed verdict."""
+    seen: set[str] = set()
+
+    def quoting(call):
+        if call.role == "verifier":
+            proof = proof_in(call)
+            if proof not in seen:
+                seen.add(proof)
+                return "Here is my evaluation of the solution:\nThe author concludes \\boxed{1}; I ran out of time."
+            return verdict_output("1")
+        return Refiner()(call)
+
+    summary, _ = run_search(istore, quoting, proofs=1, verifications=2, rounds=0, max_verdict_retries=0)
+    r = summary.results[0]
+    assert (r.passed, r.verifications, r.mean_score) == (False, 1, 1.0)
+    [proof] = istore.proofs_of(r.problem_id)
+    vs = sorted(istore.verifications_of(proof.id), key=lambda v: v.sample_index)
+    assert [(v.score, v.parse_status, v.extra) for v in vs] == [
+        (None, "lenient", {"lenient_score": 1.0}), (1.0, "ok", {})]
+    summary, backend = run_search(istore, quoting, proofs=1, verifications=2, rounds=0, max_verdict_retries=1)
+    assert [c.role for c in backend.calls] == ["verifier"]
+    assert summary.results[0].passed and summary.results[0].verifications == 2
+
+
 def test_nothing_to_refine_when_no_verdict_parses(istore):
     def script(call):
         return "no score here" if call.role == "verifier" else Refiner()(call)
@@ -277,6 +303,33 @@ def test_answer_exact_match_needs_no_judge(istore):
     summary, backend = run_search(istore, Refiner(answer="other"), tokens=("t/p2",),
                                   config=knobs(answer_judge=False, seed=3))
     assert not [c for c in backend.calls if c.role == "judge"] and summary.results[0].answer_match is None
+
+
+def _set_reference(istore, answer: str) -> None:
+    from prover.store.schema import Problem
+    with istore.session() as s:
+        s.scalars(select(Problem).where(Problem.external_id == "p2")).one().reference_answer = answer
+
+
+def test_math_verify_decides_before_the_judge_and_counts_saved_calls(istore):
+    pytest.importorskip("math_verify")
+    _set_reference(istore, "\\sqrt{2}")
+    summary, backend = run_search(istore, Refiner(answer="2^{1/2}"), tokens=("t/p2",), rounds=0)
+    r = summary.results[0]
+    assert not [c for c in backend.calls if c.role == "judge"]
+    assert (r.answer_match, r.judge_calls_saved) == (True, 2)
+    assert {p.extra["answer_method"] for p in istore.proofs_of(r.problem_id)} == {"math-verify"}
+
+
+def test_a_wrong_answer_gets_informal_zero_though_every_verdict_passes(istore):
+    pytest.importorskip("math_verify")
+    _set_reference(istore, "2112")
+    summary, backend = run_search(istore, Refiner(answer="4048", draft_score="1"), tokens=("t/p2",), rounds=0)
+    r = summary.results[0]
+    assert (r.status, r.passed, r.answer, r.answer_match) == ("solved", True, "4048", False)
+    assert (r.label.value, r.label.reason, r.label.issue_reporting) == (0.0, "answer-mismatch", 0)
+    # the search itself never saw the reference
+    assert not any("2112" in prompt(c) for c in backend.calls)
 
 
 def _graded_world():
