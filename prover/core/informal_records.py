@@ -180,6 +180,10 @@ class SearchConfig(BaseModel):
     """N, M, R, K, A, m, P."""
     max_verdict_retries: int = Field(4, ge=0)
     """Extra verification samples per proof to replace unparsed verdicts."""
+    verification_wave: int | None = Field(None, ge=1)
+    """Verifications of a proof asked at a time. A proof stops being verified once its outcome is
+    decided (a parsed 0 or 0.5: it cannot pass all M), so failing proofs cost fewer calls. None:
+    the full schedule (all M at once, every proof verified M times)."""
     seed: int = 0
     """Run seed: request seeds and every random choice derive from it."""
     call_budget: int | None = Field(None, ge=1)

@@ -71,6 +71,54 @@ class PoolProof:
         return len(s) >= m and all(x == 1.0 for x in s[:m])
 
 
+@dataclass
+class VerificationWaves:
+    """Which verification samples of one proof to ask next.
+
+    Samples are asked in index order, in waves of at most ``size``; a wave asks only as many as
+    the proof still needs parsed verdicts (up to M + retries samples in all), so an unparsed
+    verdict is replaced by the next index, as in the full schedule. With ``size`` set, a proof
+    whose outcome is decided — a parsed score below 1 means it cannot pass all M — gets no
+    further wave. The samples asked are therefore always a prefix of those the full schedule
+    (``size`` None) asks, and a proof passes under waves exactly when it passes under the full
+    schedule. Each decision depends only on the answers of earlier waves: an identical command
+    asks identical requests."""
+
+    m: int
+    """M: parsed verdicts wanted."""
+    cap: int
+    """M + retries: most samples."""
+    size: int | None = None
+    """Samples per wave; None: the full schedule (no early stop)."""
+    issued: int = 0
+    parsed: int = 0
+    failing: bool = False
+    """A parsed verdict below 1 came back: the proof cannot pass."""
+    stalled: bool = False
+    """A call failed transiently: the search is incomplete and a rerun continues it."""
+
+    def next_wave(self) -> list[int]:
+        """The sample indices to ask now (empty: this proof's verification is over)."""
+        if self.stalled or self.parsed >= self.m or (self.size is not None and self.failing):
+            return []
+        take = min(self.m - self.parsed, self.cap - self.issued)
+        if self.size is not None:
+            take = min(take, self.size)
+        if take <= 0:
+            return []
+        wave = list(range(self.issued, self.issued + take))
+        self.issued += take
+        return wave
+
+    def record(self, score: float | None, *, transient: bool = False) -> None:
+        """One answer of the last wave (``score`` None: unparsed)."""
+        if transient:
+            self.stalled = True
+        elif score is not None:
+            self.parsed += 1
+            self.failing = self.failing or score < 1
+
+
 def _rank(proof: PoolProof) -> tuple[float, float]:
     # Mean verification score, ties broken by the generator's own score (unparsed: lowest).
     return (proof.mean if proof.mean is not None else -1.0,

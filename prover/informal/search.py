@@ -34,8 +34,8 @@ from prover.core.informal_records import ProblemResult, SearchConfig
 from prover.core.llm_records import ChatMessage, ModelRequest, ModelResult, SamplingParams
 from prover.informal.answers import compare_answers, extract_answer
 from prover.informal.parsers import parse_generation, parse_judgement, parse_meta, parse_verdict
-from prover.informal.pool import (PoolProof, PoolVerdict, best_proof, informal_label, pair_analyses,
-                                  select_for_refinement)
+from prover.informal.pool import (PoolProof, PoolVerdict, VerificationWaves, best_proof, informal_label,
+                                  pair_analyses, select_for_refinement)
 from prover.informal.prompts import Templates
 from prover.informal.seeds import derive_seed, search_rng
 from prover.informal.worker import StoreWorker
@@ -141,7 +141,8 @@ def search_key(problem: ProblemInfo, config: SearchConfig, templates: Templates,
     return hash_json({
         "v": ENGINE_VERSION, "problem": problem.key,
         "knobs": config.knobs.model_dump(exclude={"rounds"}),
-        "max_verdict_retries": config.max_verdict_retries, "seed": config.seed,
+        "max_verdict_retries": config.max_verdict_retries, "verification_wave": config.verification_wave,
+        "seed": config.seed,
         "answer_judge": config.answer_judge, "templates": templates.fingerprint(), "models": models,
     })
 
@@ -178,6 +179,14 @@ def _tokens(res: ModelResult) -> int:
 def _lenient_extra(parsed: Any) -> dict[str, Any]:
     # A lenient reading is stored beside the row (the score column stays empty: it never counts).
     return {"lenient_score": parsed.lenient_score} if parsed.lenient_score is not None else {}
+
+
+def record_answer(plan: VerificationWaves, verdict: Any) -> None:
+    """Feed a ``verification`` outcome (a PoolVerdict, None, or ``_TRANSIENT``) to a plan."""
+    if verdict is _TRANSIENT:
+        plan.record(None, transient=True)
+    else:
+        plan.record(verdict.score if verdict is not None else None)
 
 
 def _verifiable(proof: PoolProof) -> bool:
@@ -417,9 +426,18 @@ class ProblemSearch:
         self.e.progress.done(stage)
         return proof
 
+    def waves(self) -> VerificationWaves:
+        """A proof's verification plan (see :class:`VerificationWaves`)."""
+        m = self.k.verifications
+        return VerificationWaves(m=m, cap=m + self.config.max_verdict_retries, size=self.config.verification_wave)
+
     async def verify(self, proof: PoolProof) -> None:
         """M verifications of a proof, each unparsed one replaced by a new sample (up to the
-        retry limit) the moment it comes back; issue-reporting analyses meta-verified at once."""
+        retry limit) the moment it comes back; issue-reporting analyses meta-verified at once.
+        With ``verification_wave``, in waves that stop once the proof cannot pass."""
+        if self.config.verification_wave is not None:
+            await self._verify_in_waves(proof)
+            return
         m = self.k.verifications
         cap = m + self.config.max_verdict_retries
         next_index = m
@@ -441,6 +459,17 @@ class ProblemSearch:
         async with asyncio.TaskGroup() as tg:
             for i in range(m):
                 tg.create_task(one(i, tg))
+
+    async def _verify_in_waves(self, proof: PoolProof) -> None:
+        plan = self.waves()
+        async with asyncio.TaskGroup() as metas:
+            while wave := plan.next_wave():
+                # A wave is decided on its verdicts alone; meta-verifications run alongside.
+                self.e.progress.planned("verify", len(wave))
+                for verdict in await asyncio.gather(*(self.verification(proof, i) for i in wave)):
+                    record_answer(plan, verdict)
+                    if isinstance(verdict, PoolVerdict) and verdict.parsed:
+                        metas.create_task(self.meta(proof, verdict))
 
     def _verification_prompt(self, proof: PoolProof) -> str:
         # M + retries verifications share one prompt: render it once per proof.
@@ -589,8 +618,9 @@ async def run_pipelined(engine: Engine, problems: Sequence[ProblemInfo]) -> list
 
 async def run_barrier(engine: Engine, problems: Sequence[ProblemInfo]) -> list[ProblemResult]:
     """DeepSeekMath-V2's reference schedule: each round, all generations of all problems, then
-    all verifications (in waves: the retries of unparsed verdicts after the first M), then all
-    meta-verifications, then all answer checks. Makes the same calls as ``run_pipelined``."""
+    all verifications (in waves: the retries of unparsed verdicts after the first M, or the waves
+    of ``verification_wave``), then all meta-verifications, then all answer checks. Makes the same
+    calls as ``run_pipelined``."""
     searches = [ProblemSearch(engine, p) for p in problems]
     await asyncio.gather(*(s.open() for s in searches))
     r = 0
@@ -606,27 +636,15 @@ async def run_barrier(engine: Engine, problems: Sequence[ProblemInfo]) -> list[P
         made = await asyncio.gather(*(s.generate(slot) for s, slots in plans for slot in slots))
         owners = [s for s, slots in plans for _ in slots]
         proofs = [(s, p) for s, p in zip(owners, made) if p is not None and _verifiable(p)]
-        m = engine.config.knobs.verifications
-        cap = m + engine.config.max_verdict_retries
-        waves = [(s, p, list(range(m))) for s, p in proofs]
-        engine.progress.planned("verify", m * len(proofs))
-        issued = {id(p): m for _, p in proofs}
-        while waves:
+        # Every proof's plan decides its next wave from the answers of the last (the same plans
+        # as the pipelined schedule: identical calls).
+        waves_of = {id(p): s.waves() for s, p in proofs}
+        while waves := [(s, p, w) for s, p in proofs if (w := waves_of[id(p)].next_wave())]:
             jobs = [(s, p, i) for s, p, indices in waves for i in indices]
+            engine.progress.planned("verify", len(jobs))
             outs = await asyncio.gather(*(s.verification(p, i) for s, p, i in jobs))
-            retry: dict[int, tuple[ProblemSearch, PoolProof, int]] = {}
-            for (s, p, _), v in zip(jobs, outs):
-                if v is not _TRANSIENT and (v is None or not v.parsed):
-                    s0, p0, n = retry.get(id(p), (s, p, 0))
-                    retry[id(p)] = (s0, p0, n + 1)
-            waves = []
-            for s, p, n in retry.values():
-                start = issued[id(p)]
-                take = min(n, cap - start)
-                if take > 0:
-                    issued[id(p)] = start + take
-                    engine.progress.planned("verify", take)
-                    waves.append((s, p, list(range(start, start + take))))
+            for (_, p, _), v in zip(jobs, outs):
+                record_answer(waves_of[id(p)], v)
         await asyncio.gather(*(s.meta(p, v) for s, p in proofs for v in sorted(p.verdicts, key=lambda v: v.index)))
         await asyncio.gather(*(s.check_answer(p) for s, p in proofs))
         for s, _ in plans:

@@ -390,6 +390,65 @@ def test_pipelined_and_barrier_schedules_make_identical_calls(istore, tmp_path):
     assert result_view(a) == result_view(b)
 
 
+def _wave_world(call):
+    # Verdicts drawn from the request seed: some unreadable, some 0.5, mostly 1 for refinements.
+    if call.role == "verifier":
+        u = call.seed % 10
+        if u == 0:
+            return "unreadable"
+        if u < (2 if proof_in(call).startswith("Refined") else 3):
+            return verdict_output("0.5", "gap")
+        return verdict_output("1")
+    return Refiner()(call)
+
+
+def test_waves_save_verifier_calls_with_identical_pass_fail(istore, tmp_path):
+    from informal_support import PROBLEMS
+    from prover.store import ProofStore
+
+    kw = dict(tokens=("t/p1",), proofs=4, verifications=4, rounds=0, max_verdict_retries=2)
+    full, bf = run_search(istore, _wave_world, **kw)
+    other = ProofStore.open(tmp_path / "waves.db")
+    other.add_problems(PROBLEMS)
+    waves, bw = run_search(other, _wave_world, verification_wave=2, **kw)
+    # the same round-0 proofs; the waves ask a subset of the full schedule's verifications
+    keys_full = {c.call_key() for c in bf.calls if c.role == "verifier"}
+    keys_waves = {c.call_key() for c in bw.calls if c.role == "verifier"}
+    assert keys_waves < keys_full
+    m = 4
+
+    def outcome(store):
+        from prover.informal.pool import PoolProof, PoolVerdict
+        out = {}
+        for p in store.proofs_of(1):
+            pp = PoolProof(round=p.round, slot=p.sample_index, text=p.text,
+                           verdicts=[PoolVerdict(index=v.sample_index, score=v.score, status=v.parse_status,
+                                                 analysis="") for v in store.verifications_of(p.id)])
+            out[p.text] = pp.passed(m)
+        return out
+
+    assert outcome(istore) == outcome(other) and set(outcome(other).values()) == {True, False}
+    other.close()
+
+
+def test_waves_are_deterministic_and_schedule_independent(istore, tmp_path):
+    from informal_support import PROBLEMS
+    from prover.store import ProofStore
+
+    kw = dict(tokens=("t/p1", "t/p2"), proofs=3, verifications=3, rounds=2, refine_top=2, max_verdict_retries=2,
+              verification_wave=1)
+    a, ba = run_search(istore, _wave_world, **kw)
+    other = ProofStore.open(tmp_path / "barrier.db")
+    other.add_problems(PROBLEMS)
+    b, bb = run_search(other, _wave_world, schedule="barrier", **kw)
+    other.close()
+    assert sorted(c.call_key() for c in ba.calls) == sorted(c.call_key() for c in bb.calls)
+    assert result_view(a) == result_view(b)
+    # the identical command again asks nothing
+    _, again = run_search(istore, _wave_world, **kw)
+    assert again.calls == []
+
+
 def test_results_do_not_depend_on_answer_timing(tmp_path):
     from informal_support import PROBLEMS
     from prover.store import ProofStore
