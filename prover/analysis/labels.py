@@ -154,6 +154,18 @@ def _human_labels(store, summary: SourceBuildSummary) -> list[LabelRecord]:
     return out
 
 
+def search_of(info, searches: Mapping[int, list]) -> tuple[int | None, dict[str, Any] | None]:
+    """(search id, its settings) of a proof: the search that made it (same run), else its
+    problem's newest search; (None, None) without one."""
+    candidates = searches.get(info.problem_id, []) if info else []
+    for sid, run_id, cfg in candidates:
+        if run_id == info.run_id:
+            return sid, cfg
+    if candidates:
+        return candidates[0][0], candidates[0][2]
+    return None, None
+
+
 def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary) -> list[LabelRecord]:
     out = []
     analyses = store.analyses_by_proof()
@@ -165,15 +177,7 @@ def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary)
     for pid in sorted(analyses):
         info = infos.get(pid)
         summary.considered += 1
-        search_id, settings = None, None
-        candidates = searches.get(info.problem_id, []) if info else []
-        # The search that made the proof (same run), else the problem's newest search.
-        for sid, run_id, cfg in candidates:
-            if info is not None and run_id == info.run_id:
-                search_id, settings = sid, cfg
-                break
-        if settings is None and candidates:
-            search_id, settings = candidates[0][0], candidates[0][2]
+        search_id, settings = search_of(info, searches)
         resolved = resolve_informal_policy(policy, settings)
         if resolved is None:
             _tally(summary, None, "n-unknown (not from a search: pass --n and --m)")

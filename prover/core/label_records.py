@@ -276,3 +276,22 @@ class ResampleSummary(BaseModel):
     """New analyses whose score could not be read."""
     by_source: dict[str, int] = Field(default_factory=dict)
     """Resolved proofs by label source (formal ones are where the verifier is wrong and Lean right)."""
+
+
+class TopUpSummary(BaseModel):
+    """What ``prover labels build --top-up`` asked before building: the verifications (and their
+    meta-verifications) informal labels still needed."""
+
+    run_id: int | None = None
+    proofs: int = 0
+    """Analysed proofs from a search with fewer than n parsed analyses at the start."""
+    completed: int = 0
+    """Of those, proofs that now have n."""
+    short: list[int] = Field(default_factory=list)
+    """Proofs still short once the search's M + retries samples were all asked."""
+    verifications: int = 0
+    """Verifier calls made (answers from the call cache included)."""
+    metas: int = 0
+    """Meta-verifier calls made."""
+    unparsed: int = 0
+    """New analyses whose score could not be read (lenient ones included)."""
