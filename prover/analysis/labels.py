@@ -166,9 +166,29 @@ def search_of(info, searches: Mapping[int, list]) -> tuple[int | None, dict[str,
     return None, None
 
 
+def reread_lenient(store, analyses: Mapping[int, Sequence[AnalysisRow]]) -> int:
+    """Apply strict parsing to rows stored before it: their ``missing_marker`` status covered a
+    score read from the last box anywhere, which no longer counts. Such rows are parsed again
+    from their stored analysis (a ``lenient`` one loses its score). Returns how many changed."""
+    from prover.informal.parsers import parse_verdict
+
+    suspects = [a for rows in analyses.values() for a in rows if a.parse_status == "missing_marker"]
+    if not suspects:
+        return 0
+    texts = store.analysis_texts([a.id for a in suspects])
+    changed = 0
+    for a in suspects:
+        again = parse_verdict(texts.get(a.id))
+        if (again.score, again.status) != (a.score, a.parse_status):
+            a.score, a.parse_status = again.score, again.status
+            changed += 1
+    return changed
+
+
 def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary) -> list[LabelRecord]:
     out = []
     analyses = store.analyses_by_proof()
+    reread_lenient(store, analyses)
     if not analyses:
         summary.note = "no stored verifier analysis"
         return out

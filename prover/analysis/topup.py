@@ -24,11 +24,12 @@ from prover.store._labels import TOPUP_RUN_KIND
 def _needs(store, policy: InformalPolicy) -> list[tuple[Any, dict[str, Any], int, int, list]]:
     """(proof info, search settings, n, m, its analyses) of analysed proofs from a search that
     have fewer than n parsed analyses."""
-    from prover.analysis.labels import resolve_informal_policy, search_of
+    from prover.analysis.labels import reread_lenient, resolve_informal_policy, search_of
 
     analyses = store.analyses_by_proof()
     if not analyses:
         return []
+    reread_lenient(store, analyses)
     searches = store.search_settings_by_problem()
     infos = store.proof_infos(list(analyses))
     out = []

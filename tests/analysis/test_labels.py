@@ -186,6 +186,30 @@ def test_answer_mismatch_gives_informal_zero(store):
     assert summary.sources["informal"].values == {"1": 3, "0": 1}
 
 
+def test_rows_stored_before_strict_parsing_are_read_again(store):
+    """Hand-made table: 'missing_marker' rows as the old parser stored them. One read its 1 from
+    a box without the score phrase (lenient now: it does not count); one has the phrase but no
+    evaluation marker (still counts)."""
+    from sqlalchemy import update
+
+    from prover.store.schema import Verification
+
+    pid = add_problem(store, "c1", "L", "Prove L.")
+    run = store.start_run("informal")
+    add_search(store, pid, m_verifications=2, m_meta=1, run_id=run)
+    quoted, phrased = (add_proof(store, pid, name, run_id=run) for name in ("Quoted.", "Phrased."))
+    texts = {quoted: "It ends with \\boxed{1}.", phrased: "Fine. The final overall score should be: \\boxed{1}"}
+    for proof_id in (quoted, phrased):
+        ids = add_analyses(store, proof_id, [1, 1])
+        with store.session() as s:
+            s.execute(update(Verification).where(Verification.id == ids[0])
+                      .values(parse_status="missing_marker", analysis=texts[proof_id]))
+    summary = build_labels(store, sources="informal")
+    got = {r.proof_id: r.value for r in store.labels(sources=["informal"])}
+    assert got == {phrased: 1.0}
+    assert summary.sources["informal"].no_label == {"too-few-analyses": 1}
+
+
 def test_informal_parameters_from_the_command_win(store, world):
     build_labels(store, sources="informal", informal=InformalPolicy(n=2, m=0, k=1, tau=1.0))
     got = {r.proof_id: r for r in store.labels(sources=["informal"])}
