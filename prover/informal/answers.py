@@ -9,6 +9,7 @@ comparison says so once and leaves its cases to the judge."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import threading
@@ -106,10 +107,9 @@ def _math_verify():
 def math_verify_available() -> bool:
     """Whether math-verify can be imported here."""
     try:
-        import math_verify  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("math_verify") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def _as_latex(answer: str) -> str:

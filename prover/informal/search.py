@@ -2,9 +2,11 @@
 
 Per problem, per round: the proofs of the round are generated (N fresh ones in round 0; in round
 r ≥ 1, P refinements of each of the K best pool proofs, each given A of its analyses); each proof
-is verified M times (unparsed verdicts re-sampled up to ``max_verdict_retries``); each analysis
-that reports issues is meta-verified m times; proofs of problems with a reference answer have
-their final answer checked. The problem stops when a proof passes all M verifications with M
+is verified M times (unparsed verdicts — lenient ones included: only a score after the contract
+phrase counts — re-sampled up to ``max_verdict_retries``), or with ``verification_wave`` in waves
+that stop once the proof cannot pass (``VerificationWaves``); each analysis that reports issues is
+meta-verified m times; proofs of problems with a reference answer have their final answer checked
+(normalised match, math-verify, then the judge). The problem stops when a proof passes all M verifications with M
 parsed verdicts, after R refinement rounds, or when its budget is spent.
 
 **Determinism.** Round r+1 is planned only once everything of rounds ≤ r is in or has failed for

@@ -69,16 +69,9 @@ def test_answers_math_verify_cannot_read_go_to_the_judge():
 
 
 def test_without_math_verify_the_judge_decides(monkeypatch):
-    import builtins
+    import sys
 
-    real_import = builtins.__import__
-
-    def no_math_verify(name, *args, **kwargs):
-        if name == "math_verify" or name.startswith("math_verify."):
-            raise ImportError("No module named 'math_verify'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_math_verify)
+    monkeypatch.setitem(sys.modules, "math_verify", None)  # what an environment without it imports
     monkeypatch.setattr(answers_module, "_warned", False)
     assert not answers_module.math_verify_available()
     with pytest.warns(RuntimeWarning, match="math-verify is not installed"):
