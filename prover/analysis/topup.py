@@ -143,6 +143,7 @@ def top_up_analyses(store, *, model_config, policy: InformalPolicy | None = None
             summary.completed += 1
         else:
             summary.short.append(info.proof_id)
-    summary.verifications, summary.metas, summary.unparsed = counts["verifications"], counts["metas"], counts["unparsed"]
+    summary.verifications, summary.metas = counts["verifications"], counts["metas"]
+    summary.unparsed = counts["unparsed"]
     store.finish_run(run_id, summary=summary.model_dump())
     return summary

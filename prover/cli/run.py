@@ -65,8 +65,9 @@ def _fmt(value, digits: int = 3) -> str:
 @formal_options
 @click.option("--dry-run", is_flag=True, help="Print the most calls and tokens of the budget; make no call.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def run(problems, db, model_flags, budget, max_verdict_retries, verification_wave, call_budget, token_budget, seed, templates_file,
-        label_n, label_k, label_tau, answer_judge, formal, formal_sample, formal_settings, dry_run, as_json,
+def run(problems, db, model_flags, budget, max_verdict_retries, verification_wave, call_budget, token_budget, seed,
+        templates_file, label_n, label_k, label_tau, answer_judge, formal, formal_sample, formal_settings, dry_run,
+        as_json,
         **knobs) -> None:
     """Prove problems: generate, verify, meta-verify and refine (PROBLEMS: files or problem ids).
 
@@ -89,7 +90,8 @@ def run(problems, db, model_flags, budget, max_verdict_retries, verification_wav
 
     try:
         config = SearchConfig(knobs=SearchKnobs.preset(budget, **knobs), max_verdict_retries=max_verdict_retries,
-                              verification_wave=verification_wave, seed=seed, call_budget=call_budget, token_budget=token_budget,
+                              verification_wave=verification_wave, seed=seed, call_budget=call_budget,
+                              token_budget=token_budget,
                               answer_judge=answer_judge, label=LabelPolicy(n=label_n, k=label_k, tau=label_tau))
     except ValidationError as exc:
         err = exc.errors()[0]

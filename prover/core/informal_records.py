@@ -21,9 +21,10 @@ but a phrase of the contract is missing (e.g. no "Here is my evaluation of the s
 bare number instead of a box), yet the score follows the score phrase. ``missing_section``: a proof
 whose ``## Solution`` or ``## Self Evaluation`` section is missing. ``lenient``: a verdict without
 the score phrase (a meta-verification without its marker) whose last box was read anyway; the
-reading is kept but never counts (the verdict is unparsed, and re-sampled like one). ``no_score``: no box to read a score from. ``bad_score``:
-the box holds something other than 0, 0.5 or 1. ``truncated``: the output was cut off by the token
-limit (never trusted). ``empty``: nothing after the reasoning."""
+reading is kept but never counts (the verdict is unparsed, and re-sampled like one).
+``no_score``: no box to read a score from. ``bad_score``: the box holds something other than 0,
+0.5 or 1. ``truncated``: the output was cut off by the token limit (never trusted). ``empty``:
+nothing after the reasoning."""
 
 SCORES: tuple[float, ...] = (0.0, 0.5, 1.0)
 """The scores of the output contract."""

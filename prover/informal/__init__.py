@@ -2,10 +2,10 @@
 
 Public names: :class:`Templates`, :func:`load_templates`, :func:`default_templates` (prompts);
 :func:`parse_generation`, :func:`parse_verdict`, :func:`parse_meta`, :func:`parse_judgement`
-(parsers that never fail); :func:`extract_answer`, :func:`compare_answers`, :func:`answers_match` (final answers: normalised
-match, then math-verify);
-:func:`select_for_refinement`, :func:`pair_analyses`, :func:`best_proof`, :func:`informal_label`,
-:class:`VerificationWaves` (decisions on the pool); :class:`Engine`, :class:`ProblemSearch`, :func:`run_pipelined`,
+(parsers that never fail); :func:`extract_answer`, :func:`compare_answers`, :func:`answers_match`
+(final answers: normalised match, then math-verify); :func:`select_for_refinement`,
+:func:`pair_analyses`, :func:`best_proof`, :func:`informal_label`, :class:`VerificationWaves`
+(decisions on the pool); :class:`Engine`, :class:`ProblemSearch`, :func:`run_pipelined`,
 :func:`run_barrier` (the search and its schedulers)."""
 
 from prover.informal.answers import AnswerComparison, answers_match, compare_answers, extract_answer, normalize_answer

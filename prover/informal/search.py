@@ -6,8 +6,8 @@ is verified M times (unparsed verdicts — lenient ones included: only a score a
 phrase counts — re-sampled up to ``max_verdict_retries``), or with ``verification_wave`` in waves
 that stop once the proof cannot pass (``VerificationWaves``); each analysis that reports issues is
 meta-verified m times; proofs of problems with a reference answer have their final answer checked
-(normalised match, math-verify, then the judge). The problem stops when a proof passes all M verifications with M
-parsed verdicts, after R refinement rounds, or when its budget is spent.
+(normalised match, math-verify, then the judge). The problem stops when a proof passes all M
+verifications with M parsed verdicts, after R refinement rounds, or when its budget is spent.
 
 **Determinism.** Round r+1 is planned only once everything of rounds ≤ r is in or has failed for
 good; every random choice uses an RNG seeded by (run seed, problem, purpose, round) and every
@@ -593,7 +593,8 @@ class ProblemSearch:
             selected_proof_id=best.id if best else None, mean_score=best.mean if best else None,
             self_score=best.self_score if best else None, verifications=len(best.scores) if best else 0,
             passed=bool(best and best.passed(m)), answer=best.answer if best else None,
-            answer_match=best.answer_match if best else None, judge_calls_saved=self.judge_saved, label=label, calls=self.calls, tokens=self.tokens,
+            answer_match=best.answer_match if best else None, judge_calls_saved=self.judge_saved, label=label,
+            calls=self.calls, tokens=self.tokens,
             seconds=self.seconds)
         if self.search_id is not None:
             await self.e.worker.run(
