@@ -188,6 +188,7 @@ def _run_informal(store, tokens, *, config, model_config, templates, backends, p
         "calls": summary.calls, "sent": summary.sent, "cached": summary.cached, "resent": summary.resent,
         "tokens": summary.tokens, "seconds": summary.seconds, "solved": sum(r.passed for r in results),
         "problems": len(results), "client": stats.as_dict(),
+        "judge_calls_saved": sum(r.judge_calls_saved for r in results),
         **({"formal": {"attempts": len(summary.formal),
                        "statuses": _count(r["status"] for r in summary.formal)}} if formal is not None else {})})
     return summary
