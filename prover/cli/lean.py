@@ -40,8 +40,8 @@ def read_response(path: str):
 def lean() -> None:
     """Check proofs with Lean, screen them, explain Lean's verdicts.
 
-    audit and explain need no Lean; setup, doctor, check and precheck use the toolchain of
-    lean_project/ (check runs the screen first, so a rejected proof needs no Lean either).
+    audit and explain need no Lean, nor does rescreen; setup, doctor, check and precheck use the
+    toolchain of lean_project/ (check runs the screen first, so a rejected proof needs no Lean either).
     """
 
 
