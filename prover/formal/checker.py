@@ -3,8 +3,8 @@
 * ``elaborate`` — does this file elaborate, `sorry` allowed (a statement, a sketch)? Read with
   ``statement_verdict``: an error-severity message means no.
 * ``prove`` — is this proof verified? The whole soundness path of ``prover.lean.check_proof``:
-  screen, assemble with the problem's own statement, `#print axioms`, verdict, cache, and a
-  ``lean_checks`` row.
+  screen, assemble with the problem's own statement behind a fingerprint, the `#prover_check`
+  epilogue, verdict, answer check, cache, and ``lean_checks`` rows.
 
 Lean runs in threads (the backends block); at most ``parallel`` checks are in flight."""
 
@@ -18,6 +18,7 @@ from prover.core.lean_proc_records import LeanRunRequest, ProjectPin
 from prover.core.lean_records import LeanCheckResult, LeanLimits, Verdict
 from prover.lean.audit import audit
 from prover.lean.check import check_proof, verdict_of_raw
+from prover.lean.epilogue import without_check_messages
 from prover.lean.problem import LeanProblem
 from prover.lean.verdict import statement_verdict
 
@@ -111,7 +112,7 @@ def messages_for_prompt(result: LeanCheckResult, proof_text: str, problem: str |
     except Exception:  # noqa: BLE001 - a mapping is a nicety; the raw lines still help
         located = None
     out = []
-    for m in result.messages:
+    for m in without_check_messages(result.messages):  # the epilogue's report never reaches a prompt
         if m.severity == "info":
             continue
         line = m.pos.line if m.pos else None

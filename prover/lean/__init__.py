@@ -7,14 +7,16 @@ from prover.lean.assemble import AssembledFile, assemble
 from prover.lean.audit import AuditResult, ExplainResult, audit, explain
 from prover.lean.problem import LeanProblem, SorryDecl
 from prover.lean.screen import SCREEN_RULES_VERSION, Reason, ScreenResult, screen
-from prover.lean.verdict import (LeanResponse, VerdictResult, normalize_response, parse_axioms_message,
+from prover.lean.epilogue import CheckReport, epilogue_command, new_nonce, parse_check_message
+from prover.lean.verdict import (LeanResponse, VerdictResult, normalize_response, read_check_report,
                                  result_from_outcome, result_from_response, statement_verdict,
                                  verdict_from_outcome, verdict_from_response)
 
 __all__ = [
     "AssembledFile", "assemble", "AuditResult", "ExplainResult", "audit", "explain", "LeanProblem", "SorryDecl",
     "SCREEN_RULES_VERSION", "Reason", "ScreenResult", "screen", "LeanResponse", "VerdictResult",
-    "normalize_response", "parse_axioms_message", "statement_verdict", "verdict_from_outcome",
+    "normalize_response", "read_check_report", "statement_verdict", "CheckReport", "epilogue_command",
+    "new_nonce", "parse_check_message", "verdict_from_outcome",
     "verdict_from_response", "result_from_response", "result_from_outcome", "ReasonCode", "Verdict",
 ]
 
