@@ -202,4 +202,7 @@ def _confirm(tool: str, tools: FinalCheckTools, root: Path, module: str, result:
         return fail_to_run(code, err, tool)
     if accepted(tool, code, out, err):
         return FinalCheckRun(Verdict.VERIFIED, [], _tail(out, 4), steps)
-    return FinalCheckRun(Verdict.FAILED, [ReasonCode.FINAL_CHECK_REJECTED], _tail(out + "\n" + err), steps)
+    if code == 1 and "uncaught exception" in out + err:
+        # How each tool (a Lean `main`) reports what it found: an uncaught IO error, exit 1.
+        return FinalCheckRun(Verdict.FAILED, [ReasonCode.FINAL_CHECK_REJECTED], _tail(out + "\n" + err), steps)
+    return fail_to_run(code, out + "\n" + err, tool)
