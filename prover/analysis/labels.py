@@ -48,6 +48,8 @@ def formal_one_missing(ev: FormalEvidence) -> list[str]:
         missing.append("steps-aligned")
     if ev.root_closed_independently:
         missing.append("root-not-closed-independently")
+    if ev.final_check not in (None, "none") and ev.final_check_verdict != "verified":
+        missing.append("final-check")
     return missing
 
 
@@ -191,7 +193,21 @@ def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary)
 FormalEvidenceSource = Callable[[Any], "Iterable[FormalEvidence] | None"]
 
 
-def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEvidenceSource | None) -> list[LabelRecord]:
+def with_final_check(store, ev: FormalEvidence, final_check: str) -> FormalEvidence:
+    """``ev`` with the independent confirmation a formal 1 needs: the stored row of ``final_check``
+    on its verified check (``prover.lean.final_check``), looked up by key."""
+    from prover.lean.final_check import final_check_key
+
+    verdict = None
+    if final_check != "none" and ev.verified_check_id is not None and ev.verdict == "verified":
+        key = store.lean_check_key(ev.verified_check_id)
+        row = store.get_lean_check(final_check_key(key, final_check)) if key is not None else None
+        verdict = row.verdict.value if row is not None else None
+    return ev.model_copy(update={"final_check": final_check, "final_check_verdict": verdict})
+
+
+def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEvidenceSource | None,
+                   final_check: str = "lean4checker") -> list[LabelRecord]:
     from prover.analysis.formal_evidence import formal_evidence
 
     source = evidence_source or formal_evidence
@@ -203,10 +219,11 @@ def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEv
     if not records:
         summary.note = "no finished formal attempt on an NL proof in this database; no formal label"
     by_proof: dict[int, list[tuple[FormalEvidence, FormalDecision]]] = defaultdict(list)
+    records = [with_final_check(store, ev, final_check) for ev in records]
     for ev in records:
         by_proof[ev.proof_id].append((ev, formal_label(ev)))
     out = []
-    version = formal_policy_version()
+    version = formal_policy_version(final_check)
     for pid in sorted(by_proof):
         decided = by_proof[pid]
         summary.considered += 1
@@ -232,9 +249,11 @@ def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEv
 
 def build_labels(store, *, sources: str | Sequence[str] | None = None, informal: InformalPolicy | None = None,
                  command: Sequence[str] | None = None,
-                 formal_evidence_source: FormalEvidenceSource | None = None) -> LabelBuildSummary:
+                 formal_evidence_source: FormalEvidenceSource | None = None,
+                 final_check: str = "lean4checker") -> LabelBuildSummary:
     """Derive labels from what the database holds and store those not stored yet (one
-    ``labels-build`` run). Building twice adds nothing."""
+    ``labels-build`` run). Building twice adds nothing. ``final_check``: the independent checker
+    whose stored confirmation a formal 1 needs (``none``: none; the policy version says which)."""
     wanted = parse_sources(sources) if sources is None or isinstance(sources, str) else parse_sources(",".join(sources))
     informal = informal or InformalPolicy()
     summaries = {s: SourceBuildSummary() for s in wanted}
@@ -242,11 +261,12 @@ def build_labels(store, *, sources: str | Sequence[str] | None = None, informal:
     if "human" in wanted:
         records += _human_labels(store, summaries["human"])
     if "formal" in wanted:
-        records += _formal_labels(store, summaries["formal"], formal_evidence_source)
+        records += _formal_labels(store, summaries["formal"], formal_evidence_source, final_check)
     if "informal" in wanted:
         records += _informal_labels(store, informal, summaries["informal"])
     run_id = store.start_run("labels-build", command=list(command or []),
-                             config={"sources": list(wanted), "informal": informal.model_dump()})
+                             config={"sources": list(wanted), "informal": informal.model_dump(),
+                                     "final_check": final_check})
     _, existing = store.add_labels(records, run_id=run_id)
     for rec in records:
         s = summaries[rec.source]

@@ -31,8 +31,11 @@ def labels() -> None:
               help="Informal: meta-verifications per issue-reporting analysis [default: the search's].")
 @click.option("--k", "k", type=click.IntRange(min=1), help="Informal: valid analyses needed for the lowest score [default: 1].")
 @click.option("--tau", type=click.FloatRange(0, 1), help="Informal: meta-score that makes an analysis valid [default: 1].")
+@click.option("--final-check", type=click.Choice(["lean4checker", "comparator", "safeverify", "none"]),
+              default="lean4checker", show_default=True,
+              help="Formal: the independent confirmation a label 1 needs (none: labels say so).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def build(db, sources, n, m, k, tau, as_json) -> None:
+def build(db, sources, n, m, k, tau, final_check, as_json) -> None:
     """Derive labels from the database and store the new ones (building twice adds nothing).
 
     Example: prover labels build --source informal,human --k 2
@@ -42,7 +45,7 @@ def build(db, sources, n, m, k, tau, as_json) -> None:
 
     with open_store(db, create=False) as store:
         summary = build_labels(store, sources=sources, informal=InformalPolicy(n=n, m=m, k=k, tau=tau),
-                               command=["prover", *sys.argv[1:]])
+                               command=["prover", *sys.argv[1:]], final_check=final_check)
     if as_json:
         echo_json(summary.model_dump())
         return

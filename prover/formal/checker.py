@@ -58,9 +58,11 @@ class LeanRunner:
     """Lean checks for the formal stage, on one backend."""
 
     def __init__(self, backend: Any, pin: ProjectPin, *, limits: LeanLimits | None = None, store: Any = None,
-                 parallel: int | None = None):
+                 parallel: int | None = None, final_check: str = "none"):
         self.backend = backend
         self.pin = pin
+        self.final_check = final_check
+        """Confirms a verified whole assembled file (``prove(..., final=True)``) out of process."""
         self.limits = limits or LeanLimits()
         self.store = store
         self._sem = asyncio.Semaphore(max(1, parallel or getattr(backend, "size", 1) or 1))
@@ -87,10 +89,13 @@ class LeanRunner:
         return Elaboration(None, msgs, raw.error or v.verdict.value)
 
     async def prove(self, proof_text: str, problem: str | LeanProblem, *,
-                    formal_statement_id: int | None = None) -> Proved:
+                    formal_statement_id: int | None = None, final: bool = False) -> Proved:
+        """``final``: the attempt's assembled file, the one a formal label rests on — a verified
+        result is then confirmed by ``final_check`` (its own row)."""
         def run() -> Proved:
             out = check_proof(proof_text, problem, self.backend, pin=self.pin, limits=self.limits, store=self.store,
-                              formal_statement_id=formal_statement_id)
+                              formal_statement_id=formal_statement_id,
+                              final_check=self.final_check if final else "none")
             cid = self.store.lean_check_row_id(out.result.cache_key) if self.store is not None else None
             return Proved(out.result, cid, out.cached)
 

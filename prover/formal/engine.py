@@ -631,7 +631,7 @@ class Attempt:
             return Outcome("unsolved", f"{len(unsolved)} of {len(holes)} node(s) could not be established "
                                        "(handed back as formal feedback)")
         final = sketch.assemble(proofs, aux)
-        proved = await self.e.lean.prove(final, st.problem, formal_statement_id=st.formal_statement_id)
+        proved = await self.e.lean.prove(final, st.problem, formal_statement_id=st.formal_statement_id, final=True)
         await self.try_row("final", proved, code=final, messages=messages_for_prompt(proved.result, final, st.problem))
         self.values.update(final_check_id=proved.check_id, final_verdict=proved.verdict)
         if proved.success:

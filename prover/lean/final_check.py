@@ -141,13 +141,24 @@ def confirm(result: LeanCheckResult, problem: LeanProblem, tool: str, *, project
     if result.assembled is None or result.verdict is not Verdict.VERIFIED:
         raise UsageError("only a verified check with its file can be confirmed")
     root = Path(project_dir)
-    tools = tools or FinalCheckTools.default(root)
     key = final_check_key(result.cache_key, tool)
+    if tools is None:
+        from prover.lean.toolchain import find_executable
+
+        if find_executable("lake") is None and not os.environ.get(f"PROVER_FINAL_CHECK_{tool.upper()}"):
+            run = FinalCheckRun(Verdict.UNAVAILABLE, [ReasonCode.BACKEND_UNAVAILABLE],
+                                f"{tool}: `lake` not found (lean_project/README.md says how to install {tool})")
+            return _row(result, key, tool, run)
+        tools = FinalCheckTools.default(root)
     module = f"C{key[:16]}"
     src_dir = root / FINAL_LIBRARY
     src_dir.mkdir(parents=True, exist_ok=True)
     (src_dir / f"{module}.lean").write_text(with_nonce(result.assembled, new_nonce()), encoding="utf-8")
     run = _confirm(tool, tools, root, module, result, problem, timeout_s)
+    return _row(result, key, tool, run)
+
+
+def _row(result: LeanCheckResult, key: str, tool: str, run: FinalCheckRun) -> LeanCheckResult:
     return LeanCheckResult(
         cache_key=key, file_hash=result.file_hash, target=result.target, toolchain=result.toolchain,
         mathlib_rev=result.mathlib_rev, repl_rev=result.repl_rev, screen_rules_version=result.screen_rules_version,

@@ -65,9 +65,9 @@ def test_verified_through_the_pool(fake, assembled, pin):
     assert r.mathlib_rev == pin.mathlib_rev and r.repl_rev == "tag:v4.27.0"
     # The pool sent exactly the assembled file: imports once, the rest with env 0.
     reqs = fake.requests()
-    assert reqs[0]["request"]["cmd"] == "import Mathlib"
+    assert reqs[0]["request"]["cmd"] == "import Mathlib\nimport ProverCheck"
     sent = reqs[1]["request"]["cmd"].lstrip("\n")
-    assert reqs[0]["request"]["cmd"] == "import Mathlib\n\nimport ProverCheck" or sent.startswith("set_option")
+    assert sent.startswith("set_option Elab.async false")
     # the file sent is the stored one with a fresh nonce in its epilogue, nothing else changed
     nonce = sent.rsplit('"', 2)[1]
     assert len(nonce) == 32 and nonce != "0" * 32 and r.assembled == assembled.text
@@ -192,7 +192,7 @@ def test_cli_check_exit_codes(cli_env, fake, assembled, pair):
     res = _check(cli_env, "--json")
     # Not a complete answer for the file (no axioms report): inconclusive, not "definitively not".
     assert res.exit_code == 3
-    assert json.loads(res.output)["reasons"] == ["axioms-report-missing"]
+    assert json.loads(res.output)["reasons"] == ["check-report-missing"]
     fake.write({"default": {"messages": pair(790)["response"]["messages"] + verified_response(assembled)["messages"]}})
     res = _check(cli_env)
     assert res.exit_code == 1 and res.output.startswith("failed")
