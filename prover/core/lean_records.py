@@ -126,6 +126,8 @@ class ReasonCode(str, Enum):
                         "metavariables, kernel failure).")
     ANSWER_UNCHECKED = ("answer-unchecked", "An answer slot was filled and not yet checked against the "
                         "reference answer.")
+    CHECK_LIBRARY_MISSING = ("check-library-missing", "The backend could not import ProverCheck (not built in its "
+                             "Lake project: `prover lean setup`; a Kimina server needs it in its own project).")
     WALL_TIMEOUT = ("wall-timeout", "The check ran past its wall-clock limit.")
     MEMORY_LIMIT = ("memory-limit", "The Lean process exceeded its memory limit.")
     BACKEND_ERROR = ("backend-error", "The backend crashed or answered something that is not a Lean response.")

@@ -32,6 +32,7 @@ _TIMEOUT_WORDS = ("timed out", "timeout", "time limit")
 #: The verdict precedence when several reasons apply (first match wins).
 _PRECEDENCE: tuple[tuple[ReasonCode, Verdict], ...] = (
     (ReasonCode.BACKEND_UNAVAILABLE, Verdict.UNAVAILABLE),
+    (ReasonCode.CHECK_LIBRARY_MISSING, Verdict.UNAVAILABLE),
     (ReasonCode.WALL_TIMEOUT, Verdict.TIMEOUT),
     (ReasonCode.MEMORY_LIMIT, Verdict.CRASHED),
     (ReasonCode.BACKEND_ERROR, Verdict.CRASHED),
@@ -54,6 +55,14 @@ _PRECEDENCE: tuple[tuple[ReasonCode, Verdict], ...] = (
 
 def is_sorry_warning(data: str) -> bool:
     return bool(_SORRY_WARNING.search(data))
+
+
+def is_check_library_missing(data: str) -> bool:
+    """Lean's complaint that `import ProverCheck` cannot be resolved (any wording that names the
+    module together with a missing module, package or object file)."""
+    low = data.lower()
+    return "ProverCheck" in data and any(w in low for w in ("unknown module", "unknown package", "does not exist",
+                                                             "no such file", "not found"))
 
 
 def is_heartbeat_error(data: str) -> bool:
@@ -262,6 +271,8 @@ def verdict_from_response(raw: Any, *, axioms_line: int | None, target: str | No
         if m.severity not in ("info", "warning"):
             if is_heartbeat_error(m.data):
                 add(ReasonCode.HEARTBEAT_LIMIT, first)
+            if is_check_library_missing(m.data):
+                add(ReasonCode.CHECK_LIBRARY_MISSING, "the backend cannot import ProverCheck: " + first)
             add(ReasonCode.LEAN_ERROR, _where(m) + first)
             continue
         if is_sorry_warning(m.data):

@@ -256,3 +256,16 @@ def test_cli_precheck_marks_incompatible_and_caches(cli_env, fake, tmp_path):
         pin = read_pin(REPO_ROOT / "lean_project")
         bad = store.incompatible_statement_ids(toolchain=pin.toolchain, mathlib_rev=pin.mathlib_rev)
         assert len(bad) == 1
+
+
+def test_a_backend_without_prover_check_is_unavailable_not_failed(fake, pin):
+    """A Lake project (or Kimina server) where ProverCheck is not built: the import error (in the
+    wording of the recorded `unknown module prefix` header failure, tests/lean/test_pool.py) makes
+    the check inconclusive, never a cached `failed`."""
+    fake.write({"import_errors": {"ProverCheck": "unknown module prefix 'ProverCheck'\n\nNo directory "
+                                                 "'ProverCheck' or file 'ProverCheck.olean' in the search path"},
+                "default": {}})
+    with fake.pool() as pool:
+        out = check_proof(PROOF, PROBLEM, pool, pin=pin)
+    assert out.result.verdict is Verdict.UNAVAILABLE and not out.result.definitive and out.exit_code == 3
+    assert ReasonCode.CHECK_LIBRARY_MISSING in out.result.reasons
