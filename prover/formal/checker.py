@@ -81,7 +81,7 @@ class LeanRunner:
             v = statement_verdict(raw.response)
         else:
             v = verdict_of_raw(raw, axioms_line=None, target=None)
-        msgs = [m.to_wire() for m in v.messages]
+        msgs = [m.to_wire() for m in without_check_messages(v.messages)]  # never the epilogue's report
         if v.verdict is Verdict.VERIFIED:
             return Elaboration(True, msgs)
         if v.verdict is Verdict.INCOMPATIBLE:
