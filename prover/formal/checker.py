@@ -89,12 +89,15 @@ class LeanRunner:
         return Elaboration(None, msgs, raw.error or v.verdict.value)
 
     async def prove(self, proof_text: str, problem: str | LeanProblem, *,
-                    formal_statement_id: int | None = None, final: bool = False) -> Proved:
+                    formal_statement_id: int | None = None, final: bool = False,
+                    references: dict[str, str] | None = None) -> Proved:
         """``final``: the attempt's assembled file, the one a formal label rests on — a verified
-        result is then confirmed by ``final_check`` (its own row)."""
+        result is then confirmed by ``final_check`` (its own row). ``references``: the stored
+        reference answers of its answer slots (the answer check; default: the problem text's
+        own reference comments)."""
         def run() -> Proved:
             out = check_proof(proof_text, problem, self.backend, pin=self.pin, limits=self.limits, store=self.store,
-                              formal_statement_id=formal_statement_id,
+                              formal_statement_id=formal_statement_id, references=references,
                               final_check=self.final_check if final else "none")
             cid = self.store.lean_check_row_id(out.result.cache_key) if self.store is not None else None
             return Proved(out.result, cid, out.cached)

@@ -36,6 +36,16 @@ def problem_references(problem: LeanProblem) -> dict[str, str]:
     return {s.full_name: s.reference_comment.strip() for s in problem.answer_slots if s.reference_comment}
 
 
+def stored_references(reference_answer_lean: str | None, problem: LeanProblem) -> dict[str, str]:
+    """Slot → reference from a formal statement's stored ``reference_answer_lean`` (the import
+    takes the comments after the slots out of the text): a problem with one slot gets the whole
+    text; the comments of several slots are stored joined and cannot be told apart, so they are
+    never compared (``verified-answer-unchecked``)."""
+    if not reference_answer_lean or not reference_answer_lean.strip() or len(problem.answer_slots) != 1:
+        return {}
+    return {problem.answer_slots[0].full_name: reference_answer_lean.strip()}
+
+
 @dataclass(frozen=True)
 class AnswerCheckFile:
     """The answer check's file, and where each slot's two theorems and reports are."""

@@ -164,3 +164,18 @@ def test_the_answer_check_is_in_the_main_key(fake, pin):
         no_ref = check_proof(proof, p, pool, pin=pin, references={})
     assert with_ref.result.cache_key != other_ref.result.cache_key != no_ref.result.cache_key
     assert no_ref.result.verdict is Verdict.VERIFIED_ANSWER_UNCHECKED and no_ref.notes == []
+
+
+def test_stored_references_of_a_formal_statement():
+    """The import takes the comments after the slots out of the stored text and keeps them in
+    `formal_statements.reference_answer_lean`: one slot gets it whole; several cannot be told apart."""
+    from prover.lean.answer import stored_references
+    from prover.store.imports import split_lean_problem
+
+    parts = split_lean_problem(PROBLEM)
+    problem = LeanProblem.parse(parts.preamble + parts.answer_slots + parts.statement)
+    assert problem.answer_slots[0].reference_comment is None  # the stored text has no comment
+    refs = stored_references(parts.reference_comment, problem)
+    assert refs == problem_references(LeanProblem.parse(PROBLEM))
+    two = LeanProblem.parse("abbrev a : ℕ := sorry\nabbrev b : ℕ := sorry\ntheorem t : a = b := sorry\n")
+    assert stored_references("1\n2", two) == {} and stored_references(None, problem) == {}
