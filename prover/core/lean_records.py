@@ -240,6 +240,9 @@ class LeanCheckRequest(BaseModel):
     """Constants the epilogue asks about (already part of the file, hence of the key)."""
     answer_file_hash: str | None = None
     """sha256 of the answer check's file when the verdict also depends on it (part of the key)."""
+    check_library: str | None = None
+    """sha256 of ProverCheck's source, which the file imports (part of the key: a new ProverCheck
+    may judge the same file differently)."""
 
     @property
     def file_hash(self) -> str:
@@ -249,7 +252,8 @@ class LeanCheckRequest(BaseModel):
     def cache_key(self) -> str:
         return lean_cache_key(self.file_hash, toolchain=self.toolchain, mathlib_rev=self.mathlib_rev,
                               repl_rev=self.repl_rev, screen_rules_version=self.screen_rules_version,
-                              limits=self.limits, answer_file=self.answer_file_hash)
+                              limits=self.limits, answer_file=self.answer_file_hash,
+                              check_library=self.check_library)
 
 
 class LeanCheckResult(BaseModel):
@@ -307,11 +311,13 @@ class LeanCheckResult(BaseModel):
 
 
 def lean_cache_key(file_hash: str, *, toolchain: str, mathlib_rev: str | None, repl_rev: str | None,
-                   screen_rules_version: int, limits: LeanLimits, answer_file: str | None = None) -> str:
+                   screen_rules_version: int, limits: LeanLimits, answer_file: str | None = None,
+                   check_library: str | None = None) -> str:
     """The cache key of a check: everything that can change its verdict, and nothing else
     (the backend is deliberately left out: every backend must agree; so is the epilogue's nonce,
     which the hashed file holds only as a placeholder). ``answer_file``: the hash of the answer
-    check's file when the verdict depends on it."""
+    check's file when the verdict depends on it; ``check_library``: the hash of the ProverCheck
+    source the file imports."""
     key = {
         "file": file_hash,
         "toolchain": toolchain,
@@ -322,4 +328,6 @@ def lean_cache_key(file_hash: str, *, toolchain: str, mathlib_rev: str | None, r
     }
     if answer_file is not None:
         key["answer_file"] = answer_file
+    if check_library is not None:
+        key["check_library"] = check_library
     return hash_json(key)

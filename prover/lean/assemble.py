@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from prover.core.errors import UsageError
 from prover.core.hashing import sha256_text
 from prover.core.lean_records import AnswerSlotFill, LeanCheckRequest, LeanLimits
-from prover.lean.epilogue import CHECK_LIBRARY, FINGERPRINT, NONCE_PLACEHOLDER, epilogue_command
+from prover.lean.epilogue import (CHECK_LIBRARY, FINGERPRINT, NONCE_PLACEHOLDER, check_library_hash,
+                                  epilogue_command)
 from prover.lean.lexer import Kind, is_id_first, is_id_rest
 from prover.lean.problem import LeanProblem
 from prover.lean.screen import SCREEN_RULES_VERSION, ProofParts
@@ -94,7 +95,7 @@ class AssembledFile:
         return LeanCheckRequest(assembled=self.text, target=self.target, axioms_line=self.axioms_line,
                                 answer_slots=self.answer_slots, toolchain=toolchain, mathlib_rev=mathlib_rev,
                                 repl_rev=repl_rev, screen_rules_version=SCREEN_RULES_VERSION, limits=limits,
-                                constants=self.constants)
+                                constants=self.constants, check_library=check_library_hash())
 
 
 def with_nonce(text: str, nonce: str) -> str:

@@ -18,7 +18,10 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+from prover.core.hashing import sha256_text
 
 #: The Lean library that defines the command (imported by every checked file).
 CHECK_LIBRARY = "ProverCheck"
@@ -46,6 +49,16 @@ _MESSAGE = re.compile(
     r"prover_check (?P<version>\d+) nonce=(?P<nonce>[0-9a-f]{32}) status=(?P<status>[a-z-]+) "
     r"type=(?P<type>match|mismatch|unchecked) axioms=(?P<axioms>-|[A-Za-z.,]+) sorry=(?P<sorry>[01]) "
     r"other=(?P<other>0|[1-9][0-9]*) used=(?P<used>-|[01]+)")
+
+
+@lru_cache(maxsize=1)
+def check_library_hash() -> str:
+    """sha256 of ProverCheck's source (part of every check's cache key); the format version where
+    the source is not shipped."""
+    try:
+        return sha256_text(SOURCE_PATH.read_text(encoding="utf-8"))
+    except OSError:
+        return f"format-{FORMAT_VERSION}"
 
 
 def new_nonce() -> str:

@@ -89,6 +89,14 @@ def test_explain_kimina_timeout_and_verified(files):
     r = invoke("explain", files("r.json", json.dumps(response)), "--statement-file", files("s2.lean", PROBLEM),
                "--proof", files("p.lean", PROOF))
     assert r.output == "verified\n  axioms: propext\n"
+    # a response to the file sent with another nonce: the report is not this check's
+    r = invoke("explain", files("r.json", json.dumps(response)), "--statement-file", files("s2.lean", PROBLEM),
+               "--proof", files("p.lean", PROOF), "--nonce", "ab" * 16)
+    assert r.output.startswith("failed\n") and "another nonce" in r.output
+    nonced = json.dumps(response).replace("0" * 32, "ab" * 16)
+    r = invoke("explain", files("r.json", nonced), "--statement-file", files("s2.lean", PROBLEM),
+               "--proof", files("p.lean", PROOF), "--nonce", "ab" * 16)
+    assert r.output == "verified\n  axioms: propext\n"
 
 
 def test_explain_reads_json_lines_and_rejects_garbage(files):

@@ -323,3 +323,13 @@ def test_namespaced_and_quoted_targets(target):
         problem = "theorem «weird name» : True := sorry\n"
         a = audit("theorem «weird name» : True := trivial\n", problem).assembled()
         assert a.text.endswith(f'#prover_check «weird name» _prover_fp "{P}"\n')
+
+
+def test_prover_check_source_is_in_the_key(data_dir):
+    """A new ProverCheck may judge the same file differently: its source's hash is in every key."""
+    from prover.lean.epilogue import check_library_hash
+
+    problem = putnam_problem(data_dir)
+    req = audit(putnam_proof(problem), problem).assembled(LeanLimits()).request(toolchain="leanprover/lean4:v4.27.0")
+    assert req.check_library == check_library_hash() and len(check_library_hash()) == 64
+    assert req.model_copy(update={"check_library": "0" * 64}).cache_key != req.cache_key
