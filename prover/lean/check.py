@@ -200,6 +200,10 @@ def check_proof(proof_text: str, problem: str | LeanProblem, backend: LeanBacken
                                 final=_final(cached, problem, final_check, pin, final_tools, store,
                                              formal_statement_id, proof_text))
         result = run_check(request, backend, answer_checked=answer_checked)
+        if assembled.replaced:
+            # What the prologue changed in the problem's own text is recorded with the check.
+            note = "prologue: " + "; ".join(assembled.replaced)
+            result = result.model_copy(update={"detail": "\n".join(p for p in (result.detail, note) if p)})
         if result.verdict is Verdict.VERIFIED_ANSWER_UNCHECKED and answer_file is not None:
             answer = _answer_result(answer_file, backend, prov, limits, store, formal_statement_id, proof_text)
             notes.append(f"answer check: {answer.verdict.value}")

@@ -63,6 +63,7 @@ def test_verified_through_the_pool(fake, assembled, pin):
     assert r.axioms == ("propext", "Classical.choice", "Quot.sound")
     assert r.backend == "repl" and r.toolchain == "leanprover/lean4:v4.27.0"
     assert r.mathlib_rev == pin.mathlib_rev and r.repl_rev == "tag:v4.27.0"
+    assert r.detail == "prologue: maxHeartbeats 0 → 400000 at problem line 3"  # recorded with the check
     # The pool sent exactly the assembled file: imports once, the rest with env 0.
     reqs = fake.requests()
     assert reqs[0]["request"]["cmd"] == "import Mathlib\nimport ProverCheck"
