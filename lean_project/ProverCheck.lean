@@ -55,7 +55,7 @@ def checkName : Name := Name.mkSimple "_prover_check_type"
 limits, and `Elab.async false` so that `addDecl` runs the kernel before returning. A fresh
 `Options` value also drops `debug.skipKernelTC` and every other option the file may have set. -/
 def checkOptions : Options :=
-  let o : Options := {}
+  let o : Options := default
   let o := Lean.Option.set o maxHeartbeats 200000
   let o := Lean.Option.set o maxRecDepth 512
   Lean.Option.set o Elab.async false
@@ -100,7 +100,7 @@ def validNonce (s : String) : Bool :=
   s.length == 32 && s.all fun c => c.isDigit || ('a' ≤ c && c ≤ 'f')
 
 /-- The check itself (run under `checkOptions`). -/
-def check (target fp : Name) (consts : Option (Array Name)) : CoreM Outcome := do
+def runCheck (target fp : Name) (consts : Option (Array Name)) : CoreM Outcome := do
   let env ← getEnv
   let some info := env.find? target | return { status := "missing-target" }
   let some fpInfo := env.find? fp | return { status := "missing-fingerprint" }
@@ -148,7 +148,7 @@ syntax (name := proverCheck) "#prover_check " ident ident str ("[" ident,* "]")?
   let consts : Option (Array Name) :=
     if list.isNone then none else some (list[1].getSepArgs.map (·.getId))
   withScope (fun sc => { sc with opts := checkOptions }) do
-    let outcome ← liftCoreM (check target fp consts)
+    let outcome ← liftCoreM (runCheck target fp consts)
     logInfo (outcome.render nonce)
 
 end ProverCheck

@@ -225,7 +225,7 @@ ELABORATOR = '''syntax (name := proverCheck) "#prover_check " ident ident str ("
   let consts : Option (Array Name) :=
     if list.isNone then none else some (list[1].getSepArgs.map (·.getId))
   withScope (fun sc => { sc with opts := checkOptions }) do
-    let outcome ← liftCoreM (check target fp consts)
+    let outcome ← liftCoreM (runCheck target fp consts)
     logInfo (outcome.render nonce)
 
 end ProverCheck
