@@ -23,7 +23,15 @@ The CPU per call depends on the call rate: rows that arrive together are committ
 slow trickle of answers (full-scale latencies) costs more per call than a busy stream.
 
 Run: ``python scripts/bench_search.py`` (a few minutes at full latency), or ``--time-scale 0.02``
-for a quick run."""
+for a quick run.
+
+``--waves W`` instead compares **verification in waves** (``--verification-wave W``) with the full
+schedule (all M verifications of every proof), both pipelined, on the same seeds and workload:
+verifier calls per problem (target: ≥ 30% fewer), wall time, whether every proof present in both
+runs passes or fails alike (it must: the waves ask a prefix of the full schedule's samples), and
+how often the proofs selected for refinement differ (per problem and round, the set of parents of
+the round's refinements). These are scripted-backend wiring figures, not results: the simulated
+verifier's scores are hash draws, not judgements of proofs."""
 
 from __future__ import annotations
 
@@ -125,14 +133,15 @@ def _measured_run(self: threading.Thread) -> None:
 threading.Thread.run = _measured_run  # type: ignore[method-assign]
 
 
-def run_once(schedule: str, args, problems: list[ProblemRecord], db: Path):
+def run_once(schedule: str, args, problems: list[ProblemRecord], db: Path, *, wave: int | None = None,
+             keep: bool = False):
     from prover.pipeline.run import run_informal
     from prover.store import ProofStore
 
     store = ProofStore.open(db)
     store.add_problems(problems)
     backend = SimulatedBackend(args.seed, args.median, args.sigma, args.time_scale, args.proof_chars)
-    config = SearchConfig(knobs=SearchKnobs.preset("medium"), seed=args.seed)
+    config = SearchConfig(knobs=SearchKnobs.preset("medium"), seed=args.seed, verification_wave=wave)
     model_config = ModelConfig(defaults=RoleSettings(model="sim", concurrency=args.concurrency))
     tokens = [f"{p.collection}/{p.external_id}" for p in problems]
     THREAD_CPU.clear()
@@ -145,11 +154,75 @@ def run_once(schedule: str, args, problems: list[ProblemRecord], db: Path):
         from prover.store.schema import ModelCall
 
         keys = sorted(k for (k,) in s.query(ModelCall.call_key))
+    if keep:
+        return summary, backend.calls, keys, wall, store
     store.close()
     threads = {"engine row writer": THREAD_CPU.get("prover-informal-writer", 0.0),
                "call cache writer": THREAD_CPU.get("prover-call-writer", 0.0)}
     threads["event loop and the rest"] = cpu - sum(threads.values())
     return summary, backend.calls, keys, wall, cpu, threads, backend.cpu_s
+
+
+def _pool_facts(store, m: int):
+    """Per proof (problem, round, text): whether it passed; per (problem, round ≥ 1): the texts
+    of the proofs selected for refinement (the parents of the round's refinements); verifier
+    calls per problem."""
+    from prover.informal.pool import PoolProof, PoolVerdict
+    from prover.store.schema import Problem, Proof, Verification
+
+    passed, selected, calls = {}, {}, {}
+    with store.session() as s:
+        names = dict(s.query(Problem.id, Problem.external_id))
+        proofs = s.query(Proof.id, Proof.problem_id, Proof.round, Proof.text, Proof.parent_ids).all()
+        text_of = {p.id: p.text for p in proofs}
+        verdicts: dict[int, list] = {}
+        for v in s.query(Verification.proof_id, Verification.sample_index, Verification.score,
+                         Verification.parse_status):
+            verdicts.setdefault(v.proof_id, []).append(v)
+    for p in proofs:
+        vs = verdicts.get(p.id, [])
+        calls[names[p.problem_id]] = calls.get(names[p.problem_id], 0) + len(vs)
+        pool = PoolProof(round=p.round, slot=0, text=p.text,
+                         verdicts=[PoolVerdict(index=v.sample_index, score=v.score, status=v.parse_status, analysis="")
+                                   for v in vs])
+        passed[(names[p.problem_id], p.round, p.text)] = pool.passed(m)
+        if p.round > 0 and p.parent_ids:
+            selected.setdefault((names[p.problem_id], p.round), set()).add(text_of.get(p.parent_ids[0]))
+    return passed, selected, calls
+
+
+def compare_waves(args, problems: list[ProblemRecord]) -> None:
+    """Full schedule against waves of ``args.waves``, pipelined, same seeds."""
+    m = SearchKnobs.preset("medium").verifications
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, wave in (("full", None), (f"waves of {args.waves}", args.waves)):
+            summary, calls, _, wall, store = run_once("pipelined", args, problems, Path(tmp) / f"{wave}.db", wave=wave,
+                                                      keep=True)
+            runs[name] = (summary, calls, wall, *_pool_facts(store, m))
+            store.close()
+    print(f"bench_search --waves {args.waves}: {args.problems} problems, preset medium (N=M=8, R=3, K=8, A=4, m=1), "
+          f"pipelined, seed {args.seed}, time scale {args.time_scale:g}. SCRIPTED-BACKEND WIRING FIGURES, NOT RESULTS: "
+          "the simulated verifier's scores are hash draws.")
+    (full_name, full), (wave_name, waves) = runs.items()
+    for name, (summary, calls, wall, passed, selected, per_problem) in runs.items():
+        v = sum(per_problem.values())
+        print(f"{name:>14}: verifier calls {v:6d} ({v / len(problems):7.1f} per problem)   all calls {calls:6d}   "
+              f"wall {wall:7.2f} s   proofs {len(passed):5d}   simulated passes "
+              f"{sum(r.passed for r in summary.results)}/{len(problems)}")
+    vf, vw = sum(full[5].values()), sum(waves[5].values())
+    print(f"verifier calls saved by waves: {100 * (1 - vw / vf):.1f}%   target >= 30%   "
+          f"(wall time ratio waves / full: {waves[2] / full[2]:.2f})")
+    common = set(full[3]) & set(waves[3])
+    differ = [k for k in common if full[3][k] != waves[3][k]]
+    print(f"proofs in both runs: {len(common)} (round 0: {sum(1 for k in common if k[1] == 0)}); pass/fail differs for "
+          f"{len(differ)}" + ("" if not differ else f": {sorted(differ)[:5]}"))
+    rounds = set(full[4]) | set(waves[4])
+    changed = sum(1 for k in rounds if full[4].get(k) != waves[4].get(k))
+    print(f"selection for refinement differs in {changed} of {len(rounds)} (problem, round) pairs "
+          f"({100 * changed / max(len(rounds), 1):.1f}%)")
+    if differ:
+        raise SystemExit(1)
 
 
 def main() -> None:
@@ -164,11 +237,16 @@ def main() -> None:
     ap.add_argument("--sigma", type=float, default=1.0, help="lognormal sigma")
     ap.add_argument("--seed", type=int, default=0, help="seed of latencies, scores and the run")
     ap.add_argument("--proof-chars", type=int, default=2000, help="length of a simulated proof")
+    ap.add_argument("--waves", type=int, metavar="W",
+                    help="compare verification in waves of W with the full schedule instead")
     args = ap.parse_args()
 
     problems = [ProblemRecord(collection="bench", external_id=f"p{i}",
                               informal_statement=f"Simulated problem {i}: prove that the sequence a_{i} is bounded.")
                 for i in range(args.problems)]
+    if args.waves is not None:
+        compare_waves(args, problems)
+        return
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
         for schedule in ("barrier", "pipelined"):

@@ -80,10 +80,10 @@ class ModelServer:
 
 
 def llama_cpp_server(gguf: Path, log_path: Path) -> ModelServer:
-    """``python -m llama_cpp.server`` with the bundled Gemma GGUF (a base model: chat format
-    gemma)."""
+    """llama.cpp's server (through ``prover.llm.llama_server``: no extra buffer types, which
+    crash on AMX CPUs) with the bundled Gemma GGUF (a base model: chat format gemma)."""
     port = free_port()
-    return ModelServer([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
+    return ModelServer([sys.executable, "-m", "prover.llm.llama_server", "--model", str(gguf),
                         "--chat_format", "gemma", "--n_ctx", "4096", "--host", "127.0.0.1",
                         "--port", str(port)], log_path=log_path, port=port, ready_timeout=120)
 

@@ -12,6 +12,10 @@ Sources of a value (DESIGN.md, "Cross-checks"):
   human count as human labels. Against ``verifier``, informal labels are left out unless asked
   (they come from the same analyses).
 * ``answer`` — the proof's ``answer_match`` (1/0), null when not judged.
+
+Whenever ``verifier`` or ``answer`` is one side, the report also counts the verifier-passed proofs
+(every parsed verdict 1) whose answer does not match the reference: the verifier's blind spot
+that the informal label's ``answer-mismatch`` rule closes.
 * any other name — the imported grade of that name (in [0, 1]).
 
 Populations: ``all`` proofs; ``selected`` — proofs whose metadata ``formal_population`` holds
@@ -32,6 +36,7 @@ from typing import Any, Collection
 from prover.analysis.metrics import compute_metrics, parse_number
 from prover.core.crosscheck_records import (
     INCLUSION_PROBABILITY_KEY,
+    AnswerMismatchCount,
     POPULATION_KEY,
     POPULATIONS,
     CrossCheckReport,
@@ -142,6 +147,15 @@ def _values(store, facts, source: ValueSource, other: ValueSource, min_verdicts:
     return _grade_values(store, source.name)
 
 
+def answer_mismatch_count(facts: list[ProofFacts], verifier: _Values) -> AnswerMismatchCount:
+    """Verifier-passed proofs (mean parsed verdict 1) with a decided answer check, and those of
+    them whose answer does not match the reference."""
+    passed = [f for f in facts if f.answer_match is not None and verifier.values.get(f.proof_id, 0.0) >= 1.0]
+    wrong = sorted(f.proof_id for f in passed if f.answer_match is False)
+    return AnswerMismatchCount(passed=len(passed), mismatched=len(wrong),
+                               rate=len(wrong) / len(passed) if passed else None, proof_ids=wrong)
+
+
 def _population_tags(f: ProofFacts) -> set[str]:
     tags = f.proof_metadata.get(POPULATION_KEY)
     if isinstance(tags, str):
@@ -235,6 +249,11 @@ def crosscheck(store, reference: str, candidate: str, *, reference_threshold: st
             groups[key], group_pairs[key] = _report(members[key], ref, cand, ref_threshold=ref_t,
                                                     cand_threshold=cand_t, bootstrap=bootstrap, seed=seed,
                                                     header=header)
+    if {ref_src.kind, cand_src.kind} & {"verifier", "answer"}:
+        verifier = ref if ref_src.kind == "verifier" and ref_src.model is None else (
+            cand if cand_src.kind == "verifier" and cand_src.model is None else
+            _verifier_values(store, None, min_verdicts))
+        report = report.model_copy(update={"answer_mismatch": answer_mismatch_count(facts, verifier)})
     report = report.model_copy(update={"notes": notes, "by": by, "groups": groups})
     if plot_dir is not None:
         report = report.model_copy(update={"plots": _plots(report, pairs, groups, group_pairs, plot_dir)})

@@ -7,7 +7,8 @@ in-memory state.
 * **formal 0** — Lean proves the negation of a faithful statement, or of an aligned step in its
   context. Refuting a *given* benchmark statement flags the statement as false instead.
 * **informal** — DeepSeekMath-V2's consensus rule (``prover.informal.pool.informal_label``) on
-  the first n parsed analyses and their meta-verifications.
+  the first n parsed analyses and their meta-verifications; 0 (``answer-mismatch``) when the
+  proof's final answer does not match the problem's reference answer.
 * **human** — grades imported and marked human (the mean, when a proof has several).
 
 A failed formalization is never a label. Labels are unique per (proof, source, policy version);
@@ -108,12 +109,14 @@ def resolve_informal_policy(policy: InformalPolicy, search: Mapping[str, Any] | 
     return int(n), int(m), int(k), float(tau)
 
 
-def informal_decision(analyses: Sequence[AnalysisRow], *, n: int, m: int, k: int, tau: float):
-    """DeepSeekMath-V2's rule on stored analyses (the informal engine's own function)."""
+def informal_decision(analyses: Sequence[AnalysisRow], *, n: int, m: int, k: int, tau: float,
+                      answer: str | None = None, answer_match: bool | None = None):
+    """DeepSeekMath-V2's rule on stored analyses (the informal engine's own function), with the
+    proof's stored final answer check: a mismatching answer gives 0 (``answer-mismatch``)."""
     from prover.core.informal_records import LabelPolicy
     from prover.informal.pool import PoolProof, PoolVerdict, informal_label
 
-    proof = PoolProof(round=0, slot=0, text="")
+    proof = PoolProof(round=0, slot=0, text="", answer=answer, answer_match=answer_match)
     for a in analyses:
         if a.resampled:
             continue  # drawn until one agreed with a label: not an unbiased sample
@@ -153,9 +156,41 @@ def _human_labels(store, summary: SourceBuildSummary) -> list[LabelRecord]:
     return out
 
 
+def search_of(info, searches: Mapping[int, list]) -> tuple[int | None, dict[str, Any] | None]:
+    """(search id, its settings) of a proof: the search that made it (same run), else its
+    problem's newest search; (None, None) without one."""
+    candidates = searches.get(info.problem_id, []) if info else []
+    for sid, run_id, cfg in candidates:
+        if run_id == info.run_id:
+            return sid, cfg
+    if candidates:
+        return candidates[0][0], candidates[0][2]
+    return None, None
+
+
+def reread_lenient(store, analyses: Mapping[int, Sequence[AnalysisRow]]) -> int:
+    """Apply strict parsing to rows stored before it: their ``missing_marker`` status covered a
+    score read from the last box anywhere, which no longer counts. Such rows are parsed again
+    from their stored analysis (a ``lenient`` one loses its score). Returns how many changed."""
+    from prover.informal.parsers import parse_verdict
+
+    suspects = [a for rows in analyses.values() for a in rows if a.parse_status == "missing_marker"]
+    if not suspects:
+        return 0
+    texts = store.analysis_texts([a.id for a in suspects])
+    changed = 0
+    for a in suspects:
+        again = parse_verdict(texts.get(a.id))
+        if (again.score, again.status) != (a.score, a.parse_status):
+            a.score, a.parse_status = again.score, again.status
+            changed += 1
+    return changed
+
+
 def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary) -> list[LabelRecord]:
     out = []
     analyses = store.analyses_by_proof()
+    reread_lenient(store, analyses)
     if not analyses:
         summary.note = "no stored verifier analysis"
         return out
@@ -164,21 +199,15 @@ def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary)
     for pid in sorted(analyses):
         info = infos.get(pid)
         summary.considered += 1
-        search_id, settings = None, None
-        candidates = searches.get(info.problem_id, []) if info else []
-        # The search that made the proof (same run), else the problem's newest search.
-        for sid, run_id, cfg in candidates:
-            if info is not None and run_id == info.run_id:
-                search_id, settings = sid, cfg
-                break
-        if settings is None and candidates:
-            search_id, settings = candidates[0][0], candidates[0][2]
+        search_id, settings = search_of(info, searches)
         resolved = resolve_informal_policy(policy, settings)
         if resolved is None:
             _tally(summary, None, "n-unknown (not from a search: pass --n and --m)")
             continue
         n, m, k, tau = resolved
-        label, used = informal_decision(analyses[pid], n=n, m=m, k=k, tau=tau)
+        label, used = informal_decision(analyses[pid], n=n, m=m, k=k, tau=tau,
+                                        answer=info.answer if info else None,
+                                        answer_match=info.answer_match if info else None)
         _tally(summary, label.value, label.reason)
         if label.value is None:
             continue
@@ -186,7 +215,9 @@ def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary)
                                policy_version=informal_policy_version(n, m, k, tau),
                                evidence={"rule": label.reason, "n": n, "m": m, "k": k, "tau": tau,
                                          "analyses": label.analyses, "issue_reporting": label.issue_reporting,
-                                         "valid": label.valid, "verification_ids": used, "search_id": search_id}))
+                                         "valid": label.valid, "verification_ids": used, "search_id": search_id,
+                                         **({"answer": info.answer, "answer_match": False}
+                                            if label.reason == "answer-mismatch" and info else {})}))
     return out
 
 

@@ -51,6 +51,10 @@ class ReportData:
     funnel: list[tuple[str, int | None]] = field(default_factory=list)
     labels: dict[str, dict[str, int]] = field(default_factory=dict)
     cost: dict[str, Any] = field(default_factory=dict)
+    answers: dict[str, Any] = field(default_factory=dict)
+    """Answer checks: ``methods`` (proofs by the step that decided their answer), ``judge_calls_saved``
+    (decided by math-verify), ``verifier_passed`` / ``passed_mismatched`` (verifier-passed proofs with a
+    decided answer check, and those whose answer is wrong)."""
     notes: list[str] = field(default_factory=list)
     images: dict[str, bytes] = field(default_factory=dict)
     """Image name (``progress``, ``crosscheck_lean_reliability``...) → PNG bytes."""
@@ -159,6 +163,14 @@ def _crosschecks(store, data: ReportData, proof_ids: list[int], has_formal: bool
                 data.captions[name] = f"Verifier against {what}: " + (
                     "reliability diagram" if name.endswith("reliability") else "score distribution by reference class")
                 images.append(name)
+            if ref == "answer" and r.answer_mismatch is not None:
+                am = r.answer_mismatch
+                data.answers.update(verifier_passed=am.passed, passed_mismatched=am.mismatched,
+                                    passed_mismatched_ids=am.proof_ids)
+                if am.passed:
+                    data.notes.append(f"verifier-passed proofs with a mismatching answer: {am.mismatched} of "
+                                      f"{am.passed} ({100 * am.mismatched / am.passed:.1f}%); their informal label "
+                                      "is 0 (answer-mismatch)")
             data.crosschecks.append({
                 "reference": ref, "what": what, "n": r.n, "problems": r.problems, "tp": r.tp, "fp": r.fp,
                 "tn": r.tn, "fn": r.fn, "reference_threshold": r.reference_threshold,
@@ -245,6 +257,11 @@ def report_data(store, *, run_id: int | None = None, bootstrap: int = 200, seed:
     data.analysis_scores = {k: counts.get(k, 0) for k in ("0", "0.5", "1", "unparsed")}
     data.proof_means = [m for m in (_mean(v) for v in rows.verdicts.values()) if m is not None]
 
+    methods = Counter(p["answer_method"] for p in rows.proofs if p.get("answer_method"))
+    if methods:
+        data.answers = {"methods": dict(sorted(methods.items())), "judge_calls_saved": methods.get("math-verify", 0)}
+        data.notes.append(f"answer checks: {', '.join(f'{v} {k}' for k, v in sorted(methods.items()))}; "
+                          f"{methods.get('math-verify', 0)} judge call(s) saved by math-verify")
     _crosschecks(store, data, proof_ids, bool(formal), bootstrap, seed)
     data.funnel, funnel_notes = formal_funnel(store, scope_ids)
     data.notes.extend(funnel_notes)

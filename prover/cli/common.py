@@ -33,9 +33,15 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str, allow_nan=False))
 
 
-def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str], title: str | None = None) -> None:
-    """Rows as a table on a terminal, tab-separated text when piped (so scripts can cut it)."""
+def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str], title: str | None = None, *,
+                aligned: bool = False) -> None:
+    """Rows as a table on a terminal; when piped, tab-separated text (so scripts can cut it), or
+    with ``aligned`` (views meant for reading, which have --json for scripts) columns padded
+    with spaces."""
     rows = [["" if v is None else str(v) for v in row] for row in rows]
+    if not sys.stdout.isatty() and aligned:
+        _print_aligned(rows, headers, title)
+        return
     if not sys.stdout.isatty():
         if title:
             click.echo(title)
@@ -50,6 +56,23 @@ def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str], title: st
     for row in rows:
         table.add_row(*row)
     Console().print(table)
+
+
+def _print_aligned(rows: list[list[str]], headers: Sequence[str], title: str | None) -> None:
+    from rich.cells import cell_len  # display width: math symbols and CJK are not one column each
+
+    widths = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c + " " * (w - cell_len(c)) for c, w in zip(cells, widths)).rstrip()
+
+    click.echo("")
+    if title:
+        click.echo(title)
+    click.echo(line(headers))
+    click.echo(line(["-" * w for w in widths]))
+    for row in rows:
+        click.echo(line(row))
 
 
 def excerpt(text: str | None, width: int = 80) -> str:

@@ -71,6 +71,12 @@ def render_report(report: CrossCheckReport) -> str:
             row += "".join(f"{_num(getattr(g, m)):>10}"
                            for m in ("precision", "recall", "f1", "accuracy", "kappa", "auc"))
             out.append(row)
+    am = report.answer_mismatch
+    if am is not None:
+        out.append("")
+        rate = f" ({100 * am.rate:.1f}%)" if am.rate is not None else ""
+        out.append(f"Verifier-passed proofs with a mismatching answer: {am.mismatched} of {am.passed}{rate}"
+                   + (f"; proofs {', '.join(map(str, am.proof_ids[:MAX_LISTED]))}" if am.proof_ids else ""))
     if report.notes:
         out.append("")
         out.append("Notes:")

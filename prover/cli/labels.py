@@ -31,11 +31,16 @@ def labels() -> None:
               help="Informal: meta-verifications per issue-reporting analysis [default: the search's].")
 @click.option("--k", "k", type=click.IntRange(min=1), help="Informal: valid analyses needed for the lowest score [default: 1].")
 @click.option("--tau", type=click.FloatRange(0, 1), help="Informal: meta-score that makes an analysis valid [default: 1].")
+@click.option("--top-up", is_flag=True,
+              help="First ask the verifications informal labels still need (proofs verified in waves; needs a model).")
+@model_options(only_with="top_up")
+@click.option("--templates", "templates_file", type=click.Path(dir_okay=False),
+              help="With --top-up: TOML file replacing prompt templates (as the search used).")
 @click.option("--final-check", type=click.Choice(["lean4checker", "comparator", "safeverify", "none"]),
               default="lean4checker", show_default=True,
               help="Formal: the independent confirmation a label 1 needs (none: labels say so).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def build(db, sources, n, m, k, tau, final_check, as_json) -> None:
+def build(db, sources, n, m, k, tau, top_up, model_flags, templates_file, final_check, as_json) -> None:
     """Derive labels from the database and store the new ones (building twice adds nothing).
 
     Example: prover labels build --source informal,human --k 2
@@ -43,12 +48,26 @@ def build(db, sources, n, m, k, tau, final_check, as_json) -> None:
     from prover.analysis.labels import build_labels
     from prover.core.label_records import InformalPolicy
 
+    policy = InformalPolicy(n=n, m=m, k=k, tau=tau)
+    topped = None
     with open_store(db, create=False) as store:
-        summary = build_labels(store, sources=sources, informal=InformalPolicy(n=n, m=m, k=k, tau=tau),
-                               command=["prover", *sys.argv[1:]], final_check=final_check)
+        if top_up:
+            from prover.analysis.topup import top_up_analyses
+            from prover.informal.prompts import load_templates
+            from prover.llm.config import load_model_config
+
+            topped = top_up_analyses(store, model_config=load_model_config(model_flags), policy=policy,
+                                     templates=load_templates(templates_file), command=["prover", *sys.argv[1:]])
+        summary = build_labels(store, sources=sources, informal=policy, command=["prover", *sys.argv[1:]],
+                               final_check=final_check)
     if as_json:
-        echo_json(summary.model_dump())
+        echo_json({**summary.model_dump(), "top_up": topped.model_dump()} if topped else summary.model_dump())
         return
+    if topped is not None:
+        click.echo(f"top-up (run {topped.run_id}): {topped.proofs} proof(s) short of n parsed analyses; "
+                   f"{topped.completed} now complete, {len(topped.short)} still short after their search's "
+                   f"M + retries samples; {topped.verifications} verifier and {topped.metas} meta-verifier call(s), "
+                   f"{topped.unparsed} unparsed")
     print_table([(src, s.considered, s.added, s.existing, s.changed, _fmt_counts(s.values), _fmt_counts(s.no_label))
                  for src, s in summary.sources.items()],
                 ["source", "proofs", "added", "existing", "changed", "labels by value", "no label (why)"],

@@ -1,5 +1,6 @@
 """``prover lean``: the static screen of a proof (``audit``) and the verdict a recorded Lean
-response gives (``explain``). Neither starts Lean."""
+response gives (``explain``), neither of which starts Lean; the commands that run Lean
+(``setup``, ``doctor``, ``check``, ``precheck``) are in ``lean_proc``."""
 
 from __future__ import annotations
 
@@ -37,7 +38,11 @@ def read_response(path: str):
 
 @click.group()
 def lean() -> None:
-    """Screen proofs and explain Lean verdicts (no Lean needed)."""
+    """Check proofs with Lean, screen them, explain Lean's verdicts.
+
+    audit and explain need no Lean; setup, doctor, check and precheck use the toolchain of
+    lean_project/ (check runs the screen first, so a rejected proof needs no Lean either).
+    """
 
 
 @lean.command("audit")

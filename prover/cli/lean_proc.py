@@ -3,6 +3,8 @@ proof with a Lean backend, and the statement-compatibility precheck."""
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from prover.cli.common import echo_json
@@ -81,12 +83,26 @@ def doctor_cmd(project, memory_cap_gb, processes, kimina_url, as_json) -> None:
 
 
 def backend_options(f):
-    """Options shared by the commands that run Lean."""
+    """Options shared by the commands that run Lean. The backend is ``--lean-backend``, as in
+    ``prover run --formal`` (where ``--backend`` is the model's); ``--backend``, its old name
+    here, still works but is not shown."""
     from prover.lean.backends import BACKENDS
 
-    f = click.option("--backend", type=click.Choice(BACKENDS), default="repl", show_default=True,
-                     help="Lean backend.")(f)
-    f = click.option("--kimina-url", envvar="LEAN_SERVER_API_URL", help="Kimina Lean Server (--backend kimina).")(f)
+    command = f
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        alias = kwargs.pop("backend_alias")
+        if alias is not None:
+            kwargs["backend"] = alias
+        return command(*args, **kwargs)
+
+    f = click.option("--lean-backend", "backend", type=click.Choice(BACKENDS), default="repl", show_default=True,
+                     help="Lean backend.")(wrapper)
+    f = click.option("--backend", "backend_alias", type=click.Choice(BACKENDS), hidden=True,
+                     help="Old name of --lean-backend.")(f)
+    f = click.option("--kimina-url", envvar="LEAN_SERVER_API_URL",
+                     help="Kimina Lean Server (--lean-backend kimina).")(f)
     f = click.option("--processes", type=int, help="REPL processes (default: min(cores, memory / cap)).")(f)
     f = click.option("--timeout", "timeout_s", type=float, default=300.0, show_default=True,
                      help="Seconds per check.")(f)
@@ -95,13 +111,13 @@ def backend_options(f):
     return cap_option(project_option(f))
 
 
-def _open(backend, project, kimina_url, memory_cap_gb, processes):
+def _open(backend, project, kimina_url, memory_cap_gb, processes, *, deferred=False):
     from prover.lean.backends import open_backend
     from prover.lean.toolchain import read_pin
 
     pin = read_pin(project)
     return pin, open_backend(backend, project=project, kimina_url=kimina_url,
-                             memory_cap_bytes=_cap_bytes(memory_cap_gb), max_processes=processes)
+                             memory_cap_bytes=_cap_bytes(memory_cap_gb), max_processes=processes, deferred=deferred)
 
 
 def _limits(timeout_s, heartbeats, memory_cap_gb):
@@ -126,9 +142,10 @@ def check_cmd(proof_file, statement_file, backend, kimina_url, processes, timeou
     """Check a proof with Lean: exit 0 verified, 1 definitively not, 3 inconclusive.
 
     Inconclusive: no toolchain, timeout, crash, or a filled answer slot not yet compared with
-    the reference (verified-answer-unchecked).
+    the reference (verified-answer-unchecked). The screen runs first: a proof it rejects exits 1
+    even where no Lean is installed.
 
-    Example: prover lean check proof.lean --statement-file putnam_1962_a2.lean --backend file
+    Example: prover lean check proof.lean --statement-file putnam_1962_a2.lean --lean-backend file
     """
     from prover.cli.common import open_store
     from prover.cli.lean import read_text
@@ -137,7 +154,8 @@ def check_cmd(proof_file, statement_file, backend, kimina_url, processes, timeou
     proof = read_text(proof_file, "proof file")
     problem = read_text(statement_file, "statement file")
     limits = _limits(timeout_s, heartbeats, memory_cap_gb)
-    pin, lean_backend = _open(backend, project, kimina_url, memory_cap_gb, processes)
+    # Lean is looked for only once the screen has accepted the proof.
+    pin, lean_backend = _open(backend, project, kimina_url, memory_cap_gb, processes, deferred=True)
     store = open_store(db) if db else None
     try:
         outcome = check_proof(proof, problem, lean_backend, pin=pin, limits=limits, store=store,

@@ -1,6 +1,7 @@
 """The ``prover`` command. Each subcommand parses, calls one library function and prints;
 errors raised by the library are turned into messages and exit codes here, in one place:
-0 ok, 1 bad data, 2 usage, 3 a prerequisite is missing, 130 interrupted."""
+0 ok, 1 bad data (or a database that cannot be written), 2 usage, 3 a prerequisite is
+missing, 130 interrupted."""
 
 from __future__ import annotations
 
@@ -77,6 +78,9 @@ _register()
 
 
 def main() -> None:
+    from prover.cli.supervise import arm_child
+
+    arm_child()
     cli(prog_name="prover")
 
 

@@ -8,6 +8,11 @@ from prover.cli.common import echo_json, excerpt, print_table
 from prover.cli.options import model_options
 
 
+def _rate_limited(probe) -> str:
+    wait = f"; Retry-After {probe.retry_after_s:g} s" if probe.retry_after_s is not None else ""
+    return f"RATE-LIMITED (HTTP 429: reachable, over its rate limit{wait}; a run waits and retries)"
+
+
 @click.group()
 def models() -> None:
     """Check the model backends of each role."""
@@ -21,7 +26,8 @@ def models() -> None:
 def test(model_flags, roles, timeout, as_json) -> None:
     """Send one short request per configured role and show who answered (nothing is stored).
 
-    Roles sharing a backend, model and URLs are asked once. Exits 3 when one cannot answer.
+    Roles sharing a backend, model and URLs are asked once. Exits 3 when one cannot answer; a
+    server answering HTTP 429 is reachable but rate-limited, which is reported, not a failure.
     With no model configured, every role runs the bundled wiring model (backend local).
 
     Example: prover models test --model deepseek-math-v2 --base-url http://127.0.0.1:8000/v1
@@ -38,10 +44,10 @@ def test(model_flags, roles, timeout, as_json) -> None:
             [(", ".join(p.roles), p.backend, p.model, " ".join(p.base_urls),
               f"{p.latency_s:.2f} s" if p.latency_s is not None else "",
               (excerpt(p.reply, 60) + (" (truncated)" if p.truncated else "")) if p.ok
-              else f"FAILED: {p.error}")
+              else _rate_limited(p) if p.rate_limited else f"FAILED: {p.error}")
              for p in probes],
             ["roles", "backend", "model", "base URL", "latency", "reply"])
-    failed = [p for p in probes if not p.ok]
+    failed = [p for p in probes if not p.ok and not p.rate_limited]
     if failed:
         raise BackendError("; ".join(f"{', '.join(p.roles)} ({p.backend} {p.model}) cannot answer: {p.error}"
                                      for p in failed))

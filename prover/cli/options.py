@@ -16,14 +16,16 @@ _ROLE_HELP = ("Override one role's setting, e.g. prover.model=NAME or judge.base
               "(repeatable; roles: generator, verifier, meta_verifier, formalizer, prover, judge).")
 
 
-def model_options(*, select_roles: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def model_options(*, select_roles: bool = False, only_with: str | None = None
+                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add the model flags to a command; it receives them as one ``model_flags: ModelFlags``.
     With ``select_roles``, a ``--role ROLE`` without ``=`` names a role to act on, passed as
     ``roles: tuple[str, ...]``.
 
     When roles run the bundled wiring model (nothing configured, or ``--backend local``), the
     command ends by saying so (on stderr, so JSON output stays clean) — every model-using command,
-    whether it succeeded or failed for a reason other than its usage."""
+    whether it succeeded or failed for a reason other than its usage. ``only_with``: the name of a
+    flag of the command without which it uses no model (no note then)."""
 
     def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(f)
@@ -38,14 +40,17 @@ def model_options(*, select_roles: bool = False) -> Callable[[Callable[..., Any]
                 max_tokens=kwargs.pop("max_tokens"), role_overrides=overrides)
             if select_roles:
                 kwargs["roles"] = selected
+            uses_models = only_with is None or bool(kwargs.get(only_with))
             try:
                 result = f(*args, **kwargs)
             except UsageError:
                 raise
             except Exception:
-                echo_wiring_note(kwargs["model_flags"], selected)
+                if uses_models:
+                    echo_wiring_note(kwargs["model_flags"], selected)
                 raise
-            echo_wiring_note(kwargs["model_flags"], selected)
+            if uses_models:
+                echo_wiring_note(kwargs["model_flags"], selected)
             return result
 
         role_help = _ROLE_HELP
@@ -53,7 +58,8 @@ def model_options(*, select_roles: bool = False) -> Callable[[Callable[..., Any]
             role_help = "A role to act on (repeatable), or ROLE.KEY=VALUE to override one role's setting."
         options = [
             click.option("--backend", help="Model backend for every role: openai, local, hf, vllm or scripted "
-                                           "[default: local, the bundled wiring model, when no model is set]."),
+                                           "(outputs from the JSONL file in PROVER_SCRIPT) [default: local, "
+                                           "the bundled wiring model, when no model is set]."),
             click.option("--model", help="Model name for every role (as the server knows it)."),
             click.option("--base-url", "base_urls", multiple=True, metavar="URL",
                          help="Server base URL, e.g. http://127.0.0.1:8000/v1 (repeat to spread load)."),

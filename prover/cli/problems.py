@@ -18,7 +18,8 @@ def problems() -> None:
 @problems.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @db_option
-@click.option("--collection", help="Collection name (default: each file's stem).")
+@click.option("--collection", help="Collection name (default: the benchmark's name for a known source, e.g. "
+                                   "putnambench, else each file's stem).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Input format (default: from the suffix).")
 @click.option("--field", "fields", multiple=True, metavar="NAME=PATH",
               help=f"Map a field by dotted PATH (numeric indices allowed). NAMEs: {_FIELDS_HELP}.")
@@ -26,8 +27,8 @@ def import_(paths, db, collection, fmt, fields) -> None:
     """Import problems from JSON, JSONL, CSV or .lean files (one transaction).
 
     Known layouts (DeepSeek-Prover miniF2F/ProofNet, PutnamBench, the miniF2F joined file,
-    DeepSeekMath-V2 inputs) are recognised by their fields; others need --field.
-    Re-importing adds nothing.
+    DeepSeekMath-V2 inputs, fields named like the NAMEs of --field) are recognised by their
+    fields; others need --field, and the error suggests a mapping. Re-importing adds nothing.
 
     Example: prover problems import minif2f.jsonl --collection minif2f
     """
@@ -43,7 +44,7 @@ def import_(paths, db, collection, fmt, fields) -> None:
 @problems.command("list")
 @db_option
 @click.option("--collection", help="Only this collection.")
-@click.option("--limit", type=int, default=50, show_default=True, help="At most this many (0: all).")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="At most this many (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(db, collection, limit, as_json) -> None:
     """List stored problems.
@@ -51,7 +52,13 @@ def list_(db, collection, limit, as_json) -> None:
     Example: prover problems list --collection minif2f --limit 10
     """
     with open_store(db, create=False) as store:
-        rows = store.list_problems(collection=collection, limit=limit or None)
+        rows = store.list_problems(collection=collection, limit=limit + 1 if limit else None)
+        counts = store.count_problems() if limit and len(rows) > limit else None
+    if counts is not None:
+        total = counts.get(collection, 0) if collection else sum(counts.values())
+        rows = rows[:limit]
+        # On stderr, so that piped and JSON output stay clean.
+        click.echo(f"showing the first {limit} of {total} problems (--limit N shows N, --limit 0 all)", err=True)
     if as_json:
         echo_json([{"id": p.id, "collection": p.collection, "external_id": p.external_id,
                     "statement": p.informal_statement} for p in rows])

@@ -46,6 +46,8 @@ def _fmt(value, digits: int = 3) -> str:
 @_knob_options
 @click.option("--max-verdict-retries", type=click.IntRange(min=0), default=4, show_default=True,
               help="Extra verification samples per proof to replace unparsed verdicts.")
+@click.option("--verification-wave", type=click.IntRange(min=1), metavar="W",
+              help="Verify each proof W samples at a time and stop once it cannot pass [default: all M at once].")
 @click.option("--call-budget", type=click.IntRange(min=1), help="Most model calls per problem.")
 @click.option("--token-budget", type=click.IntRange(min=1), help="Most tokens per problem (checked between rounds).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Run seed; another seed draws fresh samples.")
@@ -63,15 +65,18 @@ def _fmt(value, digits: int = 3) -> str:
 @formal_options
 @click.option("--dry-run", is_flag=True, help="Print the most calls and tokens of the budget; make no call.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def run(problems, db, model_flags, budget, max_verdict_retries, call_budget, token_budget, seed, templates_file,
-        label_n, label_k, label_tau, answer_judge, formal, formal_sample, formal_settings, dry_run, as_json,
+def run(problems, db, model_flags, budget, max_verdict_retries, verification_wave, call_budget, token_budget, seed,
+        templates_file, label_n, label_k, label_tau, answer_judge, formal, formal_sample, formal_settings, dry_run,
+        as_json,
         **knobs) -> None:
     """Prove problems: generate, verify, meta-verify and refine (PROBLEMS: files or problem ids).
 
     A token that is an existing file is imported first; any other names a stored problem
     (id, COLLECTION/ID or row id). The same command continues an interrupted run. With --formal,
     the formal stage runs on proofs as they are selected (it needs Lean: without a usable
-    toolchain the command exits 3 before any model call; see `prover lean doctor`).
+    toolchain the command exits 3 before any model call; see `prover lean doctor`). With
+    --backend scripted, every answer comes from the JSONL file that PROVER_SCRIPT names (a demo
+    of the machinery: PROVER_SCRIPT=prover/data/demo_script.jsonl).
 
     Example: prover run prover/data/sample_problems.jsonl --budget small --model deepseek-math-v2
     """
@@ -87,7 +92,8 @@ def run(problems, db, model_flags, budget, max_verdict_retries, call_budget, tok
 
     try:
         config = SearchConfig(knobs=SearchKnobs.preset(budget, **knobs), max_verdict_retries=max_verdict_retries,
-                              seed=seed, call_budget=call_budget, token_budget=token_budget,
+                              verification_wave=verification_wave, seed=seed, call_budget=call_budget,
+                              token_budget=token_budget,
                               answer_judge=answer_judge, label=LabelPolicy(n=label_n, k=label_k, tau=label_tau))
     except ValidationError as exc:
         err = exc.errors()[0]

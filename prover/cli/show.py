@@ -50,7 +50,7 @@ def show(problem, db, proof_id, as_json) -> None:
                       _fmt(s["answer_match"]), _fmt(s["label"]), s["stop_reason"] or "")
                      for s in rep["searches"]],
                     ["search", "status", "seed", "rounds", "proofs", "calls", "tokens", "selected", "mean",
-                     "passed", "answer", "label", "why it stopped"], title="searches")
+                     "passed", "answer", "label", "why it stopped"], title="searches", aligned=True)
     else:
         click.echo("\nno informal search yet")
     if not rep["proofs"]:
@@ -62,14 +62,14 @@ def show(problem, db, proof_id, as_json) -> None:
                       " ".join(_fmt(s) for s in x["scores"]), x["parse_status"] or "", excerpt(x["text"], 50))
                      for x in rep["proofs"]],
                     ["proof", "round", "index", "source", "refines", "analyses given", "self", "mean", "verdicts",
-                     "parse", "text"], title="pool (* selected)")
+                     "parse", "text"], title="pool (* selected)", aligned=True)
         if rep["formal"]:
             print_table([(a["attempt_id"], a["proof_id"], a["population"], a["status"], _fmt(a["statement_source"]),
                           _fmt(a["statement_faithful"]), f"{a['nodes_solved']}/{a['nodes']}" if a["nodes"] else "-",
                           _fmt(a["steps_aligned"]), a["final_verdict"] or a["root_closed_by"] or "-")
                          for a in rep["formal"]],
                         ["attempt", "proof", "population", "status", "statement", "faithful", "nodes", "aligned",
-                         "verdict / closed by"], title="formal attempts")
+                         "verdict / closed by"], title="formal attempts", aligned=True)
         return
     x = rep["proofs"][0]
     click.echo(f"\n--- proof {x['id']} (round {x['round']}, index {x['index']}, {x['source']}"
@@ -110,7 +110,7 @@ def _print_formal(a) -> None:
                       x["status"], x["solved_by"] or "-", _fmt(x["aligned"]),
                       f"{x['votes_yes']}/{x['votes_total']}" if x["votes_total"] else "-") for x in steps],
                     ["pos", "NL step", "NL text", "Lean step", "status", "solved by", "aligned", "votes"],
-                    title="sketch steps beside the NL proof")
+                    title="sketch steps beside the NL proof", aligned=True)
     for r in ev["refutations"]:
         click.echo(f"refuted {r['what']}: {excerpt(r['proposition'], 100)} (faithful: {_fmt(r['faithful'])}"
                    + (", flags the given statement" if r["flags_statement"] else "") + ")")

@@ -176,6 +176,21 @@ def finite_or_none(value: Any) -> Any:
     return value
 
 
+class AnswerMismatchCount(BaseModel):
+    """How often the verifier passes a proof whose final answer does not match the reference
+    (over proofs with a decided answer check; a proof that states no answer counts as a mismatch,
+    as in the ``answer`` source)."""
+
+    passed: int = 0
+    """Verifier-passed proofs (every parsed verdict 1, at least ``--min-verdicts``) with a decided answer check."""
+    mismatched: int = 0
+    """Of those, proofs whose answer does not match the reference."""
+    rate: float | None = None
+    """mismatched / passed (None when nothing passed)."""
+    proof_ids: list[int] = Field(default_factory=list)
+    """The mismatched proofs."""
+
+
 class CrossCheckReport(CrossCheckMetrics):
     """A cross-check as ``prover crosscheck`` reports it: the metrics plus what was compared,
     over which proofs, and what was left out."""
@@ -200,6 +215,8 @@ class CrossCheckReport(CrossCheckMetrics):
     """The grouping key of ``groups`` (source, level or a metadata key), if any."""
     groups: dict[str, CrossCheckReport] = Field(default_factory=dict)
     """Per value of ``by``, the same report over that group's proofs."""
+    answer_mismatch: AnswerMismatchCount | None = None
+    """With ``verifier`` or ``answer`` on either side: verifier-passed proofs with a wrong answer."""
 
     def to_json_dict(self) -> dict[str, Any]:
         data = self.model_dump(mode="python", exclude={"excerpts", "groups"})
@@ -209,4 +226,6 @@ class CrossCheckReport(CrossCheckMetrics):
             data.pop("by")
         if not self.plots:
             data.pop("plots")
+        if self.answer_mismatch is None:
+            data.pop("answer_mismatch")
         return finite_or_none(data)

@@ -60,3 +60,8 @@ class StoreError(ProverError):
     """The proof database cannot be opened, migrated or written."""
 
     exit_code = 1
+
+
+class StoreNotWritableError(StoreError):
+    """The database cannot be written: a read-only file, folder or connection, or a folder that
+    does not exist."""

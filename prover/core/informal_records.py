@@ -12,16 +12,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ParseStatus = Literal["ok", "missing_marker", "missing_section", "no_score", "bad_score", "truncated",
-                      "empty"]
+ParseStatus = Literal["ok", "missing_marker", "missing_section", "lenient", "no_score", "bad_score",
+                      "truncated", "empty"]
 """How a model output parsed.
 
 ``ok``: everything the output contract asks for is there. ``missing_marker``: the score was read,
 but a phrase of the contract is missing (e.g. no "Here is my evaluation of the solution:", or a
-bare number instead of a box). ``missing_section``: a proof whose ``## Solution`` or
-``## Self Evaluation`` section is missing. ``no_score``: no box to read a score from. ``bad_score``:
-the box holds something other than 0, 0.5 or 1. ``truncated``: the output was cut off by the token
-limit (never trusted). ``empty``: nothing after the reasoning."""
+bare number instead of a box), yet the score follows the score phrase. ``missing_section``: a proof
+whose ``## Solution`` or ``## Self Evaluation`` section is missing. ``lenient``: a verdict without
+the score phrase (a meta-verification without its marker) whose last box was read anyway; the
+reading is kept but never counts (the verdict is unparsed, and re-sampled like one).
+``no_score``: no box to read a score from. ``bad_score``: the box holds something other than 0,
+0.5 or 1. ``truncated``: the output was cut off by the token limit (never trusted). ``empty``:
+nothing after the reasoning."""
 
 SCORES: tuple[float, ...] = (0.0, 0.5, 1.0)
 """The scores of the output contract."""
@@ -57,7 +60,9 @@ class ParsedVerdict(BaseModel):
     analysis: str
     """The output after the reasoning (what refinement prompts quote)."""
     score: float | None = None
-    """0, 0.5 or 1; None when it could not be read."""
+    """0, 0.5 or 1 read after the score phrase; None otherwise (a lenient reading included)."""
+    lenient_score: float | None = None
+    """With status ``lenient``: the last box of an analysis without the score phrase. Never counts."""
     status: ParseStatus = "ok"
     """How the output parsed."""
 
@@ -80,7 +85,10 @@ class ParsedMeta(BaseModel):
     text: str
     """The output after the reasoning."""
     score: float | None = None
-    """0, 0.5 or 1 (1: the analysis's issues are real and its score is justified)."""
+    """0, 0.5 or 1 (1: the analysis's issues are real and its score is justified); None when
+    unread or read only leniently."""
+    lenient_score: float | None = None
+    """With status ``lenient``: the last box of an output without the analysis marker. Never counts."""
     status: ParseStatus = "ok"
     """How the output parsed."""
 
@@ -107,7 +115,8 @@ class InformalLabel(BaseModel):
     value: float | None
     """0, 0.5 or 1; None when the rule gives no label."""
     reason: str
-    """Why (``no-issues``, ``k-valid-lowest``, ``too-few-valid``, ``too-few-analyses``)."""
+    """Why (``no-issues``, ``k-valid-lowest``, ``too-few-valid``, ``too-few-analyses``, or
+    ``answer-mismatch``: the final answer differs from the reference, whatever the analyses say)."""
     analyses: int
     """Parsed analyses considered (at most n)."""
     issue_reporting: int
@@ -172,6 +181,10 @@ class SearchConfig(BaseModel):
     """N, M, R, K, A, m, P."""
     max_verdict_retries: int = Field(4, ge=0)
     """Extra verification samples per proof to replace unparsed verdicts."""
+    verification_wave: int | None = Field(None, ge=1)
+    """Verifications of a proof asked at a time. A proof stops being verified once its outcome is
+    decided (a parsed 0 or 0.5: it cannot pass all M), so failing proofs cost fewer calls. None:
+    the full schedule (all M at once, every proof verified M times)."""
     seed: int = 0
     """Run seed: request seeds and every random choice derive from it."""
     call_budget: int | None = Field(None, ge=1)
@@ -191,7 +204,7 @@ class SearchConfig(BaseModel):
         return self
 
 
-SearchStatus = Literal["running", "solved", "exhausted", "budget", "incomplete", "skipped"]
+SearchStatus = Literal["running", "solved", "exhausted", "budget", "incomplete", "skipped", "interrupted"]
 """``solved``: a proof passed all M verifications. ``exhausted``: R rounds done (or nothing left to
 refine). ``budget``: the call or token budget stopped it. ``incomplete``: calls failed after their
 retries (backend trouble); the same command continues. ``skipped``: the problem has no informal
@@ -231,6 +244,9 @@ class ProblemResult(BaseModel):
     """The selected proof's extracted final answer (problems with a reference answer)."""
     answer_match: bool | None = None
     """Whether it matches the reference (None: no reference, or undecided)."""
+    judge_calls_saved: int = 0
+    """Answers of the problem's proofs that math-verify decided where normalisation could not
+    (each a judge call otherwise)."""
     label: InformalLabel | None = None
     """The selected proof's informal label."""
     calls: int = 0

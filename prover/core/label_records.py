@@ -23,7 +23,7 @@ DEFAULT_PRECEDENCE: tuple[str, ...] = ("human", "formal", "informal")
 #: label's policy version, so a new rule adds rows next to the old ones instead of replacing them.
 HUMAN_RULE_VERSION = 1
 FORMAL_RULE_VERSION = 2  # 2: a formal 1 needs the independent confirmation (final check)
-INFORMAL_RULE_VERSION = 1
+INFORMAL_RULE_VERSION = 2  # 2: answer-mismatch gives 0; lenient verdicts never count
 
 SCORES: tuple[float, ...] = (0.0, 0.5, 1.0)
 _EPS = 1e-9
@@ -197,7 +197,7 @@ class LabelRecord(BaseModel):
     value: float
     """In [0, 1]: 0 / 0.5 / 1 for formal and informal labels, a grade fraction for human ones."""
     policy_version: str
-    """The rule and its parameters (``informal/v1 n=4 m=1 k=1 tau=1``)."""
+    """The rule and its parameters (``informal/v2 n=4 m=1 k=1 tau=1``)."""
     evidence: dict[str, Any] = Field(default_factory=dict)
     """What the label rests on (row ids, counts, conditions)."""
     id: int | None = None
@@ -283,3 +283,22 @@ class ResampleSummary(BaseModel):
     """New analyses whose score could not be read."""
     by_source: dict[str, int] = Field(default_factory=dict)
     """Resolved proofs by label source (formal ones are where the verifier is wrong and Lean right)."""
+
+
+class TopUpSummary(BaseModel):
+    """What ``prover labels build --top-up`` asked before building: the verifications (and their
+    meta-verifications) informal labels still needed."""
+
+    run_id: int | None = None
+    proofs: int = 0
+    """Analysed proofs from a search with fewer than n parsed analyses at the start."""
+    completed: int = 0
+    """Of those, proofs that now have n."""
+    short: list[int] = Field(default_factory=list)
+    """Proofs still short once the search's M + retries samples were all asked."""
+    verifications: int = 0
+    """Verifier calls made (answers from the call cache included)."""
+    metas: int = 0
+    """Meta-verifier calls made."""
+    unparsed: int = 0
+    """New analyses whose score could not be read (lenient ones included)."""

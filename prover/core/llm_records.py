@@ -162,6 +162,8 @@ class Generation(BaseModel):
     """For errors: a retry may succeed (429, 5xx, connection errors, timeouts)."""
     retry_after_s: float | None = None
     """For transient errors: the server's Retry-After, in seconds."""
+    http_status: int | None = None
+    """For errors the server answered: its HTTP status (429: rate-limited, yet reachable)."""
 
 
 class ModelResult(BaseModel):
@@ -197,6 +199,10 @@ class ModelResult(BaseModel):
     """What went wrong, for errors."""
     transient: bool = False
     """For errors: a later run will send this call again."""
+    http_status: int | None = None
+    """For errors the server answered: its HTTP status (the last attempt's)."""
+    retry_after_s: float | None = None
+    """For errors the server answered with Retry-After: the seconds it asked to wait."""
     attempts: int = 0
     """Attempts made (0 when served from the cache without sending)."""
     cached: bool = False

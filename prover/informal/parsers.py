@@ -2,7 +2,13 @@
 however malformed, gives a typed result with a parse status (stored with the row).
 
 The output contract is the one DeepSeekMath-V2 was trained on (see ``prompts.py``); the phrases
-are looked for anywhere in the text, case-insensitively, and text up to ``</think>`` is dropped."""
+are looked for anywhere in the text, case-insensitively, and text up to ``</think>`` is dropped.
+
+**Strict scores.** A verdict's score counts only when it follows the contract phrase ("Based on my
+evaluation, the final overall score should be:"); a meta-verification's only when it follows its
+analysis marker. Without them the last box of the text is still read, but only as a ``lenient``
+reading kept for inspection: a verifier that quotes the proof's ``\\boxed{1}`` and never gives a
+score must not pass the proof."""
 
 from __future__ import annotations
 
@@ -87,9 +93,9 @@ def score_value(raw: str) -> float | None:
 
 
 def _read_score(body: str, phrase: re.Pattern[str]) -> tuple[float | None, ParseStatus]:
-    """The score after the last occurrence of ``phrase`` (the last box there counts); without the
-    phrase, the last box of the text (``missing_marker``); a bare number right after the phrase
-    also counts (``missing_marker``)."""
+    """The score after the last occurrence of ``phrase`` (the last box there counts); a bare
+    number right after the phrase also counts (``missing_marker``). Without the phrase, the last
+    box of the text: ``lenient`` (callers decide whether such a reading may count)."""
     hits = list(phrase.finditer(body))
     if hits:
         tail = body[hits[-1].end():]
@@ -106,7 +112,7 @@ def _read_score(body: str, phrase: re.Pattern[str]) -> tuple[float | None, Parse
     value = score_value(boxes[-1])
     if value is None:
         return None, "bad_score"
-    return value, "missing_marker"
+    return value, "lenient"
 
 
 def parse_verdict(text: str | None, *, truncated: bool = False) -> ParsedVerdict:
@@ -117,6 +123,8 @@ def parse_verdict(text: str | None, *, truncated: bool = False) -> ParsedVerdict
     if not body:
         return ParsedVerdict(analysis="", score=None, status="empty")
     score, status = _read_score(body, _SCORE_PHRASE)
+    if status == "lenient":
+        return ParsedVerdict(analysis=body, score=None, lenient_score=score, status=status)
     if score is not None and status == "ok" and not _EVAL_MARKER.search(body):
         status = "missing_marker"
     return ParsedVerdict(analysis=body, score=score, status=status)
@@ -124,7 +132,8 @@ def parse_verdict(text: str | None, *, truncated: bool = False) -> ParsedVerdict
 
 def parse_meta(text: str | None, *, truncated: bool = False) -> ParsedMeta:
     """A meta-verifier output: the last box after 'Here is my analysis of the "solution
-    evaluation":' (without that marker, the last box of the text: ``missing_marker``)."""
+    evaluation":'. Without that marker the last box of the text is a ``lenient`` reading, which
+    never counts (``score`` None, the reading in ``lenient_score``)."""
     body = strip_thinking(text)
     if truncated:
         return ParsedMeta(text=body, score=None, status="truncated")
@@ -134,12 +143,14 @@ def parse_meta(text: str | None, *, truncated: bool = False) -> ParsedMeta:
     boxes = boxed_contents(body[hits[-1].end():]) if hits else []
     status: ParseStatus = "ok"
     if not boxes:
-        boxes, status = boxed_contents(body), "missing_marker"
+        boxes, status = boxed_contents(body), "lenient"
     if not boxes:
         return ParsedMeta(text=body, score=None, status="no_score")
     score = score_value(boxes[-1])
     if score is None:
         return ParsedMeta(text=body, score=None, status="bad_score")
+    if status == "lenient":
+        return ParsedMeta(text=body, score=None, lenient_score=score, status=status)
     return ParsedMeta(text=body, score=score, status=status)
 
 
@@ -168,6 +179,9 @@ def parse_generation(text: str | None, *, truncated: bool = False) -> ParsedProo
     if self_eval is None:
         return ParsedProof(proof=proof, status="missing_section")
     score, status = _read_score(self_eval, _SCORE_PHRASE)
+    if status == "lenient":
+        # A self-score only breaks ties between proofs of equal mean: a lenient reading may.
+        status = "missing_marker"
     if not sol or not evals:
         status = "missing_section" if score is not None else status
     return ParsedProof(proof=proof, self_evaluation=self_eval, self_score=score, status=status)

@@ -71,6 +71,54 @@ class PoolProof:
         return len(s) >= m and all(x == 1.0 for x in s[:m])
 
 
+@dataclass
+class VerificationWaves:
+    """Which verification samples of one proof to ask next.
+
+    Samples are asked in index order, in waves of at most ``size``; a wave asks only as many as
+    the proof still needs parsed verdicts (up to M + retries samples in all), so an unparsed
+    verdict is replaced by the next index, as in the full schedule. With ``size`` set, a proof
+    whose outcome is decided — a parsed score below 1 means it cannot pass all M — gets no
+    further wave. The samples asked are therefore always a prefix of those the full schedule
+    (``size`` None) asks, and a proof passes under waves exactly when it passes under the full
+    schedule. Each decision depends only on the answers of earlier waves: an identical command
+    asks identical requests."""
+
+    m: int
+    """M: parsed verdicts wanted."""
+    cap: int
+    """M + retries: most samples."""
+    size: int | None = None
+    """Samples per wave; None: the full schedule (no early stop)."""
+    issued: int = 0
+    parsed: int = 0
+    failing: bool = False
+    """A parsed verdict below 1 came back: the proof cannot pass."""
+    stalled: bool = False
+    """A call failed transiently: the search is incomplete and a rerun continues it."""
+
+    def next_wave(self) -> list[int]:
+        """The sample indices to ask now (empty: this proof's verification is over)."""
+        if self.stalled or self.parsed >= self.m or (self.size is not None and self.failing):
+            return []
+        take = min(self.m - self.parsed, self.cap - self.issued)
+        if self.size is not None:
+            take = min(take, self.size)
+        if take <= 0:
+            return []
+        wave = list(range(self.issued, self.issued + take))
+        self.issued += take
+        return wave
+
+    def record(self, score: float | None, *, transient: bool = False) -> None:
+        """One answer of the last wave (``score`` None: unparsed)."""
+        if transient:
+            self.stalled = True
+        elif score is not None:
+            self.parsed += 1
+            self.failing = self.failing or score < 1
+
+
 def _rank(proof: PoolProof) -> tuple[float, float]:
     # Mean verification score, ties broken by the generator's own score (unparsed: lowest).
     return (proof.mean if proof.mean is not None else -1.0,
@@ -126,10 +174,28 @@ def best_proof(pool: Sequence[PoolProof], m: int) -> PoolProof | None:
     return max(ordered, key=lambda p: (p.passed(m), *_rank(p)))
 
 
+def answer_mismatch(proof: PoolProof) -> bool:
+    """The proof states a final answer and it does not match the problem's reference answer
+    (``answer_match`` is only ever set for problems that have one)."""
+    return proof.answer_match is False and bool((proof.answer or "").strip())
+
+
 def informal_label(proof: PoolProof, policy: LabelPolicy, *, m_verifications: int, m_meta: int) -> InformalLabel:
     """DeepSeekMath-V2's rule on the first n parsed analyses of a proof: if none reports issues,
     the label is 1; if at least k valid analyses (upheld by a majority of their m meta-scores
-    ≥ tau) give the lowest score of the n, the label is that score; otherwise no label."""
+    ≥ tau) give the lowest score of the n, the label is that score; otherwise no label.
+
+    A proof whose final answer does not match the reference answer gets 0 (``answer-mismatch``)
+    whatever its analyses say: a verifier can pass a proof of a wrong answer (DeepSeekMath-V2's
+    released outputs hold one), and the reference settles what the analyses cannot. The search
+    never sees the reference; only this label does."""
+    label = _consensus_label(proof, policy, m_verifications=m_verifications, m_meta=m_meta)
+    if answer_mismatch(proof):
+        return label.model_copy(update={"value": 0.0, "reason": "answer-mismatch"})
+    return label
+
+
+def _consensus_label(proof: PoolProof, policy: LabelPolicy, *, m_verifications: int, m_meta: int) -> InformalLabel:
     n = policy.n or m_verifications
     first = [v for v in sorted(proof.verdicts, key=lambda v: v.index) if v.parsed][:n]
     if len(first) < n:

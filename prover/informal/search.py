@@ -2,10 +2,12 @@
 
 Per problem, per round: the proofs of the round are generated (N fresh ones in round 0; in round
 r ≥ 1, P refinements of each of the K best pool proofs, each given A of its analyses); each proof
-is verified M times (unparsed verdicts re-sampled up to ``max_verdict_retries``); each analysis
-that reports issues is meta-verified m times; proofs of problems with a reference answer have
-their final answer checked. The problem stops when a proof passes all M verifications with M
-parsed verdicts, after R refinement rounds, or when its budget is spent.
+is verified M times (unparsed verdicts — lenient ones included: only a score after the contract
+phrase counts — re-sampled up to ``max_verdict_retries``), or with ``verification_wave`` in waves
+that stop once the proof cannot pass (``VerificationWaves``); each analysis that reports issues is
+meta-verified m times; proofs of problems with a reference answer have their final answer checked
+(normalised match, math-verify, then the judge). The problem stops when a proof passes all M
+verifications with M parsed verdicts, after R refinement rounds, or when its budget is spent.
 
 **Determinism.** Round r+1 is planned only once everything of rounds ≤ r is in or has failed for
 good; every random choice uses an RNG seeded by (run seed, problem, purpose, round) and every
@@ -32,16 +34,17 @@ from prover.core.errors import ConfigError
 from prover.core.hashing import hash_json
 from prover.core.informal_records import ProblemResult, SearchConfig
 from prover.core.llm_records import ChatMessage, ModelRequest, ModelResult, SamplingParams
-from prover.informal.answers import answers_match, extract_answer
+from prover.informal.answers import compare_answers, extract_answer
 from prover.informal.parsers import parse_generation, parse_judgement, parse_meta, parse_verdict
-from prover.informal.pool import (PoolProof, PoolVerdict, best_proof, informal_label, pair_analyses,
-                                  select_for_refinement)
+from prover.informal.pool import (PoolProof, PoolVerdict, VerificationWaves, best_proof, informal_label,
+                                  pair_analyses, select_for_refinement)
 from prover.informal.prompts import Templates
 from prover.informal.seeds import derive_seed, search_rng
 from prover.informal.worker import StoreWorker
 
-ENGINE_VERSION = 1
-"""Bumped when the search would ask different things for the same settings."""
+ENGINE_VERSION = 2
+"""Bumped when the search would ask different things for the same settings (2: strict verdict
+parsing re-samples lenient verdicts; verification in waves)."""
 
 ROLES_USED = ("generator", "verifier", "meta_verifier", "judge")
 STAGES = ("generate", "refine", "verify", "meta", "judge")
@@ -140,7 +143,8 @@ def search_key(problem: ProblemInfo, config: SearchConfig, templates: Templates,
     return hash_json({
         "v": ENGINE_VERSION, "problem": problem.key,
         "knobs": config.knobs.model_dump(exclude={"rounds"}),
-        "max_verdict_retries": config.max_verdict_retries, "seed": config.seed,
+        "max_verdict_retries": config.max_verdict_retries, "verification_wave": config.verification_wave,
+        "seed": config.seed,
         "answer_judge": config.answer_judge, "templates": templates.fingerprint(), "models": models,
     })
 
@@ -174,6 +178,19 @@ def _tokens(res: ModelResult) -> int:
     return (res.prompt_tokens or 0) + (res.completion_tokens or 0)
 
 
+def _lenient_extra(parsed: Any) -> dict[str, Any]:
+    # A lenient reading is stored beside the row (the score column stays empty: it never counts).
+    return {"lenient_score": parsed.lenient_score} if parsed.lenient_score is not None else {}
+
+
+def record_answer(plan: VerificationWaves, verdict: Any) -> None:
+    """Feed a ``verification`` outcome (a PoolVerdict, None, or ``_TRANSIENT``) to a plan."""
+    if verdict is _TRANSIENT:
+        plan.record(None, transient=True)
+    else:
+        plan.record(verdict.score if verdict is not None else None)
+
+
 def _verifiable(proof: PoolProof) -> bool:
     return bool(proof.text.strip()) and proof.status not in ("truncated", "empty")
 
@@ -195,6 +212,8 @@ class ProblemSearch:
         self.calls = 0
         self.tokens = 0
         self.failures = 0
+        self.judge_saved = 0
+        """Answers math-verify decided, each a judge call normalisation alone would have needed."""
         self.last_error = ""
         self.status = "running"
         self.stop_reason = ""
@@ -386,7 +405,7 @@ class ProblemSearch:
                 self.e.progress.done(stage)
                 return None
             parsed = parse_generation(res.text, truncated=res.truncated)
-            answer, match = self._exact_answer(parsed.proof)
+            answer, match, method = self._exact_answer(parsed.proof)
             fields = {
                 "problem_id": self.p.id, "run_id": self.e.run_id, "source": "generated" if slot.round == 0 else "refined",
                 "round": slot.round, "sample_index": slot.index, "parent_ids": slot.parent_ids, "text": parsed.proof,
@@ -394,6 +413,9 @@ class ProblemSearch:
                 "parse_status": parsed.status, "answer": answer, "answer_match": match,
                 "extra": {"analysis_ids": slot.analysis_ids, "model": res.model} if slot.analysis_ids else {"model": res.model},
             }
+            if method is not None:
+                # Which step decided the answer (``math-verify``: a judge call saved; ``undecided``: the judge's).
+                fields["extra"]["answer_method"] = method
             if slot.feedback_ids:
                 fields["extra"]["formal_feedback_ids"] = slot.feedback_ids
             proof = PoolProof(round=slot.round, slot=slot.index, text=parsed.proof, self_score=parsed.self_score,
@@ -406,9 +428,18 @@ class ProblemSearch:
         self.e.progress.done(stage)
         return proof
 
+    def waves(self) -> VerificationWaves:
+        """A proof's verification plan (see :class:`VerificationWaves`)."""
+        m = self.k.verifications
+        return VerificationWaves(m=m, cap=m + self.config.max_verdict_retries, size=self.config.verification_wave)
+
     async def verify(self, proof: PoolProof) -> None:
         """M verifications of a proof, each unparsed one replaced by a new sample (up to the
-        retry limit) the moment it comes back; issue-reporting analyses meta-verified at once."""
+        retry limit) the moment it comes back; issue-reporting analyses meta-verified at once.
+        With ``verification_wave``, in waves that stop once the proof cannot pass."""
+        if self.config.verification_wave is not None:
+            await self._verify_in_waves(proof)
+            return
         m = self.k.verifications
         cap = m + self.config.max_verdict_retries
         next_index = m
@@ -431,6 +462,17 @@ class ProblemSearch:
             for i in range(m):
                 tg.create_task(one(i, tg))
 
+    async def _verify_in_waves(self, proof: PoolProof) -> None:
+        plan = self.waves()
+        async with asyncio.TaskGroup() as metas:
+            while wave := plan.next_wave():
+                # A wave is decided on its verdicts alone; meta-verifications run alongside.
+                self.e.progress.planned("verify", len(wave))
+                for verdict in await asyncio.gather(*(self.verification(proof, i) for i in wave)):
+                    record_answer(plan, verdict)
+                    if isinstance(verdict, PoolVerdict) and verdict.parsed:
+                        metas.create_task(self.meta(proof, verdict))
+
     def _verification_prompt(self, proof: PoolProof) -> str:
         # M + retries verifications share one prompt: render it once per proof.
         key = id(proof)
@@ -446,8 +488,13 @@ class ProblemSearch:
         row = self._stored("verifications", key)
         if row is not None:
             f = row.fields
-            verdict = PoolVerdict(index=f["sample_index"], score=f["score"], status=f["parse_status"],
-                                  analysis=f["analysis"], id=row.id)
+            score, status = f["score"], f["parse_status"]
+            if status == "missing_marker":
+                # Rows stored before strict parsing read a box anywhere as the score: read again.
+                again = parse_verdict(f["analysis"])
+                score, status = again.score, again.status
+            verdict = PoolVerdict(index=f["sample_index"], score=score, status=status, analysis=f["analysis"],
+                                  id=row.id)
         else:
             res = await self._ask(req)
             if res.status == "error":
@@ -456,7 +503,7 @@ class ProblemSearch:
             parsed = parse_verdict(res.text, truncated=res.truncated)
             fields = {"run_id": self.e.run_id, "verifier_model": res.model, "sample_index": i,
                       "analysis": parsed.analysis, "score": parsed.score, "parse_status": parsed.status,
-                      "issues": [], "extra": {}}
+                      "issues": [], "extra": _lenient_extra(parsed)}
             verdict = PoolVerdict(index=i, score=parsed.score, status=parsed.status, analysis=parsed.analysis)
             self._parent(fields, proof, "proof")
             self._keys[id(verdict)] = res.key
@@ -490,7 +537,7 @@ class ProblemSearch:
                 parsed = parse_meta(res.text, truncated=res.truncated)
                 fields = {"run_id": self.e.run_id, "meta_verifier_model": res.model,
                           "sample_index": j, "text": parsed.text, "score": parsed.score,
-                          "parse_status": parsed.status, "extra": {}}
+                          "parse_status": parsed.status, "extra": _lenient_extra(parsed)}
                 self._parent(fields, verdict, "verification")
                 self._meta_writes.append(self.e.worker.add("metas", fields, res.key))
                 scores[j] = parsed.score
@@ -500,11 +547,13 @@ class ProblemSearch:
         # After a transient failure the meta-scores stay incomplete: validity is then unknown.
         verdict.metas = [scores[j] for j in range(n)] if len(scores) == n else []
 
-    def _exact_answer(self, text: str) -> tuple[str | None, bool | None]:
+    def _exact_answer(self, text: str) -> tuple[str | None, bool | None, str | None]:
+        """(answer, match, method) without a judge; all None without a reference answer."""
         if self.p.reference_answer is None:
-            return None, None
+            return None, None, None
         answer = extract_answer(text)
-        return answer, answers_match(answer, self.p.reference_answer)
+        cmp = compare_answers(answer, self.p.reference_answer)
+        return answer, cmp.match, cmp.method
 
     async def check_answer(self, proof: PoolProof) -> None:
         """For problems with a reference answer: the proof's final answer against it (exact
@@ -512,7 +561,9 @@ class ProblemSearch:
         ref = self.p.reference_answer
         if ref is None:
             return
-        answer, match = self._exact_answer(proof.text)
+        answer, match, method = self._exact_answer(proof.text)
+        if method == "math-verify":
+            self.judge_saved += 1
         if match is None and answer and self.config.answer_judge:
             self.e.progress.planned("judge", 1)
             seed = derive_seed(self.config.seed, self.p.key, "judge", proof.round, proof.slot)
@@ -542,7 +593,8 @@ class ProblemSearch:
             selected_proof_id=best.id if best else None, mean_score=best.mean if best else None,
             self_score=best.self_score if best else None, verifications=len(best.scores) if best else 0,
             passed=bool(best and best.passed(m)), answer=best.answer if best else None,
-            answer_match=best.answer_match if best else None, label=label, calls=self.calls, tokens=self.tokens,
+            answer_match=best.answer_match if best else None, judge_calls_saved=self.judge_saved, label=label,
+            calls=self.calls, tokens=self.tokens,
             seconds=self.seconds)
         if self.search_id is not None:
             await self.e.worker.run(
@@ -569,8 +621,9 @@ async def run_pipelined(engine: Engine, problems: Sequence[ProblemInfo]) -> list
 
 async def run_barrier(engine: Engine, problems: Sequence[ProblemInfo]) -> list[ProblemResult]:
     """DeepSeekMath-V2's reference schedule: each round, all generations of all problems, then
-    all verifications (in waves: the retries of unparsed verdicts after the first M), then all
-    meta-verifications, then all answer checks. Makes the same calls as ``run_pipelined``."""
+    all verifications (in waves: the retries of unparsed verdicts after the first M, or the waves
+    of ``verification_wave``), then all meta-verifications, then all answer checks. Makes the same
+    calls as ``run_pipelined``."""
     searches = [ProblemSearch(engine, p) for p in problems]
     await asyncio.gather(*(s.open() for s in searches))
     r = 0
@@ -586,27 +639,15 @@ async def run_barrier(engine: Engine, problems: Sequence[ProblemInfo]) -> list[P
         made = await asyncio.gather(*(s.generate(slot) for s, slots in plans for slot in slots))
         owners = [s for s, slots in plans for _ in slots]
         proofs = [(s, p) for s, p in zip(owners, made) if p is not None and _verifiable(p)]
-        m = engine.config.knobs.verifications
-        cap = m + engine.config.max_verdict_retries
-        waves = [(s, p, list(range(m))) for s, p in proofs]
-        engine.progress.planned("verify", m * len(proofs))
-        issued = {id(p): m for _, p in proofs}
-        while waves:
+        # Every proof's plan decides its next wave from the answers of the last (the same plans
+        # as the pipelined schedule: identical calls).
+        waves_of = {id(p): s.waves() for s, p in proofs}
+        while waves := [(s, p, w) for s, p in proofs if (w := waves_of[id(p)].next_wave())]:
             jobs = [(s, p, i) for s, p, indices in waves for i in indices]
+            engine.progress.planned("verify", len(jobs))
             outs = await asyncio.gather(*(s.verification(p, i) for s, p, i in jobs))
-            retry: dict[int, tuple[ProblemSearch, PoolProof, int]] = {}
-            for (s, p, _), v in zip(jobs, outs):
-                if v is not _TRANSIENT and (v is None or not v.parsed):
-                    s0, p0, n = retry.get(id(p), (s, p, 0))
-                    retry[id(p)] = (s0, p0, n + 1)
-            waves = []
-            for s, p, n in retry.values():
-                start = issued[id(p)]
-                take = min(n, cap - start)
-                if take > 0:
-                    issued[id(p)] = start + take
-                    engine.progress.planned("verify", take)
-                    waves.append((s, p, list(range(start, start + take))))
+            for (_, p, _), v in zip(jobs, outs):
+                record_answer(waves_of[id(p)], v)
         await asyncio.gather(*(s.meta(p, v) for s, p in proofs for v in sorted(p.verdicts, key=lambda v: v.index)))
         await asyncio.gather(*(s.check_answer(p) for s, p in proofs))
         for s, _ in plans:

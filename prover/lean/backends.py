@@ -61,12 +61,37 @@ def _require_local_lean(pin: ProjectPin, *, need_repl: bool) -> None:
                                 + "\n  ".join(missing))
 
 
+class DeferredBackend:
+    """A local backend (``repl``, ``file``) opened at its first check, so that what needs no Lean
+    (the screen, a verdict from the store) runs where no Lean is installed. Its first check
+    raises PrerequisiteError when Lean is missing, as opening would have."""
+
+    def __init__(self, name: str, **options) -> None:
+        self.name = name
+        self._options = options
+        self._backend: LeanBackend | None = None
+
+    def check(self, request: LeanRunRequest) -> LeanRawResponse:
+        if self._backend is None:
+            self._backend = open_backend(self.name, **self._options)
+        return self._backend.check(request)
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+
+
 def open_backend(name: str, *, project: str | os.PathLike | None = None, kimina_url: str | None = None,
                  memory_cap_bytes: int | None = DEFAULT_CAP_BYTES, max_processes: int | None = None,
-                 max_uses: int = 200, dojo_repo: str | None = None, dojo_commit: str | None = None) -> LeanBackend:
-    """A ready backend, or PrerequisiteError saying what is missing and how to get it."""
+                 max_uses: int = 200, dojo_repo: str | None = None, dojo_commit: str | None = None,
+                 deferred: bool = False) -> LeanBackend:
+    """A ready backend, or PrerequisiteError saying what is missing and how to get it. With
+    ``deferred``, a local backend is looked for at its first check instead (DeferredBackend)."""
     if name not in BACKENDS:
         raise UsageError(f"unknown Lean backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    if deferred and name in ("repl", "file"):
+        return DeferredBackend(name, project=project, memory_cap_bytes=memory_cap_bytes,
+                               max_processes=max_processes, max_uses=max_uses)
     if name == "kimina":
         from prover.lean.kimina import KiminaBackend
 

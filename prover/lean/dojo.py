@@ -15,7 +15,7 @@ from prover.core.errors import PrerequisiteError
 from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest
 
 NOT_A_VERDICT = ("lean-dojo checks tactic by tactic in a traced repository; it cannot check a whole file "
-                 "(use --backend repl, file or kimina for verdicts)")
+                 "(use --lean-backend repl, file or kimina for verdicts)")
 
 
 def require_lean_dojo():

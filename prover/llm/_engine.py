@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from prover.core.errors import BackendError, ProverError
 from prover.core.llm_records import CallRequest, Generation
+from prover.llm.crash_note import note_native_work
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,7 @@ class EngineBackend:
     # -- the thread ---------------------------------------------------------------------
 
     def _main(self) -> None:
+        note_native_work(self.name, f"loading {self.model}")
         try:
             self.load()
         except BaseException as exc:  # noqa: BLE001 - reported by the constructor
@@ -184,6 +186,7 @@ class EngineBackend:
             self._ready.set()
             return
         self._ready.set()
+        note_native_work(self.name, f"serving {self.model}")
         try:
             self.serve()
         except BaseException as exc:  # noqa: BLE001 - the engine died: say so to every caller

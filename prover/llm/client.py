@@ -285,7 +285,9 @@ class ModelClient:
             text=gen.text if gen.error is None else None, reasoning=gen.reasoning,
             finish_reason=gen.finish_reason, prompt_tokens=gen.prompt_tokens,
             completion_tokens=gen.completion_tokens, latency_s=gen.latency_s, error=gen.error,
-            transient=gen.transient if gen.error is not None else False, attempts=attempts)
+            transient=gen.transient if gen.error is not None else False, attempts=attempts,
+            http_status=gen.http_status if gen.error is not None else None,
+            retry_after_s=gen.retry_after_s if gen.error is not None else None)
         if self._writer is not None:
             await self._writer.put([CallRecord(
                 call_key=key, run_id=self.run_id, role=call.role, backend=call.backend,

@@ -6,7 +6,10 @@ that exercises the machinery and proves nothing. ``model`` may instead name any 
 chat template is then used unless ``engine.chat_format`` says otherwise.
 
 Engine options (``engine``): any keyword argument of ``llama_cpp.Llama`` (``n_ctx`` — default
-8192 —, ``n_threads``, ``n_gpu_layers``, ``chat_format``, ...).
+8192 —, ``n_threads``, ``n_gpu_layers``, ``chat_format``, ...), and ``use_extra_bufts`` (default
+false): llama.cpp's extra buffer types repack weights for the CPU's matrix units, and on CPUs with
+AMX that code crashes in decode (a segmentation fault), so prover loads models without them.
+``python -m prover.llm.llama_server`` is llama.cpp's OpenAI server with the same default.
 
 Sampling follows the OpenAI semantics the other backends use: temperature (default 1) and
 nucleus mass (default 1) only; llama.cpp's extra samplers (top-k, min-p, typical, repetition
@@ -16,17 +19,53 @@ that does not fit the context is a definitive error."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from prover.core.errors import BackendError
 from prover.core.llm_records import LOCAL_MODEL, CallRequest, Generation, RoleSettings
 from prover.llm._engine import EngineBackend
+from prover.llm.crash_note import note_native_work
 
 DEFAULT_N_CTX = 8192
+
+
+def _defaults_with(original: Any, extra_bufts: bool) -> Any:
+    def params():
+        p = original()
+        p.use_extra_bufts = extra_bufts
+        return p
+
+    params.prover_extra_bufts = extra_bufts  # type: ignore[attr-defined]
+    return params
+
+
+@contextlib.contextmanager
+def extra_buffer_types(enabled: bool) -> Iterator[None]:
+    """Models loaded inside take ``use_extra_bufts=enabled``. ``llama_cpp.Llama`` builds its
+    model parameters from ``llama_model_default_params()`` and has no argument for this field, so
+    the default itself is swapped while the model loads."""
+    import llama_cpp.llama_cpp as lib
+
+    original = lib.llama_model_default_params
+    lib.llama_model_default_params = _defaults_with(original, enabled)
+    try:
+        yield
+    finally:
+        lib.llama_model_default_params = original
+
+
+def disable_extra_buffer_types() -> None:
+    """For this whole process (the server entry point): every model loads without extra buffer
+    types."""
+    import llama_cpp.llama_cpp as lib
+
+    if getattr(lib.llama_model_default_params, "prover_extra_bufts", None) is not False:
+        lib.llama_model_default_params = _defaults_with(lib.llama_model_default_params, False)
 
 
 class LlamaCppBackend(EngineBackend):
@@ -42,6 +81,7 @@ class LlamaCppBackend(EngineBackend):
         if self.bundled:
             options["chat_format"] = "gemma"  # a base model: its GGUF carries no chat template
         options.update(settings.engine)
+        self.extra_bufts = bool(options.pop("use_extra_bufts", False))
         self.options = options
         self.path: Path | None = None
         self._llm: Any = None
@@ -57,7 +97,8 @@ class LlamaCppBackend(EngineBackend):
             raise BackendError(f"local backend: no GGUF file at {path} (model is a path to a "
                                f".gguf file, or {LOCAL_MODEL!r} for the bundled one)")
         self.path = path
-        self._llm = Llama(model_path=str(path), **self.options)
+        with extra_buffer_types(self.extra_bufts):
+            self._llm = Llama(model_path=str(path), **self.options)
 
     def unload(self) -> None:
         llm, self._llm = self._llm, None
@@ -69,6 +110,7 @@ class LlamaCppBackend(EngineBackend):
 
     def _one(self, call: CallRequest) -> Generation:
         llm = self._llm
+        note_native_work(self.name, f"generating with {self.path.name if self.path else self.model}")
         llm.reset()
         seed = call.seed if call.seed is not None else secrets.randbits(31)
         start = time.perf_counter()

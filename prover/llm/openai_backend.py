@@ -107,9 +107,9 @@ class OpenAIBackend:
                                f"(it usually ends in /v1) and the model name {model!r}")
         message = f"{url} answered HTTP {status}: {detail}"
         if status in (408, 429) or status >= 500:
-            return Generation(error=message, transient=True, latency_s=latency,
+            return Generation(error=message, transient=True, latency_s=latency, http_status=status,
                               retry_after_s=_retry_after(response.headers.get("retry-after")))
-        return Generation(error=message, transient=False, latency_s=latency)
+        return Generation(error=message, transient=False, latency_s=latency, http_status=status)
 
     async def aclose(self) -> None:
         await self._pool.aclose()

@@ -1,9 +1,15 @@
 """``prover models test``: one short request per configured model endpoint, to see that each
-role's backend answers — before a long run finds out the hard way. Nothing is stored."""
+role's backend answers — before a long run finds out the hard way. Nothing is stored.
+
+A server that answers HTTP 429 is reachable — its URL, model and key work — but over its rate
+limit right now: that is reported as ``rate_limited``, apart from an endpoint that cannot answer
+(a run facing it waits and retries). When the 429 carries a Retry-After that fits in what is
+left of the timeout, the probe waits that long and asks once more."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
@@ -41,6 +47,10 @@ class RoleProbe(BaseModel):
     """The reply hit the probe's token limit."""
     error: str | None = None
     """Why it could not answer."""
+    rate_limited: bool = False
+    """The server answered HTTP 429: reachable (URL, model and key work) but over its rate limit."""
+    retry_after_s: float | None = None
+    """With ``rate_limited``: the Retry-After it gave, in seconds."""
 
 
 def probed_roles(config: ModelConfig, roles: Sequence[str] = ()) -> list[str]:
@@ -73,19 +83,29 @@ def probe_roles(config: ModelConfig, roles: Sequence[str] = (), *, timeout_s: fl
 
     async def one(group_roles: list[str]) -> RoleProbe:
         s = config.role(group_roles[0])
+        # max_retry_after_s 0: the client's own retry does not sleep out a Retry-After; the
+        # probe decides below whether one fits in its timeout.
         quick = s.model_copy(update={"max_retries": min(s.max_retries, 1), "backoff_s": 0.5,
-                                     "timeout_s": min(s.timeout_s, timeout_s)})
+                                     "timeout_s": min(s.timeout_s, timeout_s), "max_retry_after_s": 0.0})
         probe_config = ModelConfig(defaults=quick)
         base = dict(roles=tuple(group_roles), backend=s.backend, model=s.model or "scripted",
                     base_urls=s.base_urls if s.backend == "openai" else ())
+        t0 = time.monotonic()
         try:
             async with ModelClient(probe_config) as client:
-                r = await client.ask(group_roles[0], PROBE_PROMPT, temperature=0.0,
-                                     max_tokens=min(s.max_tokens or max_tokens, max_tokens))
+                ask = lambda: client.ask(group_roles[0], PROBE_PROMPT, temperature=0.0,  # noqa: E731
+                                         max_tokens=min(s.max_tokens or max_tokens, max_tokens))
+                r = await ask()
+                wait = r.retry_after_s
+                if r.http_status == 429 and wait is not None and wait <= timeout_s - (time.monotonic() - t0):
+                    await asyncio.sleep(wait)
+                    r = await ask()
         except PrerequisiteError as exc:  # BackendError, a missing SDK
             return RoleProbe(**base, ok=False, error=str(exc))
+        limited = r.status == "error" and r.http_status == 429
         return RoleProbe(**base, ok=r.status != "error", latency_s=r.latency_s, reply=r.text,
-                         reasoning=r.reasoning, truncated=r.truncated, error=r.error)
+                         reasoning=r.reasoning, truncated=r.truncated, error=r.error, rate_limited=limited,
+                         retry_after_s=r.retry_after_s if limited else None)
 
     async def main() -> list[RoleProbe]:
         return list(await asyncio.gather(*(one(g) for g in groups.values())))

@@ -7,9 +7,9 @@ messages). Outputs with neither are a *queue*, consumed one per call, in the ord
 the backend, when no rule fits. A call that nothing fits raises BackendError (a test double
 fails loudly). A test may instead pass a function ``call -> str | ScriptedOutput``.
 
-JSONL file (the ``script`` setting, e.g. ``--role judge.script=judge.jsonl``): one object per
-line with the fields of :class:`ScriptedOutput`; blank lines and lines starting with ``#`` are
-skipped."""
+JSONL file (the ``script`` setting: ``PROVER_SCRIPT=FILE`` for every role, ``--role
+judge.script=judge.jsonl`` or ``PROVER_JUDGE_SCRIPT`` for one): one object per line with the
+fields of :class:`ScriptedOutput`; blank lines and lines starting with ``#`` are skipped."""
 
 from __future__ import annotations
 
@@ -72,8 +72,11 @@ class ScriptedBackend:
 
     name = "scripted"
 
-    def __init__(self, outputs: Iterable[ScriptedOutput | str | dict[str, Any]] | Script | None = None):
+    def __init__(self, outputs: Iterable[ScriptedOutput | str | dict[str, Any]] | Script | None = None, *,
+                 hint: str = ""):
         self.calls: list[CallRequest] = []
+        self.hint = hint
+        """Said when nothing fits a call (how to give the backend its outputs)."""
         self._fn: Script | None = None
         self._rules: list[ScriptedOutput] = []
         self._queue: deque[ScriptedOutput] = deque()
@@ -132,7 +135,7 @@ class ScriptedBackend:
             return self._queue.popleft()
         prompt = call.messages[-1].content
         raise BackendError(f"scripted backend has no output for a {call.role} call "
-                           f"(last message starts {prompt[:80]!r})")
+                           f"(last message starts {prompt[:80]!r})" + (f"; {self.hint}" if self.hint else ""))
 
     async def aclose(self) -> None:
         pass
@@ -142,7 +145,11 @@ def scripted_from_settings(settings: RoleSettings) -> ScriptedBackend:
     """The registry's factory: outputs from the ``script`` JSONL file, if any."""
     if settings.script:
         return ScriptedBackend.from_jsonl(settings.script)
-    return ScriptedBackend()
+    return ScriptedBackend(hint=NO_SCRIPT_HINT)
+
+
+NO_SCRIPT_HINT = ("no script is set: PROVER_SCRIPT=FILE.jsonl gives every role its outputs (e.g. "
+                  "prover/data/demo_script.jsonl), --role ROLE.script=FILE one role")
 
 
 def _coerce(output: ScriptedOutput | str | dict[str, Any]) -> ScriptedOutput:

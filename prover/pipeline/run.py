@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from prover.core.errors import UsageError
+from prover.core.errors import NotFoundError, UsageError
 from prover.core.hashing import hash_json
 from prover.core.informal_records import BudgetEstimate, RunSummary, SearchConfig
 from prover.core.llm_records import ModelConfig
@@ -53,9 +53,25 @@ def resolve_problems(store: Any, tokens: Sequence[str], *, import_files: bool = 
                                    reference_answer=rec.reference_answer)
                 out.setdefault((pid, info.key), info)
         else:
-            info = _info(store.resolve_problem(token))
+            info = _info(_resolve_stored(store, token))
             out.setdefault((info.id, info.key), info)
     return list(out.values())
+
+
+def _resolve_stored(store: Any, token: str) -> Any:
+    """The stored problem a token names; a token that names none and looks like a path is a
+    missing file (a typo in a path should not read as an unknown problem id)."""
+    from prover.store.imports import SUFFIXES
+
+    try:
+        return store.resolve_problem(token)
+    except NotFoundError:
+        if Path(token).suffix.lower() in SUFFIXES:
+            raise NotFoundError(f"{token}: no such file") from None
+        if "/" in token or "\\" in token:
+            raise NotFoundError(f"{token}: no such file or directory, and no stored problem is named so "
+                                "(COLLECTION/ID)") from None
+        raise
 
 
 def estimate_budget(problems: Sequence[ProblemInfo], config: SearchConfig, model_config: ModelConfig) -> BudgetEstimate:
@@ -173,6 +189,7 @@ def _run_informal(store, tokens, *, config, model_config, templates, backends, p
         "calls": summary.calls, "sent": summary.sent, "cached": summary.cached, "resent": summary.resent,
         "tokens": summary.tokens, "seconds": summary.seconds, "solved": sum(r.passed for r in results),
         "problems": len(results), "client": stats.as_dict(),
+        "judge_calls_saved": sum(r.judge_calls_saved for r in results),
         **({"formal": {"attempts": len(summary.formal),
                        "statuses": _count(r["status"] for r in summary.formal)}} if formal is not None else {})})
     return summary

@@ -41,7 +41,7 @@ class InformalSearch(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     seed: Mapped[int] = mapped_column(Integer, default=0)
-    # running | solved | exhausted | budget | incomplete | skipped
+    # running | solved | exhausted | budget | incomplete | skipped | interrupted (its run died)
     status: Mapped[str] = mapped_column(String(20), default="running")
     stop_reason: Mapped[str | None] = mapped_column(Text)
     rounds: Mapped[int] = mapped_column(Integer, default=0)

@@ -23,6 +23,9 @@ from prover.store.schema import Base, Problem, Proof, Run, Verification, utcnow
 #: Run kind of ``prover labels resample``: its analyses were drawn until one agreed with a
 #: label, so they are left out of informal labels and of verifier cross-checks (a biased sample).
 RESAMPLE_RUN_KIND = "labels-resample"
+#: Run kind of ``prover labels build --top-up``: the verifications a search's own schedule would
+#: have asked next (same requests), so unlike resampled ones they count for labels.
+TOPUP_RUN_KIND = "labels-topup"
 
 _CHUNK = 500
 
@@ -81,6 +84,12 @@ class ProofInfo:
     run_id: int | None
     proof_source: str
     round: int
+    sample_index: int = 0
+    """Its place among the proofs of its round (request seeds derive from it)."""
+    answer: str | None = None
+    """The proof's extracted final answer (problems with a reference answer)."""
+    answer_match: bool | None = None
+    """Whether it matches the reference (None: no reference, or undecided)."""
 
 
 class LabelsMixin:
@@ -224,7 +233,8 @@ class LabelsMixin:
         """Proof id → the proof and its problem's identity and statement."""
         p, pr = Proof.__table__, Problem.__table__
         cols = [p.c.id, p.c.problem_id, pr.c.collection, pr.c.external_id, pr.c.statement_hash,
-                pr.c.informal_statement, pr.c.split, p.c.run_id, p.c.source, p.c.round]
+                pr.c.informal_statement, pr.c.split, p.c.run_id, p.c.source, p.c.round, p.c.answer,
+                p.c.answer_match, p.c.sample_index]
         if with_text:
             cols.append(p.c.text)
         q = select(*cols).join(pr, pr.c.id == p.c.problem_id).order_by(p.c.id)
@@ -239,7 +249,8 @@ class LabelsMixin:
                                           external_id=r.external_id, statement_hash=r.statement_hash,
                                           statement=r.informal_statement, source_split=r.split,
                                           text=r.text if with_text else "", run_id=r.run_id,
-                                          proof_source=r.source, round=r.round)
+                                          proof_source=r.source, round=r.round, answer=r.answer,
+                                          answer_match=r.answer_match, sample_index=r.sample_index)
         return out
 
 

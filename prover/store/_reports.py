@@ -26,7 +26,7 @@ class ReportRows:
     searches: list[dict[str, Any]]
     """problem_id, status, passed, answer_match, calls, tokens, rounds, verifications (M), run_id."""
     proofs: list[dict[str, Any]]
-    """id, problem_id, round, self_score, source."""
+    """id, problem_id, round, self_score, source, answer_method (the step that decided its answer check)."""
     verdicts: dict[int, list[tuple[int, float | None, str]]]
     """proof id → [(sample index, score, parse status)] in sample order (resampled ones left out)."""
     calls: list[dict[str, Any]]
@@ -83,9 +83,10 @@ class ReportsMixin:
                                          answer_match=r.answer_match, calls=r.calls or 0, tokens=r.tokens or 0,
                                          rounds=r.rounds or 0, verifications=knobs.get("verifications"),
                                          run_id=r.run_id))
-            proofs = [dict(id=r.id, problem_id=r.problem_id, round=r.round, self_score=r.self_score, source=r.source)
-                      for r in chunked(select(Proof.id, Proof.problem_id, Proof.round, Proof.self_score, Proof.source)
-                                       .order_by(Proof.id), Proof.problem_id)]
+            proofs = [dict(id=r.id, problem_id=r.problem_id, round=r.round, self_score=r.self_score, source=r.source,
+                           answer_method=(r.extra or {}).get("answer_method"))
+                      for r in chunked(select(Proof.id, Proof.problem_id, Proof.round, Proof.self_score, Proof.source,
+                                              Proof.extra.label("extra")).order_by(Proof.id), Proof.problem_id)]
             resampled = select(Run.id).where(Run.kind == "labels-resample")
             vq = (select(Verification.proof_id, Verification.sample_index, Verification.score,
                          Verification.parse_status)

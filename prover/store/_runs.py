@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from prover import __version__
 from prover.store.schema import Run, utcnow
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 class RunsMixin:
@@ -15,7 +27,8 @@ class RunsMixin:
                   seed: int | None = None, run_key: str | None = None, reveals_reference: bool = False) -> int:
         with self.session() as s:
             run = Run(kind=kind, command=command or [], config=config or {}, seed=seed, run_key=run_key,
-                      reveals_reference=reveals_reference, prover_version=__version__)
+                      reveals_reference=reveals_reference, prover_version=__version__,
+                      host=socket.gethostname(), pid=os.getpid())
             s.add(run)
             s.flush()
             return run.id
@@ -27,6 +40,25 @@ class RunsMixin:
             run.finished_at = utcnow()
             if summary is not None:
                 run.summary = summary
+
+    def reap_dead_runs(self) -> list[int]:
+        """Mark ``interrupted`` the runs of this host still ``running`` whose process is gone (a
+        kill or a crash ends a process before it can say so), and their informal searches. Runs
+        of other hosts are left as they are: their processes cannot be seen from here."""
+        from prover.store._informal import InformalSearch
+
+        host = socket.gethostname()
+        with self.session() as s:
+            rows = s.execute(select(Run.id, Run.pid).where(Run.status == "running", Run.host == host)).all()
+            dead = [run_id for run_id, pid in rows if pid is not None and not _process_alive(pid)]
+            if dead:
+                s.execute(update(Run).where(Run.id.in_(dead), Run.status == "running")
+                          .values(status="interrupted", finished_at=utcnow(),
+                                  summary={"interrupted": "its process ended without finishing the run"}))
+                s.execute(update(InformalSearch)
+                          .where(InformalSearch.run_id.in_(dead), InformalSearch.status == "running")
+                          .values(status="interrupted", updated_at=utcnow()))
+        return dead
 
     def find_run(self, run_key: str) -> Run | None:
         """The newest run with this key (a hash of the command's inputs), for resuming."""

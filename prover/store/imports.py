@@ -2,7 +2,8 @@
 `formal_statements`.
 
 Known layouts are recognised by their fields (DeepSeek-Prover JSONL, the PutnamBench and miniF2F
-joined JSONL, DeepSeekMath-V2 inputs); other layouts are mapped with ``--field NAME=PATH``. Every
+joined JSONL, DeepSeekMath-V2 inputs, and records whose fields already carry the canonical names of
+``FIELD_NAMES``); other layouts are mapped with ``--field NAME=PATH``. Every
 file is parsed completely before anything is written, and the whole import is one transaction:
 malformed input raises ``BadDataError`` naming the file, line and field, and writes no row.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -21,6 +23,8 @@ from prover.core.errors import BadDataError, UsageError
 from prover.core.records import FormalStatementRecord, ImportSummary, ProblemRecord
 
 FORMATS = ("json", "jsonl", "csv", "lean")
+SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".lean")
+"""Suffixes of the files problems are imported from (`.ndjson` reads as JSONL)."""
 MISSING = object()
 
 # NAME -> what it fills; listed in `prover problems import --help`.
@@ -36,7 +40,7 @@ FIELD_NAMES = {
     "header": "Lean preamble for formal_statement (imports, opens, defs)",
     "lean_file": "a whole Lean problem file (split into preamble, answer slots and theorem)",
     "toolchain": "source Lean toolchain of the formal statement",
-    "collection": "collection (default: the file's stem or --collection)",
+    "collection": "collection (default: the benchmark's name for known sources, else the file's stem)",
 }
 
 V4_9 = "leanprover/lean4:v4.9.0"
@@ -79,7 +83,9 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
 def read_records(path: Path, fmt: str) -> Iterator[SourceRecord]:
     """The records of a JSON array, JSONL or CSV file, each with its location."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: spreadsheet programs start their CSV (and some tools their JSON) with a BOM,
+        # which would otherwise become part of the first column's name.
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadDataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path)) from exc
     except OSError as exc:
@@ -348,14 +354,108 @@ def _dsm_v2(rec: SourceRecord, collection: str) -> ProblemRecord:
                          metadata=_rest(rec, used), source=f"{rec.path}:{rec.where}")
 
 
-# (name, fields that identify it, builder); the first whose fields are all present wins.
-LAYOUTS: list[tuple[str, set[str], Callable[[SourceRecord, str], ProblemRecord]]] = [
-    ("minif2f-joined", {"formal_statement_v4_9", "lean_file_yangky11"}, _minif2f_joined),
-    ("putnambench-joined", {"lean_file", "name"}, _putnambench),
-    ("deepseek-prover", {"name", "informal_prefix", "formal_statement"}, _deepseek_prover),
-    ("goedel", {"name", "header", "formal_statement", "informal_statement"}, _goedel),
-    ("deepseekmath-v2", {"problem_idx", "question"}, _dsm_v2),
+def _canonical(rec: SourceRecord, collection: str) -> ProblemRecord:
+    # Fields that already carry the names of FIELD_NAMES map to themselves.
+    return _mapped({name: name for name in FIELD_NAMES if name in rec.data}, rec, collection)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A known input layout: recognised when all of ``fields`` are present (and, with
+    ``any_of``, at least one of those)."""
+
+    name: str
+    fields: frozenset[str]
+    build: Callable[[SourceRecord, str], ProblemRecord]
+    collection: str | None = None
+    """The benchmark's collection, so that importing it from different files does not make
+    one collection per file stem; None: the file's stem (the files of that layout are named
+    after their benchmark, or the layout is shared by many)."""
+    any_of: frozenset[str] = frozenset()
+
+    def fits(self, keys: set[str]) -> bool:
+        return self.fields <= keys and (not self.any_of or bool(self.any_of & keys))
+
+
+# The first layout that fits the first record wins.
+LAYOUTS: list[Layout] = [
+    Layout("minif2f-joined", frozenset({"formal_statement_v4_9", "lean_file_yangky11"}), _minif2f_joined, "minif2f"),
+    Layout("putnambench-joined", frozenset({"lean_file", "name"}), _putnambench, "putnambench"),
+    Layout("deepseek-prover", frozenset({"name", "informal_prefix", "formal_statement"}), _deepseek_prover),
+    # Goedel-Prover's PutnamBench snapshot: only PutnamBench carries Coq and Isabelle statements.
+    Layout("goedel-putnambench", frozenset({"name", "header", "formal_statement", "informal_statement",
+                                            "coq_statement", "isabelle_statement"}), _goedel, "putnambench"),
+    Layout("goedel", frozenset({"name", "header", "formal_statement", "informal_statement"}), _goedel),
+    Layout("deepseekmath-v2", frozenset({"problem_idx", "question"}), _dsm_v2),
+    Layout("canonical", frozenset({"id"}), _canonical,
+           any_of=frozenset({"statement", "formal_statement", "lean_file"})),
 ]
+
+_UNNAMED = "\0unnamed"
+
+# Lake packages of known benchmarks (the `name` of their lake-manifest.json, without Lean's «»)
+# -> collection, for `.lean` files, whose folders are named `src`, `MiniF2F`, `Test`... The
+# miniF2F-lean4 files carry no informal statement, so in `minif2f` each would be a second problem
+# under the same name (a problem's key hashes its informal statement); the miniF2F joined file
+# brings the same v4.24 statements into `minif2f`, attached to the informal problems.
+LAKE_PACKAGE_COLLECTIONS = {"putnam": "putnambench", "miniF2F-lean4": "minif2f-lean4"}
+# PutnamBench's problem names (for its `.lean` files outside their Lake package).
+_PUTNAM_ID = re.compile(r"putnam_\d{4}_[ab]\d+")
+
+
+def _lake_package(path: Path) -> str | None:
+    for folder in [path if path.is_dir() else path.parent, *path.resolve().parents]:
+        manifest = folder / "lake-manifest.json"
+        if manifest.is_file():
+            try:
+                return json.loads(manifest.read_text(encoding="utf-8")).get("name", "").strip("«»")
+            except (OSError, ValueError, AttributeError):
+                return None
+    return None
+
+
+def _default_collection(path: Path, records: list[ProblemRecord], *, layout: Layout | None = None,
+                        lean: bool = False) -> str:
+    """The collection of a file imported without --collection: the benchmark's name when the
+    source is known, else the file's stem."""
+    if layout is not None and layout.collection:
+        return layout.collection
+    if lean:
+        known = LAKE_PACKAGE_COLLECTIONS.get(_lake_package(path) or "")
+        if known:
+            return known
+    if records and all(_PUTNAM_ID.fullmatch(r.external_id) for r in records):
+        return "putnambench"
+    return path.stem
+
+
+def suggest_fields(keys: Iterable[str]) -> list[str]:
+    """``NAME=FIELD`` mappings that fit a record's own fields, for the unknown-layout error."""
+    def norm(key: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", key.lower())
+
+    by_norm = {norm(k): k for k in keys}
+    out = []
+    for name, candidates in _FIELD_GUESSES.items():
+        found = next((by_norm[c] for c in candidates if c in by_norm), None)
+        if found is not None and not any(m.endswith("=" + found) for m in out):
+            out.append(f"{name}={found}")
+    return out
+
+
+# Field names seen in the wild for each NAME (lower case, letters and digits only), best first.
+_FIELD_GUESSES = {
+    "id": ["id", "problemid", "problemidx", "problemname", "name", "uid", "key", "idx", "qid", "questionid"],
+    "statement": ["statement", "problem", "question", "informalstatement", "problemstatement", "prompt", "text",
+                  "input"],
+    "answer": ["answer", "shortanswer", "finalanswer", "referenceanswer", "groundtruth", "target"],
+    "solution": ["solution", "informalsolution", "referencesolution", "proof"],
+    "guidelines": ["guidelines", "gradingguidelines", "gradingscheme", "rubric"],
+    "formal_statement": ["formalstatement", "leanstatement", "lean4statement", "leanstatement4"],
+    "header": ["header", "leanheader", "preamble"],
+    "split": ["split"],
+    "tags": ["tags", "category", "categories"],
+}
 
 
 def _rest(rec: SourceRecord, used: set[str]) -> dict[str, Any]:
@@ -395,33 +495,50 @@ def _mapped(fields: dict[str, str], rec: SourceRecord, collection: str) -> Probl
 def parse_problem_file(path: Path, *, collection: str | None = None, fmt: str | None = None,
                        fields: dict[str, str] | None = None) -> list[ProblemRecord]:
     """Every problem of one file (or directory of `.lean` files), fully parsed; raises
-    BadDataError at the first malformed record."""
+    BadDataError at the first malformed record. Without ``collection``, a known benchmark gets
+    its own name (``minif2f``, ``putnambench``, ...), anything else the file's stem."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
     fmt = detect_format(path, fmt)
-    collection = collection or path.stem
+    # Without a collection, records are built under a placeholder and renamed once the whole
+    # file has said what it is (a known layout, Lake package, or PutnamBench's names).
+    name = collection or _UNNAMED
+    layout: Layout | None = None
     if fmt == "lean":
-        return list(_lean_file_records(path, collection))
-    if fields and "id" not in fields:
-        raise UsageError("--field id=PATH is required when fields are mapped")
-    out: list[ProblemRecord] = []
-    builder = None
-    for rec in read_records(path, fmt):
-        if fields:
-            out.append(_mapped(fields, rec, collection))
-            continue
-        if builder is None:
-            keys = set(rec.data)
-            builder = next((b for _, need, b in LAYOUTS if need <= keys), None)
-            if builder is None:
-                raise BadDataError(
-                    f"unknown layout (fields: {', '.join(sorted(keys))}); map fields with --field NAME=PATH, "
-                    f"e.g. --field id=name --field statement=problem", source=str(path), line=rec.line)
-        out.append(builder(rec, collection))
-    if not out:
-        raise BadDataError("no records", source=str(path))
+        out = list(_lean_file_records(path, name))
+    else:
+        if fields and "id" not in fields:
+            raise UsageError("--field id=PATH is required when fields are mapped")
+        out = []
+        for rec in read_records(path, fmt):
+            if fields:
+                out.append(_mapped(fields, rec, name))
+                continue
+            if layout is None:
+                keys = set(rec.data)
+                layout = next((lay for lay in LAYOUTS if lay.fits(keys)), None)
+                if layout is None:
+                    raise _unknown_layout(rec)
+            out.append(layout.build(rec, name))
+        if not out:
+            raise BadDataError("no records", source=str(path))
+    if collection is None:
+        default = path.stem if fields else _default_collection(path, out, layout=layout, lean=fmt == "lean")
+        out = [r.model_copy(update={"collection": default}) if r.collection == name else r for r in out]
     return out
+
+
+def _unknown_layout(rec: SourceRecord) -> BadDataError:
+    ordered = list(rec.data)  # the file's own order
+    guess = suggest_fields(ordered)
+    if not any(g.startswith("id=") for g in guess):
+        guess.insert(0, "id=FIELD")
+    if not any(g.startswith(("statement=", "formal_statement=")) for g in guess):
+        guess.insert(1, "statement=FIELD")
+    options = " ".join(f"--field {shlex.quote(g)}" for g in guess)
+    return BadDataError(f"unknown layout (fields: {', '.join(ordered)}); map its fields with --field NAME=PATH, "
+                        f"e.g. {options}", source=str(rec.path), line=rec.line)
 
 
 def import_problems(store, paths: Iterable[str | Path], *, collection: str | None = None, fmt: str | None = None,

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from prover.core.errors import StoreError
+from prover.core.errors import StoreError, StoreNotWritableError
 from prover.store._calls import CallsMixin
 from prover.store._formal import FormalMixin
 from prover.store._grades import GradesMixin
@@ -54,6 +54,40 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+# PostgreSQL: read_only_sql_transaction, insufficient_privilege.
+_PG_NOT_WRITABLE = {"25006", "42501"}
+
+
+def _not_writable(context) -> None:
+    """``handle_error`` hook: a database that cannot be written (or its file created) raises
+    StoreNotWritableError, one line saying why, instead of the driver's error with its SQL."""
+    orig = context.original_exception
+    name = getattr(orig, "sqlite_errorname", "") or ""
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    url = context.engine.url if context.engine is not None else None
+    where = url.render_as_string(hide_password=True) if url is not None else "the database"
+    if url is not None and url.get_backend_name() == "sqlite" and url.database:
+        where = url.database.removeprefix("file:").partition("?")[0]
+    if name.startswith("SQLITE_READONLY") or sqlstate in _PG_NOT_WRITABLE:
+        why = f"{orig} (the file, its folder or the connection is read-only); make it writable"
+    elif name.startswith("SQLITE_CANTOPEN"):
+        why = _cannot_open(Path(where))
+    else:
+        return
+    raise StoreNotWritableError(f"cannot write the database {where}: {why}, or pass --db another database")
+
+
+def _cannot_open(path: Path) -> str:
+    folder = path.parent
+    if not folder.is_dir():
+        return f"its folder {folder} does not exist; create it"
+    if not os.access(folder, os.W_OK):
+        return f"its folder {folder} is not writable; make it writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only; make it writable"
+    return "SQLite cannot open the file; check that it and its folder can be written"
+
+
 class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin, InformalMixin,
                  LeanChecksMixin, LeanProcMixin, FormalMixin, LabelsMixin, ReportsMixin, VerifiedChecksMixin,
                  FormalReadsMixin):
@@ -72,13 +106,18 @@ class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "handle_error", _not_writable)
         store = cls(engine)
         if migrate:
             try:
                 store.migrate()
+            except StoreError:
+                engine.dispose()
+                raise
             except SQLAlchemyError as exc:
                 engine.dispose()
                 raise StoreError(f"cannot open database {store.url}: {exc}") from exc
+            store.reap_dead_runs()
         return store
 
     @property

@@ -149,13 +149,65 @@ def test_informal_rule_on_stored_analyses(store, world):
     assert got[ids["low"]].value == 0.0 and got[ids["low"]].evidence["valid"] == 1
     # the unparsed analysis is skipped: the first three parsed are 0.5, 1, 0.5; the first 0.5 is upheld
     assert got[ids["half"]].value == 0.5
-    assert got[ids["clean"]].policy_version == "informal/v1 n=3 m=1 k=1 tau=1"
+    assert got[ids["clean"]].policy_version == "informal/v2 n=3 m=1 k=1 tau=1"
     assert ids["rejected"] not in got and ids["few"] not in got and ids["nosearch"] not in got
     inf = s.sources["informal"]
     assert inf.considered == 6 and inf.added == 3
     assert inf.no_label == {"too-few-valid": 1, "too-few-analyses": 1,
                             "n-unknown (not from a search: pass --n and --m)": 1}
     assert inf.values == {"1": 1, "0": 1, "0.5": 1}
+
+
+def test_answer_mismatch_gives_informal_zero(store):
+    """Hand-made table: three proofs of an answer problem that every analysis passes; only the
+    one whose stored answer matches the reference keeps its 1."""
+    from sqlalchemy import update
+
+    from prover.store.schema import Proof
+
+    pid = add_problem(store, "c1", "P6", "Find the least number of tiles.", reference_answer="2112")
+    run = store.start_run("informal")
+    add_search(store, pid, m_verifications=3, m_meta=1, run_id=run)
+    rows = {"right": ("2112", True), "wrong": ("4048", False), "undecided": ("2^{11}+64", None),
+            "no-answer": (None, False)}
+    ids = {}
+    for name, (answer, match) in rows.items():
+        ids[name] = add_proof(store, pid, f"Proof {name}.", run_id=run)
+        add_analyses(store, ids[name], [1, 1, 1])
+        with store.session() as s:
+            s.execute(update(Proof).where(Proof.id == ids[name]).values(answer=answer, answer_match=match))
+    summary = build_labels(store, sources="informal")
+    got = {r.proof_id: r for r in store.labels(sources=["informal"])}
+    assert got[ids["wrong"]].value == 0.0
+    assert got[ids["wrong"]].evidence["rule"] == "answer-mismatch"
+    assert got[ids["wrong"]].evidence["answer"] == "4048"
+    assert {name: got[i].value for name, i in ids.items() if name != "wrong"} == {
+        "right": 1.0, "undecided": 1.0, "no-answer": 1.0}
+    assert summary.sources["informal"].values == {"1": 3, "0": 1}
+
+
+def test_rows_stored_before_strict_parsing_are_read_again(store):
+    """Hand-made table: 'missing_marker' rows as the old parser stored them. One read its 1 from
+    a box without the score phrase (lenient now: it does not count); one has the phrase but no
+    evaluation marker (still counts)."""
+    from sqlalchemy import update
+
+    from prover.store.schema import Verification
+
+    pid = add_problem(store, "c1", "L", "Prove L.")
+    run = store.start_run("informal")
+    add_search(store, pid, m_verifications=2, m_meta=1, run_id=run)
+    quoted, phrased = (add_proof(store, pid, name, run_id=run) for name in ("Quoted.", "Phrased."))
+    texts = {quoted: "It ends with \\boxed{1}.", phrased: "Fine. The final overall score should be: \\boxed{1}"}
+    for proof_id in (quoted, phrased):
+        ids = add_analyses(store, proof_id, [1, 1])
+        with store.session() as s:
+            s.execute(update(Verification).where(Verification.id == ids[0])
+                      .values(parse_status="missing_marker", analysis=texts[proof_id]))
+    summary = build_labels(store, sources="informal")
+    got = {r.proof_id: r.value for r in store.labels(sources=["informal"])}
+    assert got == {phrased: 1.0}
+    assert summary.sources["informal"].no_label == {"too-few-analyses": 1}
 
 
 def test_informal_parameters_from_the_command_win(store, world):
@@ -166,7 +218,7 @@ def test_informal_parameters_from_the_command_win(store, world):
     assert got[ids["rejected"]].value == 0.0
     assert got[ids["few"]].value == 1.0  # two parsed analyses suffice for n = 2
     assert got[ids["nosearch"]].value == 1.0
-    assert got[ids["nosearch"]].policy_version == "informal/v1 n=2 m=0 k=1 tau=1"
+    assert got[ids["nosearch"]].policy_version == "informal/v2 n=2 m=0 k=1 tau=1"
     # k = 2 asks for two valid lowest-score analyses
     build_labels(store, sources="informal", informal=InformalPolicy(k=2))
     k2 = {r.proof_id: r for r in store.labels(sources=["informal"]) if "k=2" in r.policy_version}
@@ -261,8 +313,8 @@ def test_newest_policy_version_of_a_source_counts(store, world):
     build_labels(store, sources="informal")
     build_labels(store, sources="informal", informal=InformalPolicy(n=2, m=0))
     current = current_labels(store.labels())
-    assert current[world["rejected"]]["informal"].policy_version.startswith("informal/v1 n=2 m=0")
-    assert current[world["clean"]]["informal"].policy_version.startswith("informal/v1 n=2 m=0")
+    assert current[world["rejected"]]["informal"].policy_version.startswith("informal/v2 n=2 m=0")
+    assert current[world["clean"]]["informal"].policy_version.startswith("informal/v2 n=2 m=0")
 
 
 def test_labels_migration_matches_the_orm(store):

@@ -102,6 +102,9 @@ def test_report_numbers(db):
     assert data.labels["formal"] == {"0": 1, "1": 1} and data.labels["human"] == {"1": 2, "0": 2, "0.857143": 1}
     assert data.cost["by_role"]["verifier"]["calls"] == 26 and data.cost["total"]["calls"] == 26 + 13 + 20
     assert any("Scripted backend" in b for b in data.banners)
+    # beta's answers ("7") match the reference exactly: no judge call needed, none saved by math-verify
+    assert data.answers["methods"] == {"exact": 4} and data.answers["judge_calls_saved"] == 0
+    assert (data.answers["verifier_passed"], data.answers["passed_mismatched"]) == (0, 0)
 
 
 def test_report_of_one_run(db):

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from prover.cli.main import cli
 from prover.core.informal_records import BUDGETS
 from prover.core.paths import PACKAGE_DATA, sample_problems
+from prover.store.schema import Run
 
 DEMO = PACKAGE_DATA / "demo_script.jsonl"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -55,15 +57,36 @@ def test_show_pool_and_proof(prover):
     out = prover("show", "sample-3")
     assert out.exit_code == 0
     assert "a proof passed all 4 verifications in round 1" in out.stdout
-    rows = [line.split("\t") for line in out.stdout.splitlines() if re.match(r"^\*?\d+\t", line)]
-    selected = [r for r in rows if r[0].startswith("*")]
-    assert len(selected) == 1 and selected[0][1] == "1" and selected[0][4] != "-"  # refined, with a parent
-    proof_id = selected[0][0].lstrip("*")
+    assert "\t" not in out.stdout  # aligned for reading, even piped (--json is for scripts)
+    rows = _aligned_table(out.stdout, "pool (* selected)")
+    assert len(rows) == 6 and len(_aligned_table(out.stdout, "searches")) == 1
+    selected = [r for r in rows if r["proof"].startswith("*")]
+    assert len(selected) == 1 and selected[0]["round"] == "1" and selected[0]["refines"] != "-"  # with a parent
+    proof_id = selected[0]["proof"].lstrip("*")
     detail = prover("show", "sample-3", "--proof", proof_id)
     assert "refines" in detail.stdout and "--- analysis" in detail.stdout
     data = json.loads(prover("show", "sample-3", "--json").stdout)
     assert data["searches"][0]["status"] == "solved" and len(data["proofs"]) == 6
     assert prover("show", "sample-3", "--proof", "999999").exit_code == 2
+
+
+def _aligned_table(text: str, title: str) -> list[dict[str, str]]:
+    """The rows of an aligned table (title, header, dashes, rows, up to a blank line), checking
+    that every cell starts in its header's column."""
+    lines = text.splitlines()
+    at = lines.index(title)
+    header, rule = lines[at + 1], lines[at + 2]
+    spans = [m.span() for m in re.finditer(r"-+", rule)]
+    starts = [a for a, _ in spans]
+    names = [header[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+    rows = []
+    for line in lines[at + 3:]:
+        if not line.strip():
+            break
+        cells = [line[a:b] for a, b in zip(starts, starts[1:] + [None])]
+        assert all(line[start - 2:start] == "  " for start in starts[1:] if start < len(line)), line
+        rows.append({n: c.strip() for n, c in zip(names, cells)})
+    return rows
 
 
 def test_dry_run_makes_no_call(prover, db_path):
@@ -178,7 +201,10 @@ def test_sigkill_mid_run_then_same_command_continues(tmp_path):
     proc.wait()
     with ProofStore.open(db) as store:
         counts = store.call_counts()
+        with store.session() as s:
+            killed = s.scalars(select(Run.status)).all()
     assert 0 < counts.get("ok", 0) < reference["calls"]
+    assert killed == ["interrupted"]  # seen as dead by the open above, not `running` forever
 
     again = subprocess.run(command(db), env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
@@ -191,3 +217,21 @@ def test_sigkill_mid_run_then_same_command_continues(tmp_path):
                  r["tokens"]) for r in summary["results"]]
 
     assert view(resumed) == view(reference)
+
+
+def test_mistyped_file_path_says_no_such_file(prover, tmp_path):
+    out = prover("run", tmp_path / "problms.jsonl", "--backend", "scripted")
+    assert out.exit_code == 2 and f"{tmp_path / 'problms.jsonl'}: no such file" in out.output
+    assert "no problem matches" not in out.output
+    out = prover("run", "data/problems", "--backend", "scripted", "--dry-run")
+    assert out.exit_code == 2 and "no such file or directory, and no stored problem" in out.output
+    # a plain id is still an unknown problem
+    out = prover("run", "no-such-problem", "--backend", "scripted")
+    assert out.exit_code == 2 and "no problem matches 'no-such-problem'" in out.output
+
+
+def test_prover_script_in_help_and_in_the_scripted_error(prover, monkeypatch):
+    assert "PROVER_SCRIPT" in CliRunner().invoke(cli, ["run", "--help"]).output
+    monkeypatch.delenv("PROVER_SCRIPT")
+    out = prover("run", sample_problems(), "--backend", "scripted", "--budget", "small", "--proofs", "1")
+    assert out.exit_code == 3 and "PROVER_SCRIPT=FILE.jsonl" in out.output, out.output

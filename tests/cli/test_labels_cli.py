@@ -96,3 +96,35 @@ def test_export_proofs_command(db, tmp_path):
     assert r.exit_code == 0, r.output
     assert r.output.startswith(f"0 verified proof file(s) written to {out} (none)")
     assert json.loads((out / "manifest.json").read_text())["proofs"] == []
+
+
+def test_labels_build_top_up(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "informal"))
+    from informal_support import PROBLEMS, Refiner, run_search, verdict_output
+
+    def world(call):
+        # The first verification of every proof reports an issue: waves of 1 stop there.
+        if call.role == "verifier":
+            return verdict_output("0", "gap")
+        return Refiner()(call)
+
+    path = tmp_path / "waves.db"
+    with ProofStore.open(path) as store:
+        store.add_problems(PROBLEMS)
+        run_search(store, world, proofs=2, verifications=2, rounds=0, max_verdict_retries=0, verification_wave=1)
+    script = tmp_path / "models.jsonl"
+    script.write_text("\n".join(json.dumps(line) for line in [
+        {"role": "verifier", "text": "Here is my evaluation of the solution: a gap.\n"
+                                     "Based on my evaluation, the final overall score should be: \\boxed{0}"},
+        {"role": "meta_verifier", "text": 'Here is my analysis of the "solution evaluation": right.\n'
+                                          'Based on my analysis, I will rate the "solution evaluation" as: \\boxed{1}'},
+    ]) + "\n")
+    r = run("labels", "build", "--db", str(path), "--source", "informal", "--json")
+    assert json.loads(r.output)["sources"]["informal"]["no_label"] == {"too-few-analyses": 2}
+    r = run("labels", "build", "--db", str(path), "--source", "informal", "--top-up", "--backend", "scripted",
+            "--role", f"verifier.script={script}", "--role", f"meta_verifier.script={script}")
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("top-up (run ") and ("2 proof(s) short of n parsed analyses; 2 now complete, 0 still "
+                                                   "short after their search's M + retries samples; 2 verifier and "
+                                                   "2 meta-verifier call(s), 0 unparsed") in r.output
+    assert "informal\t2\t2\t0\t0\t0: 2\t-" in r.output

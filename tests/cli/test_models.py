@@ -65,6 +65,33 @@ def test_unreachable_backend_exits_3(invoke):
     assert "Error: generator, verifier, meta_verifier, formalizer, prover, judge (openai m) cannot answer" in r.output
 
 
+def test_rate_limited_server_is_reachable_not_failed(invoke):
+    # Retry-After 30 s does not fit in a 2 s timeout: no wait, reported as rate-limited, exit 0.
+    with FakeOpenAIServer(rate_limit=-1, retry_after="30") as server:
+        r = invoke("models", "test", "--model", "m", "--base-url", server.url, "--role", "judge", "--timeout", "2")
+        assert r.exit_code == 0, r.output
+        assert ("RATE-LIMITED (HTTP 429: reachable, over its rate limit; Retry-After 30 s; a run waits and "
+                "retries)") in r.output and "FAILED" not in r.output
+        r = invoke("models", "test", "--model", "m", "--base-url", server.url, "--role", "judge", "--timeout", "2",
+                   "--json")
+        [probe] = json.loads(r.output)
+        assert (probe["ok"], probe["rate_limited"], probe["retry_after_s"]) == (False, True, 30.0)
+    # without Retry-After: the same, with nothing to wait for
+    with FakeOpenAIServer(rate_limit=-1, retry_after=None) as server:
+        r = invoke("models", "test", "--model", "m", "--base-url", server.url, "--role", "judge", "--json")
+        [probe] = json.loads(r.output)
+        assert r.exit_code == 0 and (probe["rate_limited"], probe["retry_after_s"]) == (True, None)
+
+
+def test_retry_after_within_the_timeout_is_honoured(invoke):
+    # The client's two attempts get 429 with Retry-After 1; the probe waits 1 s and is answered.
+    with FakeOpenAIServer(rate_limit=2, retry_after="1") as server:
+        r = invoke("models", "test", "--model", "m", "--base-url", server.url, "--role", "judge", "--json")
+        assert r.exit_code == 0, r.output
+        [probe] = json.loads(r.output)
+        assert (probe["ok"], probe["rate_limited"]) == (True, False) and len(server.hits) == 3
+
+
 def test_missing_key_exits_3_naming_the_variable(invoke):
     with FakeOpenAIServer(api_key="k") as server:
         r = invoke("models", "test", "--model", "m", "--base-url", server.url,

@@ -46,6 +46,21 @@ def test_verdict_ok_and_last_box_counts():
     assert (v.score, v.status) == (1.0, "ok")
 
 
+def test_verdict_quoting_the_proofs_box_is_lenient():
+    # The verifier quotes the proof's answer and its self-score, and never states its own score.
+    text = ("Here is my evaluation of the solution:\nThe proof concludes $\\boxed{4048}$ and grades itself "
+            "\\boxed{1}. I could not finish checking step 3.")
+    v = parse_verdict(text)
+    assert (v.score, v.lenient_score, v.status, v.parsed, v.reports_issues) == (None, 1.0, "lenient", False, False)
+    # A box before the phrase does not count either: only what follows the last phrase.
+    v = parse_verdict("It says \\boxed{1}. Based on my evaluation, the final overall score should be: "
+                      "\\boxed{0}")
+    assert (v.score, v.status) == (0.0, "missing_marker")
+    # The phrase with nothing readable after it is not rescued by an earlier box.
+    v = parse_verdict("Here is my evaluation of the solution: \\boxed{1}. The final overall score should be: ...")
+    assert (v.score, v.lenient_score, v.status) == (None, 1.0, "lenient")
+
+
 def test_verdict_drops_thinking():
     v = parse_verdict("<think>the final overall score should be \\boxed{0}</think>" + GOOD_VERDICT)
     assert v.score == 0.5 and not v.analysis.startswith("<think>")
@@ -61,8 +76,9 @@ def test_verdict_misspelling_and_bare_number():
 
 
 def test_verdict_missing_parts():
-    assert parse_verdict("Looks right. \\boxed{1}").status == "missing_marker"
-    assert parse_verdict("Looks right. \\boxed{1}").score == 1.0
+    # Without the score phrase the last box is only a lenient reading: it never counts.
+    v = parse_verdict("Looks right. \\boxed{1}")
+    assert (v.score, v.lenient_score, v.status, v.parsed) == (None, 1.0, "lenient", False)
     v = parse_verdict("Here is my evaluation of the solution: no score at all")
     assert (v.score, v.status, v.parsed) == (None, "no_score", False)
     v = parse_verdict("Here is my evaluation... the final overall score should be: \\boxed{7}")
@@ -120,7 +136,8 @@ def test_meta():
     assert (m.score, m.status) == (1.0, "ok")
     m = parse_meta("Here is my analysis of the “solution evaluation”: bogus. \\boxed{0}")
     assert (m.score, m.status) == (0.0, "ok")
-    assert parse_meta("rating \\boxed{0.5}").status == "missing_marker"
+    m = parse_meta("rating \\boxed{0.5}")
+    assert (m.score, m.lenient_score, m.status) == (None, 0.5, "lenient")
     assert parse_meta("Here is my analysis of the \"solution evaluation\": \\boxed{2}").status == "bad_score"
     assert parse_meta("no box").status == "no_score"
     assert parse_meta("x", truncated=True).status == "truncated"

@@ -84,3 +84,67 @@ def test_derive_seed_is_stable_and_distinct():
     assert derive_seed(0, "c/x/h", "gen", 0, 1) == derive_seed(0, "c/x/h", "gen", 0, 1)
     assert len({derive_seed(s, "c/x/h", "gen", 0, i) for s in range(3) for i in range(50)}) == 150
     assert 0 <= derive_seed(7, "k", "verify") < 2 ** 31
+
+
+def test_answer_mismatch_gives_zero_whatever_the_analyses_say():
+    policy = LabelPolicy(n=3, k=1, tau=1.0)
+    clean = proof(0, 0, [1, 1, 1])
+    clean.answer, clean.answer_match = "4048", False
+    lab = informal_label(clean, policy, m_verifications=3, m_meta=1)
+    assert (lab.value, lab.reason, lab.analyses, lab.issue_reporting) == (0.0, "answer-mismatch", 3, 0)
+    # ... even when the analyses alone give no label
+    few = proof(0, 0, [1])
+    few.answer, few.answer_match = "4048", False
+    assert informal_label(few, policy, m_verifications=3, m_meta=1).reason == "answer-mismatch"
+    # a matching or undecided answer leaves the consensus rule alone; so does a proof with no answer
+    for answer, match in (("2112", True), ("2^{11}+64", None), (None, False), (None, None)):
+        p = proof(0, 0, [1, 1, 1])
+        p.answer, p.answer_match = answer, match
+        assert informal_label(p, policy, m_verifications=3, m_meta=1).reason == "no-issues"
+
+
+def _asked(scores_by_index, *, m, retries, size):
+    """Drive a VerificationWaves plan with fixed answers (index -> score, None unparsed,
+    'T' transient); returns the waves it asks."""
+    from prover.informal.pool import VerificationWaves
+
+    plan, waves = VerificationWaves(m=m, cap=m + retries, size=size), []
+    while wave := plan.next_wave():
+        waves.append(wave)
+        for i in wave:
+            s = scores_by_index.get(i, 1.0)
+            plan.record(None if s == "T" else s, transient=s == "T")
+    return waves
+
+
+def test_verification_waves_stop_once_the_proof_cannot_pass():
+    # full schedule: all M, then one retry per unparsed verdict
+    assert _asked({1: None}, m=4, retries=2, size=None) == [[0, 1, 2, 3], [4]]
+    # a parsed 0.5 in the first wave decides the proof: no second wave
+    assert _asked({1: 0.5}, m=4, retries=2, size=2) == [[0, 1]]
+    assert _asked({2: 0}, m=4, retries=2, size=2) == [[0, 1], [2, 3]]
+    # the full schedule still asks every sample of a failing proof
+    assert _asked({1: 0.5}, m=4, retries=2, size=None) == [[0, 1, 2, 3]]
+    # an unparsed verdict is replaced by the next index, and waves never exceed M parsed
+    assert _asked({0: None, 1: None}, m=3, retries=4, size=2) == [[0, 1], [2, 3], [4]]
+    assert _asked({0: None, 1: None, 2: None}, m=2, retries=1, size=2) == [[0, 1], [2]]
+    # a passing proof is asked exactly what the full schedule asks
+    assert sum(_asked({}, m=8, retries=4, size=3), []) == sum(_asked({}, m=8, retries=4, size=None), [])
+    # a transient failure ends the proof's verification (the rerun continues it)
+    assert _asked({0: "T"}, m=4, retries=2, size=2) == [[0, 1]]
+
+
+def test_waves_ask_a_prefix_of_the_full_schedule_with_the_same_outcome():
+    rng = random.Random(7)
+    for _ in range(300):
+        m, retries, size = rng.randint(1, 6), rng.randint(0, 3), rng.randint(1, 4)
+        answers = {i: rng.choice([1.0, 1.0, 1.0, 0.5, 0.0, None]) for i in range(m + retries)}
+        full = sum(_asked(answers, m=m, retries=retries, size=None), [])
+        waves = sum(_asked(answers, m=m, retries=retries, size=size), [])
+        assert waves == full[:len(waves)]
+
+        def passes(asked):
+            parsed = [answers[i] for i in asked if answers[i] is not None][:m]
+            return len(parsed) == m and all(s == 1.0 for s in parsed)
+
+        assert passes(waves) == passes(full)

@@ -188,6 +188,32 @@ def test_a_proof_passes_only_with_m_parsed_verdicts(istore):
     assert (r.status, r.passed, r.rounds, r.verifications) == ("solved", True, 1, 2)
 
 
+def test_a_lenient_verdict_never_passes_a_proof_and_is_resampled(istore):
+    """A verifier that quotes the proof's \\boxed{1} and never gives its own score: stored as
+    ``lenient`` with the reading beside it, re-sampled like an unparsed verdict."""
+    seen: set[str] = set()
+
+    def quoting(call):
+        if call.role == "verifier":
+            proof = proof_in(call)
+            if proof not in seen:
+                seen.add(proof)
+                return "Here is my evaluation of the solution:\nThe author concludes \\boxed{1}; I ran out of time."
+            return verdict_output("1")
+        return Refiner()(call)
+
+    summary, _ = run_search(istore, quoting, proofs=1, verifications=2, rounds=0, max_verdict_retries=0)
+    r = summary.results[0]
+    assert (r.passed, r.verifications, r.mean_score) == (False, 1, 1.0)
+    [proof] = istore.proofs_of(r.problem_id)
+    vs = sorted(istore.verifications_of(proof.id), key=lambda v: v.sample_index)
+    assert [(v.score, v.parse_status, v.extra) for v in vs] == [
+        (None, "lenient", {"lenient_score": 1.0}), (1.0, "ok", {})]
+    summary, backend = run_search(istore, quoting, proofs=1, verifications=2, rounds=0, max_verdict_retries=1)
+    assert [c.role for c in backend.calls] == ["verifier"]
+    assert summary.results[0].passed and summary.results[0].verifications == 2
+
+
 def test_nothing_to_refine_when_no_verdict_parses(istore):
     def script(call):
         return "no score here" if call.role == "verifier" else Refiner()(call)
@@ -279,6 +305,33 @@ def test_answer_exact_match_needs_no_judge(istore):
     assert not [c for c in backend.calls if c.role == "judge"] and summary.results[0].answer_match is None
 
 
+def _set_reference(istore, answer: str) -> None:
+    from prover.store.schema import Problem
+    with istore.session() as s:
+        s.scalars(select(Problem).where(Problem.external_id == "p2")).one().reference_answer = answer
+
+
+def test_math_verify_decides_before_the_judge_and_counts_saved_calls(istore):
+    pytest.importorskip("math_verify")
+    _set_reference(istore, "\\sqrt{2}")
+    summary, backend = run_search(istore, Refiner(answer="2^{1/2}"), tokens=("t/p2",), rounds=0)
+    r = summary.results[0]
+    assert not [c for c in backend.calls if c.role == "judge"]
+    assert (r.answer_match, r.judge_calls_saved) == (True, 2)
+    assert {p.extra["answer_method"] for p in istore.proofs_of(r.problem_id)} == {"math-verify"}
+
+
+def test_a_wrong_answer_gets_informal_zero_though_every_verdict_passes(istore):
+    pytest.importorskip("math_verify")
+    _set_reference(istore, "2112")
+    summary, backend = run_search(istore, Refiner(answer="4048", draft_score="1"), tokens=("t/p2",), rounds=0)
+    r = summary.results[0]
+    assert (r.status, r.passed, r.answer, r.answer_match) == ("solved", True, "4048", False)
+    assert (r.label.value, r.label.reason, r.label.issue_reporting) == (0.0, "answer-mismatch", 0)
+    # the search itself never saw the reference
+    assert not any("2112" in prompt(c) for c in backend.calls)
+
+
 def _graded_world():
     """Three drafts of known quality (by slot); each proof's first verification reports an
     issue, the others depend on quality; meta-verification rejects or upholds issues."""
@@ -335,6 +388,65 @@ def test_pipelined_and_barrier_schedules_make_identical_calls(istore, tmp_path):
     other.close()
     assert sorted(c.call_key() for c in ba.calls) == sorted(c.call_key() for c in bb.calls)
     assert result_view(a) == result_view(b)
+
+
+def _wave_world(call):
+    # Verdicts drawn from the request seed: some unreadable, some 0.5, mostly 1 for refinements.
+    if call.role == "verifier":
+        u = call.seed % 10
+        if u == 0:
+            return "unreadable"
+        if u < (2 if proof_in(call).startswith("Refined") else 3):
+            return verdict_output("0.5", "gap")
+        return verdict_output("1")
+    return Refiner()(call)
+
+
+def test_waves_save_verifier_calls_with_identical_pass_fail(istore, tmp_path):
+    from informal_support import PROBLEMS
+    from prover.store import ProofStore
+
+    kw = dict(tokens=("t/p1",), proofs=4, verifications=4, rounds=0, max_verdict_retries=2)
+    full, bf = run_search(istore, _wave_world, **kw)
+    other = ProofStore.open(tmp_path / "waves.db")
+    other.add_problems(PROBLEMS)
+    waves, bw = run_search(other, _wave_world, verification_wave=2, **kw)
+    # the same round-0 proofs; the waves ask a subset of the full schedule's verifications
+    keys_full = {c.call_key() for c in bf.calls if c.role == "verifier"}
+    keys_waves = {c.call_key() for c in bw.calls if c.role == "verifier"}
+    assert keys_waves < keys_full
+    m = 4
+
+    def outcome(store):
+        from prover.informal.pool import PoolProof, PoolVerdict
+        out = {}
+        for p in store.proofs_of(1):
+            pp = PoolProof(round=p.round, slot=p.sample_index, text=p.text,
+                           verdicts=[PoolVerdict(index=v.sample_index, score=v.score, status=v.parse_status,
+                                                 analysis="") for v in store.verifications_of(p.id)])
+            out[p.text] = pp.passed(m)
+        return out
+
+    assert outcome(istore) == outcome(other) and set(outcome(other).values()) == {True, False}
+    other.close()
+
+
+def test_waves_are_deterministic_and_schedule_independent(istore, tmp_path):
+    from informal_support import PROBLEMS
+    from prover.store import ProofStore
+
+    kw = dict(tokens=("t/p1", "t/p2"), proofs=3, verifications=3, rounds=2, refine_top=2, max_verdict_retries=2,
+              verification_wave=1)
+    a, ba = run_search(istore, _wave_world, **kw)
+    other = ProofStore.open(tmp_path / "barrier.db")
+    other.add_problems(PROBLEMS)
+    b, bb = run_search(other, _wave_world, schedule="barrier", **kw)
+    other.close()
+    assert sorted(c.call_key() for c in ba.calls) == sorted(c.call_key() for c in bb.calls)
+    assert result_view(a) == result_view(b)
+    # the identical command again asks nothing
+    _, again = run_search(istore, _wave_world, **kw)
+    assert again.calls == []
 
 
 def test_results_do_not_depend_on_answer_timing(tmp_path):

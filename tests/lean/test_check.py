@@ -221,6 +221,23 @@ def test_cli_check_without_lean_is_3(tmp_path, monkeypatch):
     assert "no Lean to check with here" in res.output and "elan" in res.output
 
 
+def test_cli_check_screens_before_looking_for_lean(tmp_path, monkeypatch):
+    """A proof the screen rejects is definitively not verified (exit 1, with the screen's
+    reasons), also where no Lean is installed."""
+    monkeypatch.delenv("PROVER_LEAN_REPL", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("ELAN_HOME", str(tmp_path / "elan"))
+    (tmp_path / "proof.lean").write_text(PROOF.replace("norm_num", "native_decide"))
+    (tmp_path / "problem.lean").write_text(PROBLEM)
+    for extra in ((), ("--lean-backend", "file"), ("--backend", "file")):
+        res = _check(tmp_path, *extra)
+        assert res.exit_code == 1, res.output
+        assert res.output.startswith("rejected") and "native" in res.output
+    db = str(tmp_path / "checks.db")
+    res = _check(tmp_path, "--db", db, "--json")
+    assert res.exit_code == 1 and json.loads(res.output)["reasons"] == ["native"]
+
+
 def test_cli_precheck_marks_incompatible_and_caches(cli_env, fake, tmp_path):
     """PutnamBench's statement fails (an error message recorded from the REPL tests, row 790),
     miniF2F's elaborates with the recorded sorry warning (row 705)."""

@@ -12,7 +12,9 @@ hit):
 * ``[length]`` — ``finish_reason: length`` with partial text;
 * ``[reasoning]`` — ``reasoning_content`` beside the answer.
 
-With ``api_key`` set, requests without ``Authorization: Bearer <api_key>`` get 401. A model named
+With ``rate_limit=N``, the first N requests (all with -1) get 429 with ``Retry-After:
+retry_after`` (omitted when None), whatever they ask. With ``api_key`` set, requests without
+``Authorization: Bearer <api_key>`` get 401. A model named
 ``missing-model`` gets vLLM's 404. Every request is recorded in ``hits``."""
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ class Hit:
 
 
 class FakeOpenAIServer:
-    def __init__(self, *, api_key: str | None = None, delay_s: float = 0.0):
+    def __init__(self, *, api_key: str | None = None, delay_s: float = 0.0, rate_limit: int = 0,
+                 retry_after: str | None = "1"):
+        self.rate_limit, self.retry_after = rate_limit, retry_after
+        self._limited = 0
         self.api_key = api_key
         self.delay_s = delay_s
         self.hits: list[Hit] = []
@@ -140,6 +145,10 @@ class FakeOpenAIServer:
         if hit.body.get("model") == "missing-model":
             return _send(writer, 404, {"object": "error", "message": "The model `missing-model` does not exist.",
                                        "type": "NotFoundError", "code": 404})
+        if self.rate_limit and (self.rate_limit < 0 or self._limited < self.rate_limit):
+            self._limited += 1
+            return _send(writer, 429, {"error": {"message": "Rate limit reached"}},
+                         extra={"Retry-After": self.retry_after} if self.retry_after is not None else None)
         content = hit.content
         self._seen[content] += 1
         seen = self._seen[content]

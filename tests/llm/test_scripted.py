@@ -87,3 +87,9 @@ def test_messages_reach_the_backend_unchanged():
                 ChatMessage(role="system", content="be brief"), ChatMessage(role="user", content="hi")))])
     [[r]] = asyncio.run(main())
     assert r.text == "system:be brief | user:hi"
+
+
+def test_without_a_script_the_error_says_how_to_set_one():
+    config = ModelConfig(defaults=RoleSettings(backend="scripted"))
+    with pytest.raises(BackendError, match=r"no output for a generator call.*PROVER_SCRIPT=FILE\.jsonl"):
+        ask_all(config, ["prove it"])

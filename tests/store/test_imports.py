@@ -173,3 +173,119 @@ def test_shared_data_counts(data_dir, tmp_path):
     lean = import_problems(store, [d / "minif2f/yangky11-miniF2F-lean4/MiniF2F"], collection="minif2f-lean")
     assert lean.problems_added == 488
     store.close()
+
+
+# -- canonical fields, BOM, the unknown-layout hint ---------------------------------------------
+
+def test_canonical_field_names_import_without_mapping(tmp_path, sqlite_store):
+    f = tmp_path / "mine.jsonl"
+    f.write_text(json.dumps({"id": "a1", "statement": "Prove it.", "answer": "4", "split": "test", "x": 1}) + "\n"
+                 + json.dumps({"id": "a2", "statement": "And this.", "tags": "algebra, easy"}) + "\n")
+    recs = parse_problem_file(f)
+    assert [(r.collection, r.external_id, r.informal_statement) for r in recs] == [
+        ("mine", "a1", "Prove it."), ("mine", "a2", "And this.")]
+    assert recs[0].reference_answer == "4" and recs[0].split == "test" and recs[0].metadata == {"x": 1}
+    assert recs[1].tags == ["algebra", "easy"]
+    # a CSV written by a spreadsheet program: a UTF-8 BOM before the header
+    c = tmp_path / "sheet.csv"
+    c.write_bytes("\ufeffid,statement,answer\nq1,What is 2+2?,4\n".encode("utf-8"))
+    s = import_problems(sqlite_store, [c])
+    assert s.problems_added == 1 and sqlite_store.resolve_problem("sheet/q1").reference_answer == "4"
+
+
+def test_canonical_formal_only_record(tmp_path):
+    f = tmp_path / "formal.jsonl"
+    f.write_text(json.dumps({"id": "t", "formal_statement": "theorem t : True := by\n", "header": "import Mathlib\n",
+                             "toolchain": "leanprover/lean4:v4.9.0"}) + "\n")
+    (r,) = parse_problem_file(f)
+    assert r.informal_statement is None and r.formal_statements[0].preamble == "import Mathlib\n"
+    assert r.formal_statements[0].toolchain == "leanprover/lean4:v4.9.0"
+
+
+def test_unknown_layout_suggests_a_mapping_that_fits(tmp_path):
+    """IMO-ProofBench's columns: the suggested --field options import the file as they are."""
+    import shlex
+
+    f = tmp_path / "proofbench.csv"
+    f.write_text("Problem ID,Problem,Solution,Grading guidelines,Category,Level,Short Answer,Source\n"
+                 'PB-Basic-001,"Determine all f.","By taking x = 0.","(Partial) ...",Algebra,Basic,f(x) = 0,X\n')
+    with pytest.raises(BadDataError) as err:
+        parse_problem_file(f)
+    message = str(err.value)
+    assert "Problem ID" in message
+    args = shlex.split(message.partition("e.g. ")[2])
+    fields = dict(a.split("=", 1) for a in args if a != "--field")
+    assert fields == {"id": "Problem ID", "statement": "Problem", "answer": "Short Answer", "solution": "Solution",
+                      "guidelines": "Grading guidelines", "tags": "Category"}
+    (r,) = parse_problem_file(f, fields=fields)
+    assert (r.external_id, r.informal_statement, r.reference_answer) == ("PB-Basic-001", "Determine all f.",
+                                                                         "f(x) = 0")
+    assert r.grading_guidelines == "(Partial) ..." and r.metadata["Level"] == "Basic"
+
+
+def test_unknown_layout_without_a_guess_names_placeholders(tmp_path):
+    f = tmp_path / "a.jsonl"
+    f.write_text('{"foo": 1, "bar": 2}\n')
+    with pytest.raises(BadDataError, match=r"fields: foo, bar.*--field id=FIELD --field statement=FIELD"):
+        parse_problem_file(f)
+
+
+# -- the collection of a known source ---------------------------------------------------------
+
+def test_known_layouts_name_their_collection(vendored, tmp_path):
+    assert {r.collection for r in parse_problem_file(vendored / "putnambench_sample.jsonl")} == {"putnambench"}
+    assert {r.collection for r in parse_problem_file(vendored / "minif2f_joined_sample.jsonl")} == {"minif2f"}
+    # DeepSeek-Prover's files are named after their benchmark (minif2f.jsonl, proofnet.jsonl)
+    assert {r.collection for r in parse_problem_file(vendored / "proofnet_sample.jsonl")} == {"proofnet_sample"}
+    # --collection still wins
+    assert {r.collection for r in parse_problem_file(vendored / "putnambench_sample.jsonl", collection="pb")} == {"pb"}
+
+
+def test_lean_files_take_their_lake_package_collection(vendored, tmp_path):
+    import shutil
+
+    src = tmp_path / "lean4" / "src"
+    src.mkdir(parents=True)
+    shutil.copy(vendored / "lean" / "minif2f" / "amc12a_2019_p21.lean", src)
+    (tmp_path / "lean4" / "lake-manifest.json").write_text('{"version": "1.1.0", "name": "putnam"}')
+    assert [r.collection for r in parse_problem_file(src)] == ["putnambench"]
+    assert [r.collection for r in parse_problem_file(src / "amc12a_2019_p21.lean")] == ["putnambench"]
+    # Lean writes some package names in «»; miniF2F's formal-only files get a collection of their own
+    (tmp_path / "lean4" / "lake-manifest.json").write_text('{"version": "1.1.0", "name": "«miniF2F-lean4»"}')
+    assert [r.collection for r in parse_problem_file(src)] == ["minif2f-lean4"]
+    # a folder of another package keeps its name
+    (tmp_path / "lean4" / "lake-manifest.json").write_text('{"version": "1.1.0", "name": "mybench"}')
+    assert [r.collection for r in parse_problem_file(src)] == ["src"]
+
+
+def test_putnambench_files_make_putnambench(vendored, tmp_path):
+    # PutnamBench's Lean file alone (by its name), and Goedel-Prover's snapshot (by its fields)
+    assert [r.collection for r in parse_problem_file(vendored / "lean" / "putnam")] == ["putnambench"]
+    goedel = tmp_path / "putnam.jsonl"
+    record = {"name": "putnam_2010_a4", "header": "import Mathlib\n", "formal_statement": "theorem t : True := by\n",
+              "informal_statement": "Prove it.", "informal_solution": "null", "coq_statement": "null",
+              "isabelle_statement": "null"}
+    goedel.write_text(json.dumps(record) + "\n" + json.dumps({**record, "name": "asserts"}) + "\n")
+    assert [r.collection for r in parse_problem_file(goedel)] == ["putnambench", "putnambench"]
+    # Goedel's layout without PutnamBench's Coq and Isabelle statements nor its names: the stem
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({k: v for k, v in {**record, "name": "lemma_1"}.items()
+                                 if k not in ("coq_statement", "isabelle_statement")}) + "\n")
+    assert [r.collection for r in parse_problem_file(other)] == ["other"]
+
+
+def test_putnambench_three_ways_is_one_collection(data_dir, tmp_path):
+    d = data_dir / "putnambench"
+    with ProofStore.open(tmp_path / "pb.db") as store:
+        added = [import_problems(store, [path]) for path in (
+            d / "putnambench_lean4_informal_formal.jsonl", d / "trishullab-PutnamBench" / "lean4" / "src",
+            d / "goedel-prover" / "putnam.jsonl")]
+        assert list(store.count_problems()) == ["putnambench"]
+        # most statements are the same problem: the Lean sources and Goedel's snapshot add formal statements
+        assert added[0].problems_added == 672 and added[1].problems_existing > 600 and added[2].problems_existing > 600
+
+
+def test_minif2f_lean_files_have_a_collection_of_their_own(data_dir):
+    """Not `minif2f`: without informal statements they would be second problems under its names."""
+    miniF2F = data_dir / "minif2f" / "yangky11-miniF2F-lean4" / "MiniF2F"
+    assert {r.collection for r in parse_problem_file(miniF2F / "Valid")} == {"minif2f-lean4"}

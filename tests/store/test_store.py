@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import inspect, text
 
-from prover.core.errors import NotFoundError, UsageError
+from prover.core.errors import NotFoundError, StoreNotWritableError, UsageError
 from prover.core.records import FormalStatementRecord, ProblemRecord, ProofRecord, VerificationRecord
 from prover.store import ProofStore, resolve_url
 
@@ -37,6 +37,27 @@ def test_sqlite_pragmas(tmp_path):
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
     s.close()
+
+
+def test_read_only_database_is_a_one_line_error(tmp_path):
+    """Tests run as root, where file modes do not stop writes: a read-only connection (SQLite's
+    ``mode=ro``) stands in for a read-only file."""
+    db = tmp_path / "ro.db"
+    ProofStore.open(db).close()
+    with ProofStore.open(f"sqlite:///file:{db}?mode=ro&uri=true") as store:
+        assert store.stats()["tables"]["problems"] == 0  # reading works
+        with pytest.raises(StoreNotWritableError) as err:
+            store.add_problems([_problem()])
+    message = str(err.value)
+    assert message.startswith(f"cannot write the database {db}: ") and "read-only" in message
+    assert "\n" not in message and "SQL" not in message
+
+
+def test_database_in_a_missing_folder_is_a_one_line_error(tmp_path):
+    with pytest.raises(StoreNotWritableError) as err:
+        ProofStore.open(tmp_path / "nowhere" / "x.db")
+    assert str(err.value) == (f"cannot write the database {tmp_path / 'nowhere' / 'x.db'}: its folder "
+                              f"{tmp_path / 'nowhere'} does not exist; create it, or pass --db another database")
 
 
 def test_resolve_url(tmp_path, monkeypatch):
@@ -120,6 +141,38 @@ def test_runs(store):
     store.finish_run(rid, summary={"n": 3})
     run = store.find_run("k")
     assert run.status == "completed" and run.summary == {"n": 3} and run.finished_at is not None
+
+
+def test_a_run_whose_process_died_is_interrupted_when_the_database_is_next_opened(db_url):
+    """A killed or crashed process cannot finish its run row: the next open of the database sees
+    that the run's process is gone and says so. Live runs (this process) and runs of other hosts
+    are left alone."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import update
+
+    from prover.store._informal import InformalSearch
+    from prover.store.schema import Run
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    s = ProofStore.open(db_url)
+    s.add_problems([_problem()])
+    dead, alive, elsewhere = (s.start_run("informal") for _ in range(3))
+    search = s.open_search("key", 1, config={}, seed=0, run_id=dead)
+    with s.session() as session:
+        session.execute(update(Run).where(Run.id == dead).values(pid=gone.pid))
+        session.execute(update(Run).where(Run.id == elsewhere).values(pid=gone.pid, host="another-host"))
+    s.close()
+
+    s = ProofStore.open(db_url)
+    with s.session() as session:
+        status = {r.id: r.status for r in session.query(Run)}
+        search_status = session.get(InformalSearch, search).status
+    s.close()
+    assert status == {dead: "interrupted", alive: "running", elsewhere: "running"}
+    assert search_status == "interrupted"
 
 
 def test_concurrent_bulk_writers_get_their_own_ids(tmp_path):
