@@ -46,7 +46,8 @@ def report(nonce="NONCE", ok=True) -> str:
 
 
 def info(line: int, data: str) -> dict:
-    return {"severity": "info", "pos": {"line": line, "column": 0}, "endPos": {"line": line, "column": 60}, "data": data}
+    return {"severity": "info", "pos": {"line": line, "column": 0}, "endPos": {"line": line, "column": 60},
+            "data": data}
 
 
 def error(line: int) -> dict:

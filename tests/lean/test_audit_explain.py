@@ -29,10 +29,10 @@ def with_check_report(response: dict, line: int) -> dict:
     message in the recorded shape with the text ProverCheck logs (never produced by Lean here)."""
     response = json.loads(json.dumps(response))
     inner = response["results"][0]["response"]
+    data = (f"prover_check 1 nonce={NONCE_PLACEHOLDER} status=ok type=match "
+            "axioms=propext,Classical.choice,Quot.sound sorry=0 other=0 used=-")
     inner.setdefault("messages", []).append({"severity": "info", "pos": {"line": line, "column": 0},
-                                             "endPos": {"line": line, "column": 70},
-                                             "data": f"prover_check 1 nonce={NONCE_PLACEHOLDER} status=ok type=match "
-                                                     "axioms=propext,Classical.choice,Quot.sound sorry=0 other=0 used=-"})
+                                             "endPos": {"line": line, "column": 70}, "data": data})
     return response
 
 

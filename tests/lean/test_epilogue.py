@@ -286,7 +286,8 @@ def test_reports_parse_only_whole_and_canonical():
     assert r.constants_used(("a", "b", "c")) == {"a": True, "b": False, "c": True}
     assert r.constants_used(("a",)) is None
     for bad in (text + "\n", " " + text, text.replace("other=0", "other=00"), text.replace("used=101", "used=1 0"),
-                text.replace(n, n.upper()), text.replace(n, n[:-1]), text.replace("axioms=propext,", "axioms=propext,,"),
+                text.replace(n, n.upper()), text.replace(n, n[:-1]),
+                text.replace("axioms=propext,", "axioms=propext,,"),
                 text.replace("propext,Quot.sound", "Lean.ofReduceBool"), text.replace("type=match", "type=Match")):
         assert parse_check_message(bad) is None, bad
 
@@ -301,7 +302,8 @@ def test_nonces_are_fresh_and_never_in_the_key(data_dir):
     assert sent.replace(n, P) == a.text and len(sent) == len(a.text)
     assert sent.splitlines()[a.axioms_line - 1] == f'#prover_check putnam_1962_a2 _prover_fp "{n}"'
     # a nonce-like string elsewhere in the file is left alone
-    assert with_nonce(f'-- "{P}"\n#prover_check t _prover_fp "{P}"\n', n) == f'-- "{P}"\n#prover_check t _prover_fp "{n}"\n'
+    assert with_nonce(f'-- "{P}"\n#prover_check t _prover_fp "{P}"\n', n) == \
+        f'-- "{P}"\n#prover_check t _prover_fp "{n}"\n'
     req = a.request(toolchain="leanprover/lean4:v4.27.0")
     assert req.assembled == a.text and n not in req.cache_key
 
