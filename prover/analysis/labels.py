@@ -49,6 +49,8 @@ def formal_one_missing(ev: FormalEvidence) -> list[str]:
         missing.append("steps-aligned")
     if ev.root_closed_independently:
         missing.append("root-not-closed-independently")
+    if ev.epilogue_checked is False:
+        missing.append("epilogue")
     if ev.final_check not in (None, "none") and ev.final_check_verdict != "verified":
         missing.append("final-check")
     return missing
@@ -225,16 +227,22 @@ FormalEvidenceSource = Callable[[Any], "Iterable[FormalEvidence] | None"]
 
 
 def with_final_check(store, ev: FormalEvidence, final_check: str) -> FormalEvidence:
-    """``ev`` with the independent confirmation a formal 1 needs: the stored row of ``final_check``
-    on its verified check (``prover.lean.final_check``), looked up by key."""
+    """``ev`` with what a formal 1 needs of its verified check beyond the verdict: that the file
+    ended with the epilogue (checks made before it never compared the statement in the kernel),
+    and the stored row of ``final_check`` on it (``prover.lean.final_check``), looked up by key."""
+    from prover.lean.epilogue import has_epilogue
     from prover.lean.final_check import final_check_key
 
-    verdict = None
-    if final_check != "none" and ev.verified_check_id is not None and ev.verdict == "verified":
+    verdict = epilogue = None
+    if ev.verified_check_id is not None and ev.verdict == "verified":
         key = store.lean_check_key(ev.verified_check_id)
-        row = store.get_lean_check(final_check_key(key, final_check)) if key is not None else None
-        verdict = row.verdict.value if row is not None else None
-    return ev.model_copy(update={"final_check": final_check, "final_check_verdict": verdict})
+        main = store.get_lean_check(key) if key is not None else None
+        epilogue = None if main is None else has_epilogue(main.assembled or "")
+        if final_check != "none" and key is not None:
+            row = store.get_lean_check(final_check_key(key, final_check))
+            verdict = row.verdict.value if row is not None else None
+    return ev.model_copy(update={"final_check": final_check, "final_check_verdict": verdict,
+                                 "epilogue_checked": epilogue})
 
 
 def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEvidenceSource | None,

@@ -135,6 +135,9 @@ class FormalEvidence(BaseModel):
     ``none``: none is required; None: not asked)."""
     final_check_verdict: str | None = None
     """Its stored verdict on the verified check (``verified`` is needed); None: never run."""
+    epilogue_checked: bool | None = None
+    """The verified file ended with the `#prover_check` epilogue (statement compared in the
+    kernel); False for files checked before it (`#print axioms`); None: not looked up."""
 
 
 class FormalDecision(BaseModel):

@@ -138,6 +138,13 @@ def parse_check_message(data: str) -> CheckReport | None:
     return report
 
 
+def has_epilogue(assembled: str) -> bool:
+    """Whether a stored assembled file ends with the epilogue (files checked before it end in
+    `#print axioms`: their statement was never compared in the kernel)."""
+    lines = [line for line in assembled.splitlines() if line.strip()]
+    return bool(lines) and lines[-1].startswith(CHECK_COMMAND + " ")
+
+
 def is_check_message(data: str) -> bool:
     """Whether a message looks like the epilogue's (parsed or not): such messages never reach a
     prompt."""

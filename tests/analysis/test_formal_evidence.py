@@ -15,7 +15,9 @@ from prover.analysis.labels import build_labels
 from prover.core.lean_records import LeanCheckRequest, LeanCheckResult, ReasonCode, Verdict
 
 
-def _check(store, text: str, verdict=Verdict.VERIFIED, reasons=()) -> int:
+def _check(store, text: str, verdict=Verdict.VERIFIED, reasons=(), epilogue=True) -> int:
+    if epilogue:
+        text += '\n\n#prover_check t _prover_fp "' + "0" * 32 + '"\n'
     req = LeanCheckRequest(assembled=text, target="t", axioms_line=1, toolchain="leanprover/lean4:v4.27.0",
                            screen_rules_version=1)
     return store.add_lean_check(LeanCheckResult.for_request(req, verdict=verdict, reasons=reasons, backend="replay",
@@ -131,6 +133,18 @@ def test_formal_labels_from_the_formal_tables(store, world):
     # building again adds nothing
     assert build_labels(store, sources="formal", final_check="none").sources["formal"].added == 0
 
+
+
+def test_formal_one_needs_the_epilogue(store, world):
+    """A verified check stored before the epilogue (its file ends in `#print axioms`: the statement
+    was never compared in the kernel) gives no formal 1, whatever the final-check policy."""
+    pid, proofs, a = world
+    old = _check(store, "theorem old : True := trivial\n\n#print axioms old", epilogue=False)
+    p = add_proof(store, pid, "Proof old.")
+    attempt(store, pid, p, "old", status="verified", steps=[(True, [True])], final=old, nodes=(1, 1, 0, 0))
+    s = build_labels(store, sources="formal", final_check="none").sources["formal"]
+    got = {r.proof_id: r.value for r in store.labels(sources=["formal"])}
+    assert p not in got and got[proofs["good"]] == 1.0 and s.no_label["not-epilogue"] == 1
 
 
 def test_formal_one_needs_the_independent_confirmation(store, world):

@@ -335,3 +335,11 @@ def test_prover_check_source_is_in_the_key(data_dir):
     req = audit(putnam_proof(problem), problem).assembled(LeanLimits()).request(toolchain="leanprover/lean4:v4.27.0")
     assert req.check_library == check_library_hash() and len(check_library_hash()) == 64
     assert req.model_copy(update={"check_library": "0" * 64}).cache_key != req.cache_key
+
+
+def test_has_epilogue_tells_old_files_apart():
+    from prover.lean.epilogue import has_epilogue
+
+    assert has_epilogue(f'theorem t : True := trivial\n\n#prover_check t _prover_fp "{P}"\n\n')
+    assert not has_epilogue("theorem t : True := trivial\n\n#print axioms t\n")
+    assert not has_epilogue("")
