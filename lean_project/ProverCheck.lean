@@ -20,9 +20,9 @@ It logs exactly one information message, one line, in this format (version 1):
 
 * S: `ok`, or why TARGET cannot be compared: `missing-target`, `missing-fingerprint`,
      `imported-target`, `imported-fingerprint`, `fingerprint-not-axiom`, `unsafe`, `partial`,
-     `not-theorem`, `universes`;
-* T: `match` (the kernel accepted `theorem _ : <fingerprint's type> := TARGET`), `mismatch`
-     (it did not), `unchecked` (status is not `ok`);
+     `not-theorem` (neither a theorem nor a safe definition), `universes`;
+* T: `match` (the kernel accepted `theorem _ : <fingerprint's type> := TARGET`, or a `def` when
+     TARGET is a definition), `mismatch` (it did not), `unchecked` (status is not `ok`);
 * A: the standard axioms TARGET depends on, in the fixed order propext, Classical.choice,
      Quot.sound, comma-separated, or `-`;
 * B: 1 when TARGET depends on `sorryAx`, else 0;
@@ -109,15 +109,27 @@ def runCheck (target fp : Name) (consts : Option (Array Name)) : CoreM Outcome :
   let .axiomInfo fpVal := fpInfo | return { status := "fingerprint-not-axiom" }
   if info.isUnsafe then return { status := "unsafe" }
   if info.isPartial then return { status := "partial" }
-  let .thmInfo thm := info | return { status := "not-theorem" }
-  if thm.levelParams != fpVal.levelParams then return { status := "universes" }
-  -- The comparison in the kernel: a theorem whose type is the fingerprint's and whose value is
-  -- TARGET. Sound whatever elaborated TARGET's statement, and it accepts definitionally equal
+  -- A theorem, or a safe definition (ProofNet states some exercises as `def`s whose type is the
+  -- structure to construct); anything else is not a target.
+  let comparable : Option (List Name × Expr × Bool) := match info with
+    | .thmInfo v => some (v.levelParams, v.value, true)
+    | .defnInfo v => if v.safety == .safe then some (v.levelParams, v.value, false) else none
+    | _ => none
+  let some (levelParams, value, isThm) := comparable | return { status := "not-theorem" }
+  if levelParams != fpVal.levelParams then return { status := "universes" }
+  -- The comparison in the kernel: a declaration whose type is the fingerprint's and whose value
+  -- is TARGET. Sound whatever elaborated TARGET's statement, and it accepts definitionally equal
   -- restatements. Added and dropped again (`withoutModifyingEnv`).
   let levels := fpVal.levelParams.map mkLevelParam
-  let decl := Declaration.thmDecl {
-    name := checkName, levelParams := fpVal.levelParams, type := fpVal.type,
-    value := mkConst target levels, all := [checkName] }
+  let decl :=
+    if isThm then
+      Declaration.thmDecl {
+        name := checkName, levelParams := fpVal.levelParams, type := fpVal.type,
+        value := mkConst target levels, all := [checkName] }
+    else
+      Declaration.defnDecl {
+        name := checkName, levelParams := fpVal.levelParams, type := fpVal.type,
+        value := mkConst target levels, hints := .opaque, safety := .safe, all := [checkName] }
   let typeOk ← withoutModifyingEnv do
     try
       addDecl decl
@@ -128,7 +140,7 @@ def runCheck (target fp : Name) (consts : Option (Array Name)) : CoreM Outcome :
   let std := standardAxioms.filter axs.contains
   let other := (axs.filter fun a => !standardAxioms.contains a && a != ``sorryAx).size
   let used := consts.map fun cs =>
-    let reach := localClosure env thm.value
+    let reach := localClosure env value
     String.join (cs.toList.map fun c => if reach.contains c then "1" else "0")
   return { status := "ok", typeCheck := if typeOk then "match" else "mismatch", axioms := std,
            usesSorry := axs.contains ``sorryAx, other, used }

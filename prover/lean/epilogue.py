@@ -40,7 +40,8 @@ NONCE_PLACEHOLDER = "0" * 32
 #: Where the command is defined.
 SOURCE_PATH = Path(__file__).resolve().parents[2] / "lean_project" / "ProverCheck.lean"
 
-#: ``status`` values (ProverCheck.lean); every one but ``ok`` means the target could not be compared.
+#: ``status`` values (ProverCheck.lean); every one but ``ok`` means the target could not be compared
+#: (``not-theorem``: neither a theorem nor a safe definition — ProofNet's `def` exercises are compared).
 STATUSES = ("ok", "missing-target", "missing-fingerprint", "imported-target", "imported-fingerprint",
             "fingerprint-not-axiom", "unsafe", "partial", "not-theorem", "universes")
 _STANDARD_ORDER = ("propext", "Classical.choice", "Quot.sound")

@@ -238,9 +238,15 @@ RENDER = '''def Outcome.render (o : Outcome) (nonce : String) : String :=
     s!"axioms={axs} sorry={srr} other={o.other} used={usd}"
 '''
 KERNEL_COMPARISON = '''  let levels := fpVal.levelParams.map mkLevelParam
-  let decl := Declaration.thmDecl {
-    name := checkName, levelParams := fpVal.levelParams, type := fpVal.type,
-    value := mkConst target levels, all := [checkName] }
+  let decl :=
+    if isThm then
+      Declaration.thmDecl {
+        name := checkName, levelParams := fpVal.levelParams, type := fpVal.type,
+        value := mkConst target levels, all := [checkName] }
+    else
+      Declaration.defnDecl {
+        name := checkName, levelParams := fpVal.levelParams, type := fpVal.type,
+        value := mkConst target levels, hints := .opaque, safety := .safe, all := [checkName] }
   let typeOk ← withoutModifyingEnv do
     try
       addDecl decl

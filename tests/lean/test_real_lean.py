@@ -95,6 +95,10 @@ theorem uses_sorry (a b : Nat) : a + b = b + a := sorry
 
 theorem main (a b : Nat) : a + b = b + a := good a b
 
+axiom _prover_fp_d (n : Nat) : Fin (n + 1)
+
+def construct (n : Nat) : Fin (n + 1) := ⟨0, Nat.succ_pos n⟩
+
 #prover_check good _prover_fp "NONCE"
 
 #prover_check restated _prover_fp "NONCE"
@@ -106,6 +110,8 @@ theorem main (a b : Nat) : a + b = b + a := good a b
 #prover_check missing _prover_fp "NONCE"
 
 #prover_check main _prover_fp "NONCE" [good, other]
+
+#prover_check construct _prover_fp_d "NONCE"
 """
 
 
@@ -136,7 +142,7 @@ def test_prover_check_builds_and_reports_in_the_parsed_format():
         assert len(at) == 1 and at[0].severity == "info" and at[0].pos.column == 0, (name, at)
         reports[name] = parse_check_message(at[0].data)
         assert reports[name] is not None and reports[name].nonce == nonce, at[0].data
-    for name in ("good", "restated", "main"):
+    for name in ("good", "restated", "main", "construct"):
         r = reports[name]
         assert (r.status, r.type_check, r.sorry, r.other_axioms) == ("ok", "match", False, 0), name
     assert reports["other"].type_check == "mismatch"
