@@ -1,6 +1,8 @@
 """Lean checking. This part decides what "verified by Lean" means and needs no Lean: the
 lexer, the problem model (preamble, answer slots, target), the screen, the assembly of the
-checked file and the verdict logic over Lean's output. Backends that run Lean build on it."""
+checked file (trusted prologue, fingerprint, model text, the `#prover_check` epilogue), the
+verdict logic over Lean's output and the epilogue's report, and the answer check. Backends that
+run Lean build on it; ``final_check`` confirms a verified file out of process."""
 
 from prover.core.lean_records import ReasonCode, Verdict
 from prover.lean.assemble import AssembledFile, assemble

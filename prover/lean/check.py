@@ -16,12 +16,12 @@ from prover.core.lean_records import (LeanCheckRequest, LeanCheckResult, LeanLim
                                       lean_cache_key)
 from prover.lean.answer import (AnswerCheckFile, answer_verdict, assemble_answer_check, combine,
                                 problem_references)
+from prover.lean.assemble import with_nonce
 from prover.lean.audit import audit
-from prover.lean.epilogue import NONCE_PLACEHOLDER, new_nonce
 from prover.lean.backends import LeanBackend
+from prover.lean.epilogue import NONCE_PLACEHOLDER, new_nonce
 from prover.lean.problem import LeanProblem
 from prover.lean.screen import SCREEN_RULES_VERSION
-from prover.lean.assemble import with_nonce
 from prover.lean.verdict import (VerdictResult, kimina_header_lines, statement_verdict, verdict_from_outcome,
                                  verdict_from_response)
 
