@@ -47,6 +47,9 @@ def formal_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Seconds per Lean check."),
         click.option("--lean-memory-gb", type=click.FloatRange(min=0), default=8.0, show_default=True,
                      help="Memory cap per Lean process (0: none)."),
+        click.option("--final-check", type=click.Choice(["lean4checker", "comparator", "safeverify", "none"]),
+                     default="lean4checker", show_default=True,
+                     help="Confirm a verified assembled file out of process (lean_project/README.md)."),
     ]
     for option in reversed(options):
         wrapper = option(wrapper)
@@ -55,11 +58,12 @@ def formal_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 _NAMES = ("trusted", "direct_attempts", "repairs_per_node", "repairs_per_proof", "portfolio", "votes",
           "votes_needed", "refute", "lean_backend", "project", "kimina_url", "lean_processes", "lean_timeout",
-          "lean_memory_gb")
+          "lean_memory_gb", "final_check")
 
 
 def _settings(*, trusted, direct_attempts, repairs_per_node, repairs_per_proof, portfolio, votes, votes_needed, refute,
-              lean_backend, project, kimina_url, lean_processes, lean_timeout, lean_memory_gb, seed, sample=0):
+              lean_backend, project, kimina_url, lean_processes, lean_timeout, lean_memory_gb, final_check, seed,
+              sample=0):
     from pydantic import ValidationError
 
     from prover.core.errors import UsageError
@@ -78,7 +82,8 @@ def _settings(*, trusted, direct_attempts, repairs_per_node, repairs_per_proof, 
     except ValidationError as exc:
         raise UsageError(f"formal settings: {exc.errors()[0]['msg']}") from None
     return FormalSettings(config=config, sample=sample, backend=lean_backend, project=project, kimina_url=kimina_url,
-                          processes=lean_processes, memory_cap_bytes=None if memory is None else memory * 2**20)
+                          processes=lean_processes, memory_cap_bytes=None if memory is None else memory * 2**20,
+                          final_check=final_check)
 
 
 def print_formal(results: list[dict[str, Any]], title: str = "formal attempts") -> None:
@@ -118,7 +123,8 @@ def formalize(proof_ids, db, model_flags, formal_settings, seed, as_json) -> Non
     try:
         with open_store(db, create=False) as store:
             results = formalize_proofs(store, proof_ids, config=formal_settings.config, model_config=model_config,
-                                       lean_backend=lean_backend, pin=pin, command=sys.argv[1:])
+                                       lean_backend=lean_backend, pin=pin, command=sys.argv[1:],
+                                       final_check=formal_settings.final_check)
     finally:
         lean_backend.close()
     data = [r.model_dump(mode="json") for r in results]

@@ -77,18 +77,22 @@ def audit_cmd(proof_file: str, statement_file: str, as_json: bool) -> None:
               help="The proof file the response is about.")
 @click.option("--line-offset", type=int, default=None,
               help="Lines the backend stripped before checking (default: Kimina's import lines, else 0).")
+@click.option("--nonce", help="The nonce the checked file's epilogue carried (default: the stored file's placeholder).")
 @click.option("--show-file", is_flag=True, help="Also print the assembled file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def explain_cmd(response_file: str, statement_file: str, proof_file: str, line_offset: int | None,
-                show_file: bool, as_json: bool) -> None:
+                nonce: str | None, show_file: bool, as_json: bool) -> None:
     """The verdict a recorded Lean response gives for a proof (screen first, then Lean's output).
 
     Example: prover lean explain response.json --statement-file problem.lean --proof proof.lean
     """
     from prover.lean.audit import explain
+    from prover.lean.epilogue import NONCE_PLACEHOLDER
 
+    if nonce is not None and (len(nonce) != 32 or any(c not in "0123456789abcdef" for c in nonce)):
+        raise click.BadParameter("32 lowercase hexadecimal digits", param_hint="--nonce")
     result = explain(read_response(response_file), _problem(statement_file), read_text(proof_file, "proof file"),
-                     line_offset=line_offset)
+                     line_offset=line_offset, nonce=nonce or NONCE_PLACEHOLDER)
     if as_json:
         data = result.to_json()
         if show_file and result.assembled is not None:

@@ -18,6 +18,8 @@ class Verdict(str, Enum):
 
     VERIFIED = "verified"
     VERIFIED_ANSWER_UNCHECKED = "verified-answer-unchecked"
+    WRONG_ANSWER = "wrong-answer"
+    STATEMENT_MISMATCH = "statement-mismatch"
     REJECTED = "rejected"
     FAILED = "failed"
     INCOMPLETE = "incomplete"
@@ -109,17 +111,34 @@ class ReasonCode(str, Enum):
                        "timeout).")
     SORRY_WARNING = ("sorry-warning", "Lean warned \"declaration uses 'sorry'\" (any version's wording).")
     SORRY_REPORTED = ("sorry-reported", "The backend's response lists sorries.")
-    SORRY_AXIOM = ("sorry-axiom", "`#print axioms` of the target lists `sorryAx`.")
-    NONSTANDARD_AXIOMS = ("nonstandard-axioms", "`#print axioms` of the target lists an axiom other than "
-                          "`propext`, `Classical.choice`, `Quot.sound`.")
-    AXIOMS_REPORT_MISSING = ("axioms-report-missing", "The response has no `#print axioms` report for the "
-                             "target at its line: the response is not a complete check of the assembled file.")
+    SORRY_AXIOM = ("sorry-axiom", "The epilogue's report says the target depends on `sorryAx`.")
+    NONSTANDARD_AXIOMS = ("nonstandard-axioms", "The epilogue's report says the target depends on an axiom "
+                          "other than `propext`, `Classical.choice`, `Quot.sound`.")
+    AXIOMS_REPORT_MISSING = ("axioms-report-missing", "Stored by checks before the epilogue (screen rules "
+                             "version 2 and older): no `#print axioms` report for the target at its line.")
+    CHECK_REPORT_MISSING = ("check-report-missing", "The response has no `#prover_check` report at the "
+                            "epilogue's line: it is not a complete check of the assembled file.")
+    CHECK_REPORT_INVALID = ("check-report-invalid", "A message at the epilogue's line is not exactly one "
+                            "`#prover_check` report in the current format with this check's nonce (a forgery, "
+                            "or a ProverCheck of another version).")
+    STATEMENT_MISMATCH = ("statement-mismatch", "The kernel did not accept the target as a proof of the "
+                          "fingerprint's statement (the problem's statement, elaborated before any model text).")
+    TARGET_NOT_CHECKABLE = ("target-not-checkable", "The epilogue could not compare the target: missing, not a "
+                            "theorem, unsafe, partial, imported, or with other universe parameters.")
+    WRONG_ANSWER = ("wrong-answer", "Lean proved that a filled answer slot differs from the reference answer.")
+    ANSWER_UNDECIDED = ("answer-undecided", "The answer check proved neither `NAME = reference` nor "
+                        "`NAME ≠ reference` (rfl, decide, norm_num, simp, ext then simp).")
+    FINAL_CHECK_REJECTED = ("final-check-rejected", "The independent checker (lean4checker, comparator or "
+                            "SafeVerify), run out of process on the compiled file, rejected it.")
+    NO_REFERENCE_ANSWER = ("no-reference-answer", "An answer slot has no stored reference answer to compare with.")
     TACTIC_MODE_ONLY = ("tactic-mode-only", "A tactic-mode proof status: never enough for `verified`; the "
                         "assembled file must be checked as a whole.")
     PROOF_INCOMPLETE = ("proof-incomplete", "A tactic-mode proof status other than `Completed` (open goals, "
                         "metavariables, kernel failure).")
     ANSWER_UNCHECKED = ("answer-unchecked", "An answer slot was filled and not yet checked against the "
                         "reference answer.")
+    CHECK_LIBRARY_MISSING = ("check-library-missing", "The backend could not import ProverCheck (not built in its "
+                             "Lake project: `prover lean setup`; a Kimina server needs it in its own project).")
     WALL_TIMEOUT = ("wall-timeout", "The check ran past its wall-clock limit.")
     MEMORY_LIMIT = ("memory-limit", "The Lean process exceeded its memory limit.")
     BACKEND_ERROR = ("backend-error", "The backend crashed or answered something that is not a Lean response.")
@@ -130,14 +149,14 @@ class ReasonCode(str, Enum):
 
 #: Verdicts that a re-check with the same key would reproduce: these are cached.
 DEFINITIVE_VERDICTS: frozenset[Verdict] = frozenset({
-    Verdict.VERIFIED, Verdict.VERIFIED_ANSWER_UNCHECKED, Verdict.REJECTED, Verdict.FAILED,
-    Verdict.INCOMPLETE, Verdict.UNSOUND_AXIOMS, Verdict.INCOMPATIBLE,
+    Verdict.VERIFIED, Verdict.VERIFIED_ANSWER_UNCHECKED, Verdict.WRONG_ANSWER, Verdict.STATEMENT_MISMATCH,
+    Verdict.REJECTED, Verdict.FAILED, Verdict.INCOMPLETE, Verdict.UNSOUND_AXIOMS, Verdict.INCOMPATIBLE,
 })
 
 #: Reasons that say the response was not a whole-file check: a verdict carrying one is not cached
 #: even when the verdict itself is otherwise definitive.
 NON_DEFINITIVE_REASONS: frozenset[ReasonCode] = frozenset({
-    ReasonCode.AXIOMS_REPORT_MISSING, ReasonCode.TACTIC_MODE_ONLY,
+    ReasonCode.AXIOMS_REPORT_MISSING, ReasonCode.CHECK_REPORT_MISSING, ReasonCode.TACTIC_MODE_ONLY,
 })
 
 #: The only axioms a verified proof may depend on.
@@ -209,11 +228,13 @@ class LeanCheckRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     assembled: str
-    """The whole file: preamble, filled answer slots, model lemmas, target, `#print axioms`."""
+    """The whole file — prologue, filled answer slots, fingerprint, model text, target, epilogue —
+    with the nonce placeholder in its epilogue (the nonce is written in when the file is sent)."""
     target: str
     """Full name of the target theorem."""
     axioms_line: int
-    """1-based line of the `#print axioms` command in ``assembled``."""
+    """1-based line of the epilogue (`#prover_check`) in ``assembled``: its message reports the
+    statement comparison and the target's axioms."""
     answer_slots: tuple[AnswerSlotFill, ...] = ()
     """The answer slots this file fills."""
     toolchain: str
@@ -226,6 +247,13 @@ class LeanCheckRequest(BaseModel):
     """Version of the screen's rule list that accepted the proof."""
     limits: LeanLimits = Field(default_factory=LeanLimits)
     """Resource limits."""
+    constants: tuple[str, ...] | None = None
+    """Constants the epilogue asks about (already part of the file, hence of the key)."""
+    answer_file_hash: str | None = None
+    """sha256 of the answer check's file when the verdict also depends on it (part of the key)."""
+    check_library: str | None = None
+    """sha256 of ProverCheck's source, which the file imports (part of the key: a new ProverCheck
+    may judge the same file differently)."""
 
     @property
     def file_hash(self) -> str:
@@ -235,7 +263,8 @@ class LeanCheckRequest(BaseModel):
     def cache_key(self) -> str:
         return lean_cache_key(self.file_hash, toolchain=self.toolchain, mathlib_rev=self.mathlib_rev,
                               repl_rev=self.repl_rev, screen_rules_version=self.screen_rules_version,
-                              limits=self.limits)
+                              limits=self.limits, answer_file=self.answer_file_hash,
+                              check_library=self.check_library)
 
 
 class LeanCheckResult(BaseModel):
@@ -261,7 +290,9 @@ class LeanCheckResult(BaseModel):
     messages: tuple[LeanMessage, ...] = ()
     """All messages Lean produced."""
     axioms: tuple[str, ...] | None = None
-    """Axioms `#print axioms` listed for the target; None when there was no report."""
+    """The target's axioms from the epilogue's report (the standard ones, `sorryAx` when used, and
+    ``<N other>`` for axioms whose model-chosen names the report never prints); None without a
+    report."""
     wall_time_s: float | None = None
     """Wall-clock time of the check."""
     peak_memory_mb: float | None = None
@@ -291,14 +322,23 @@ class LeanCheckResult(BaseModel):
 
 
 def lean_cache_key(file_hash: str, *, toolchain: str, mathlib_rev: str | None, repl_rev: str | None,
-                   screen_rules_version: int, limits: LeanLimits) -> str:
+                   screen_rules_version: int, limits: LeanLimits, answer_file: str | None = None,
+                   check_library: str | None = None) -> str:
     """The cache key of a check: everything that can change its verdict, and nothing else
-    (the backend is deliberately left out: every backend must agree)."""
-    return hash_json({
+    (the backend is deliberately left out: every backend must agree; so is the epilogue's nonce,
+    which the hashed file holds only as a placeholder). ``answer_file``: the hash of the answer
+    check's file when the verdict depends on it; ``check_library``: the hash of the ProverCheck
+    source the file imports."""
+    key = {
         "file": file_hash,
         "toolchain": toolchain,
         "mathlib": mathlib_rev,
         "repl": repl_rev,
         "screen": screen_rules_version,
         "limits": limits.model_dump(),
-    })
+    }
+    if answer_file is not None:
+        key["answer_file"] = answer_file
+    if check_library is not None:
+        key["check_library"] = check_library
+    return hash_json(key)

@@ -3,8 +3,8 @@
 * ``elaborate`` — does this file elaborate, `sorry` allowed (a statement, a sketch)? Read with
   ``statement_verdict``: an error-severity message means no.
 * ``prove`` — is this proof verified? The whole soundness path of ``prover.lean.check_proof``:
-  screen, assemble with the problem's own statement, `#print axioms`, verdict, cache, and a
-  ``lean_checks`` row.
+  screen, assemble with the problem's own statement behind a fingerprint, the `#prover_check`
+  epilogue, verdict, answer check, cache, and ``lean_checks`` rows.
 
 Lean runs in threads (the backends block); at most ``parallel`` checks are in flight."""
 
@@ -18,6 +18,7 @@ from prover.core.lean_proc_records import LeanRunRequest, ProjectPin
 from prover.core.lean_records import LeanCheckResult, LeanLimits, Verdict
 from prover.lean.audit import audit
 from prover.lean.check import check_proof, verdict_of_raw
+from prover.lean.epilogue import without_check_messages
 from prover.lean.problem import LeanProblem
 from prover.lean.verdict import statement_verdict
 
@@ -57,9 +58,11 @@ class LeanRunner:
     """Lean checks for the formal stage, on one backend."""
 
     def __init__(self, backend: Any, pin: ProjectPin, *, limits: LeanLimits | None = None, store: Any = None,
-                 parallel: int | None = None):
+                 parallel: int | None = None, final_check: str = "none"):
         self.backend = backend
         self.pin = pin
+        self.final_check = final_check
+        """Confirms a verified whole assembled file (``prove(..., final=True)``) out of process."""
         self.limits = limits or LeanLimits()
         self.store = store
         self._sem = asyncio.Semaphore(max(1, parallel or getattr(backend, "size", 1) or 1))
@@ -78,7 +81,7 @@ class LeanRunner:
             v = statement_verdict(raw.response)
         else:
             v = verdict_of_raw(raw, axioms_line=None, target=None)
-        msgs = [m.to_wire() for m in v.messages]
+        msgs = [m.to_wire() for m in without_check_messages(v.messages)]  # never the epilogue's report
         if v.verdict is Verdict.VERIFIED:
             return Elaboration(True, msgs)
         if v.verdict is Verdict.INCOMPATIBLE:
@@ -86,10 +89,16 @@ class LeanRunner:
         return Elaboration(None, msgs, raw.error or v.verdict.value)
 
     async def prove(self, proof_text: str, problem: str | LeanProblem, *,
-                    formal_statement_id: int | None = None) -> Proved:
+                    formal_statement_id: int | None = None, final: bool = False,
+                    references: dict[str, str] | None = None) -> Proved:
+        """``final``: the attempt's assembled file, the one a formal label rests on — a verified
+        result is then confirmed by ``final_check`` (its own row). ``references``: the stored
+        reference answers of its answer slots (the answer check; default: the problem text's
+        own reference comments)."""
         def run() -> Proved:
             out = check_proof(proof_text, problem, self.backend, pin=self.pin, limits=self.limits, store=self.store,
-                              formal_statement_id=formal_statement_id)
+                              formal_statement_id=formal_statement_id, references=references,
+                              final_check=self.final_check if final else "none")
             cid = self.store.lean_check_row_id(out.result.cache_key) if self.store is not None else None
             return Proved(out.result, cid, out.cached)
 
@@ -111,7 +120,7 @@ def messages_for_prompt(result: LeanCheckResult, proof_text: str, problem: str |
     except Exception:  # noqa: BLE001 - a mapping is a nicety; the raw lines still help
         located = None
     out = []
-    for m in result.messages:
+    for m in without_check_messages(result.messages):  # the epilogue's report never reaches a prompt
         if m.severity == "info":
             continue
         line = m.pos.line if m.pos else None

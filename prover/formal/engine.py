@@ -38,6 +38,7 @@ from prover.formal.checker import LeanRunner, Proved, format_messages, messages_
 from prover.formal.leantext import (bare_expression, decl_signature, extract_lean, parse_vote, plain_answer,
                                     split_steps, strip_comments, top_relation_sides)
 from prover.formal.sketch import Sketch, SketchStep, negation_problem, parse_sketch
+from prover.lean.answer import stored_references
 from prover.lean.assemble import assemble
 from prover.lean.lexer import Kind, lex
 from prover.lean.problem import LeanProblem
@@ -107,6 +108,9 @@ class Statement:
     trusted: bool = False
     gate_id: int | None = None
     faithful: bool | None = None
+    references: dict[str, str] | None = None
+    """Answer slot → stored reference answer (``formal_statements.reference_answer_lean``), for
+    the answer check; None: none stored."""
 
 
 @dataclass
@@ -308,10 +312,11 @@ class Attempt:
                 notes.append(f"statement {fs.id} does not elaborate on {self.e.lean.toolchain}")
                 continue
             trusted = p.collection in self.c.trusted_collections
+            refs = stored_references(getattr(fs, "reference_answer_lean", None), problem)
             if trusted:
-                return Statement(fs.id, problem, "given", trusted=True, faithful=True)
+                return Statement(fs.id, problem, "given", trusted=True, faithful=True, references=refs)
             gate = await self.gate_given(fs, problem)
-            return Statement(fs.id, problem, "given", gate_id=gate[0], faithful=gate[1])
+            return Statement(fs.id, problem, "given", gate_id=gate[0], faithful=gate[1], references=refs)
         if not (p.statement or "").strip():
             return Outcome("no_statement", "; ".join(notes) or "no formal statement and no informal one to formalize")
         auto = await self.autoformalize()
@@ -631,7 +636,8 @@ class Attempt:
             return Outcome("unsolved", f"{len(unsolved)} of {len(holes)} node(s) could not be established "
                                        "(handed back as formal feedback)")
         final = sketch.assemble(proofs, aux)
-        proved = await self.e.lean.prove(final, st.problem, formal_statement_id=st.formal_statement_id)
+        proved = await self.e.lean.prove(final, st.problem, formal_statement_id=st.formal_statement_id, final=True,
+                                         references=st.references)
         await self.try_row("final", proved, code=final, messages=messages_for_prompt(proved.result, final, st.problem))
         self.values.update(final_check_id=proved.check_id, final_verdict=proved.verdict)
         if proved.success:

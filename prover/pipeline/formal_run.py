@@ -42,6 +42,9 @@ class FormalSettings:
     kimina_url: str | None = None
     processes: int | None = None
     memory_cap_bytes: int | None = 8 * 1024**3
+    final_check: str = "lean4checker"
+    """``--final-check``: the independent checker that confirms a verified assembled file out of
+    process (``prover.lean.final_check``; ``none``: no confirmation)."""
 
 
 def open_lean(settings: FormalSettings):
@@ -143,14 +146,14 @@ class FormalHooks:
 
 
 def make_engine(store: Any, client: Any, lean_backend: Any, pin: Any, config: FormalConfig, *, run_id: int | None,
-                worker: Any = None) -> FormalEngine:
-    lean = LeanRunner(lean_backend, pin, limits=config.limits, store=store)
+                worker: Any = None, final_check: str = "none") -> FormalEngine:
+    lean = LeanRunner(lean_backend, pin, limits=config.limits, store=store, final_check=final_check)
     return FormalEngine(store, client, lean, config, run_id=run_id, worker=worker)
 
 
 def formalize_proofs(store: Any, proof_ids: Sequence[int], *, config: FormalConfig, model_config: ModelConfig,
                      lean_backend: Any, pin: Any, backends: Mapping[str, Any] | None = None,
-                     command: Sequence[str] | None = None) -> list[FormalResult]:
+                     command: Sequence[str] | None = None, final_check: str = "none") -> list[FormalResult]:
     """``prover formalize``: the formal stage on stored proofs (each attempted once; a finished
     attempt with the same identity is returned as it is)."""
     from prover.informal.worker import StoreWorker
@@ -164,7 +167,8 @@ def formalize_proofs(store: Any, proof_ids: Sequence[int], *, config: FormalConf
 
     async def main() -> list[FormalResult]:
         worker = StoreWorker(store)
-        engine = make_engine(store, client, lean_backend, pin, config, run_id=run_id, worker=worker)
+        engine = make_engine(store, client, lean_backend, pin, config, run_id=run_id, worker=worker,
+                             final_check=final_check)
         try:
             out = await asyncio.gather(*(engine.formalize(p) for p in proofs))
             return [r for r, _ in out]

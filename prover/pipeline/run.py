@@ -157,7 +157,8 @@ def _run_informal(store, tokens, *, config, model_config, templates, backends, p
                 from prover.pipeline.formal_run import FormalHooks, make_engine
 
                 hooks = FormalHooks(make_engine(store, client, lean_backend, pin, formal.config, run_id=run_id,
-                                                worker=engine.worker), sample=formal.sample, seed=config.seed)
+                                                worker=engine.worker, final_check=formal.final_check),
+                                    sample=formal.sample, seed=config.seed)
                 engine.hooks = hooks
 
             async def main():

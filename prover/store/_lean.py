@@ -105,6 +105,11 @@ class LeanChecksMixin:
                                                     LeanCheck.definitive.is_(True))).first()
             return row.to_result() if row is not None else None
 
+    def lean_check_key(self, check_id: int) -> str | None:
+        """The cache key of a stored check (None when there is no such row)."""
+        with self.session() as s:
+            return s.scalars(select(LeanCheck.cache_key).where(LeanCheck.id == check_id)).first()
+
     def lean_checks_of_file(self, file_hash: str) -> list[LeanCheck]:
         """Every stored check of one assembled file, oldest first (all backends, all outcomes)."""
         with self.session() as s:

@@ -4,8 +4,9 @@ Lean: the fake REPL (tests/lean/fake_repl.py) behind the real REPL pool. Nothing
 answered by Lean for these files: every response is SYNTHETIC, assembled from recorded message
 templates — the `declaration uses 'sorry'` warning and the `unsolved goals` error of the
 leanprover-community/repl test suite (tests/fixtures/lean_proc/repl_pairs.jsonl rows 725 and
-719), and the `#print axioms` report pinned by `#guard_msgs` in VCA-EPFL/graphiti
-(tests/fixtures/lean/guard_msgs.jsonl) with the checked target's name and line put in. A file
+719), and the epilogue's report: an info message in the shape of the recorded ones carrying the
+text ProverCheck's source logs (never produced by Lean here: ProverCheck was never compiled), at
+the checked file's epilogue line, with the nonce the fake REPL copies from the request. A file
 the test does not list gets the `unsolved goals` error: it fails.
 
 Models: the scripted backend, answering by role and prompt. It proves wiring and bookkeeping,
@@ -36,24 +37,18 @@ def _pairs() -> dict[int, dict]:
         return {r["row"]: r for r in map(json.loads, f)}
 
 
-def _axioms_template() -> str:
-    with open(TESTS / "fixtures" / "lean" / "guard_msgs.jsonl", encoding="utf-8") as f:
-        for row in map(json.loads, f):
-            for m in row["messages"]:
-                if "Graphiti.run'_refines" in m["data"] and "propext" in m["data"]:
-                    return m["data"]
-    raise AssertionError("recorded #print axioms template missing")
-
-
 PAIRS = _pairs()
 SORRY_WARNING = PAIRS[725]["response"]["messages"][0]
 UNSOLVED = PAIRS[719]["response"]["messages"][0]
-AXIOMS = _axioms_template()
+#: ProverCheck's report for a clean proof (the fake REPL writes in the request's nonce).
+CHECK_REPORT = ("prover_check 1 nonce=NONCE status=ok type=match axioms=propext,Classical.choice,Quot.sound "
+                "sorry=0 other=0 used=-")
 
 
 def body(file_text: str) -> str:
-    """What the pool sends for a file after importing its header (the match key)."""
-    return split_imports(file_text).body.strip()
+    """What the pool sends for a file after importing its header, up to its epilogue (whose
+    nonce is drawn when it is sent): the match key."""
+    return split_imports(file_text).body.strip().split("\n#prover_check ", 1)[0]
 
 
 def at_line(message: dict, line: int) -> dict:
@@ -73,13 +68,12 @@ class LeanWorld:
 
     def proves(self, problem_text: str, proof_text: str) -> "LeanWorld":
         """``proof_text`` is verified against ``problem_text``: the assembled file gets only the
-        axioms report at its `#print axioms` line."""
+        epilogue's report at its `#prover_check` line."""
         result = audit(proof_text, problem_text)
         assert result.accepted, [r.to_json() for r in result.reasons]
         a = result.assembled(LIMITS)
         msg = {"severity": "info", "pos": {"line": a.axioms_line, "column": 0},
-               "endPos": {"line": a.axioms_line, "column": 13},
-               "data": AXIOMS.replace("Graphiti.run'_refines", a.target)}
+               "endPos": {"line": a.axioms_line, "column": 60}, "data": CHECK_REPORT}
         self.rules.append({"match": {"cmd_contains": body(a.text)}, "response": {"messages": [msg]}})
         return self
 
