@@ -34,7 +34,7 @@ from prover.core.formal_records import TRIVIAL_TACTICS, FormalConfig, FormalResu
 from prover.core.hashing import hash_json, sha256_text
 from prover.core.llm_records import ChatMessage, ModelRequest, SamplingParams
 from prover.formal import prompts
-from prover.formal.checker import LeanRunner, Proved, format_messages, messages_for_prompt
+from prover.formal.checker import LeanRunner, Proved, SingleFlight, format_messages, messages_for_prompt
 from prover.formal.leantext import (bare_expression, decl_signature, extract_lean, parse_vote, plain_answer,
                                     split_steps, strip_comments, top_relation_sides)
 from prover.formal.sketch import Sketch, SketchStep, negation_problem, parse_sketch
@@ -130,6 +130,8 @@ class FormalEngine:
         self.worker = worker
         self._gates: dict[str, asyncio.Future] = {}
         self._attempts: dict[str, asyncio.Future] = {}
+        self.flights = SingleFlight()
+        """Work that many attempts may ask for at once, done once while in flight."""
 
     async def db(self, fn, *args, **kwargs):
         """A store operation off the event loop (on the search's writer thread when there is one)."""
@@ -322,21 +324,27 @@ class Attempt:
         return auto
 
     async def compatible(self, fs: Any, problem: LeanProblem) -> bool | None:
+        """Whether a given statement elaborates on our toolchain (stored per statement; attempts
+        on one problem asking at once share one answer)."""
         from prover.store._lean_proc import COMPATIBLE, INCOMPATIBLE
 
         lean = self.e.lean
-        known = await self.e.db(self.e.store.statement_compat, fs.id, toolchain=lean.toolchain,
-                                mathlib_rev=lean.pin.mathlib_rev)
-        if known is not None and known.content_hash == fs.content_hash:
-            return known.status == COMPATIBLE
-        el = await lean.elaborate(problem.with_proof("sorry"))
-        if el.ok is None:
-            return None
-        await self.e.db(self.e.store.set_statement_compat, fs.id, toolchain=lean.toolchain,
-                        mathlib_rev=lean.pin.mathlib_rev, status=COMPATIBLE if el.ok else INCOMPATIBLE,
-                        content_hash=fs.content_hash, backend=getattr(lean.backend, "name", "?"),
-                        messages=el.messages, detail=el.detail)
-        return el.ok
+
+        async def make() -> bool | None:
+            known = await self.e.db(self.e.store.statement_compat, fs.id, toolchain=lean.toolchain,
+                                    mathlib_rev=lean.pin.mathlib_rev)
+            if known is not None and known.content_hash == fs.content_hash:
+                return known.status == COMPATIBLE
+            el = await lean.elaborate(problem.with_proof("sorry"))
+            if el.ok is None:
+                return None
+            await self.e.db(self.e.store.set_statement_compat, fs.id, toolchain=lean.toolchain,
+                            mathlib_rev=lean.pin.mathlib_rev, status=COMPATIBLE if el.ok else INCOMPATIBLE,
+                            content_hash=fs.content_hash, backend=getattr(lean.backend, "name", "?"),
+                            messages=el.messages, detail=el.detail)
+            return el.ok
+
+        return await self.e.flights.run(("compatible", fs.id, fs.content_hash), make)
 
     def gate_key(self, kind: str, what: str) -> str:
         c = self.c

@@ -105,10 +105,67 @@ class CheckOutcome:
     cached: bool = False
     """True when the verdict came from the store without running Lean."""
     notes: list[str] = field(default_factory=list)
+    check_id: int | None = None
+    """The ``lean_checks`` row (None without a store)."""
 
     @property
     def exit_code(self) -> int:
         return exit_code_of(self.result)
+
+
+@dataclass(frozen=True)
+class PreparedCheck:
+    """A proof screened and assembled against its problem: the request to run, or the screen's
+    rejection (nothing to run). Either way it has the cache key."""
+
+    proof_text: str
+    request: LeanCheckRequest | None
+    rejected: LeanCheckResult | None = None
+
+    @property
+    def cache_key(self) -> str:
+        return self.request.cache_key if self.request is not None else self.rejected.cache_key  # type: ignore[union-attr]
+
+
+def prepare_check(proof_text: str, problem: str | LeanProblem, backend: LeanBackend, *, pin: ProjectPin,
+                  limits: LeanLimits | None = None) -> PreparedCheck:
+    """Screen ``proof_text`` against ``problem`` and assemble the file (no Lean, no store)."""
+    limits = limits or LeanLimits()
+    if not isinstance(problem, LeanProblem):
+        problem = LeanProblem.parse(problem)
+    prov = Provenance.of(pin, backend)
+    screened = audit(proof_text, problem)
+    if not screened.accepted:
+        return PreparedCheck(proof_text, None, _rejected(proof_text, problem, screened.reasons, prov, limits,
+                                                         backend.name))
+    request = screened.assembled(limits).request(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev,
+                                                 repl_rev=prov.repl_rev, limits=limits)
+    return PreparedCheck(proof_text, request)
+
+
+def cached_outcome(prepared: PreparedCheck, store) -> CheckOutcome | None:
+    """The definitive verdict stored for the prepared file's key, if any."""
+    if prepared.request is None or store is None:
+        return None
+    cached = store.get_lean_check(prepared.cache_key)
+    if cached is None:
+        return None
+    return CheckOutcome(cached, cached=True, check_id=store.lean_check_row_id(prepared.cache_key),
+                        notes=["verdict from the store (same file, toolchain, Mathlib, REPL, screen rules and limits)"])
+
+
+def run_prepared(prepared: PreparedCheck, backend: LeanBackend, *, store=None, formal_statement_id: int | None = None,
+                 answer_checked: bool = False) -> CheckOutcome:
+    """Run the prepared file on the backend (a rejected one needs no Lean) and store the
+    outcome when there is a store: every check is a row."""
+    if prepared.request is None:
+        outcome = CheckOutcome(prepared.rejected)  # type: ignore[arg-type]
+    else:
+        outcome = CheckOutcome(run_check(prepared.request, backend, answer_checked=answer_checked))
+    if store is not None:
+        outcome.check_id = store.add_lean_check(outcome.result, formal_statement_id=formal_statement_id,
+                                                proof_text=prepared.proof_text)
+    return outcome
 
 
 def check_proof(proof_text: str, problem: str | LeanProblem, backend: LeanBackend, *, pin: ProjectPin,
@@ -117,26 +174,9 @@ def check_proof(proof_text: str, problem: str | LeanProblem, backend: LeanBacken
     """Screen ``proof_text`` against ``problem``, assemble the file, and check it with ``backend``
     — or take the definitive verdict stored for the same key. With ``store``, the check is stored
     (every check is a row; only definitive ones are served from cache)."""
-    limits = limits or LeanLimits()
-    if not isinstance(problem, LeanProblem):
-        problem = LeanProblem.parse(problem)
-    prov = Provenance.of(pin, backend)
-    screened = audit(proof_text, problem)
-    if not screened.accepted:
-        result = _rejected(proof_text, problem, screened.reasons, prov, limits, backend.name)
-        outcome = CheckOutcome(result)
-    else:
-        assembled = screened.assembled(limits)
-        request = assembled.request(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev,
-                                    repl_rev=prov.repl_rev, limits=limits)
-        cached = store.get_lean_check(request.cache_key) if store is not None else None
-        if cached is not None:
-            return CheckOutcome(cached, cached=True, notes=["verdict from the store (same file, toolchain, "
-                                                            "Mathlib, REPL, screen rules and limits)"])
-        outcome = CheckOutcome(run_check(request, backend, answer_checked=answer_checked))
-    if store is not None:
-        store.add_lean_check(outcome.result, formal_statement_id=formal_statement_id, proof_text=proof_text)
-    return outcome
+    prepared = prepare_check(proof_text, problem, backend, pin=pin, limits=limits)
+    return cached_outcome(prepared, store) or run_prepared(prepared, backend, store=store, formal_statement_id=formal_statement_id,
+                        answer_checked=answer_checked)
 
 
 # -- statement compatibility ----------------------------------------------------------------

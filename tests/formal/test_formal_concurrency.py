@@ -1,0 +1,87 @@
+"""The formal stage under concurrency: several attempts on one problem at once, with a REPL pool
+of four processes.
+
+Synthetic Lean responses (see formal_support.py): assembled from recorded message templates,
+never produced by Lean for these files. The scripted model proves wiring and bookkeeping, never
+proving skill; no figure here is a result."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from formal_support import NL_PROOF, SKETCH, TOY, Script, body, formalize_many, lean_block, vote
+from prover.core.formal_records import DEFAULT_PORTFOLIO
+from prover.core.records import ProofRecord
+from prover.formal.sketch import negation_problem, parse_sketch
+from prover.lean.problem import LeanProblem
+
+pytestmark = pytest.mark.timeout(180)
+
+NODES = parse_sketch(SKETCH.strip(), LeanProblem.parse(TOY))
+WRONG = TOY.replace(":= by sorry", ":= by\n  nlinarith [h₀, h₁]")  # not a portfolio file
+
+
+def node_text(key: str) -> str:
+    return NODES.node_problem(next(s for s in NODES.holes if s.key == key))
+
+
+def node_proof(key: str, proof: str) -> str:
+    return LeanProblem.parse(node_text(key)).with_proof(proof)
+
+
+def script() -> Script:
+    """Direct attempts fail, the sketch is SKETCH, node 2 is proved by the prover's first try,
+    judges agree."""
+    return Script([
+        ("prover", "Complete the Lean 4 proof below (Lean 4 with Mathlib). Think", lean_block(WRONG)),
+        ("formalizer", "Write a Lean 4 proof sketch", lean_block(SKETCH)),
+        ("formalizer", "Restate, in plain mathematical language", "<think>.</think>It claims a + b = 2 + 3."),
+        ("judge", "formal step below", vote(True)),
+        ("prover", "It is one step of a larger proof", lean_block(node_proof("prover_node_2", "by\n  linarith"))),
+    ])
+
+
+def verified_world(world):
+    """The nodes and the assembled file verify; the root's tries fail definitively (Lean's error
+    and the axioms report), so that they are cached and, in flight at once, unique-keyed rows."""
+    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
+    negation = negation_problem(LeanProblem.parse(TOY))
+    for tac in DEFAULT_PORTFOLIO:
+        world.fails(TOY, LeanProblem.parse(TOY).with_proof(f"by\n  {tac}"))
+        world.fails(negation, LeanProblem.parse(negation).with_proof(f"by\n  {tac}"))
+    world.fails(TOY, WRONG)
+    world.proves(node_text("prover_node_1"), node_proof("prover_node_1", "by\n  omega"))
+    world.proves(node_text("prover_node_2"), node_proof("prover_node_2", "by\n  linarith"))
+    world.proves(TOY, NODES.assemble({"prover_node_1": "by\n  omega", "prover_node_2": "by\n  linarith"}))
+
+
+def four_proofs(store) -> list[int]:
+    """The fixture's proof and three more of the same problem (K >= 2 in every preset)."""
+    pid = store.resolve_problem("mini/toy").id
+    more = store.add_proofs([ProofRecord(problem_id=pid, text=NL_PROOF + f"\n\nVariant {i}.", source="imported")
+                             for i in range(3)])
+    return [store.proof_id, *more]
+
+
+def test_identical_checks_in_flight_are_made_once_and_stored_once(fstore, world):
+    """Four attempts on one problem check identical files (the root portfolio, the nodes, the
+    assembled file) at the same time on a pool of four: each file reaches Lean once, is stored
+    once, and nothing fails."""
+    from prover.store._lean import LeanCheck
+
+    verified_world(world)
+    results, _ = formalize_many(fstore, world, script(), four_proofs(fstore), direct_attempts=1, refute=False)
+    assert [r.status for r in results] == ["verified"] * 4, [r.stop_reason for r in results]
+    with fstore.session() as s:
+        rows = list(s.query(LeanCheck))
+    dup = [(r.verdict, r.definitive, r.proof_text) for r in rows
+           if Counter(x.cache_key for x in rows)[r.cache_key] > 1]
+    assert rows and not dup, dup
+    sent = Counter(e["request"]["cmd"].strip() for e in world.requests() if "env" in e["request"])
+    for row in rows:
+        if row.assembled:
+            assert sent[body(row.assembled)] == 1, row.assembled
+    assert sent[body(LeanProblem.parse(TOY).with_proof("sorry"))] == 1  # the statement's elaboration
+
