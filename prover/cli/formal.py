@@ -128,3 +128,10 @@ def formalize(proof_ids, db, model_flags, formal_settings, seed, as_json) -> Non
         print_formal(data)
         for r in results:
             click.echo(f"proof {r.proof_id}: {r.status} — {r.stop_reason}" + (" (stored result)" if r.reused else ""))
+    errors = [r for r in results if r.status == "error"]
+    if errors:
+        from prover.core.errors import BackendError
+
+        raise BackendError(f"{len(errors)} formal attempt(s) ended in an unexpected exception (attempt "
+                           f"{', '.join(str(r.attempt_id) for r in errors)}: {errors[0].stop_reason}; the traceback "
+                           "is stored on the attempt, and the same command runs it again)")

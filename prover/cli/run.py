@@ -143,4 +143,10 @@ def run(problems, db, model_flags, budget, max_verdict_retries, call_budget, tok
         print_formal(summary.formal)
     if summary.status == "incomplete":
         failed = [r for r in summary.results if r.status == "incomplete"]
-        raise BackendError(f"{len(failed)} problem(s) incomplete: {failed[0].stop_reason}")
+        errors = summary.formal_errors
+        parts = [f"{len(failed)} problem(s) incomplete: {failed[0].stop_reason}"] if failed else []
+        if errors:
+            parts.append(f"{len(errors)} formal attempt(s) ended in an unexpected exception (attempt "
+                         f"{', '.join(str(e['attempt_id']) for e in errors)}: {errors[0]['stop_reason']}; the "
+                         "traceback is stored on the attempt, and the same command runs it again)")
+        raise BackendError("; ".join(parts))

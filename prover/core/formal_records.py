@@ -25,7 +25,7 @@ TRIVIAL_TACTICS: tuple[str, ...] = ("rfl", "decide", "norm_num", "simp")
 """Tactics that, closing a statement alone, mark it ``trivially_closed`` (answer problems)."""
 
 FormalStatus = Literal["running", "verified", "statement_proved", "refuted", "step_refuted", "unsolved",
-                       "assembly_failed", "sketch_failed", "no_statement", "unavailable", "incomplete"]
+                       "assembly_failed", "sketch_failed", "no_statement", "unavailable", "incomplete", "error"]
 """How a formal attempt ended.
 
 ``verified``: every hole of the sketch was filled and the assembled file is verified (or
@@ -37,8 +37,9 @@ in its context. ``unsolved``: some node could be neither proved nor refuted (for
 ``assembly_failed``: every node was proved alone but the assembled file was not verified.
 ``sketch_failed``: no sketch elaborated. ``no_statement``: no usable statement (autoformalization
 rejected, or none elaborates). ``unavailable``: Lean gave no definitive answer (timeouts,
-crashes). ``incomplete``: model calls failed after their retries. The last two decide nothing:
-the same command runs them again."""
+crashes). ``incomplete``: model calls failed after their retries. ``error``: an unexpected
+exception ended the attempt (its traceback is stored on the attempt; the run went on and its
+summary and exit code say so). The last three decide nothing: the same command runs them again."""
 
 Population = Literal["selected", "random", "manual"]
 """Why a proof reached the formal stage: chosen as the top of its pool, drawn at random by

@@ -263,10 +263,16 @@ class RunSummary(BaseModel):
     seconds: float = 0.0
     """Wall time."""
     status: str = "completed"
-    """``completed`` or ``incomplete`` (some calls failed after retries)."""
+    """``completed`` or ``incomplete`` (some calls failed after retries, or a formal attempt
+    ended in an unexpected exception)."""
     formal: list[dict] = Field(default_factory=list)
     """The formal attempts of ``prover run --formal`` (``FormalResult`` fields), in the order
     they finished."""
+
+    @property
+    def formal_errors(self) -> list[dict]:
+        """Formal attempts that ended in an unexpected exception (status ``error``)."""
+        return [f for f in self.formal if f.get("status") == "error"]
 
 
 class BudgetEstimate(BaseModel):

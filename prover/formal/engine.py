@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,10 +244,15 @@ class Attempt:
             return await self._stored_result()
         try:
             outcome = await self._stages()
-        except Exception as exc:
-            # Cancelled or interrupted attempts stay `running`: either way the next run redoes them.
-            await self.update("attempt", self.id, status="incomplete", stop_reason=f"error: {exc}"[:500])
-            raise
+        except Exception as exc:  # noqa: BLE001 - one attempt's bug must not end the run
+            # The attempt is marked `error` with its traceback; the run goes on and says so. (A
+            # cancelled or interrupted attempt stays `running`.) Either way the next run redoes it.
+            trace = "".join(traceback.format_exception(exc))
+            self.values.update(status="error", stop_reason=f"error: {type(exc).__name__}: {exc}"[:500], error=trace,
+                               calls=self.calls, checks=self.e.lean.checks - self.checks0, repairs=self.repairs)
+            await self.update("attempt", self.id, **self.values)
+            self.feedback = []
+            return self._result(), self.feedback
         status, reason = outcome.status, outcome.reason
         if self.failures and status not in ("verified", "statement_proved", "refuted", "step_refuted"):
             status, reason = "incomplete", (f"{self.failures} model call(s) failed after retries; "

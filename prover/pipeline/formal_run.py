@@ -178,7 +178,7 @@ def formalize_proofs(store: Any, proof_ids: Sequence[int], *, config: FormalConf
         store.finish_run(run_id, status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
                          summary={"error": str(exc)[:500]})
         raise
-    status = "incomplete" if any(r.status in ("incomplete", "unavailable") for r in results) else "completed"
+    status = "incomplete" if any(r.status in ("incomplete", "unavailable", "error") for r in results) else "completed"
     store.finish_run(run_id, status=status, summary={
         "attempts": [r.model_dump(mode="json") for r in results], "sent": client.stats.sent,
         "cached": client.stats.cached, "seconds": time.perf_counter() - started})

@@ -155,7 +155,8 @@ def _run_informal(store, tokens, *, config, model_config, templates, backends, p
                     await client.aclose()
 
             results = asyncio.run(main())
-        status = "incomplete" if any(r.status == "incomplete" for r in results) else "completed"
+        formal_errors = any(r.status == "error" for r in hooks.results) if hooks is not None else False
+        status = "incomplete" if formal_errors or any(r.status == "incomplete" for r in results) else "completed"
     except BaseException as exc:
         # Ctrl-C, or an error that stops the whole run: what is stored stays, and the same
         # command continues from it.
@@ -172,8 +173,10 @@ def _run_informal(store, tokens, *, config, model_config, templates, backends, p
         "calls": summary.calls, "sent": summary.sent, "cached": summary.cached, "resent": summary.resent,
         "tokens": summary.tokens, "seconds": summary.seconds, "solved": sum(r.passed for r in results),
         "problems": len(results), "client": stats.as_dict(),
-        **({"formal": {"attempts": len(summary.formal),
-                       "statuses": _count(r["status"] for r in summary.formal)}} if formal is not None else {})})
+        **({"formal": {"attempts": len(summary.formal), "statuses": _count(r["status"] for r in summary.formal),
+                       "errors": [{"attempt_id": r["attempt_id"], "proof_id": r["proof_id"],
+                                   "stop_reason": r["stop_reason"]} for r in summary.formal_errors]}}
+           if formal is not None else {})})
     return summary
 
 

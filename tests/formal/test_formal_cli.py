@@ -118,3 +118,19 @@ def test_run_formal_then_show_then_formalize(prover, lean_env):
                    "--direct-attempts", "0", "--repairs-per-node", "0", "--no-refute")
     assert fresh.exit_code == 0, fresh.output
     assert "unsolved" in fresh.stdout and "(stored result)" not in fresh.stdout
+
+
+def test_run_formal_says_an_attempt_failed_and_exits_3(prover, lean_env, monkeypatch):
+    from prover.formal.engine import Attempt
+
+    async def broken(self, st):
+        raise RuntimeError("a bug in one attempt")
+
+    monkeypatch.setattr(Attempt, "sketch_stage", broken)
+    out = prover("run", lean_env, "--formal", "--backend", "scripted", "--trusted", "toy", "--direct-attempts", "1",
+                 "--no-refute", *KNOBS)
+    assert out.exit_code == 3, out.output
+    assert "problem(s) incomplete" not in out.output
+    assert "1 formal attempt(s) ended in an unexpected exception" in out.output
+    assert "RuntimeError: a bug in one attempt" in out.output and "error" in out.stdout
+
