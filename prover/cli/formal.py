@@ -41,8 +41,11 @@ def formal_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lean-backend", type=click.Choice(["repl", "file", "kimina"]), default="repl",
                      show_default=True, help="Lean backend."),
         click.option("--project", type=click.Path(file_okay=False), help="Lake project [default: lean_project/]."),
-        click.option("--kimina-url", envvar="LEAN_SERVER_API_URL", help="Kimina Lean Server (--lean-backend kimina)."),
-        click.option("--lean-processes", type=click.IntRange(min=1), help="REPL processes."),
+        click.option("--kimina-url", envvar="LEAN_SERVER_API_URL",
+                     help="Kimina Lean Server(s), comma-separated, balanced (--lean-backend kimina)."),
+        click.option("--lean-processes", type=click.IntRange(min=1),
+                     help="Lean checks at once: REPL or file-mode processes, or requests in flight to Kimina "
+                          "[default: min(cores, memory / cap); Kimina: 4 per server]."),
         click.option("--lean-timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
                      help="Seconds per Lean check."),
         click.option("--lean-memory-gb", type=click.FloatRange(min=0), default=8.0, show_default=True,

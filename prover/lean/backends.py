@@ -64,13 +64,16 @@ def _require_local_lean(pin: ProjectPin, *, need_repl: bool) -> None:
 def open_backend(name: str, *, project: str | os.PathLike | None = None, kimina_url: str | None = None,
                  memory_cap_bytes: int | None = DEFAULT_CAP_BYTES, max_processes: int | None = None,
                  max_uses: int = 200, dojo_repo: str | None = None, dojo_commit: str | None = None) -> LeanBackend:
-    """A ready backend, or PrerequisiteError saying what is missing and how to get it."""
+    """A ready backend, or PrerequisiteError saying what is missing and how to get it.
+    ``max_processes`` is how many checks may run at once on every backend that runs several
+    (REPL processes, file-mode processes, checks in flight to Kimina servers); ``kimina_url`` may
+    name several servers, separated by commas."""
     if name not in BACKENDS:
         raise UsageError(f"unknown Lean backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if name == "kimina":
         from prover.lean.kimina import KiminaBackend
 
-        return KiminaBackend(kimina_url)
+        return KiminaBackend(kimina_url, size=max_processes)
     if name == "dojo":
         from prover.lean.dojo import DojoBackend
 
@@ -84,7 +87,7 @@ def open_backend(name: str, *, project: str | os.PathLike | None = None, kimina_
     if name == "file":
         from prover.lean.file_mode import FileBackend
 
-        return FileBackend(pin.project_dir, memory_cap_bytes=memory_cap_bytes)
+        return FileBackend(pin.project_dir, memory_cap_bytes=memory_cap_bytes, max_processes=max_processes)
     from prover.lean.pool import PoolConfig, ReplPool
 
     return ReplPool(PoolConfig(command=repl_command(pin), cwd=pin.project_dir, memory_cap_bytes=memory_cap_bytes,
