@@ -99,6 +99,29 @@ class FormalConfig(BaseModel):
         return self.model_dump(mode="json")
 
 
+class RootResult(BaseModel):
+    """What the statement-level work (portfolio, direct attempts, negation) found on one
+    statement; shared by every attempt on that statement in a run."""
+
+    model_config = _FROZEN
+
+    closed_by: str | None = None
+    """``portfolio:TACTIC`` or ``direct`` when the root was closed without a sketch."""
+    check_id: int | None = None
+    """The ``lean_checks`` row of the closing proof."""
+    reason: str = ""
+    """Words for the outcome."""
+    refutation_try_id: int | None = None
+    """The try that proved the statement's negation (a refutation), if any."""
+    refutation_check_id: int | None = None
+    proposition: str | None = None
+    """The refuted proposition (the statement's negation)."""
+    calls: int = 0
+    """Model calls the work used."""
+    failures: int = 0
+    """Model calls that failed after their retries (the work decided nothing then)."""
+
+
 class FormalResult(BaseModel):
     """What one formal attempt found (also on its ``formal_attempts`` row)."""
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prover.core.errors import ConfigError, UsageError
-from prover.core.formal_records import TRIVIAL_TACTICS, FormalConfig, FormalResult
+from prover.core.formal_records import TRIVIAL_TACTICS, FormalConfig, FormalResult, RootResult
 from prover.core.hashing import hash_json, sha256_text
 from prover.core.llm_records import ChatMessage, ModelRequest, SamplingParams
 from prover.formal import prompts
@@ -173,6 +173,16 @@ class FormalEngine:
                 Attempt(self, proof, key, population, inclusion_probability).run())
         return await asyncio.shield(self._attempts[key])
 
+    def root_key(self, st: "Statement") -> str:
+        """What the statement-level work depends on: the statement's text, the toolchain, the
+        settings it uses, prompts and models — never the proof."""
+        c = self.config
+        return hash_json({"v": FORMAL_VERSION, "kind": "root", "statement": sha256_text(st.problem.text),
+                          "portfolio": list(c.portfolio), "direct": c.direct_attempts, "refute": c.refute,
+                          "refute_samples": c.refute_samples, "seed": c.seed, "limits": c.limits.model_dump(mode="json"),
+                          "templates": prompts.fingerprint(), "models": self.role_models(),
+                          "toolchain": self.lean.toolchain, "mathlib": self.lean.pin.mathlib_rev})
+
     async def shared(self, key: str, make):
         """One computation per key at a time (a statement gate shared by proofs of a problem)."""
         if key not in self._gates:
@@ -207,9 +217,11 @@ class Attempt:
     async def update(self, table: str, row_id: int, /, **values: Any) -> None:
         await self.e.db(self.e.store.update_formal_row, table, row_id, **values)
 
-    async def ask(self, role: str, prompt: str, *seed_parts: object):
-        """One model call; its result (status ``error`` counts as no answer)."""
-        seed = formal_seed(self.c.seed, self.proof.problem_key, self.proof.id, *seed_parts)
+    async def ask(self, role: str, prompt: str, *seed_parts: object, scope: tuple | None = None):
+        """One model call; its result (status ``error`` counts as no answer). The request seed
+        derives from ``scope`` — by default this proof; statement-level work passes the
+        statement's key, so that every proof of the problem (and later runs) asks the same."""
+        seed = formal_seed(self.c.seed, *(scope or (self.proof.problem_key, self.proof.id)), *seed_parts)
         req = ModelRequest(role=role, messages=(ChatMessage(role="user", content=prompt),),  # type: ignore[arg-type]
                            params=SamplingParams(seed=seed))
         [[res]] = await self.e.client.generate([req])
@@ -218,8 +230,8 @@ class Attempt:
             self.failures += 1
         return res
 
-    async def ask_many(self, role: str, prompts_: list[tuple[str, tuple]]):
-        return await asyncio.gather(*(self.ask(role, p, *parts) for p, parts in prompts_))
+    async def ask_many(self, role: str, prompts_: list[tuple[str, tuple]], *, scope: tuple | None = None):
+        return await asyncio.gather(*(self.ask(role, p, *parts, scope=scope) for p, parts in prompts_))
 
     async def try_row(self, stage: str, proved: Proved | None, *, step_id: int | None = None, negated: bool = False,
                       sample_index: int = 0, repair_index: int = 0, parent_id: int | None = None,
@@ -369,7 +381,7 @@ class Attempt:
             stored = await self.e.db(self.e.store.accepted_gate, key)
             if stored is not None:
                 return stored.id, True
-            votes = await self.faithfulness(problem.text, ("gate-given", fs.id))
+            votes = await self.faithfulness(problem.text, ("gate-given", fs.id), scope=("gate", key))
             yes = sum(1 for v in votes if v[2])
             passed = yes >= self.c.faithfulness_needed
             gid = await self.add("gate", gate_key=key, problem_id=self.proof.problem_id, proof_id=None,
@@ -384,13 +396,14 @@ class Attempt:
 
         return await self.e.shared(key, make)
 
-    async def faithfulness(self, lean_text: str, seed_parts: tuple) -> "_Votes":
+    async def faithfulness(self, lean_text: str, seed_parts: tuple, *, scope: tuple) -> "_Votes":
+        """A back-translation and n judge votes; seeds keyed by the gate (the statement), not the proof."""
         clean = strip_comments(lean_text)
-        back = await self.ask("formalizer", prompts.back_translate(clean), *seed_parts, "back")
+        back = await self.ask("formalizer", prompts.back_translate(clean), *seed_parts, "back", scope=scope)
         back_text = plain_answer(back.text) if back.status != "error" else ""
         prompt = prompts.faithfulness(self.proof.statement or "", back_text or "(no restatement)", clean)
         results = await self.ask_many("judge", [(prompt, (*seed_parts, "vote", j))
-                                                for j in range(self.c.faithfulness_votes)])
+                                                for j in range(self.c.faithfulness_votes)], scope=scope)
         out = _Votes([(j, r.key, parse_vote(r.text) if r.status != "error" else None, r.text)
                       for j, r in enumerate(results)])
         out.back, out.back_key = back_text, back.key
@@ -414,7 +427,8 @@ class Attempt:
             reasons = []
             inconclusive = 0
             for i in range(self.c.autoformalize_attempts):
-                res = await self.ask("formalizer", prompts.autoformalize(p.statement or "", answer), "autoformalize", i)
+                res = await self.ask("formalizer", prompts.autoformalize(p.statement or "", answer), "autoformalize", i,
+                                     scope=("gate", key))
                 code = extract_lean(res.text) if res.status != "error" else None
                 gate = await self.gate_candidate(key, i, res.key, code, answer)
                 if gate["status"] == "accepted":
@@ -474,7 +488,7 @@ class Attempt:
                     reasons.append(f"still closed by a lone tactic with the answer replaced by "
                                    f"{checks['swapped_answer']}")
         if problem is not None and not reasons:
-            votes = await self.faithfulness(code or "", ("gate-auto", index))
+            votes = await self.faithfulness(code or "", ("gate-auto", index), scope=("gate", key))
             yes = sum(1 for v in votes if v[2])
             row.update(back_translation=votes.back, back_translation_call_key=votes.back_key, votes_yes=yes,
                        votes_total=len(votes))
@@ -526,22 +540,58 @@ class Attempt:
     # -- 2. root ----------------------------------------------------------------------------------
 
     async def root(self, st: Statement) -> Outcome | None:
+        """The statement-level work — the portfolio, the prover's direct attempts, the negation —
+        depends only on the statement, the toolchain and the settings, not on the proof: it is
+        done once per statement in a run and shared by every attempt on it (its tries are stored
+        with the attempt that did it), with request seeds keyed by the statement so that later
+        runs find its calls and checks in the caches."""
+        key = self.e.root_key(st)
+        did_it = False
+
+        async def make() -> RootResult:
+            nonlocal did_it
+            did_it = True
+            return await self.close_root(st, key)
+
+        root = await self.e.shared(key, make)
+        if not did_it:
+            self.failures += root.failures
+        if root.closed_by is not None:
+            self.values.update(root_closed_independently=True, root_closed_by=root.closed_by,
+                               direct_check_id=root.check_id)
+            return Outcome("statement_proved", root.reason)
+        if root.refutation_check_id is not None:
+            await self.add("refutation", attempt_id=self.id, step_id=None, problem_id=self.proof.problem_id,
+                           proof_id=self.proof.id, what="statement", proposition=root.proposition,
+                           try_id=root.refutation_try_id, check_id=root.refutation_check_id,
+                           formal_statement_id=st.formal_statement_id, statement_given=st.source == "given",
+                           faithful=st.faithful, flags_statement=st.source == "given")
+            return Outcome("refuted", root.reason)
+        return None
+
+    async def close_root(self, st: Statement, key: str) -> RootResult:
+        """Try to close the root, then to refute it (the work ``root`` shares)."""
         problem = st.problem
         fsid = st.formal_statement_id
+        scope = ("statement", key)
+        calls0, failures0 = self.calls, self.failures
+
+        def done(**kw: Any) -> RootResult:
+            return RootResult(calls=self.calls - calls0, failures=self.failures - failures0, **kw)
+
         if not problem.answer_slots:
             for tac in self.c.portfolio:
                 code = problem.with_proof(f"by\n  {tac}")
                 proved = await self.e.lean.prove(code, problem, formal_statement_id=fsid)
                 await self.try_row("root-portfolio", proved, tactic=tac, code=code)
                 if proved.success:
-                    self.values.update(root_closed_independently=True, root_closed_by=f"portfolio:{tac}",
-                                       direct_check_id=proved.check_id)
-                    return Outcome("statement_proved", f"`{tac}` alone proves the statement (statement_proved "
-                                                       "evidence, not a label for the NL proof)")
+                    return done(closed_by=f"portfolio:{tac}", check_id=proved.check_id,
+                                reason=f"`{tac}` alone proves the statement (statement_proved evidence, not a "
+                                       "label for the NL proof)")
         lean = strip_comments(problem.text)
         if self.c.direct_attempts:
             results = await self.ask_many("prover", [(prompts.whole_proof(lean), ("direct", i))
-                                                     for i in range(self.c.direct_attempts)])
+                                                     for i in range(self.c.direct_attempts)], scope=scope)
             for i, res in enumerate(results):
                 code = extract_lean(res.text) if res.status != "error" else None
                 if code is None:
@@ -551,28 +601,24 @@ class Attempt:
                 await self.try_row("direct", proved, sample_index=i, call_key=res.key, code=code,
                                    messages=messages_for_prompt(proved.result, code, problem))
                 if proved.success:
-                    self.values.update(root_closed_independently=True, root_closed_by="direct",
-                                       direct_check_id=proved.check_id)
-                    return Outcome("statement_proved", f"direct attempt {i} verified (statement_proved evidence, "
-                                                       "not a label for the NL proof)")
+                    return done(closed_by="direct", check_id=proved.check_id,
+                                reason=f"direct attempt {i} verified (statement_proved evidence, not a label for "
+                                       "the NL proof)")
         if self.c.refute and not problem.answer_slots:
             neg = negation_problem(problem)
             if neg is not None:
-                hit = await self.refute(neg, step_id=None, hint="")
+                hit = await self.refute(neg, step_id=None, hint="", scope=scope)
                 if hit is not None:
                     try_id, proved = hit
                     sig = decl_signature(problem)
-                    await self.add("refutation", attempt_id=self.id, step_id=None, problem_id=self.proof.problem_id,
-                                   proof_id=self.proof.id, what="statement", proposition=sig.negation() if sig else neg,
-                                   try_id=try_id, check_id=proved.check_id, formal_statement_id=fsid,
-                                   statement_given=st.source == "given", faithful=st.faithful,
-                                   flags_statement=st.source == "given")
                     why = ("a given statement refuted: the statement is flagged as false" if st.source == "given"
                            else "the statement's negation is proved")
-                    return Outcome("refuted", why)
-        return None
+                    return done(reason=why, refutation_try_id=try_id, refutation_check_id=proved.check_id,
+                                proposition=sig.negation() if sig else neg)
+        return done()
 
-    async def refute(self, neg_text: str, *, step_id: int | None, hint: str) -> tuple[int, Proved] | None:
+    async def refute(self, neg_text: str, *, step_id: int | None, hint: str,
+                     scope: tuple | None = None) -> tuple[int, Proved] | None:
         """The portfolio, then the prover, on a negation problem: (try id, check) on success."""
         try:
             neg = LeanProblem.parse(neg_text)
@@ -586,7 +632,7 @@ class Attempt:
                 return tid, proved
         lean = strip_comments(neg_text)
         for j in range(self.c.refute_samples):
-            res = await self.ask("prover", prompts.node_proof(lean, hint), "refute", step_id or "root", j)
+            res = await self.ask("prover", prompts.node_proof(lean, hint), "refute", step_id or "root", j, scope=scope)
             code = extract_lean(res.text) if res.status != "error" else None
             if code is None:
                 await self.try_row("refute-prover", None, step_id=step_id, negated=True, sample_index=j,

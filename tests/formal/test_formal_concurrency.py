@@ -85,3 +85,32 @@ def test_identical_checks_in_flight_are_made_once_and_stored_once(fstore, world)
             assert sent[body(row.assembled)] == 1, row.assembled
     assert sent[body(LeanProblem.parse(TOY).with_proof("sorry"))] == 1  # the statement's elaboration
 
+
+def test_statement_level_work_is_shared_by_the_proofs_of_a_problem_and_by_later_runs(fstore, world):
+    """The root's portfolio, direct attempts and negation depend on the statement only: two
+    proofs of one problem ask the prover for them once, their tries are stored once; a later
+    proof of the same problem sends no root call and no root check again."""
+    verified_world(world)
+    first, second, third, _ = four_proofs(fstore)
+    results, backend = formalize_many(fstore, world, script(), [first, second], direct_attempts=2)
+    assert [r.status for r in results] == ["verified"] * 2
+    prompts = [c.messages[-1].content for c in backend.calls if c.role == "prover"]
+    direct = [p for p in prompts if "Complete the Lean 4 proof below (Lean 4 with Mathlib). Think" in p]
+    negated = [p for p in prompts if "¬" in p]
+    assert len(direct) == 2 and len(negated) == 1
+    stages = Counter(t.stage for t in fstore.formal_rows("try"))
+    assert (stages["root-portfolio"], stages["direct"], stages["refute-portfolio"]) == (8, 2, 8)
+
+    sent = len([e for e in world.requests() if "env" in e["request"]])
+    [later], backend2 = formalize_many(fstore, world, script(), [third], direct_attempts=2)
+    assert later.status == "verified"
+    assert not [c for c in backend2.calls if c.role == "prover"]  # root calls from the call cache
+    from prover.store._lean import LeanCheck
+
+    with fstore.session() as s:
+        checks = [s.get(LeanCheck, t.check_id) for t in fstore.formal_rows("try")
+                  if t.stage in ("root-portfolio", "direct", "refute-portfolio") and t.check_id]
+    root_files = {body(c.assembled) for c in checks if c.assembled}
+    assert len(root_files) >= 9
+    again = [e["request"]["cmd"].strip() for e in world.requests() if "env" in e["request"]][sent:]
+    assert not root_files & set(again)  # root checks from the check cache
