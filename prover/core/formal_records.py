@@ -99,6 +99,27 @@ class FormalConfig(BaseModel):
         return self.model_dump(mode="json")
 
 
+class FormalEstimate(BaseModel):
+    """``--dry-run --formal``: the most the formal stage of a run may ask (upper bounds; model
+    calls and Lean checks found in the caches cost nothing)."""
+
+    model_config = _FROZEN
+
+    attempts_per_problem: int
+    """Formal attempts: the proofs selected for refinement (K per round), the final one, and
+    ``--formal-sample`` K drawn at random."""
+    assumed_steps: int
+    """Sketch steps (nodes) assumed per attempt: a sketch's length is not known before it is
+    written."""
+    calls_by_role: dict[str, int]
+    """Most formal calls per role (prover, formalizer, judge), all problems together."""
+    calls_per_problem: int
+    lean_checks: int
+    """Most Lean checks, all problems together (statement elaborations, root, sketches, nodes,
+    negations, assembled files)."""
+    lean_checks_per_problem: int
+
+
 class RootResult(BaseModel):
     """What the statement-level work (portfolio, direct attempts, negation) found on one
     statement; shared by every attempt on that statement in a run."""

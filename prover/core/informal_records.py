@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from prover.core.formal_records import FormalEstimate
+
 ParseStatus = Literal["ok", "missing_marker", "missing_section", "no_score", "bad_score", "truncated",
                       "empty"]
 """How a model output parsed.
@@ -294,3 +296,5 @@ class BudgetEstimate(BaseModel):
     """Most completion tokens (None when a role has no max_tokens)."""
     max_tokens_by_role: dict[str, int | None]
     """Each role's completion token limit."""
+    formal: FormalEstimate | None = None
+    """The formal stage's share (``--formal``): not included in the figures above."""

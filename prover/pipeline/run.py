@@ -194,7 +194,15 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
     return exc
 
 
-def plan_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig) -> BudgetEstimate:
+def plan_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
+             formal: Any = None) -> BudgetEstimate:
     """``--dry-run``: the most a run may use; reads problem files without storing them and
-    makes no model call."""
-    return estimate_budget(resolve_problems(store, tokens, import_files=False), config, model_config)
+    makes no model call. With ``formal`` (``FormalSettings``), the formal stage's calls and Lean
+    checks too (opening no Lean)."""
+    problems = resolve_problems(store, tokens, import_files=False)
+    est = estimate_budget(problems, config, model_config)
+    if formal is None:
+        return est
+    from prover.pipeline.formal_run import estimate_formal
+
+    return est.model_copy(update={"formal": estimate_formal(problems, config.knobs, formal)})
