@@ -90,7 +90,10 @@ class LeanRunner:
         self.pin = pin
         self.limits = limits or LeanLimits()
         self.store = store
-        self._sem = asyncio.Semaphore(max(1, parallel or getattr(backend, "size", 1) or 1))
+        self.size = max(1, parallel or getattr(backend, "size", 1) or 1)
+        """Checks in flight at most (the backend's size: REPL or file-mode processes, Kimina
+        requests)."""
+        self._sem = asyncio.Semaphore(self.size)
         self._flights = SingleFlight()
         self.checks = 0
         """Checks asked for (cached and shared ones included)."""

@@ -11,10 +11,12 @@
    root's negation (portfolio, prover): a refutation.
 3. **Sketch** — the formalizer turns the NL proof into ``have`` steps tagged with their NL step,
    holes as `sorry`; repaired from Lean's messages until it elaborates.
-4. **Nodes** — each hole is a lemma of the DAG, filled in dependency order: a memo of solved
-   statements, the portfolio, the prover, repairs from Lean's messages (per node and per proof
-   bounds); an unsolved node's negation is tried (a refutation) and otherwise it becomes formal
-   feedback for informal refinement. Each ``have`` step gets an alignment vote against its NL step.
+4. **Nodes** — each hole is a lemma of the DAG (an edge where a step's statement or proof names
+   an earlier step); nodes are filled concurrently up to the Lean pool's size, each after the
+   nodes its statement names: a memo of solved statements, the portfolio, the prover, repairs
+   from Lean's messages (per node and per proof bounds); an unsolved node's negation is tried (a
+   refutation) and otherwise it becomes formal feedback for informal refinement. Each ``have``
+   step gets an alignment vote against its NL step.
 5. **Assembly** — the sketch with its node lemmas, checked as a whole: only that verdict counts.
 
 Every call, check and decision is a row (``prover/store/_formal.py``). Model calls go through
@@ -260,7 +262,10 @@ class Attempt:
             # The attempt is marked `error` with its traceback; the run goes on and says so. (A
             # cancelled or interrupted attempt stays `running`.) Either way the next run redoes it.
             trace = "".join(traceback.format_exception(exc))
-            self.values.update(status="error", stop_reason=f"error: {type(exc).__name__}: {exc}"[:500], error=trace,
+            leaf = exc
+            while isinstance(leaf, BaseExceptionGroup):  # a task group's: name what was raised
+                leaf = leaf.exceptions[0]
+            self.values.update(status="error", stop_reason=f"error: {type(leaf).__name__}: {leaf}"[:500], error=trace,
                                calls=self.calls, checks=self.e.lean.checks - self.checks0, repairs=self.repairs)
             await self.update("attempt", self.id, **self.values)
             self.feedback = []
@@ -665,18 +670,19 @@ class Attempt:
         refuted: list[tuple[SketchStep, int]] = []
         unsolved: list[SketchStep] = []
         try:
-            for step in sketch.order():
-                sid = step_ids[id(step)]
-                done = await self.fill(sketch, step, sid, nl_steps)
-                if done["status"] == "solved":
-                    proofs[step.key] = done["body"]
-                    aux.extend(done.get("aux", []))
-                elif done["status"] == "refuted":
-                    refuted.append((step, done["refutation_id"]))
-                else:
-                    unsolved.append(step)
+            filled = await self.fill_all(sketch, step_ids, nl_steps)
         finally:
             aligned = await aligned_task
+        for step in sketch.order():
+            done = filled[step.key]
+            if done["status"] == "solved":
+                proofs[step.key] = done["body"]
+                aux.extend(done.get("aux", []))
+            elif done["status"] == "refuted":
+                refuted.append((step, done["refutation_id"]))
+            else:
+                unsolved.append(step)
+        await self.store_dag(sketch, sketch_id, step_ids, proofs)
         steps_aligned = all(aligned.get(id(s), False) for s in claims) if claims else None
         for step, rid in refuted:
             faithful = bool(aligned.get(id(step))) and bool(st.faithful) if step.kind == "have" else None
@@ -768,6 +774,16 @@ class Attempt:
                     unread.append(s)
         return el, unread
 
+    async def store_dag(self, sk: Sketch, sketch_id: int, step_ids: dict[int, int], proofs: dict[str, str]) -> None:
+        """The DAG once the nodes are filled: edges from what each node's statement and proof
+        mention (a step's ``depends_on``, the sketch's ``dag``)."""
+        import networkx as nx
+
+        dag = sk.dag(proofs)
+        for s in sk.holes:
+            await self.update("step", step_ids[id(s)], depends_on=sorted(dag.predecessors(s.key)))
+        await self.update("sketch", sketch_id, dag=nx.node_link_data(dag, edges="edges"))
+
     async def store_steps(self, sk: Sketch, sketch_id: int, nl_steps: list[str]) -> dict[int, int]:
         dag = sk.dag()
         ids: dict[int, int] = {}
@@ -785,8 +801,45 @@ class Attempt:
 
     # -- 4. nodes ----------------------------------------------------------------------------------
 
-    async def fill(self, sk: Sketch, step: SketchStep, sid: int, nl_steps: list[str]) -> dict[str, Any]:
-        """Prove one node (memo, portfolio, prover, repairs), else try its negation."""
+    async def fill_all(self, sk: Sketch, step_ids: dict[int, int], nl_steps: list[str]) -> dict[str, dict[str, Any]]:
+        """Fill every node, at most as many at once as Lean runs checks. A node's lemma takes
+        every earlier step as a hypothesis, so nodes do not wait for each other's proofs: one
+        starts once the nodes its statement mentions are done (the DAG's edges), and independent
+        ones run together. Repairs share the per-proof budget, handed out in dependency order
+        once every node's first tries are in, so that the requests do not depend on timing."""
+        dag, order = sk.dag(), sk.order()
+        slots = asyncio.Semaphore(self.e.lean.size)
+        first: dict[str, asyncio.Task] = {}
+
+        async def start(step: SketchStep) -> dict[str, Any]:
+            for pred in dag.predecessors(step.key):
+                await first[pred]
+            async with slots:
+                return await self.fill_first(sk, step, step_ids[id(step)], nl_steps)
+
+        async with asyncio.TaskGroup() as tg:
+            for step in order:
+                first[step.key] = tg.create_task(start(step))
+        out = {k: t.result() for k, t in first.items()}
+        left = max(0, self.c.repairs_per_proof - self.repairs)
+        budgets: dict[str, int] = {}
+        for step in order:
+            if out[step.key]["status"] == "open":
+                budgets[step.key] = min(self.c.repairs_per_node, left) if out[step.key].get("last") else 0
+                left -= budgets[step.key]
+
+        async def finish(step: SketchStep) -> dict[str, Any]:
+            async with slots:
+                return await self.fill_rest(sk, step, step_ids[id(step)], out[step.key], budgets[step.key])
+
+        async with asyncio.TaskGroup() as tg:
+            rest = {s.key: tg.create_task(finish(s)) for s in order if s.key in budgets}
+        out.update({k: t.result() for k, t in rest.items()})
+        return out
+
+    async def fill_first(self, sk: Sketch, step: SketchStep, sid: int, nl_steps: list[str]) -> dict[str, Any]:
+        """A node's first tries: the memo, the portfolio, the prover's samples. Status
+        ``solved``, ``unsolved`` (no goal to work on) or ``open`` (with the last failed try)."""
         if step.goal is None:
             await self.try_row("extract-goal", None, step_id=sid, verdict="unread", messages=[
                 {"severity": "error", "data": "the hole's goal could not be read (extract_goal)"}])
@@ -814,16 +867,22 @@ class Attempt:
             if proved.success:
                 return await self.solved(sid, step, body, [], f"portfolio:{tac}", proved)
         hint = nl_steps[step.nl_step - 1] if step.nl_step and 0 < step.nl_step <= len(nl_steps) else ""
-        lean = strip_comments(node_text)
         last: tuple[int, str, str] | None = None  # (try id, code, messages)
         for j in range(self.c.node_samples):
-            res = await self.ask("prover", prompts.node_proof(lean, hint), "node", step.key, j)
+            res = await self.ask("prover", prompts.node_proof(strip_comments(node_text), hint), "node", step.key, j)
             got = await self.node_try(node, sid, "prover", res, sample_index=j)
             if got.get("solved"):
                 return await self.solved(sid, step, got["body"], got["aux"], "prover", got["proved"])
             last = got.get("last") or last
+        return {"status": "open", "node": node, "hint": hint, "last": last}
+
+    async def fill_rest(self, sk: Sketch, step: SketchStep, sid: int, state: dict[str, Any],
+                        repairs: int) -> dict[str, Any]:
+        """An open node's repairs (at most ``repairs``, from Lean's messages), then its negation
+        in context (a refutation); else it stays unsolved."""
+        node, hint, last = state["node"], state["hint"], state["last"]
         r = 0
-        while last is not None and r < self.c.repairs_per_node and self.repairs < self.c.repairs_per_proof:
+        while last is not None and r < repairs:
             self.repairs += 1
             r += 1
             res = await self.ask("prover", prompts.repair(last[1], last[2]), "repair", step.key, r)

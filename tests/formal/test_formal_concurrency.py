@@ -114,3 +114,32 @@ def test_statement_level_work_is_shared_by_the_proofs_of_a_problem_and_by_later_
     assert len(root_files) >= 9
     again = [e["request"]["cmd"].strip() for e in world.requests() if "env" in e["request"]][sent:]
     assert not root_files & set(again)  # root checks from the check cache
+
+
+def test_independent_nodes_are_filled_at_once(fstore, world, monkeypatch):
+    """Neither node of the toy sketch mentions the other (`h3 : 2 + 3 = 5`): both are filled at
+    the same time on a pool of four, and the stored DAG has the edges their statements and
+    proofs mention — none here."""
+    import asyncio
+
+    from prover.formal.engine import Attempt
+
+    real = Attempt.fill_first
+    now = {"in": 0, "most": 0}
+
+    async def counted(self, *args, **kwargs):
+        now["in"] += 1
+        now["most"] = max(now["most"], now["in"])
+        try:
+            await asyncio.sleep(0.05)
+            return await real(self, *args, **kwargs)
+        finally:
+            now["in"] -= 1
+
+    monkeypatch.setattr(Attempt, "fill_first", counted)
+    verified_world(world)
+    [result], _ = formalize_many(fstore, world, script(), [fstore.proof_id], direct_attempts=1, refute=False)
+    assert result.status == "verified" and now["most"] == 2
+    [sketch] = fstore.formal_rows("sketch", attempt_id=result.attempt_id)
+    assert sketch.dag["edges"] == []
+    assert all(s.depends_on == [] for s in fstore.formal_rows("step", attempt_id=result.attempt_id))
