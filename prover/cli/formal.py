@@ -41,8 +41,11 @@ def formal_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lean-backend", type=click.Choice(["repl", "file", "kimina"]), default="repl",
                      show_default=True, help="Lean backend."),
         click.option("--project", type=click.Path(file_okay=False), help="Lake project [default: lean_project/]."),
-        click.option("--kimina-url", envvar="LEAN_SERVER_API_URL", help="Kimina Lean Server (--lean-backend kimina)."),
-        click.option("--lean-processes", type=click.IntRange(min=1), help="REPL processes."),
+        click.option("--kimina-url", envvar="LEAN_SERVER_API_URL",
+                     help="Kimina Lean Server(s), comma-separated, balanced (--lean-backend kimina)."),
+        click.option("--lean-processes", type=click.IntRange(min=1),
+                     help="Lean checks at once: REPL or file-mode processes, or requests in flight to Kimina "
+                          "[default: min(cores, memory / cap); Kimina: 4 per server]."),
         click.option("--lean-timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
                      help="Seconds per Lean check."),
         click.option("--lean-memory-gb", type=click.FloatRange(min=0), default=8.0, show_default=True,
@@ -134,3 +137,10 @@ def formalize(proof_ids, db, model_flags, formal_settings, seed, as_json) -> Non
         print_formal(data)
         for r in results:
             click.echo(f"proof {r.proof_id}: {r.status} — {r.stop_reason}" + (" (stored result)" if r.reused else ""))
+    errors = [r for r in results if r.status == "error"]
+    if errors:
+        from prover.core.errors import BackendError
+
+        raise BackendError(f"{len(errors)} formal attempt(s) ended in an unexpected exception (attempt "
+                           f"{', '.join(str(r.attempt_id) for r in errors)}: {errors[0].stop_reason}; the traceback "
+                           "is stored on the attempt, and the same command runs it again)")

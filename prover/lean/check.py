@@ -116,6 +116,8 @@ class CheckOutcome:
     notes: list[str] = field(default_factory=list)
     final: LeanCheckResult | None = None
     """The independent confirmation of a verified result (``--final-check``), its own row."""
+    check_id: int | None = None
+    """The ``lean_checks`` row (None without a store)."""
 
     @property
     def exit_code(self) -> int:
@@ -160,64 +162,115 @@ def _with_answer(main: LeanCheckResult, answer: LeanCheckResult) -> LeanCheckRes
                                    "detail": "\n".join(p for p in (main.detail, note) if p)})
 
 
+@dataclass(frozen=True)
+class PreparedCheck:
+    """A proof screened and assembled against its problem: the request to run (and the answer
+    check its verified result will need), or the screen's rejection (nothing to run). Either way
+    it has the cache key."""
+
+    proof_text: str
+    problem: LeanProblem
+    request: LeanCheckRequest | None
+    rejected: LeanCheckResult | None = None
+    answer_file: AnswerCheckFile | None = None
+    replaced: tuple[str, ...] = ()
+    """What the prologue changed in the problem's own text (recorded with the check)."""
+    prov: Provenance | None = None
+    limits: LeanLimits | None = None
+
+    @property
+    def cache_key(self) -> str:
+        return self.request.cache_key if self.request is not None else self.rejected.cache_key  # type: ignore[union-attr]
+
+
+def prepare_check(proof_text: str, problem: str | LeanProblem, backend: LeanBackend, *, pin: ProjectPin,
+                  limits: LeanLimits | None = None, answer_checked: bool = False,
+                  references: dict[str, str] | None = None,
+                  constants: tuple[str, ...] | None = None) -> PreparedCheck:
+    """Screen ``proof_text`` against ``problem`` and assemble the file (no Lean, no store). A proof
+    that fills answer slots gets its answer check assembled too, against ``references`` (slot →
+    Lean term; default: the problem's own reference comments); the main file's key includes it.
+    ``constants``: names whose use in the proof term the epilogue reports."""
+    limits = limits or LeanLimits()
+    if not isinstance(problem, LeanProblem):
+        problem = LeanProblem.parse(problem)
+    prov = Provenance.of(pin, backend)
+    screened = audit(proof_text, problem)
+    if not screened.accepted:
+        return PreparedCheck(proof_text, problem, None, _rejected(proof_text, problem, screened.reasons, prov,
+                                                                  limits, backend.name))
+    assembled = screened.assembled(limits, constants=constants)
+    answer_file = None
+    if assembled.answer_slots and not answer_checked:
+        refs = problem_references(problem) if references is None else references
+        answer_file = assemble_answer_check(problem, screened.parts, refs, heartbeats=limits.heartbeats)
+    request = assembled.request(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev, repl_rev=prov.repl_rev,
+                                limits=limits)
+    if answer_file is not None:
+        request = request.model_copy(update={"answer_file_hash": answer_file.assembled.file_hash})
+    return PreparedCheck(proof_text, problem, request, answer_file=answer_file, replaced=tuple(assembled.replaced),
+                         prov=prov, limits=limits)
+
+
+def cached_outcome(prepared: PreparedCheck, store) -> CheckOutcome | None:
+    """The definitive verdict stored for the prepared file's key, if any."""
+    if prepared.request is None or store is None:
+        return None
+    cached = store.get_lean_check(prepared.cache_key)
+    if cached is None:
+        return None
+    return CheckOutcome(cached, cached=True, check_id=store.lean_check_row_id(prepared.cache_key),
+                        notes=["verdict from the store (same file, toolchain, Mathlib, REPL, screen rules and limits)"])
+
+
+def run_prepared(prepared: PreparedCheck, backend: LeanBackend, *, store=None, formal_statement_id: int | None = None,
+                 answer_checked: bool = False) -> CheckOutcome:
+    """Run the prepared file on the backend (a rejected one needs no Lean), then its answer check
+    when the file is otherwise verified, and store the outcomes when there is a store: every
+    check is a row."""
+    if prepared.request is None:
+        outcome = CheckOutcome(prepared.rejected)  # type: ignore[arg-type]
+    else:
+        notes: list[str] = []
+        result = run_check(prepared.request, backend, answer_checked=answer_checked)
+        if prepared.replaced:
+            note = "prologue: " + "; ".join(prepared.replaced)
+            result = result.model_copy(update={"detail": "\n".join(p for p in (result.detail, note) if p)})
+        if result.verdict is Verdict.VERIFIED_ANSWER_UNCHECKED and prepared.answer_file is not None:
+            answer = _answer_result(prepared.answer_file, backend, prepared.prov, prepared.limits, store,  # type: ignore[arg-type]
+                                    formal_statement_id, prepared.proof_text)
+            notes.append(f"answer check: {answer.verdict.value}")
+            result = _with_answer(result, answer)
+        outcome = CheckOutcome(result, notes=notes)
+    if store is not None:
+        outcome.check_id = store.add_lean_check(outcome.result, formal_statement_id=formal_statement_id,
+                                                proof_text=prepared.proof_text)
+    return outcome
+
+
 def check_proof(proof_text: str, problem: str | LeanProblem, backend: LeanBackend, *, pin: ProjectPin,
                 limits: LeanLimits | None = None, store=None, formal_statement_id: int | None = None,
                 answer_checked: bool = False, references: dict[str, str] | None = None,
                 constants: tuple[str, ...] | None = None, final_check: str = "none",
                 final_tools=None) -> CheckOutcome:
     """Screen ``proof_text`` against ``problem``, assemble the file, and check it with ``backend``
-    — or take the definitive verdict stored for the same key. A proof that fills answer slots
-    and is otherwise verified is then compared with ``references`` (slot → Lean term; default:
-    the problem's own reference comments) in a separate answer check, its own row; the main
-    row's verdict says what both found (its key includes the answer check's file). With
-    ``store``, the checks are stored (every check is a row; only definitive ones are served
-    from cache). ``constants``: names whose use in the proof term the epilogue reports.
-    ``final_check``: confirm a ``verified`` result out of process with this tool
-    (``prover.lean.final_check``; ``none``: do not), stored as its own row."""
-    limits = limits or LeanLimits()
-    if not isinstance(problem, LeanProblem):
-        problem = LeanProblem.parse(problem)
-    prov = Provenance.of(pin, backend)
-    screened = audit(proof_text, problem)
-    notes: list[str] = []
-    if not screened.accepted:
-        result = _rejected(proof_text, problem, screened.reasons, prov, limits, backend.name)
-        outcome = CheckOutcome(result)
-    else:
-        assembled = screened.assembled(limits, constants=constants)
-        answer_file = None
-        if assembled.answer_slots and not answer_checked:
-            refs = problem_references(problem) if references is None else references
-            answer_file = assemble_answer_check(problem, screened.parts, refs, heartbeats=limits.heartbeats)
-        request = assembled.request(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev,
-                                    repl_rev=prov.repl_rev, limits=limits)
-        if answer_file is not None:
-            request = request.model_copy(update={"answer_file_hash": answer_file.assembled.file_hash})
-        cached = store.get_lean_check(request.cache_key) if store is not None else None
-        if cached is not None:
-            return CheckOutcome(cached, cached=True, notes=["verdict from the store (same file, toolchain, "
-                                                            "Mathlib, REPL, screen rules and limits)"],
-                                final=_final(cached, problem, final_check, pin, final_tools, store,
-                                             formal_statement_id, proof_text))
-        result = run_check(request, backend, answer_checked=answer_checked)
-        if assembled.replaced:
-            # What the prologue changed in the problem's own text is recorded with the check.
-            note = "prologue: " + "; ".join(assembled.replaced)
-            result = result.model_copy(update={"detail": "\n".join(p for p in (result.detail, note) if p)})
-        if result.verdict is Verdict.VERIFIED_ANSWER_UNCHECKED and answer_file is not None:
-            answer = _answer_result(answer_file, backend, prov, limits, store, formal_statement_id, proof_text)
-            notes.append(f"answer check: {answer.verdict.value}")
-            result = _with_answer(result, answer)
-        outcome = CheckOutcome(result, notes=notes)
-    if store is not None:
-        store.add_lean_check(outcome.result, formal_statement_id=formal_statement_id, proof_text=proof_text)
-    outcome.final = _final(outcome.result, problem, final_check, pin, final_tools, store, formal_statement_id,
-                           proof_text)
+    — or take the definitive verdict stored for the same key (``prepare_check``, then
+    ``cached_outcome`` or ``run_prepared``). With ``store``, the checks are stored (every check is
+    a row; only definitive ones are served from cache). ``final_check``: confirm a ``verified``
+    result out of process with this tool (``prover.lean.final_check``; ``none``: do not), stored
+    as its own row."""
+    prepared = prepare_check(proof_text, problem, backend, pin=pin, limits=limits, answer_checked=answer_checked,
+                             references=references, constants=constants)
+    outcome = cached_outcome(prepared, store) or run_prepared(prepared, backend, store=store,
+                                                              formal_statement_id=formal_statement_id,
+                                                              answer_checked=answer_checked)
+    outcome.final = final_confirmation(outcome.result, prepared.problem, final_check, pin, final_tools, store,
+                                       formal_statement_id, proof_text)
     return outcome
 
 
-def _final(result: LeanCheckResult, problem: LeanProblem, tool: str, pin: ProjectPin, tools, store,
-           formal_statement_id: int | None, proof_text: str) -> LeanCheckResult | None:
+def final_confirmation(result: LeanCheckResult, problem: LeanProblem, tool: str, pin: ProjectPin, tools, store,
+                       formal_statement_id: int | None, proof_text: str) -> LeanCheckResult | None:
     """The confirmation of a verified result by ``tool`` (stored, and served from the store when a
     definitive one is there); None for other verdicts or ``none``."""
     from prover.lean.final_check import confirm, final_check_key, validate_final_check

@@ -77,6 +77,18 @@ class LeanWorld:
         self.rules.append({"match": {"cmd_contains": body(a.text)}, "response": {"messages": [msg]}})
         return self
 
+    def fails(self, problem_text: str, proof_text: str) -> "LeanWorld":
+        """``proof_text`` fails definitively: Lean's `unsolved goals` error, and the axioms report
+        at its `#print axioms` line naming `sorryAx` (what Lean prints for a declaration that
+        elaborated with an error). A file the table does not list fails too, but without the
+        report: not definitive, so never served from the cache."""
+        a = audit(proof_text, problem_text).assembled(LIMITS)
+        report = AXIOMS.replace("Graphiti.run'_refines", a.target).replace("[propext", "[propext, sorryAx")
+        msgs = [at_line(UNSOLVED, 1), {"severity": "info", "pos": {"line": a.axioms_line, "column": 0},
+                                       "endPos": {"line": a.axioms_line, "column": 13}, "data": report}]
+        self.rules.append({"match": {"cmd_contains": body(a.text)}, "response": {"messages": msgs}})
+        return self
+
     def elaborates(self, file_text: str, extra: list[dict] | None = None) -> "LeanWorld":
         """``file_text`` elaborates with its sorries (a sorry warning, no error)."""
         msgs = [at_line(SORRY_WARNING, 1)] + list(extra or [])
@@ -100,14 +112,17 @@ class LeanWorld:
     def command(self) -> list[str]:
         return [sys.executable, "-S", str(FAKE_REPL), str(self.table_path)]
 
-    def pool(self):
+    def pool(self, processes: int = 4):
+        """The real REPL pool over the fake REPL, with more than one process (DESIGN.md: anything
+        that touches Lean is tested with several)."""
         import os
 
         from prover.lean.pool import PoolConfig, ReplPool
 
         self.write()
         return ReplPool(PoolConfig(command=self.command, env={**os.environ, "FAKE_REPL_LOG": str(self.log_path)},
-                                   memory_cap_bytes=None, max_processes=1, import_timeout_s=20))
+                                   memory_cap_bytes=None, max_processes=processes,
+                                   import_timeout_s=20))
 
     def requests(self) -> list[dict]:
         if not self.log_path.exists():
@@ -228,6 +243,13 @@ def pin():
 def formalize(store, world: LeanWorld, script, proof_id: int, **config):
     """Run the formal stage on one proof with the scripted model and the fake REPL: (result,
     scripted backend)."""
+    [result], backend = formalize_many(store, world, script, [proof_id], **config)
+    return result, backend
+
+
+def formalize_many(store, world: LeanWorld, script, proof_ids: list[int], **config):
+    """The formal stage on several proofs at once (one engine, one Lean pool): (results,
+    scripted backend)."""
     from prover.core.formal_records import FormalConfig
     from prover.llm import ScriptedBackend
     from prover.pipeline.formal_run import formalize_proofs
@@ -236,6 +258,6 @@ def formalize(store, world: LeanWorld, script, proof_id: int, **config):
     config.setdefault("trusted_collections", ("mini",))
     cfg = FormalConfig(**config)
     with world.pool() as pool:
-        [result] = formalize_proofs(store, [proof_id], config=cfg, model_config=model_config(), lean_backend=pool,
-                                    pin=pin(), backends={r: backend for r in ROLES})
-    return result, backend
+        results = formalize_proofs(store, proof_ids, config=cfg, model_config=model_config(), lean_backend=pool,
+                                   pin=pin(), backends={r: backend for r in ROLES})
+    return results, backend
