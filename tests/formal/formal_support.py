@@ -78,14 +78,15 @@ class LeanWorld:
         return self
 
     def fails(self, problem_text: str, proof_text: str) -> "LeanWorld":
-        """``proof_text`` fails definitively: Lean's `unsolved goals` error, and the axioms report
-        at its `#print axioms` line naming `sorryAx` (what Lean prints for a declaration that
-        elaborated with an error). A file the table does not list fails too, but without the
-        report: not definitive, so never served from the cache."""
+        """``proof_text`` fails definitively: Lean's `unsolved goals` error, and the epilogue's
+        report at its `#prover_check` line counting a sorry (Lean adds a declaration that
+        elaborated with an error with `sorryAx`). A file the table does not list fails too, but
+        without the report: not definitive, so never served from the cache."""
         a = audit(proof_text, problem_text).assembled(LIMITS)
-        report = AXIOMS.replace("Graphiti.run'_refines", a.target).replace("[propext", "[propext, sorryAx")
+        report = CHECK_REPORT.replace(" sorry=0 ", " sorry=1 ")
+        assert report != CHECK_REPORT
         msgs = [at_line(UNSOLVED, 1), {"severity": "info", "pos": {"line": a.axioms_line, "column": 0},
-                                       "endPos": {"line": a.axioms_line, "column": 13}, "data": report}]
+                                       "endPos": {"line": a.axioms_line, "column": 60}, "data": report}]
         self.rules.append({"match": {"cmd_contains": body(a.text)}, "response": {"messages": msgs}})
         return self
 
