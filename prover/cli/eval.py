@@ -1,0 +1,209 @@
+"""``prover eval``: run a benchmark end to end and print its score beside the published figures;
+``prover eval compare A B`` and ``prover eval list`` read stored evaluations."""
+
+from __future__ import annotations
+
+import click
+
+from prover.cli.common import db_option, echo_json, open_store, print_table
+from prover.cli.options import model_options
+from prover.core.eval_records import EvalComparison, EvalSummary, PublishedFigure
+from prover.core.informal_records import BUDGETS, DEFAULT_BUDGET
+
+SCRIPTED_NOTE = ("Scripted backend: a demo of the machinery; its outputs are not mathematics and no "
+                 "figure below is a result.")
+
+
+class _EvalGroup(click.Group):
+    """``prover eval BENCH ...`` runs the benchmark: a first word that is no subcommand is BENCH."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("eval", cls=_EvalGroup, invoke_without_command=False)
+def eval_group() -> None:
+    """Evaluate on a benchmark and compare with published figures (BENCH: imo-proofbench).
+
+    `prover eval BENCH` runs it; `prover eval compare A B` compares two stored evaluations;
+    `prover eval list` lists them.
+
+    Example: prover eval imo-proofbench --split basic --budget small --model deepseek-math-v2
+    """
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _ci(ci) -> str:
+    return "-" if ci is None else f"[{ci[0]:.1f}, {ci[1]:.1f}]"
+
+
+def _figure(f: PublishedFigure | None) -> str:
+    if f is None:
+        return "-"
+    return ("~" if f.approximate else "") + f"{f.value:.1f}"
+
+
+def print_eval(summary: EvalSummary, published: list[PublishedFigure], *, per_problem: bool = False) -> None:
+    """The score table: one row per group, ours with its interval, then each published system."""
+    if per_problem:
+        print_table([(o.problem, o.split or "-", o.search_status, "yes" if o.passed else "no",
+                      "-" if o.proof_id is None else o.proof_id, "-" if o.points is None else o.points,
+                      o.grade_status, o.calls, o.tokens) for o in summary.outcomes],
+                    ["problem", "split", "search", "passed", "proof", "points", "grade", "calls", "tokens"],
+                    title=f"evaluation {summary.eval_id}: problems")
+    systems = list(dict.fromkeys(f.system for f in published))
+    ours = "ours (scripted, not a result)" if summary.scripted else "ours"
+    rows = []
+    for g in summary.groups:
+        figs = {f.system: f for f in published if f.group == g.group}
+        rows.append([g.group, g.problems, g.graded, _pct(g.percent), _ci(g.ci),
+                     *(_figure(figs.get(s)) for s in systems)])
+    print_table(rows, ["group", "problems", "graded", ours, "95% CI", *systems],
+                title=f"evaluation {summary.eval_id}: {summary.benchmark}, % of max score (7 per problem)")
+    click.echo(f"{summary.status}; models: " + ", ".join(f"{r}={m}" for r, m in summary.models.items())
+               + f"; budget {summary.budget or '-'}, seed {summary.seed}, commit {(summary.commit or '-')[:12]}; "
+               f"{summary.calls} calls ({summary.sent} sent)")
+    for i, f in enumerate(dict((f.system, f) for f in published).values(), 1):
+        click.echo(f"  [{i}] {f.system}: {f.source}" + (f", arXiv:{f.arxiv}" if f.arxiv else "")
+                   + (f" ({f.note})" if f.note else ""))
+    if summary.agreement is not None:
+        _print_agreement(summary.agreement)
+
+
+def _print_agreement(agreement: dict) -> None:
+    if "report" not in agreement:
+        click.echo(f"grader agreement: {agreement.get('note', 'none')}")
+        return
+    from prover.cli.crosscheck import render_report
+    from prover.core.crosscheck_records import CrossCheckReport
+
+    click.echo("grader agreement (grader against human grades):")
+    click.echo(render_report(CrossCheckReport.model_validate(agreement["report"])))
+
+
+@eval_group.command("run")
+@click.argument("benchmark")
+@db_option
+@model_options()
+@click.option("--split", default="all", show_default=True, help="Split to run: basic, advanced or all.")
+@click.option("--budget", type=click.Choice(list(BUDGETS)), help=f"Search size preset [default: {DEFAULT_BUDGET}].")
+@click.option("--grader-model", help="Model of the grader (the judge role) [default: the judge's model].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Run seed.")
+@click.option("--limit", type=click.IntRange(min=1), help="First N problems of each split only.")
+@click.option("--data", type=click.Path(dir_okay=False, exists=True),
+              help="The benchmark's data file [default: from $PROVER_SHARED/data].")
+@click.option("--templates", "templates_file", type=click.Path(dir_okay=False),
+              help="TOML file replacing prompt templates; its `grader` entry replaces the grader's.")
+@click.option("--formal", is_flag=True, help="Also run the formal stage (not yet available for this benchmark).")
+@click.option("--grader-agreement", is_flag=True,
+              help="Also grade stored human-graded proofs of these problems and cross-check grader against human.")
+@click.option("--human-grade", metavar="NAME", help="With --grader-agreement: the human grade to compare with.")
+@click.option("--per-problem", is_flag=True, help="Also print one row per problem.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limit, data, templates_file, formal,
+             grader_agreement, human_grade, per_problem, as_json) -> None:
+    """Run BENCHMARK: import, search, grade each selected proof 0–7, store and print the score.
+
+    The grader (the judge role) sees the problem, the reference solution and the grading
+    guidelines; the generator and verifiers never do. The same command reuses its stored
+    evaluation and sends no model call again.
+
+    Example: prover eval imo-proofbench --split basic --budget small --model deepseek-math-v2
+    """
+    import sys
+
+    from prover.analysis.evaluation import published_figures
+    from prover.core.errors import UsageError
+    from prover.core.informal_records import SearchConfig, SearchKnobs
+    from prover.llm.config import load_model_config
+    from prover.pipeline.evaluate import run_eval
+
+    if formal:
+        raise UsageError("--formal is not available for prover eval yet: the IMO-ProofBench Lean statements "
+                         "quote the solution in a comment, and the formal benchmarks are on the issue's list")
+    if grader_model:
+        model_flags = model_flags.model_copy(
+            update={"role_overrides": (*model_flags.role_overrides, f"judge.model={grader_model}")})
+    config = SearchConfig(knobs=SearchKnobs.preset(budget), seed=seed)
+    model_config = load_model_config(model_flags)
+    with open_store(db) as store:
+        summary = run_eval(store, benchmark, config=config, model_config=model_config, split=split,
+                           budget=budget or DEFAULT_BUDGET, data=data, limit=limit, templates_file=templates_file,
+                           command=sys.argv[1:], grader_agreement=grader_agreement, human_grade=human_grade)
+    if summary.scripted:
+        click.echo(SCRIPTED_NOTE, err=True)
+    if as_json:
+        echo_json(summary.model_dump(mode="json"))
+        return
+    print_eval(summary, published_figures(summary.benchmark), per_problem=per_problem)
+
+
+@eval_group.command("compare")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def eval_compare(a, b, db, as_json) -> None:
+    """Compare two stored evaluations (A, B: evaluation ids), group by group and problem by problem.
+
+    Example: prover eval compare 1 2
+    """
+    from prover.analysis.evaluation import compare_evaluations
+
+    with open_store(db, create=False) as store:
+        cmp = compare_evaluations(store.get_evaluation(a), store.get_evaluation(b))
+    if as_json:
+        echo_json(cmp.model_dump(mode="json"))
+        return
+    print_comparison(cmp)
+
+
+def print_comparison(cmp: EvalComparison) -> None:
+    a, b = cmp.a, cmp.b
+    if a.scripted or b.scripted:
+        click.echo(SCRIPTED_NOTE, err=True)
+
+    def delta(x, y):
+        return "-" if x is None or y is None else f"{y - x:+.1f}"
+
+    print_table([(g, _pct(x), _pct(y), delta(x, y)) for g, x, y in cmp.groups],
+                ["group", f"A={a.eval_id}", f"B={b.eval_id}", "B-A"],
+                title=f"{a.benchmark}/{a.split} against {b.benchmark}/{b.split}, % of max score")
+    differ = [(p, x, y) for p, x, y in cmp.problems if x != y]
+    if differ:
+        print_table([(p, "-" if x is None else x, "-" if y is None else y) for p, x, y in differ],
+                    ["problem", f"A={a.eval_id}", f"B={b.eval_id}"], title="problems graded differently")
+    click.echo(f"{len(cmp.problems)} problem(s) in both, {len(differ)} graded differently")
+    for e in (a, b):
+        click.echo(f"  {e.eval_id}: models " + ", ".join(f"{r}={m}" for r, m in e.models.items())
+                   + f"; budget {e.budget or '-'}, seed {e.seed}, commit {(e.commit or '-')[:12]}")
+
+
+def _group(e: EvalSummary, name: str) -> float | None:
+    return next((g.percent for g in e.groups if g.group == name), None)
+
+
+@eval_group.command("list")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def eval_list(db, as_json) -> None:
+    """List stored evaluations.
+
+    Example: prover eval list
+    """
+    with open_store(db, create=False) as store:
+        evals = store.list_evaluations()
+    if as_json:
+        echo_json([e.model_dump(mode="json", exclude={"outcomes"}) for e in evals])
+        return
+    print_table([(e.eval_id, e.benchmark, e.split, e.status, e.models.get("generator", "-"),
+                  e.models.get("judge", "-"), e.budget or "-", e.seed,
+                  *(_pct(_group(e, n)) for n in ("basic", "advanced", "all")),
+                  "yes" if e.scripted else "no") for e in evals],
+                ["id", "benchmark", "split", "status", "generator", "grader", "budget", "seed", "basic %",
+                 "advanced %", "all %", "scripted"], title="evaluations")

@@ -1,0 +1,279 @@
+"""``prover eval``: run a benchmark end to end and score it the way the benchmark does.
+
+IMO-ProofBench: import the problems (the import machinery of ``prover problems import``), run the
+informal search on them (``prover run``'s library function), then ask the grader — the ``judge``
+role — to grade each selected proof 0–7 seeing the problem, the reference solution and the grading
+guidelines. That reveal goes to the grader only and is recorded on the grading run
+(``reveals_reference``). Each evaluation is a row in ``evaluations`` keyed by its inputs: the same
+command updates the same row, and every model call it needs is in the call cache, so a rerun sends
+nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from prover.core.errors import NotFoundError, UsageError
+from prover.core.eval_records import Benchmark, EvalSummary, ProblemOutcome
+from prover.core.hashing import hash_json
+from prover.core.informal_records import SearchConfig
+from prover.core.llm_records import ChatMessage, ModelConfig, ModelRequest, SamplingParams
+from prover.core.paths import shared_dir
+from prover.informal.grader import GraderTemplate, load_grader_template, parse_grade
+from prover.informal.prompts import Templates, default_templates, load_templates
+from prover.informal.seeds import derive_seed
+
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
+    Benchmark(name="imo-proofbench", kind="graded", data="imo-proofbench/proofbench.csv",
+              collection="imo-proofbench", splits=("basic", "advanced"), title="IMO-ProofBench"),
+]}
+GRADER_ROLE = "judge"
+SEARCH_ROLES = ("generator", "verifier", "meta_verifier", "judge")
+
+
+def get_benchmark(name: str) -> Benchmark:
+    try:
+        return BENCHMARKS[name]
+    except KeyError:
+        raise UsageError(f"unknown benchmark {name!r} (benchmarks: {', '.join(BENCHMARKS)})") from None
+
+
+def git_commit() -> str | None:
+    """The commit of the prover checkout this runs from, None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def split_templates(path: str | Path | None) -> tuple[Templates, GraderTemplate]:
+    """The search templates and the grader template of a ``--templates`` TOML file: its
+    ``grader`` entry is the grader's, the others are ``prover run``'s."""
+    if path is None:
+        return default_templates(), GraderTemplate()
+    grader = load_grader_template(path)
+    try:
+        with Path(path).open("rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError:
+        return load_templates(path), grader  # says why
+    doc.pop("grader", None)
+    if not any(k != "syntax" for k in doc):
+        return default_templates(), grader
+    with tempfile.TemporaryDirectory() as tmp:
+        rest = Path(tmp) / "templates.toml"
+        rest.write_text(_toml(doc), encoding="utf-8")
+        templates = load_templates(rest)
+    return templates.model_copy(update={"source": str(path)}), grader
+
+
+def _toml(doc: dict[str, Any]) -> str:
+    import json
+
+    lines = []
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            lines.append(f"[{key}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in value.items()]
+        else:
+            lines.insert(0, f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def benchmark_problems(store: Any, bench: Benchmark, *, split: str = "all", data: str | Path | None = None,
+                       limit: int | None = None) -> list[Any]:
+    """Import the benchmark's problems (idempotent) and return the stored rows of ``split``, in
+    file order; ``limit`` keeps the first N of each split."""
+    from prover.store.imports import parse_problem_file
+
+    if split != "all" and split not in bench.splits:
+        raise UsageError(f"{bench.name} has splits {', '.join(bench.splits)} (or all), not {split!r}")
+    path = Path(data) if data is not None else shared_dir() / "data" / bench.data
+    if not path.exists():
+        raise NotFoundError(f"{bench.title} data not found at {path}: set PROVER_SHARED to the shared folder "
+                            "or pass --data FILE")
+    records = parse_problem_file(path, collection=bench.collection)
+    if split != "all":
+        records = [r for r in records if r.split == split]
+    if limit is not None:
+        kept, seen = [], {}
+        for r in records:
+            seen[r.split] = seen.get(r.split, 0) + 1
+            if seen[r.split] <= limit:
+                kept.append(r)
+        records = kept
+    if not records:
+        raise UsageError(f"no {bench.title} problems in split {split!r} of {path}")
+    store.add_problems(records)
+    ids = store.problem_ids([r.key for r in records])
+    return [store.get_problem(ids[r.key]) for r in records]
+
+
+def _models(model_config: ModelConfig, backends: Mapping[str, Any] | None) -> dict[str, str]:
+    out = {}
+    for role in SEARCH_ROLES:
+        s = model_config.role(role)
+        backend = backends[role].name if backends and role in backends else s.backend
+        out[role] = f"{backend}:{s.model or backend}"
+    return out
+
+
+def run_eval(store: Any, benchmark: str, *, config: SearchConfig, model_config: ModelConfig, split: str = "all",
+             budget: str | None = None, data: str | Path | None = None, limit: int | None = None,
+             templates_file: str | Path | None = None, backends: Mapping[str, Any] | None = None,
+             progress: bool | None = None, command: Sequence[str] | None = None,
+             commit_window_s: float | None = None, grader_agreement: bool = False,
+             human_grade: str | None = None) -> EvalSummary:
+    """Evaluate on a benchmark; returns the summary, also stored in ``evaluations``. ``backends``
+    maps roles to ready backends (tests pass scripted ones). With ``grader_agreement``, the grader
+    also grades every stored proof of these problems that carries a human grade, and the summary
+    holds the cross-check of grader against human (``human_grade``: the grade name; default every
+    human-marked grade)."""
+    from prover.pipeline.run import run_informal
+
+    bench = get_benchmark(benchmark)
+    if bench.kind != "graded":
+        raise UsageError(f"{bench.title}: only graded benchmarks run here")
+    problems = benchmark_problems(store, bench, split=split, data=data, limit=limit)
+    templates, grader = split_templates(templates_file)
+    models = _models(model_config, backends)
+    scripted = any(m.startswith("scripted:") for m in models.values())
+    eval_config = {"search": config.model_dump(mode="json"), "templates": templates.fingerprint(),
+                   "grader_template": grader.fingerprint(), "grader_role": GRADER_ROLE, "limit": limit,
+                   "data": str(data) if data is not None else bench.data,
+                   "reveal": "reference solution and grading guidelines shown to the grader only"}
+    key = hash_json({"benchmark": bench.name, "split": split, "problems": [p.id for p in problems],
+                     "config": eval_config, "models": model_config.model_dump(mode="json")})
+    commit = git_commit()
+    eval_id = store.open_evaluation(key, benchmark=bench.name, split=split, models=models, budget=budget,
+                                    seed=config.seed, commit=commit, config=eval_config)
+    extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
+    run = run_informal(store, [str(p.id) for p in problems], config=config, model_config=model_config,
+                       templates=templates, backends=backends, progress=progress,
+                       command=list(command or sys.argv[1:]), **extra)
+    by_problem = {r.problem_id: r for r in run.results}
+    grade_run = store.start_run("eval-grade", command=list(command or sys.argv[1:]), seed=config.seed,
+                                run_key=key, reveals_reference=True,
+                                config={"evaluation": eval_id, "benchmark": bench.name, "grader": models[GRADER_ROLE],
+                                        "template": grader.source, "reveal": eval_config["reveal"]})
+    # A grade name: `prover crosscheck` reads NAME:SUFFIX as verifier:MODEL, so no colon.
+    grader_name = "grader/" + models[GRADER_ROLE].split(":", 1)[1].replace(":", "_")
+    jobs = []
+    for p in problems:
+        r = by_problem.get(p.id)
+        if r is not None and r.selected_proof_id is not None:
+            jobs.append((p, r.selected_proof_id))
+    agreement_proofs: list[tuple[Any, int]] = []
+    if grader_agreement:
+        agreement_proofs = _human_graded(store, problems, human_grade, skip={pid for _, pid in jobs})
+    graded, stats = _grade(store, jobs + agreement_proofs, grader=grader, model_config=model_config,
+                           backends=backends, run_id=grade_run, seed=config.seed, extra=extra)
+    status = "completed"
+    outcomes = []
+    for p in problems:
+        r = by_problem.get(p.id)
+        proof_id = r.selected_proof_id if r is not None else None
+        g = graded.get(proof_id) if proof_id is not None else None
+        verdict, call_key, tokens = g if g is not None else (None, None, 0)
+        if verdict is not None and verdict.points is not None:
+            store.set_grader_grade(proof_id, grader_name, verdict.points, run_id=grade_run,
+                                   source=f"evaluation {eval_id}")
+        if (r is None or r.status == "incomplete") or (verdict is not None and verdict.status == "error"):
+            status = "incomplete"
+        outcomes.append(ProblemOutcome(
+            problem_id=p.id, problem=f"{p.collection}/{p.external_id}", split=p.split,
+            search_status=r.status if r is not None else "missing", passed=bool(r and r.passed), proof_id=proof_id,
+            points=verdict.points if verdict is not None else None,
+            grade_status=verdict.status if verdict is not None else "no-proof", grader_call=call_key,
+            calls=(r.calls if r is not None else 0) + (1 if verdict is not None else 0),
+            tokens=(r.tokens if r is not None else 0) + tokens))
+    for _p, proof_id in agreement_proofs:
+        g = graded.get(proof_id)
+        if g is not None and g[0].points is not None:
+            store.set_grader_grade(proof_id, grader_name, g[0].points, run_id=grade_run, source=f"evaluation {eval_id}")
+    from prover.analysis.evaluation import group_scores
+
+    agreement = None
+    if grader_agreement:
+        agreement = _agreement(store, grader_name, human_grade, [pid for _, pid in agreement_proofs])
+    store.finish_run(grade_run, status=status, summary={"graded": len(graded), "sent": stats.sent,
+                                                          "cached": stats.cached})
+    summary = EvalSummary(eval_id=eval_id, benchmark=bench.name, split=split, run_id=run.run_id, status=status,
+                          models=models, budget=budget, seed=config.seed, commit=commit, scripted=scripted,
+                          outcomes=outcomes, groups=group_scores(outcomes, groups=bench.splits, seed=config.seed),
+                          calls=run.calls + len(graded), sent=run.sent + stats.sent, agreement=agreement)
+    store.save_evaluation(eval_id, summary)
+    return summary
+
+
+def _grade(store, jobs, *, grader, model_config, backends, run_id, seed, extra):
+    """Grade each (problem, proof id) once: proof id → (verdict, call key, tokens)."""
+    from prover.llm import ModelClient
+
+    if not jobs:
+        from prover.llm.client import ClientStats
+
+        return {}, ClientStats()
+    texts = {}
+    for p, proof_id in jobs:
+        if p.id not in texts:
+            texts[p.id] = {pr.id: pr.text for pr in store.proofs_of(p.id)}
+    requests, order = [], []
+    for p, proof_id in dict(((pid, (p, pid)) for p, pid in jobs)).values():
+        prompt = grader.render(statement=p.informal_statement or "", solution=p.reference_solution,
+                               guidelines=p.grading_guidelines, proof=texts[p.id][proof_id])
+        seed_ = derive_seed(seed, f"{p.collection}/{p.external_id}/{p.statement_hash}", "grade", proof_id)
+        requests.append(ModelRequest(role=GRADER_ROLE, messages=(ChatMessage(role="user", content=prompt),),
+                                     params=SamplingParams(seed=seed_)))
+        order.append(proof_id)
+    client = ModelClient(model_config, store=store, run_id=run_id, backends=backends, **extra)
+
+    async def main():
+        try:
+            return await client.generate(requests)
+        finally:
+            await client.aclose()
+
+    results = asyncio.run(main())
+    out = {}
+    for proof_id, [res] in zip(order, results):
+        if res.status == "error":
+            from prover.core.eval_records import GraderVerdict
+
+            verdict = GraderVerdict(points=None, status="error")
+        else:
+            verdict = parse_grade(res.text if res.status == "ok" else None)
+        out[proof_id] = (verdict, res.key, (res.prompt_tokens or 0) + (res.completion_tokens or 0))
+    return out, client.stats
+
+
+def _human_graded(store, problems, human_grade: str | None, *, skip: set[int]) -> list[tuple[Any, int]]:
+    """(problem, proof id) of the stored proofs of these problems that carry a human grade."""
+    values = store.grade_values(human_grade) if human_grade else store.human_grade_values()
+    out = []
+    for p in problems:
+        for proof in store.proofs_of(p.id):
+            if proof.id in values and proof.id not in skip:
+                out.append((p, proof.id))
+    return out
+
+
+def _agreement(store, grader_name: str, human_grade: str | None, proof_ids: list[int]) -> dict:
+    """The cross-check of grader against human grades on the proofs both graded (a proof passes
+    at 6 of 7 points or more, on both sides)."""
+    names = [human_grade] if human_grade else [n for n, human in store.grade_names().items() if human]
+    if not names or not proof_ids:
+        return {"note": "no human-graded proof of these problems is stored (import some with `prover grades import`)"}
+    from prover.analysis.crosscheck import crosscheck
+
+    report = crosscheck(store, names[0], grader_name, reference_threshold=6 / 7, candidate_threshold=6 / 7,
+                        proof_ids=proof_ids, bootstrap=1000)
+    return {"reference": names[0], "candidate": grader_name, "report": report.model_dump(mode="json")}

@@ -1,0 +1,81 @@
+"""``run_eval`` on a toy IMO-ProofBench with the scripted backend: exact scores, what reaches
+which prompt, and a rerun that sends nothing. Wiring and bookkeeping only, never a result."""
+
+from __future__ import annotations
+
+import pytest
+from eval_toy import EXPECTED, GUIDELINES, REF_SOLUTION, script_lines, write_toy_bench
+
+from prover.core.informal_records import SearchConfig, SearchKnobs
+from prover.core.llm_records import ModelConfig, RoleSettings
+from prover.llm import ScriptedBackend
+from prover.pipeline.evaluate import run_eval
+
+ROLES = ("generator", "verifier", "meta_verifier", "judge")
+
+
+def _eval(store, data, backend, **kw):
+    config = SearchConfig(knobs=SearchKnobs(proofs=1, verifications=1, rounds=0, refine_top=1,
+                                            analyses_per_refinement=1, meta_verifications=0), max_verdict_retries=0)
+    mc = ModelConfig(defaults=RoleSettings(backend="scripted", max_retries=0, backoff_s=0))
+    return run_eval(store, "imo-proofbench", config=config, model_config=mc, data=data, budget="toy",
+                    backends={r: backend for r in ROLES}, progress=False, command=["eval", "toy"],
+                    commit_window_s=0.002, **kw)
+
+
+def test_toy_scores_exact_and_reference_reaches_only_the_grader(store, tmp_path):
+    data = write_toy_bench(tmp_path)
+    backend = ScriptedBackend(script_lines())
+    summary = _eval(store, data, backend)
+    scores = {g.group: g for g in summary.groups}
+    assert [g.group for g in summary.groups] == ["basic", "advanced", "all"]
+    for name, value in EXPECTED.items():
+        assert scores[name].percent == pytest.approx(value)
+    assert scores["basic"].graded == 2 and scores["advanced"].graded == 1 and scores["all"].problems == 4
+    lo, hi = scores["all"].ci
+    assert 0 <= lo <= EXPECTED["all"] <= hi <= 100
+    points = {o.problem: (o.points, o.grade_status) for o in summary.outcomes}
+    assert points == {"imo-proofbench/PB-Basic-001": (7, "ok"), "imo-proofbench/PB-Basic-002": (6, "ok"),
+                      "imo-proofbench/PB-Advanced-001": (1, "ok"),
+                      "imo-proofbench/PB-Advanced-002": (None, "unparsed")}
+    assert summary.scripted and summary.status == "completed" and summary.eval_id is not None
+    # The reference solution and guidelines reach the grader's prompts, and no other role's.
+    for call in backend.calls:
+        text = " ".join(m.content for m in call.messages)
+        seen = REF_SOLUTION in text or GUIDELINES in text
+        assert seen == (call.role == "judge"), call.role
+    assert sum(c.role == "judge" for c in backend.calls) == 4
+    # The grading run records the reveal; the grades are stored for `prover crosscheck`.
+    from sqlalchemy import select
+
+    from prover.store.schema import Run
+
+    with store.session() as s:
+        runs = {r.kind: r.reveals_reference for r in s.scalars(select(Run))}
+    assert runs == {"informal": False, "eval-grade": True}
+    assert set(store.grade_names()) == {"grader/scripted"}
+
+
+def test_rerun_sends_nothing_and_updates_the_same_row(store, tmp_path):
+    data = write_toy_bench(tmp_path)
+    first = _eval(store, data, ScriptedBackend(script_lines()))
+    assert first.sent == first.calls > 0
+    again_backend = ScriptedBackend(script_lines())
+    again = _eval(store, data, again_backend)
+    assert again.sent == 0 and again_backend.calls == []
+    assert again.eval_id == first.eval_id and len(store.list_evaluations()) == 1
+    assert again.groups == first.groups
+    stored = store.get_evaluation(first.eval_id)
+    assert stored.outcomes == first.outcomes and stored.models["judge"] == "scripted:scripted"
+    other = _eval(store, data, ScriptedBackend(script_lines()), split="basic")
+    assert other.eval_id != first.eval_id and [g.group for g in other.groups] == ["basic", "all"]
+    assert other.sent == 0  # the same problems, the same calls: all in the cache
+
+
+def test_unknown_benchmark_and_split(store, tmp_path):
+    from prover.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown benchmark"):
+        run_eval(store, "nope", config=None, model_config=None)
+    with pytest.raises(UsageError, match="splits basic, advanced"):
+        _eval(store, write_toy_bench(tmp_path), ScriptedBackend([]), split="hard")
