@@ -276,4 +276,4 @@ def _agreement(store, grader_name: str, human_grade: str | None, proof_ids: list
 
     report = crosscheck(store, names[0], grader_name, reference_threshold=6 / 7, candidate_threshold=6 / 7,
                         proof_ids=proof_ids, bootstrap=1000)
-    return {"reference": names[0], "candidate": grader_name, "report": report.model_dump(mode="json")}
+    return {"reference": names[0], "candidate": grader_name, "report": report.to_json_dict()}

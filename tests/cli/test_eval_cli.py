@@ -78,3 +78,9 @@ def test_usage(prover, toy):
     assert out.exit_code == 2 and "--formal" in out.output
     helped = CliRunner().invoke(cli, ["eval", "--help"])
     assert helped.exit_code == 0 and "compare" in helped.stdout
+
+
+def test_grader_agreement_without_human_grades_says_so(prover, toy):
+    out = prover("eval", "imo-proofbench", "--data", toy, "--backend", "scripted", "--grader-agreement")
+    assert out.exit_code == 0, out.output
+    assert "grader agreement: no human-graded proof of these problems is stored" in out.stdout

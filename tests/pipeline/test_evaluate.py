@@ -79,3 +79,28 @@ def test_unknown_benchmark_and_split(store, tmp_path):
         run_eval(store, "nope", config=None, model_config=None)
     with pytest.raises(UsageError, match="splits basic, advanced"):
         _eval(store, write_toy_bench(tmp_path), ScriptedBackend([]), split="hard")
+
+
+def test_grader_agreement_with_human_grades(store, tmp_path):
+    """Stored proofs with human grades are graded too, and the grader is cross-checked against them."""
+    from prover.core.records import ProofRecord
+    from prover.store._grades import GradeRow
+
+    data = write_toy_bench(tmp_path)
+    none = _eval(store, data, ScriptedBackend(script_lines()), grader_agreement=True)
+    assert "no human-graded proof" in none.agreement["note"]
+    ids = {o.problem.rsplit("/", 1)[1]: o.problem_id for o in none.outcomes}
+    human = {"PB-Basic-001": ("TOYB1", 7), "PB-Basic-002": ("TOYB2", 6), "PB-Advanced-001": ("TOYA1", 7)}
+    proof_ids = store.add_proofs([ProofRecord(problem_id=ids[pid], text=f"Imported proof of {marker}.",
+                                              source="imported") for pid, (marker, _) in human.items()])
+    with store.session() as s:
+        for proof_id, (_, points) in zip(proof_ids, human.values()):
+            s.add(GradeRow(proof_id=proof_id, name="expert", value=points / 7, raw=points, max=7, human=True))
+    backend = ScriptedBackend(script_lines())
+    summary = _eval(store, data, backend, grader_agreement=True)
+    assert summary.sent == 3 and {c.role for c in backend.calls} == {"judge"}  # the three imported proofs only
+    report = summary.agreement["report"]
+    assert summary.agreement["reference"] == "expert" and summary.agreement["candidate"] == "grader/scripted"
+    # grader 7, 6, 1 against human 7, 6, 7 (pass at 6 of 7): two agree, one the grader fails.
+    assert (report["n"], report["tp"], report["fn"], report["fp"], report["tn"]) == (3, 2, 1, 0, 0)
+    assert summary.groups == none.groups  # the score is about the selected proofs only
