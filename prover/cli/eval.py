@@ -7,7 +7,7 @@ import click
 
 from prover.cli.common import db_option, echo_json, open_store, print_table
 from prover.cli.options import model_options
-from prover.core.eval_records import EvalComparison, EvalSummary, PublishedFigure
+from prover.core.eval_records import EvalComparison, EvalSummary, FormalBenchScore, PublishedFigure
 from prover.core.informal_records import BUDGETS, DEFAULT_BUDGET
 
 SCRIPTED_NOTE = ("Scripted backend: a demo of the machinery; its outputs are not mathematics and no "
@@ -25,7 +25,7 @@ class _EvalGroup(click.Group):
 
 @click.group("eval", cls=_EvalGroup, invoke_without_command=False)
 def eval_group() -> None:
-    """Evaluate on a benchmark and compare with published figures (BENCH: imo-proofbench).
+    """Evaluate on a benchmark beside published figures (imo-proofbench, minif2f, proofnet, putnambench).
 
     `prover eval BENCH` runs it; `prover eval compare A B` compares two stored evaluations;
     `prover eval list` lists them.
@@ -109,9 +109,11 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
              grader_agreement, human_grade, per_problem, as_json) -> None:
     """Run BENCHMARK: import, search, grade each selected proof 0–7, store and print the score.
 
-    The grader (the judge role) sees the problem, the reference solution and the grading
-    guidelines; the generator and verifiers never do. The same command reuses its stored
-    evaluation and sends no model call again.
+    IMO-ProofBench: the grader (the judge role) sees the problem, the reference solution and the
+    grading guidelines; the generator and verifiers never do. The same command reuses its stored
+    evaluation and sends no model call again. minif2f, proofnet, putnambench: pass@k and cost per
+    solved problem from the formal attempts stored for their problems (`prover run --formal`
+    makes them); no model call.
 
     Example: prover eval imo-proofbench --split basic --budget small --model deepseek-math-v2
     """
@@ -123,6 +125,18 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
     from prover.llm.config import load_model_config
     from prover.pipeline.evaluate import run_eval
 
+    from prover.pipeline.evaluate import formal_eval, get_benchmark
+
+    if get_benchmark(benchmark).kind == "formal":
+        with open_store(db) as store:
+            score = formal_eval(store, benchmark, split=split, data=data, limit=limit)
+        if score.scripted:
+            click.echo(SCRIPTED_NOTE, err=True)
+        if as_json:
+            echo_json(score.model_dump(mode="json"))
+            return
+        print_formal_score(score, published_figures(score.benchmark))
+        return
     if formal:
         raise UsageError("--formal is not available for prover eval yet: the IMO-ProofBench Lean statements "
                          "quote the solution in a comment, and the formal benchmarks are on the issue's list")
@@ -141,6 +155,31 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
         echo_json(summary.model_dump(mode="json"))
         return
     print_eval(summary, published_figures(summary.benchmark), per_problem=per_problem)
+
+
+def print_formal_score(score: FormalBenchScore, published: list[PublishedFigure]) -> None:
+    """pass@k under this project's checker, the cost per solved problem, and published figures."""
+    ks = sorted(score.pass_at)
+    ours = " (scripted, not a result)" if score.scripted else ""
+    print_table([[score.split, score.problems, score.attempted, score.solved, score.attempts,
+                  *(_pct(score.pass_at[k]) for k in ks)]],
+                ["split", "problems", "attempted", "solved", "attempts", *(f"pass@{k} %{ours}" for k in ks)],
+                title=f"{score.benchmark}: Lean-checked proofs under this project's checker (stored formal attempts)")
+    if not score.attempts:
+        click.echo("no finished formal attempt is stored for these problems: run `prover run --formal` on them")
+
+    def per(value, digits=0):
+        v = score.per_solved(value)
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    click.echo(f"cost: {score.calls} formal model calls, {score.tokens} tokens (runs that made the attempts), "
+               f"{score.lean_checks} Lean checks, {score.lean_seconds:.1f} Lean wall seconds; per solved problem: "
+               f"{per(score.calls)} calls, {per(score.tokens)} tokens, {per(score.lean_seconds, 1)} Lean seconds")
+    groups = {score.split, "all"} if score.split != "all" else {"all", "test"}
+    for f in published:
+        if f.group in groups:
+            click.echo(f"  published: {f.system} {_figure(f)}% {f.metric} on {f.group} — {f.source}"
+                       + (f", arXiv:{f.arxiv}" if f.arxiv else "") + (f" ({f.note})" if f.note else ""))
 
 
 @eval_group.command("compare")

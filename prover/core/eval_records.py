@@ -173,3 +173,38 @@ class EvalComparison(BaseModel):
     """(group, percent of A, percent of B)."""
     problems: list[tuple[str, int | None, int | None]]
     """(problem, points of A, points of B) for problems in both."""
+
+
+class FormalBenchScore(BaseModel):
+    """A formal benchmark (miniF2F, ProofNet, PutnamBench) scored from stored formal attempts:
+    pass@k under this project's own Lean checker, and what the solved problems cost."""
+
+    benchmark: str
+    """Benchmark name."""
+    split: str
+    """``all`` or one split."""
+    problems: int
+    """Problems of the benchmark in the split (unattempted ones count as unsolved)."""
+    attempted: int
+    """Problems with at least one finished formal attempt."""
+    solved: int
+    """Problems with an attempt Lean accepted (``verified`` or ``statement_proved``)."""
+    attempts: int
+    """Finished formal attempts over all problems."""
+    pass_at: dict[int, float] = Field(default_factory=dict)
+    """k → pass@k in percent (the unbiased estimator over each problem's n attempts, for k up to
+    the fewest attempts of an attempted problem; unattempted problems count 0)."""
+    calls: int = 0
+    """Model calls of the formal attempts."""
+    tokens: int = 0
+    """Tokens of the model calls of the runs that made the attempts (informal search included)."""
+    lean_checks: int = 0
+    """Lean checks of the problems' formal statements."""
+    lean_seconds: float = 0.0
+    """Their wall seconds (the checks store wall time, not CPU time)."""
+    scripted: bool = False
+    """True when a run that made the attempts used the scripted backend: not a result."""
+
+    def per_solved(self, value: float) -> float | None:
+        """A cost divided by the problems solved, None when none is."""
+        return value / self.solved if self.solved else None

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from prover.core.errors import NotFoundError, UsageError
-from prover.core.eval_records import Benchmark, EvalSummary, ProblemOutcome
+from prover.core.eval_records import Benchmark, EvalSummary, FormalBenchScore, ProblemOutcome
 from prover.core.hashing import hash_json
 from prover.core.informal_records import SearchConfig
 from prover.core.llm_records import ChatMessage, ModelConfig, ModelRequest, SamplingParams
@@ -32,6 +32,12 @@ from prover.informal.seeds import derive_seed
 BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
     Benchmark(name="imo-proofbench", kind="graded", data="imo-proofbench/proofbench.csv",
               collection="imo-proofbench", splits=("basic", "advanced"), title="IMO-ProofBench"),
+    Benchmark(name="minif2f", kind="formal", data="minif2f/minif2f_lean4_informal_formal.jsonl",
+              collection="minif2f", splits=("test", "valid"), title="miniF2F"),
+    Benchmark(name="proofnet", kind="formal", data="proofnet/deepseek-prover-v1.5/proofnet.jsonl",
+              collection="proofnet", splits=("valid", "test"), title="ProofNet"),
+    Benchmark(name="putnambench", kind="formal", data="putnambench/putnambench_lean4_informal_formal.jsonl",
+              collection="putnambench", splits=(), title="PutnamBench"),
 ]}
 GRADER_ROLE = "judge"
 SEARCH_ROLES = ("generator", "verifier", "meta_verifier", "judge")
@@ -90,17 +96,19 @@ def _toml(doc: dict[str, Any]) -> str:
 
 def benchmark_problems(store: Any, bench: Benchmark, *, split: str = "all", data: str | Path | None = None,
                        limit: int | None = None) -> list[Any]:
-    """Import the benchmark's problems (idempotent) and return the stored rows of ``split``, in
-    file order; ``limit`` keeps the first N of each split."""
+    """Import the benchmark's problems (all of its file; idempotent) and return the stored rows
+    of ``split``, in file order; ``limit`` keeps the first N of each split."""
     from prover.store.imports import parse_problem_file
 
     if split != "all" and split not in bench.splits:
-        raise UsageError(f"{bench.name} has splits {', '.join(bench.splits)} (or all), not {split!r}")
+        choices = f"splits {', '.join(bench.splits)} (or all)" if bench.splits else "no splits (use all)"
+        raise UsageError(f"{bench.name} has {choices}, not {split!r}")
     path = Path(data) if data is not None else shared_dir() / "data" / bench.data
     if not path.exists():
         raise NotFoundError(f"{bench.title} data not found at {path}: set PROVER_SHARED to the shared folder "
                             "or pass --data FILE")
     records = parse_problem_file(path, collection=bench.collection)
+    store.add_problems(records)  # the whole file: another split later finds its problems stored
     if split != "all":
         records = [r for r in records if r.split == split]
     if limit is not None:
@@ -112,9 +120,21 @@ def benchmark_problems(store: Any, bench: Benchmark, *, split: str = "all", data
         records = kept
     if not records:
         raise UsageError(f"no {bench.title} problems in split {split!r} of {path}")
-    store.add_problems(records)
     ids = store.problem_ids([r.key for r in records])
     return [store.get_problem(ids[r.key]) for r in records]
+
+
+def formal_eval(store: Any, benchmark: str, *, split: str = "all", data: str | Path | None = None,
+                limit: int | None = None) -> FormalBenchScore:
+    """A formal benchmark's pass@k and cost per solved problem, from the formal attempts stored
+    for its problems (``prover run --formal`` makes them); imports the problems, calls nothing."""
+    from prover.analysis.formal_eval import stored_formal_score
+
+    bench = get_benchmark(benchmark)
+    if bench.kind != "formal":
+        raise UsageError(f"{bench.title} is graded, not formal")
+    problems = benchmark_problems(store, bench, split=split, data=data, limit=limit)
+    return stored_formal_score(store, bench.name, [p.id for p in problems], split=split)
 
 
 def _models(model_config: ModelConfig, backends: Mapping[str, Any] | None) -> dict[str, str]:

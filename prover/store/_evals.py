@@ -87,6 +87,69 @@ class EvalsMixin:
             else:
                 row.value, row.raw, row.run_id, row.source = points / MAX_POINTS, float(points), run_id, source
 
+    # -- formal benchmarks, read from what `prover run --formal` stored ------------------------
+
+    def formal_attempt_outcomes(self, problem_ids) -> list[dict[str, Any]]:
+        """Each formal attempt of these problems: problem id, status, model calls, run id. Read
+        through the table (its columns are only ever added), not the formal stage's models."""
+        from sqlalchemy import MetaData, Table, inspect
+
+        ids = list(problem_ids)
+        out: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            if "formal_attempts" not in inspect(conn).get_table_names():
+                return out
+            fa = Table("formal_attempts", MetaData(), autoload_with=conn)
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(select(fa.c.problem_id, fa.c.status, fa.c.calls, fa.c.run_id)
+                                    .where(fa.c.problem_id.in_(ids[i:i + 500])).order_by(fa.c.id))
+                out += [{"problem_id": p, "status": st, "calls": c or 0, "run_id": r} for p, st, c, r in rows]
+        return out
+
+    def lean_check_totals(self, problem_ids) -> tuple[int, float]:
+        """(Lean checks, their wall seconds) of these problems' formal statements."""
+        from sqlalchemy import MetaData, Table, func, inspect
+
+        ids = list(problem_ids)
+        with self.engine.connect() as conn:
+            if "lean_checks" not in inspect(conn).get_table_names() or not ids:
+                return 0, 0.0
+            lc = Table("lean_checks", MetaData(), autoload_with=conn)
+            fs = Table("formal_statements", MetaData(), autoload_with=conn)
+            n_total, s_total = 0, 0.0
+            for i in range(0, len(ids), 500):
+                n, secs = conn.execute(select(func.count(), func.sum(lc.c.wall_time_s))
+                                       .join(fs, fs.c.id == lc.c.formal_statement_id)
+                                       .where(fs.c.problem_id.in_(ids[i:i + 500]))).one()
+                n_total += int(n or 0)
+                s_total += float(secs or 0.0)
+            return n_total, s_total
+
+    def run_tokens(self, run_ids) -> int:
+        """Prompt and completion tokens of the model calls of these runs."""
+        from sqlalchemy import func
+
+        from prover.store.schema import ModelCall
+
+        ids = list(run_ids)
+        if not ids:
+            return 0
+        with self.session() as s:
+            total = s.execute(select(func.sum(func.coalesce(ModelCall.prompt_tokens, 0)
+                                              + func.coalesce(ModelCall.completion_tokens, 0)))
+                              .where(ModelCall.run_id.in_(ids))).scalar_one()
+        return int(total or 0)
+
+    def run_backends(self, run_ids) -> set[str]:
+        """The model backends the calls of these runs used."""
+        from prover.store.schema import ModelCall
+
+        ids = list(run_ids)
+        if not ids:
+            return set()
+        with self.session() as s:
+            return set(s.scalars(select(ModelCall.backend).where(ModelCall.run_id.in_(ids)).distinct()))
+
 
 def _summary(row: EvaluationRow) -> EvalSummary:
     data = dict(row.summary or {})
