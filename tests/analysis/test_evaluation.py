@@ -40,7 +40,10 @@ def test_published_figures_name_their_sources():
     assert pb[("Gemini Deep Think (IMO gold)", "basic")].approximate
     assert pb[("Gemini Deep Think (IMO gold)", "advanced")].value == 65.7
     assert {f.arxiv for f in pb.values()} == {"2511.22570", "2511.01846"}
-    assert [f.value for f in published_figures("minif2f")] == [88.9]
+    minif2f = {f.system: (f.value, f.metric, f.arxiv) for f in published_figures("minif2f")}
+    assert minif2f["DeepSeek-Prover-V2-671B"] == (88.9, "pass@8192", "2504.21801")
+    assert minif2f["Goedel-Prover-V2-32B"] == (88.1, "pass@32", "2508.03613")
+    assert minif2f["Kimina-Prover Preview (72B)"] == (80.7, "pass@8192", "2504.11354")
 
 
 def test_compare():
