@@ -7,6 +7,7 @@ import click
 
 from prover.cli.common import db_option, echo_json, open_store, print_table
 from prover.cli.options import model_options
+from prover.cli.run import _knob_options  # the search knobs, as `prover run` takes them
 from prover.core.eval_records import EvalComparison, EvalSummary, FormalBenchScore, PublishedFigure
 from prover.core.informal_records import BUDGETS, DEFAULT_BUDGET
 
@@ -92,6 +93,7 @@ def _print_agreement(agreement: dict) -> None:
 @model_options()
 @click.option("--split", default="all", show_default=True, help="Split to run: basic, advanced or all.")
 @click.option("--budget", type=click.Choice(list(BUDGETS)), help=f"Search size preset [default: {DEFAULT_BUDGET}].")
+@_knob_options
 @click.option("--grader-model", help="Model of the grader (the judge role) [default: the judge's model].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Run seed.")
 @click.option("--limit", type=click.IntRange(min=1), help="First N problems of each split only.")
@@ -106,7 +108,7 @@ def _print_agreement(agreement: dict) -> None:
 @click.option("--per-problem", is_flag=True, help="Also print one row per problem.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limit, data, templates_file, formal,
-             grader_agreement, human_grade, per_problem, as_json) -> None:
+             grader_agreement, human_grade, per_problem, as_json, **knobs) -> None:
     """Run BENCHMARK: import, search, grade each selected proof 0–7, store and print the score.
 
     IMO-ProofBench: the grader (the judge role) sees the problem, the reference solution and the
@@ -143,7 +145,7 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
     if grader_model:
         model_flags = model_flags.model_copy(
             update={"role_overrides": (*model_flags.role_overrides, f"judge.model={grader_model}")})
-    config = SearchConfig(knobs=SearchKnobs.preset(budget), seed=seed)
+    config = SearchConfig(knobs=SearchKnobs.preset(budget, **knobs), seed=seed)
     model_config = load_model_config(model_flags)
     with open_store(db) as store:
         summary = run_eval(store, benchmark, config=config, model_config=model_config, split=split,

@@ -170,8 +170,11 @@ def run_eval(store: Any, benchmark: str, *, config: SearchConfig, model_config: 
                    "grader_template": grader.fingerprint(), "grader_role": GRADER_ROLE, "limit": limit,
                    "data": str(data) if data is not None else bench.data,
                    "reveal": "reference solution and grading guidelines shown to the grader only"}
+    # What changes the outcome: the sampling settings of each role, not its timeouts or limits.
+    sampling = {r: [model_config.role(r).temperature, model_config.role(r).top_p, model_config.role(r).max_tokens]
+                for r in SEARCH_ROLES}
     key = hash_json({"benchmark": bench.name, "split": split, "problems": [p.id for p in problems],
-                     "config": eval_config, "models": model_config.model_dump(mode="json")})
+                     "config": eval_config, "models": models, "sampling": sampling})
     commit = git_commit()
     eval_id = store.open_evaluation(key, benchmark=bench.name, split=split, models=models, budget=budget,
                                     seed=config.seed, commit=commit, config=eval_config)

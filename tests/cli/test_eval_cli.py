@@ -84,3 +84,13 @@ def test_grader_agreement_without_human_grades_says_so(prover, toy):
     out = prover("eval", "imo-proofbench", "--data", toy, "--backend", "scripted", "--grader-agreement")
     assert out.exit_code == 0, out.output
     assert "grader agreement: no human-graded proof of these problems is stored" in out.stdout
+
+
+def test_search_knobs_override_the_budget(prover, toy):
+    out = prover("eval", "imo-proofbench", "--data", toy, "--backend", "scripted", "--proofs", "1",
+                 "--verifications", "1", "--rounds", "0", "--json")
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    # Per problem: one proof, one verification (it passes, so no meta-verification), one grading call.
+    assert data["calls"] == data["sent"] == 4 * 3 and data["budget"] == "small"
+    assert [o["calls"] for o in data["outcomes"]] == [3, 3, 3, 3]
