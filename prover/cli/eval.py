@@ -106,9 +106,10 @@ def _print_agreement(agreement: dict) -> None:
               help="Also grade stored human-graded proofs of these problems and cross-check grader against human.")
 @click.option("--human-grade", metavar="NAME", help="With --grader-agreement: the human grade to compare with.")
 @click.option("--per-problem", is_flag=True, help="Also print one row per problem.")
+@click.option("--dry-run", is_flag=True, help="Print the most calls and tokens it may use; make no call.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limit, data, templates_file, formal,
-             grader_agreement, human_grade, per_problem, as_json, **knobs) -> None:
+             grader_agreement, human_grade, per_problem, dry_run, as_json, **knobs) -> None:
     """Run BENCHMARK: import, search, grade each selected proof 0–7, store and print the score.
 
     IMO-ProofBench: the grader (the judge role) sees the problem, the reference solution and the
@@ -147,6 +148,19 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
             update={"role_overrides": (*model_flags.role_overrides, f"judge.model={grader_model}")})
     config = SearchConfig(knobs=SearchKnobs.preset(budget, **knobs), seed=seed)
     model_config = load_model_config(model_flags)
+    if dry_run:
+        from prover.pipeline.evaluate import plan_eval
+
+        est = plan_eval(benchmark, config=config, model_config=model_config, split=split, data=data, limit=limit)
+        if as_json:
+            echo_json(est.model_dump())
+            return
+        print_table([(role, n) for role, n in est.calls_by_role.items()], ["role", "max calls"],
+                    title=f"{est.problems} problem(s), {benchmark} {split} (judge: answer checks and grading)")
+        click.echo(f"at most {est.calls} calls ({est.calls_per_problem} per problem); at most "
+                   + (f"{est.completion_tokens} completion tokens" if est.completion_tokens is not None
+                      else "unbounded completion tokens (set --max-tokens)") + "; no call made.")
+        return
     with open_store(db) as store:
         summary = run_eval(store, benchmark, config=config, model_config=model_config, split=split,
                            budget=budget or DEFAULT_BUDGET, data=data, limit=limit, templates_file=templates_file,

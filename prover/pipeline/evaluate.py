@@ -22,7 +22,7 @@ from typing import Any
 from prover.core.errors import NotFoundError, UsageError
 from prover.core.eval_records import Benchmark, EvalSummary, FormalBenchScore, ProblemOutcome
 from prover.core.hashing import hash_json
-from prover.core.informal_records import SearchConfig
+from prover.core.informal_records import BudgetEstimate, SearchConfig
 from prover.core.llm_records import ChatMessage, ModelConfig, ModelRequest, SamplingParams
 from prover.core.paths import shared_dir
 from prover.informal.grader import GraderTemplate, load_grader_template, parse_grade
@@ -94,10 +94,10 @@ def _toml(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def benchmark_problems(store: Any, bench: Benchmark, *, split: str = "all", data: str | Path | None = None,
-                       limit: int | None = None) -> list[Any]:
-    """Import the benchmark's problems (all of its file; idempotent) and return the stored rows
-    of ``split``, in file order; ``limit`` keeps the first N of each split."""
+def benchmark_records(bench: Benchmark, *, split: str = "all", data: str | Path | None = None,
+                      limit: int | None = None) -> tuple[list[Any], list[Any]]:
+    """(every record of the benchmark's file, those of ``split`` in file order); ``limit`` keeps
+    the first N of each split. Reads the file, stores nothing."""
     from prover.store.imports import parse_problem_file
 
     if split != "all" and split not in bench.splits:
@@ -107,10 +107,8 @@ def benchmark_problems(store: Any, bench: Benchmark, *, split: str = "all", data
     if not path.exists():
         raise NotFoundError(f"{bench.title} data not found at {path}: set PROVER_SHARED to the shared folder "
                             "or pass --data FILE")
-    records = parse_problem_file(path, collection=bench.collection)
-    store.add_problems(records)  # the whole file: another split later finds its problems stored
-    if split != "all":
-        records = [r for r in records if r.split == split]
+    every = parse_problem_file(path, collection=bench.collection)
+    records = [r for r in every if split == "all" or r.split == split]
     if limit is not None:
         kept, seen = [], {}
         for r in records:
@@ -120,8 +118,40 @@ def benchmark_problems(store: Any, bench: Benchmark, *, split: str = "all", data
         records = kept
     if not records:
         raise UsageError(f"no {bench.title} problems in split {split!r} of {path}")
+    return every, records
+
+
+def benchmark_problems(store: Any, bench: Benchmark, *, split: str = "all", data: str | Path | None = None,
+                       limit: int | None = None) -> list[Any]:
+    """Import the benchmark's problems (all of its file, so that another split later finds its
+    problems stored; idempotent) and return the stored rows of ``split``, in file order."""
+    every, records = benchmark_records(bench, split=split, data=data, limit=limit)
+    store.add_problems(every)
     ids = store.problem_ids([r.key for r in records])
     return [store.get_problem(ids[r.key]) for r in records]
+
+
+def plan_eval(benchmark: str, *, config: SearchConfig, model_config: ModelConfig, split: str = "all",
+              data: str | Path | None = None, limit: int | None = None) -> BudgetEstimate:
+    """``--dry-run``: the most calls and completion tokens an evaluation may use (the search's,
+    plus one grading call per problem); reads the data, stores nothing, calls nothing."""
+    from prover.informal.search import ProblemInfo
+    from prover.pipeline.run import estimate_budget
+
+    bench = get_benchmark(benchmark)
+    if bench.kind != "graded":
+        raise UsageError(f"{bench.title} is scored from stored formal attempts: nothing to plan")
+    _, records = benchmark_records(bench, split=split, data=data, limit=limit)
+    infos = [ProblemInfo(id=-1, label=f"{r.collection}/{r.external_id}", key="/".join(r.key),
+                         statement=r.informal_statement, reference_answer=r.reference_answer) for r in records]
+    est = estimate_budget(infos, config, model_config)
+    n = len(records)
+    by_role = dict(est.calls_by_role)
+    by_role[GRADER_ROLE] = by_role.get(GRADER_ROLE, 0) + n
+    limit_ = model_config.role(GRADER_ROLE).max_tokens
+    tokens = None if est.completion_tokens is None or limit_ is None else est.completion_tokens + n * limit_
+    return est.model_copy(update={"calls_by_role": by_role, "calls": est.calls + n,
+                                  "calls_per_problem": est.calls_per_problem + 1, "completion_tokens": tokens})
 
 
 def formal_eval(store: Any, benchmark: str, *, split: str = "all", data: str | Path | None = None,

@@ -94,3 +94,17 @@ def test_search_knobs_override_the_budget(prover, toy):
     # Per problem: one proof, one verification (it passes, so no meta-verification), one grading call.
     assert data["calls"] == data["sent"] == 4 * 3 and data["budget"] == "small"
     assert [o["calls"] for o in data["outcomes"]] == [3, 3, 3, 3]
+
+
+def test_dry_run_counts_grading_and_makes_no_call(prover, toy, db_path):
+    out = prover("eval", "imo-proofbench", "--data", toy, "--backend", "scripted", "--proofs", "1",
+                 "--verifications", "1", "--rounds", "0", "--meta-verifications", "0", "--max-tokens", "10",
+                 "--dry-run", "--json")
+    assert out.exit_code == 0, out.output
+    est = json.loads(out.stdout)
+    # Per problem: 1 proof, 1 + 4 verdict retries, no meta-verification, 1 grading call (no answer to judge).
+    assert est["calls_by_role"] == {"generator": 4, "verifier": 20, "meta_verifier": 0, "judge": 4}
+    assert est["completion_tokens"] == 10 * est["calls"]
+    text = prover("eval", "imo-proofbench", "--data", toy, "--backend", "scripted", "--dry-run")
+    assert "no call made" in text.stdout
+    assert not db_path.exists()  # not even opened
