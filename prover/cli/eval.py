@@ -28,8 +28,8 @@ class _EvalGroup(click.Group):
 def eval_group() -> None:
     """Evaluate on a benchmark beside published figures (imo-proofbench, minif2f, proofnet, putnambench).
 
-    `prover eval BENCH` runs it; `prover eval compare A B` compares two stored evaluations;
-    `prover eval list` lists them.
+    `prover eval BENCH` runs it; `prover eval list` lists stored evaluations, `prover eval show
+    ID` prints one, `prover eval compare A B` compares two.
 
     Example: prover eval imo-proofbench --split basic --budget small --model deepseek-math-v2
     """
@@ -165,6 +165,34 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
         summary = run_eval(store, benchmark, config=config, model_config=model_config, split=split,
                            budget=budget or DEFAULT_BUDGET, data=data, limit=limit, templates_file=templates_file,
                            command=sys.argv[1:], grader_agreement=grader_agreement, human_grade=human_grade)
+    if summary.scripted:
+        click.echo(SCRIPTED_NOTE, err=True)
+    if as_json:
+        echo_json(summary.model_dump(mode="json"))
+    else:
+        print_eval(summary, published_figures(summary.benchmark), per_problem=per_problem)
+    if summary.status == "incomplete":
+        from prover.core.errors import BackendError
+
+        failed = [o for o in summary.outcomes if o.search_status == "incomplete" or o.grade_status == "error"]
+        raise BackendError(f"{len(failed)} problem(s) incomplete (model calls failed); run the same command "
+                           "again to continue")
+
+
+@eval_group.command("show")
+@click.argument("eval_id", type=int)
+@db_option
+@click.option("--per-problem", is_flag=True, help="Also print one row per problem.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def eval_show(eval_id, db, per_problem, as_json) -> None:
+    """Print a stored evaluation (EVAL_ID: see `prover eval list`) beside the published figures.
+
+    Example: prover eval show 1 --per-problem
+    """
+    from prover.analysis.evaluation import published_figures
+
+    with open_store(db, create=False) as store:
+        summary = store.get_evaluation(eval_id)
     if summary.scripted:
         click.echo(SCRIPTED_NOTE, err=True)
     if as_json:

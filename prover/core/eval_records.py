@@ -17,10 +17,12 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 MAX_POINTS = 7
 """IMO-ProofBench grades each proof 0–7."""
 
-GradeStatus = Literal["ok", "no-proof", "unparsed", "error"]
+GradeStatus = Literal["ok", "no-proof", "unparsed", "failed", "error"]
 """``ok``: the grader gave 0–7; ``no-proof``: the search selected no proof (scored 0);
-``unparsed``: the grader answered without a readable grade (scored 0, re-asked by a later run
-only if its call failed); ``error``: the grader call failed (scored 0, re-sent by a rerun)."""
+``unparsed``: the grader answered without a readable grade, or was cut off (scored 0; the answer
+is stored, so a rerun reads the same); ``failed``: the backend refused the call for good (scored
+0, never re-sent); ``error``: the call failed transiently (scored 0; the evaluation is incomplete
+and a rerun sends it again)."""
 
 
 class Benchmark(BaseModel):

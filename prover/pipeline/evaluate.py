@@ -301,7 +301,7 @@ def _grade(store, jobs, *, grader, model_config, backends, run_id, seed, extra):
         if res.status == "error":
             from prover.core.eval_records import GraderVerdict
 
-            verdict = GraderVerdict(points=None, status="error")
+            verdict = GraderVerdict(points=None, status="error" if res.transient else "failed")
         else:
             verdict = parse_grade(res.text if res.status == "ok" else None)
         out[proof_id] = (verdict, res.key, (res.prompt_tokens or 0) + (res.completion_tokens or 0))

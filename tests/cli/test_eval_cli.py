@@ -108,3 +108,30 @@ def test_dry_run_counts_grading_and_makes_no_call(prover, toy, db_path):
     text = prover("eval", "imo-proofbench", "--data", toy, "--backend", "scripted", "--dry-run")
     assert "no call made" in text.stdout
     assert not db_path.exists()  # not even opened
+
+
+def test_show_and_incomplete_exit(prover, toy, tmp_path, monkeypatch):
+    failing = tmp_path / "failing.jsonl"
+    failing.write_text(json.dumps({"role": "judge", "match": "proof of TOYB1", "error": "503", "transient": True})
+                       + "\n" + (tmp_path / "script.jsonl").read_text())
+    monkeypatch.setenv("PROVER_SCRIPT", str(failing))
+    out = prover("eval", "imo-proofbench", "--data", toy, "--backend", "scripted", "--split", "basic",
+                 "--role", "judge.max_retries=0")
+    assert out.exit_code == 3 and "1 problem(s) incomplete" in out.output
+    assert "basic\t2\t1\t" in out.stdout  # the table is printed first
+    shown = prover("eval", "show", "1", "--per-problem")
+    assert shown.exit_code == 0
+    assert "imo-proofbench/PB-Basic-001\tbasic\tsolved\tyes\t" in shown.stdout and "\terror\t" in shown.stdout
+    assert "evaluation 1: imo-proofbench, % of max score (7 per problem)" in shown.stdout
+    assert json.loads(prover("eval", "show", "1", "--json").stdout)["status"] == "incomplete"
+    assert prover("eval", "show", "7").exit_code == 2
+    # A call the backend refuses for good is never re-sent: the grade is missing, the evaluation complete.
+    refused = tmp_path / "refused.jsonl"
+    refused.write_text(json.dumps({"role": "judge", "match": "proof of TOYA1", "error": "bad request"}) + "\n"
+                       + (tmp_path / "script.jsonl").read_text())
+    monkeypatch.setenv("PROVER_SCRIPT", str(refused))
+    out = prover("eval", "imo-proofbench", "--data", toy, "--backend", "scripted", "--split", "advanced",
+                 "--per-problem")
+    assert out.exit_code == 0, out.output
+    assert "imo-proofbench/PB-Advanced-001\tadvanced\tsolved\tyes\t" in out.stdout and "\t-\tfailed\t" in out.stdout
+    assert "advanced\t2\t0\t0.0\t" in out.stdout and "completed;" in out.stdout

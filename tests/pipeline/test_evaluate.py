@@ -104,3 +104,22 @@ def test_grader_agreement_with_human_grades(store, tmp_path):
     # grader 7, 6, 1 against human 7, 6, 7 (pass at 6 of 7): two agree, one the grader fails.
     assert (report["n"], report["tp"], report["fn"], report["fp"], report["tn"]) == (3, 2, 1, 0, 0)
     assert summary.groups == none.groups  # the score is about the selected proofs only
+
+
+def test_interrupted_evaluation_continues_and_resends_only_what_failed(store, tmp_path):
+    """Transient failures (a generator call, a grading call) leave the evaluation incomplete; the
+    same evaluation again sends those calls and what depends on them, nothing else."""
+    data = write_toy_bench(tmp_path)
+    failing = [{"role": "generator", "match": "TOYA2", "error": "503", "transient": True},
+               {"role": "judge", "match": "proof of TOYB1", "error": "503", "transient": True}] + script_lines()
+    first = _eval(store, data, ScriptedBackend(failing))
+    assert first.status == "incomplete"
+    by = {o.problem.rsplit("/", 1)[1]: o for o in first.outcomes}
+    assert by["PB-Advanced-002"].search_status == "incomplete" and by["PB-Advanced-002"].grade_status == "no-proof"
+    assert by["PB-Basic-001"].grade_status == "error" and by["PB-Basic-002"].points == 6
+    backend = ScriptedBackend(script_lines())
+    again = _eval(store, data, backend)
+    assert again.status == "completed" and again.eval_id == first.eval_id
+    assert sorted((c.role, c.messages[-1].content.count("TOYA2") > 0) for c in backend.calls) == [
+        ("generator", True), ("judge", False), ("judge", True), ("verifier", True)]
+    assert {g.group: g.percent for g in again.groups} == pytest.approx(EXPECTED)
