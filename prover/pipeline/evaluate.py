@@ -88,9 +88,9 @@ def _toml(doc: dict[str, Any]) -> str:
     for key, value in doc.items():
         if isinstance(value, dict):
             lines.append(f"[{key}]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in value.items()]
+            lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in value.items()]
         else:
-            lines.insert(0, f"{key} = {json.dumps(value)}")
+            lines.insert(0, f"{key} = {json.dumps(value, ensure_ascii=False)}")
     return "\n".join(lines) + "\n"
 
 
