@@ -55,10 +55,13 @@ def formal_score(benchmark: str, split: str, problem_ids: Sequence[int], attempt
                             tokens=tokens, lean_checks=lean_checks, lean_seconds=lean_seconds, scripted=scripted)
 
 
-def stored_formal_score(store, benchmark: str, problem_ids: Sequence[int], split: str = "all") -> FormalBenchScore:
-    """:func:`formal_score` from the database: attempts, their runs' tokens, and the Lean checks
-    of the problems' formal statements."""
+def stored_formal_score(store, benchmark: str, problem_ids: Sequence[int], split: str = "all",
+                        run_id: int | None = None) -> FormalBenchScore:
+    """:func:`formal_score` from the database: attempts (of one run, when given), their runs'
+    tokens, and the Lean checks of the problems' formal statements."""
     attempts = store.formal_attempt_outcomes(problem_ids)
+    if run_id is not None:
+        attempts = [a for a in attempts if a["run_id"] == run_id]
     run_ids = {a["run_id"] for a in attempts if a["run_id"] is not None}
     checks, seconds = store.lean_check_totals(problem_ids)
     return formal_score(benchmark, split, problem_ids, attempts, tokens=store.run_tokens(run_ids),

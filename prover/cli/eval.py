@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from prover.cli.common import db_option, echo_json, open_store, print_table
+from prover.cli.formal import formal_options
 from prover.cli.options import model_options
 from prover.cli.run import _knob_options  # the search knobs, as `prover run` takes them
 from prover.core.eval_records import EvalComparison, EvalSummary, FormalBenchScore, PublishedFigure
@@ -101,7 +102,9 @@ def _print_agreement(agreement: dict) -> None:
               help="The benchmark's data file [default: from $PROVER_SHARED/data].")
 @click.option("--templates", "templates_file", type=click.Path(dir_okay=False),
               help="TOML file replacing prompt templates; its `grader` entry replaces the grader's.")
-@click.option("--formal", is_flag=True, help="Also run the formal stage (not yet available for this benchmark).")
+@click.option("--formal", is_flag=True,
+              help="minif2f, proofnet, putnambench: run the search and the formal stage first (needs Lean).")
+@formal_options
 @click.option("--grader-agreement", is_flag=True,
               help="Also grade stored human-graded proofs of these problems and cross-check grader against human.")
 @click.option("--human-grade", metavar="NAME", help="With --grader-agreement: the human grade to compare with.")
@@ -109,14 +112,14 @@ def _print_agreement(agreement: dict) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the most calls and tokens it may use; make no call.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limit, data, templates_file, formal,
-             grader_agreement, human_grade, per_problem, dry_run, as_json, **knobs) -> None:
+             grader_agreement, human_grade, per_problem, dry_run, as_json, formal_settings, **knobs) -> None:
     """Run BENCHMARK: import, search, grade each selected proof 0–7, store and print the score.
 
     IMO-ProofBench: the grader (the judge role) sees the problem, the reference solution and the
     grading guidelines; the generator and verifiers never do. The same command reuses its stored
     evaluation and sends no model call again. minif2f, proofnet, putnambench: pass@k and cost per
     solved problem from the formal attempts stored for their problems (`prover run --formal`
-    makes them); no model call.
+    makes them; no model call), or with --formal from a search and formal stage run first.
 
     Example: prover eval imo-proofbench --split basic --budget small --model deepseek-math-v2
     """
@@ -126,13 +129,18 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
     from prover.core.errors import UsageError
     from prover.core.informal_records import SearchConfig, SearchKnobs
     from prover.llm.config import load_model_config
-    from prover.pipeline.evaluate import run_eval
-
-    from prover.pipeline.evaluate import formal_eval, get_benchmark
+    from prover.pipeline.evaluate import formal_eval, get_benchmark, run_eval
 
     if get_benchmark(benchmark).kind == "formal":
+        run = None
+        if formal:
+            from prover.informal.prompts import load_templates
+
+            run = dict(config=SearchConfig(knobs=SearchKnobs.preset(budget, **knobs), seed=seed),
+                       model_config=load_model_config(model_flags), templates=load_templates(templates_file),
+                       command=sys.argv[1:], formal=formal_settings)
         with open_store(db) as store:
-            score = formal_eval(store, benchmark, split=split, data=data, limit=limit)
+            score = formal_eval(store, benchmark, split=split, data=data, limit=limit, run=run)
         if score.scripted:
             click.echo(SCRIPTED_NOTE, err=True)
         if as_json:
@@ -141,8 +149,8 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
         print_formal_score(score, published_figures(score.benchmark))
         return
     if formal:
-        raise UsageError("--formal is not available for prover eval yet: the IMO-ProofBench Lean statements "
-                         "quote the solution in a comment, and the formal benchmarks are on the issue's list")
+        raise UsageError("--formal is not available for imo-proofbench yet: its Lean statements quote the "
+                         "solution in a comment, which must be removed before they can reach a prompt")
     if grader_model:
         model_flags = model_flags.model_copy(
             update={"role_overrides": (*model_flags.role_overrides, f"judge.model={grader_model}")})

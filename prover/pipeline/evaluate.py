@@ -11,6 +11,7 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import subprocess
 import sys
 import tempfile
@@ -155,16 +156,29 @@ def plan_eval(benchmark: str, *, config: SearchConfig, model_config: ModelConfig
 
 
 def formal_eval(store: Any, benchmark: str, *, split: str = "all", data: str | Path | None = None,
-                limit: int | None = None) -> FormalBenchScore:
+                limit: int | None = None, run: dict[str, Any] | None = None) -> FormalBenchScore:
     """A formal benchmark's pass@k and cost per solved problem, from the formal attempts stored
-    for its problems (``prover run --formal`` makes them); imports the problems, calls nothing."""
+    for its problems; imports the problems. Without ``run``, every stored attempt counts (``prover
+    run --formal`` makes them) and nothing is called. With ``run`` (the keyword arguments of
+    :func:`prover.pipeline.run.run_informal`: ``config``, ``model_config``, ``formal``...), the
+    informal search and the formal stage run on the problems first — the benchmark's statements
+    trusted as given — and only that run's attempts count."""
     from prover.analysis.formal_eval import stored_formal_score
 
     bench = get_benchmark(benchmark)
     if bench.kind != "formal":
         raise UsageError(f"{bench.title} is graded, not formal")
     problems = benchmark_problems(store, bench, split=split, data=data, limit=limit)
-    return stored_formal_score(store, bench.name, [p.id for p in problems], split=split)
+    ids = [p.id for p in problems]
+    if run is None:
+        return stored_formal_score(store, bench.name, ids, split=split)
+    from prover.pipeline.run import run_informal
+
+    formal = run["formal"]
+    trusted = tuple(dict.fromkeys([*formal.config.trusted_collections, bench.collection]))
+    formal = dataclasses.replace(formal, config=formal.config.model_copy(update={"trusted_collections": trusted}))
+    summary = run_informal(store, [str(i) for i in ids], **{**run, "formal": formal})
+    return stored_formal_score(store, bench.name, ids, split=split, run_id=summary.run_id)
 
 
 def _models(model_config: ModelConfig, backends: Mapping[str, Any] | None) -> dict[str, str]:

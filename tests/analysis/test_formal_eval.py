@@ -107,3 +107,48 @@ def test_formal_eval_cli(db_path, tmp_path):
     assert "no figure below is a result" in out.stderr
     bad = CliRunner().invoke(cli, ["eval", "putnambench", "--split", "test", "--db", str(db_path)])
     assert bad.exit_code == 2 and "no splits" in bad.output
+
+
+def test_formal_eval_with_formal_runs_first_and_needs_lean(db_path, tmp_path, monkeypatch):
+    """--formal runs the search and the formal stage on the benchmark's problems: without Lean it
+    stops (exit 3) before any model call, like `prover run --formal`."""
+    import shutil
+
+    from prover.cli.main import cli
+
+    if shutil.which("lean") or shutil.which("lake"):
+        pytest.skip("a Lean toolchain is installed here")
+    monkeypatch.delenv("PROVER_LEAN_REPL", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PROVER_SCRIPT", str(tmp_path / "never-read.jsonl"))
+    data = tmp_path / "toy_minif2f.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in TOY))
+    out = CliRunner().invoke(cli, ["eval", "minif2f", "--formal", "--data", str(data), "--backend", "scripted",
+                                   "--proofs", "1", "--db", str(db_path)], catch_exceptions=False)
+    assert out.exit_code == 3, out.output
+    assert "prover lean doctor" in out.output
+    from prover.store import ProofStore
+
+    with ProofStore.open(db_path) as store:
+        assert store.stats()["tables"]["model_calls"] == 0 and store.stats()["tables"]["problems"] == 4
+
+
+def test_formal_eval_run_trusts_the_benchmark_and_counts_its_run_only(store, tmp_path, monkeypatch):
+    """With ``run``, the benchmark's collection is trusted and only the attempts of that run count."""
+    import prover.pipeline.run as run_module
+    from prover.core.informal_records import RunSummary
+    from prover.pipeline.evaluate import formal_eval
+    from prover.pipeline.formal_run import FormalSettings
+
+    data, _ = _stored(store, tmp_path)
+    seen = {}
+
+    def fake_run_informal(store_, tokens, **kw):
+        seen.update(tokens=tokens, trusted=kw["formal"].config.trusted_collections)
+        return RunSummary(run_id=store_.start_run("informal+formal"), results=[])
+
+    monkeypatch.setattr(run_module, "run_informal", fake_run_informal)
+    score = formal_eval(store, "minif2f", split="test", data=data,
+                        run={"config": None, "model_config": None, "formal": FormalSettings()})
+    assert seen["trusted"] == ("minif2f",) and len(seen["tokens"]) == 3
+    assert (score.problems, score.attempts, score.solved, score.pass_at) == (3, 0, 0, {})  # the new run made none
