@@ -16,7 +16,9 @@ from math import comb
 from prover.core.eval_records import FormalBenchScore
 
 SOLVED = frozenset({"verified", "statement_proved"})
-UNFINISHED = frozenset({"running", "incomplete", "unavailable"})
+UNFINISHED = frozenset({"running", "incomplete", "unavailable", "error"})
+"""Attempts that say nothing about the problem: still running, stopped by failed model calls, no
+definitive Lean answer, or ended by an unexpected exception. Left out of pass@k."""
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -26,6 +26,7 @@ def test_formal_score_exact():
     attempts = [{"problem_id": 1, "status": s, "calls": 2} for s in ("verified", "unsolved")]
     attempts += [{"problem_id": 2, "status": s, "calls": 3} for s in ("unsolved", "sketch_failed", "statement_proved")]
     attempts += [{"problem_id": 3, "status": "running", "calls": 9},  # unfinished: left out
+                 {"problem_id": 1, "status": "error", "calls": 4},  # ended by an exception: left out
                  {"problem_id": 9, "status": "verified", "calls": 1}]  # another problem
     score = formal_score("minif2f", "test", [1, 2, 3, 4], attempts, tokens=100, lean_seconds=8.0)
     assert (score.problems, score.attempted, score.solved, score.attempts, score.calls) == (4, 2, 2, 5, 13)
