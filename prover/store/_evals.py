@@ -61,6 +61,11 @@ class EvalsMixin:
             row.summary = summary.model_dump(mode="json", exclude={"eval_id"})
             row.finished_at = utcnow()
 
+    def set_evaluation_status(self, eval_id: int, status: str) -> None:
+        with self.session() as s:
+            row = s.get(EvaluationRow, eval_id)
+            row.status, row.finished_at = status, utcnow()
+
     def get_evaluation(self, eval_id: int) -> EvalSummary:
         with self.session() as s:
             row = s.get(EvaluationRow, eval_id)

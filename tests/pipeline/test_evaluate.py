@@ -123,3 +123,15 @@ def test_interrupted_evaluation_continues_and_resends_only_what_failed(store, tm
     assert sorted((c.role, c.messages[-1].content.count("TOYA2") > 0) for c in backend.calls) == [
         ("generator", True), ("judge", False), ("judge", True), ("verifier", True)]
     assert {g.group: g.percent for g in again.groups} == pytest.approx(EXPECTED)
+
+
+def test_an_evaluation_stopped_by_an_error_says_so(store, tmp_path):
+    from prover.core.errors import BackendError
+
+    data = write_toy_bench(tmp_path)
+    with pytest.raises(BackendError):
+        _eval(store, data, ScriptedBackend([]))  # nothing fits a call: the scripted backend fails loudly
+    (stored,) = store.list_evaluations()
+    assert stored.status == "failed"
+    again = _eval(store, data, ScriptedBackend(script_lines()))
+    assert again.eval_id == stored.eval_id and store.get_evaluation(again.eval_id).status == "completed"
