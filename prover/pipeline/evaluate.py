@@ -222,71 +222,82 @@ def run_eval(store: Any, benchmark: str, *, config: SearchConfig, model_config: 
     commit = git_commit()
     eval_id = store.open_evaluation(key, benchmark=bench.name, split=split, models=models, budget=budget,
                                     seed=config.seed, commit=commit, config=eval_config)
+    extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
+    command = list(command or sys.argv[1:])
     try:
-        extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
         run = run_informal(store, [str(p.id) for p in problems], config=config, model_config=model_config,
-                           templates=templates, backends=backends, progress=progress,
-                           command=list(command or sys.argv[1:]), **extra)
-        by_problem = {r.problem_id: r for r in run.results}
-        grade_run = store.start_run("eval-grade", command=list(command or sys.argv[1:]), seed=config.seed,
-                                    run_key=key, reveals_reference=True,
+                           templates=templates, backends=backends, progress=progress, command=command, **extra)
+        grade_run = store.start_run("eval-grade", command=command, seed=config.seed, run_key=key,
+                                    reveals_reference=True,
                                     config={"evaluation": eval_id, "benchmark": bench.name,
                                             "grader": models[GRADER_ROLE], "template": grader.source,
                                             "reveal": eval_config["reveal"]})
-        # A grade name: `prover crosscheck` reads NAME:SUFFIX as verifier:MODEL, so no colon.
-        grader_name = "grader/" + models[GRADER_ROLE].split(":", 1)[1].replace(":", "_")
-        jobs = []
-        for p in problems:
-            r = by_problem.get(p.id)
-            if r is not None and r.selected_proof_id is not None:
-                jobs.append((p, r.selected_proof_id))
-        agreement_proofs: list[tuple[Any, int]] = []
-        if grader_agreement:
-            agreement_proofs = _human_graded(store, problems, human_grade, skip={pid for _, pid in jobs})
-        graded, stats = _grade(store, jobs + agreement_proofs, grader=grader, model_config=model_config,
-                               backends=backends, run_id=grade_run, seed=config.seed, extra=extra)
-        status = "completed"
-        outcomes = []
-        for p in problems:
-            r = by_problem.get(p.id)
-            proof_id = r.selected_proof_id if r is not None else None
-            g = graded.get(proof_id) if proof_id is not None else None
-            verdict, call_key, tokens = g if g is not None else (None, None, 0)
-            if verdict is not None and verdict.points is not None:
-                store.set_grader_grade(proof_id, grader_name, verdict.points, run_id=grade_run,
-                                       source=f"evaluation {eval_id}")
-            if (r is None or r.status == "incomplete") or (verdict is not None and verdict.status == "error"):
-                status = "incomplete"
-            outcomes.append(ProblemOutcome(
-                problem_id=p.id, problem=f"{p.collection}/{p.external_id}", split=p.split,
-                search_status=r.status if r is not None else "missing", passed=bool(r and r.passed), proof_id=proof_id,
-                points=verdict.points if verdict is not None else None,
-                grade_status=verdict.status if verdict is not None else "no-proof", grader_call=call_key,
-                calls=(r.calls if r is not None else 0) + (1 if verdict is not None else 0),
-                tokens=(r.tokens if r is not None else 0) + tokens))
-        for _p, proof_id in agreement_proofs:
-            g = graded.get(proof_id)
-            if g is not None and g[0].points is not None:
-                store.set_grader_grade(proof_id, grader_name, g[0].points, run_id=grade_run,
-                                       source=f"evaluation {eval_id}")
-        from prover.analysis.evaluation import group_scores
-
-        agreement = None
-        if grader_agreement:
-            agreement = _agreement(store, grader_name, human_grade, [pid for _, pid in agreement_proofs])
+        try:
+            outcomes, status, graded, stats, agreement = _grade_run(
+                store, problems, run, grader=grader, grader_name=_grade_name(models), model_config=model_config,
+                backends=backends, grade_run=grade_run, eval_id=eval_id, seed=config.seed, extra=extra,
+                grader_agreement=grader_agreement, human_grade=human_grade)
+        except BaseException:
+            store.finish_run(grade_run, status="failed")
+            raise
         store.finish_run(grade_run, status=status, summary={"graded": len(graded), "sent": stats.sent,
                                                               "cached": stats.cached})
-        summary = EvalSummary(eval_id=eval_id, benchmark=bench.name, split=split, run_id=run.run_id, status=status,
-                              models=models, budget=budget, seed=config.seed, commit=commit, scripted=scripted,
-                              outcomes=outcomes, groups=group_scores(outcomes, groups=bench.splits, seed=config.seed),
-                              calls=run.calls + len(graded), sent=run.sent + stats.sent, agreement=agreement)
-        store.save_evaluation(eval_id, summary)
-        return summary
     except BaseException as exc:
         # Ctrl-C or an error that stops the evaluation: the row says so; the same command continues.
         interrupted = isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError))
         store.set_evaluation_status(eval_id, "interrupted" if interrupted else "failed")
         raise
+    from prover.analysis.evaluation import group_scores
+
+    summary = EvalSummary(eval_id=eval_id, benchmark=bench.name, split=split, run_id=run.run_id, status=status,
+                          models=models, budget=budget, seed=config.seed, commit=commit, scripted=scripted,
+                          outcomes=outcomes, groups=group_scores(outcomes, groups=bench.splits, seed=config.seed),
+                          calls=run.calls + len(graded), sent=run.sent + stats.sent, agreement=agreement)
+    store.save_evaluation(eval_id, summary)
+    return summary
+
+
+def _grade_name(models: Mapping[str, str]) -> str:
+    """The grade name of the grader's points: ``grader/MODEL`` (`prover crosscheck` reads
+    NAME:SUFFIX as verifier:MODEL, so no colon)."""
+    return "grader/" + models[GRADER_ROLE].split(":", 1)[1].replace(":", "_")
+
+
+def _grade_run(store, problems, run, *, grader, grader_name, model_config, backends, grade_run, eval_id, seed,
+               extra, grader_agreement, human_grade):
+    """Grade the selected proofs (and, for the agreement, the human-graded ones), store the
+    grades; returns (outcomes, status, grades by proof, client stats, agreement)."""
+    by_problem = {r.problem_id: r for r in run.results}
+    jobs = [(p, by_problem[p.id].selected_proof_id) for p in problems
+            if p.id in by_problem and by_problem[p.id].selected_proof_id is not None]
+    agreement_proofs: list[tuple[Any, int]] = []
+    if grader_agreement:
+        agreement_proofs = _human_graded(store, problems, human_grade, skip={pid for _, pid in jobs})
+    graded, stats = _grade(store, jobs + agreement_proofs, grader=grader, model_config=model_config,
+                           backends=backends, run_id=grade_run, seed=seed, extra=extra)
+    for proof_id, (verdict, _, _) in graded.items():
+        if verdict.points is not None:
+            store.set_grader_grade(proof_id, grader_name, verdict.points, run_id=grade_run,
+                                   source=f"evaluation {eval_id}")
+    status = "completed"
+    outcomes = []
+    for p in problems:
+        r = by_problem.get(p.id)
+        proof_id = r.selected_proof_id if r is not None else None
+        verdict, call_key, tokens = graded.get(proof_id, (None, None, 0)) if proof_id is not None else (None, None, 0)
+        if r is None or r.status == "incomplete" or (verdict is not None and verdict.status == "error"):
+            status = "incomplete"
+        outcomes.append(ProblemOutcome(
+            problem_id=p.id, problem=f"{p.collection}/{p.external_id}", split=p.split,
+            search_status=r.status if r is not None else "missing", passed=bool(r and r.passed), proof_id=proof_id,
+            points=verdict.points if verdict is not None else None,
+            grade_status=verdict.status if verdict is not None else "no-proof", grader_call=call_key,
+            calls=(r.calls if r is not None else 0) + (1 if verdict is not None else 0),
+            tokens=(r.tokens if r is not None else 0) + tokens))
+    agreement = None
+    if grader_agreement:
+        agreement = _agreement(store, grader_name, human_grade, [pid for _, pid in agreement_proofs])
+    return outcomes, status, graded, stats, agreement
 
 
 def _grade(store, jobs, *, grader, model_config, backends, run_id, seed, extra):
