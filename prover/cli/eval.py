@@ -52,11 +52,14 @@ def _figure(f: PublishedFigure | None) -> str:
 
 def print_eval(summary: EvalSummary, published: list[PublishedFigure], *, per_problem: bool = False) -> None:
     """The score table: one row per group, ours with its interval, then each published system."""
+    formal = any(o.formal_status is not None for o in summary.outcomes)
     if per_problem:
         print_table([(o.problem, o.split or "-", o.search_status, "yes" if o.passed else "no",
                       "-" if o.proof_id is None else o.proof_id, "-" if o.points is None else o.points,
-                      o.grade_status, o.calls, o.tokens) for o in summary.outcomes],
-                    ["problem", "split", "search", "passed", "proof", "points", "grade", "calls", "tokens"],
+                      o.grade_status, *([o.formal_status or "-"] if formal else []), o.calls, o.tokens)
+                     for o in summary.outcomes],
+                    ["problem", "split", "search", "passed", "proof", "points", "grade",
+                     *(["formal"] if formal else []), "calls", "tokens"],
                     title=f"evaluation {summary.eval_id}: problems")
     systems = list(dict.fromkeys(f.system for f in published))
     ours = "ours (scripted, not a result)" if summary.scripted else "ours"
@@ -70,6 +73,10 @@ def print_eval(summary: EvalSummary, published: list[PublishedFigure], *, per_pr
     click.echo(f"{summary.status}; models: " + ", ".join(f"{r}={m}" for r, m in summary.models.items())
                + f"; budget {summary.budget or '-'}, seed {summary.seed}, commit {(summary.commit or '-')[:12]}; "
                f"{summary.calls} calls ({summary.sent} sent)")
+    if formal:
+        proved = sum(o.formal_status in ("verified", "statement_proved") for o in summary.outcomes)
+        click.echo(f"formal stage: Lean accepted a proof of {proved} of {len(summary.outcomes)} statement(s) "
+                   f"({sum(o.formal_status == 'verified' for o in summary.outcomes)} through the NL proof's sketch)")
     for i, f in enumerate(dict((f.system, f) for f in published).values(), 1):
         click.echo(f"  [{i}] {f.system}: {f.source}" + (f", arXiv:{f.arxiv}" if f.arxiv else "")
                    + (f" ({f.note})" if f.note else ""))
@@ -103,7 +110,7 @@ def _print_agreement(agreement: dict) -> None:
 @click.option("--templates", "templates_file", type=click.Path(dir_okay=False),
               help="TOML file replacing prompt templates; its `grader` entry replaces the grader's.")
 @click.option("--formal", is_flag=True,
-              help="minif2f, proofnet, putnambench: run the search and the formal stage first (needs Lean).")
+              help="Run the formal stage on the selected proofs, on the benchmark's Lean statements (needs Lean).")
 @formal_options
 @click.option("--grader-agreement", is_flag=True,
               help="Also grade stored human-graded proofs of these problems and cross-check grader against human.")
@@ -148,9 +155,6 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
             return
         print_formal_score(score, published_figures(score.benchmark))
         return
-    if formal:
-        raise UsageError("--formal is not available for imo-proofbench yet: its Lean statements quote the "
-                         "solution in a comment, which must be removed before they can reach a prompt")
     if grader_model:
         model_flags = model_flags.model_copy(
             update={"role_overrides": (*model_flags.role_overrides, f"judge.model={grader_model}")})
@@ -172,7 +176,8 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
     with open_store(db) as store:
         summary = run_eval(store, benchmark, config=config, model_config=model_config, split=split,
                            budget=budget or DEFAULT_BUDGET, data=data, limit=limit, templates_file=templates_file,
-                           command=sys.argv[1:], grader_agreement=grader_agreement, human_grade=human_grade)
+                           command=sys.argv[1:], grader_agreement=grader_agreement, human_grade=human_grade,
+                           formal=formal_settings if formal else None)
     if summary.scripted:
         click.echo(SCRIPTED_NOTE, err=True)
     if as_json:

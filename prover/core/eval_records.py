@@ -40,6 +40,8 @@ class Benchmark(BaseModel):
     """The collection its problems are imported into."""
     splits: tuple[str, ...]
     """The splits it is reported by (``basic``, ``advanced``; ``test``, ``valid``)."""
+    formal_data: str | None = None
+    """For a graded benchmark with Lean statements (``--formal``): their file, relative like ``data``."""
     title: str
     """What the tables call it."""
 
@@ -78,6 +80,9 @@ class ProblemOutcome(BaseModel):
     """How the grade was obtained."""
     grader_call: str | None = None
     """Call key of the grading call (its row is in ``model_calls``)."""
+    formal_status: str | None = None
+    """With ``--formal``: the best status of the problem's formal attempts in this run
+    (``verified`` first), None when none ran."""
     calls: int = 0
     """Model calls of the search and the grading."""
     tokens: int = 0

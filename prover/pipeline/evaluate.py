@@ -32,7 +32,8 @@ from prover.informal.seeds import derive_seed
 
 BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
     Benchmark(name="imo-proofbench", kind="graded", data="imo-proofbench/proofbench.csv",
-              collection="imo-proofbench", splits=("basic", "advanced"), title="IMO-ProofBench"),
+              collection="imo-proofbench", splits=("basic", "advanced"), title="IMO-ProofBench",
+              formal_data="imo-proofbench/lean_proof_bench.csv"),
     Benchmark(name="minif2f", kind="formal", data="minif2f/minif2f_lean4_informal_formal.jsonl",
               collection="minif2f", splits=("test", "valid"), title="miniF2F"),
     Benchmark(name="proofnet", kind="formal", data="proofnet/deepseek-prover-v1.5/proofnet.jsonl",
@@ -122,11 +123,42 @@ def benchmark_records(bench: Benchmark, *, split: str = "all", data: str | Path 
     return every, records
 
 
+def lean_statements(path: str | Path) -> tuple[dict[str, Any], list[str]]:
+    """The Lean statements of IMO-ProofBench's ``lean_proof_bench.csv`` by problem id, comments
+    removed (they quote the problem and its solution), and the ids that could not be read (a
+    file with more than one theorem)."""
+    from prover.core.records import FormalStatementRecord
+    from prover.formal.leantext import strip_comments
+    from prover.store.imports import read_records, split_lean_problem, text_value
+
+    out: dict[str, Any] = {}
+    skipped: list[str] = []
+    for rec in read_records(Path(path), "csv"):
+        pid = (text_value(rec, "Problem ID", required=True) or "").strip()
+        text = text_value(rec, "Lean Statement")
+        if not text:
+            continue
+        try:
+            parts = split_lean_problem(strip_comments(text))
+        except ValueError:
+            skipped.append(pid)
+            continue
+        out[pid] = FormalStatementRecord(toolchain="unknown", preamble=parts.preamble.strip() + "\n",
+                                         answer_slots=parts.answer_slots, statement=parts.statement,
+                                         source=f"{path}:{rec.where}")
+    return out, skipped
+
+
 def benchmark_problems(store: Any, bench: Benchmark, *, split: str = "all", data: str | Path | None = None,
-                       limit: int | None = None) -> list[Any]:
+                       limit: int | None = None, formal_data: str | Path | None = None) -> list[Any]:
     """Import the benchmark's problems (all of its file, so that another split later finds its
-    problems stored; idempotent) and return the stored rows of ``split``, in file order."""
+    problems stored; idempotent) and return the stored rows of ``split``, in file order. With
+    ``formal_data`` (IMO-ProofBench's Lean statements), their statements are stored with them."""
     every, records = benchmark_records(bench, split=split, data=data, limit=limit)
+    if formal_data is not None:
+        statements, _ = lean_statements(formal_data)
+        every = [r.model_copy(update={"formal_statements": [*r.formal_statements, statements[r.external_id]]})
+                 if r.external_id in statements else r for r in every]
     store.add_problems(every)
     ids = store.problem_ids([r.key for r in records])
     return [store.get_problem(ids[r.key]) for r in records]
@@ -195,25 +227,38 @@ def run_eval(store: Any, benchmark: str, *, config: SearchConfig, model_config: 
              templates_file: str | Path | None = None, backends: Mapping[str, Any] | None = None,
              progress: bool | None = None, command: Sequence[str] | None = None,
              commit_window_s: float | None = None, grader_agreement: bool = False,
-             human_grade: str | None = None) -> EvalSummary:
+             human_grade: str | None = None, formal: Any = None, formal_data: str | Path | None = None,
+             lean: tuple[Any, Any] | None = None) -> EvalSummary:
     """Evaluate on a benchmark; returns the summary, also stored in ``evaluations``. ``backends``
     maps roles to ready backends (tests pass scripted ones). With ``grader_agreement``, the grader
     also grades every stored proof of these problems that carries a human grade, and the summary
     holds the cross-check of grader against human (``human_grade``: the grade name; default every
-    human-marked grade)."""
+    human-marked grade). With ``formal`` (``FormalSettings``), the benchmark's Lean statements
+    (``formal_data``, default its own file) are stored and the formal stage runs on the selected
+    proofs, the statements trusted as given (``lean``: a ready (backend, pin), for tests)."""
     from prover.pipeline.run import run_informal
 
     bench = get_benchmark(benchmark)
     if bench.kind != "graded":
         raise UsageError(f"{bench.title}: only graded benchmarks run here")
-    problems = benchmark_problems(store, bench, split=split, data=data, limit=limit)
+    if formal is not None:
+        if bench.formal_data is None:
+            raise UsageError(f"{bench.title} has no Lean statements: --formal is not available")
+        formal_data = formal_data or shared_dir() / "data" / bench.formal_data
+        if not Path(formal_data).exists():
+            raise NotFoundError(f"{bench.title} Lean statements not found at {formal_data}")
+        trusted = tuple(dict.fromkeys([*formal.config.trusted_collections, bench.collection]))
+        formal = dataclasses.replace(formal, config=formal.config.model_copy(update={"trusted_collections": trusted}))
+    problems = benchmark_problems(store, bench, split=split, data=data, limit=limit,
+                                  formal_data=formal_data if formal is not None else None)
     templates, grader = split_templates(templates_file)
     models = _models(model_config, backends)
     scripted = any(m.startswith("scripted:") for m in models.values())
     eval_config = {"search": config.model_dump(mode="json"), "templates": templates.fingerprint(),
                    "grader_template": grader.fingerprint(), "grader_role": GRADER_ROLE, "limit": limit,
                    "data": str(data) if data is not None else bench.data,
-                   "reveal": "reference solution and grading guidelines shown to the grader only"}
+                   "reveal": "reference solution and grading guidelines shown to the grader only",
+                   "formal": None if formal is None else [formal.config.model_dump(mode="json"), formal.sample]}
     # What changes the outcome: the sampling settings of each role, not its timeouts or limits.
     sampling = {r: [model_config.role(r).temperature, model_config.role(r).top_p, model_config.role(r).max_tokens]
                 for r in SEARCH_ROLES}
@@ -226,7 +271,8 @@ def run_eval(store: Any, benchmark: str, *, config: SearchConfig, model_config: 
     command = list(command or sys.argv[1:])
     try:
         run = run_informal(store, [str(p.id) for p in problems], config=config, model_config=model_config,
-                           templates=templates, backends=backends, progress=progress, command=command, **extra)
+                           templates=templates, backends=backends, progress=progress, command=command,
+                           formal=formal, lean=lean, **extra)
         grade_run = store.start_run("eval-grade", command=command, seed=config.seed, run_key=key,
                                     reveals_reference=True,
                                     config={"evaluation": eval_id, "benchmark": bench.name,
@@ -268,6 +314,7 @@ def _grade_run(store, problems, run, *, grader, grader_name, model_config, backe
     """Grade the selected proofs (and, for the agreement, the human-graded ones), store the
     grades; returns (outcomes, status, grades by proof, client stats, agreement)."""
     by_problem = {r.problem_id: r for r in run.results}
+    formal_status = _best_formal_status(run.formal)
     jobs = [(p, by_problem[p.id].selected_proof_id) for p in problems
             if p.id in by_problem and by_problem[p.id].selected_proof_id is not None]
     agreement_proofs: list[tuple[Any, int]] = []
@@ -293,11 +340,27 @@ def _grade_run(store, problems, run, *, grader, grader_name, model_config, backe
             points=verdict.points if verdict is not None else None,
             grade_status=verdict.status if verdict is not None else "no-proof", grader_call=call_key,
             calls=(r.calls if r is not None else 0) + (1 if verdict is not None else 0),
-            tokens=(r.tokens if r is not None else 0) + tokens))
+            tokens=(r.tokens if r is not None else 0) + tokens, formal_status=formal_status.get(p.id)))
     agreement = None
     if grader_agreement:
         agreement = _agreement(store, grader_name, human_grade, [pid for _, pid in agreement_proofs])
     return outcomes, status, graded, stats, agreement
+
+
+_FORMAL_ORDER = ("verified", "statement_proved")
+
+
+def _best_formal_status(results: Sequence[dict]) -> dict[int, str]:
+    """problem id → the best status of its formal attempts (``verified``, then
+    ``statement_proved``, then the first other)."""
+    out: dict[int, str] = {}
+    for r in results:
+        pid, status = r["problem_id"], r["status"]
+        have = out.get(pid)
+        rank = _FORMAL_ORDER.index(status) if status in _FORMAL_ORDER else len(_FORMAL_ORDER)
+        if have is None or rank < (_FORMAL_ORDER.index(have) if have in _FORMAL_ORDER else len(_FORMAL_ORDER)):
+            out[pid] = status
+    return out
 
 
 def _grade(store, jobs, *, grader, model_config, backends, run_id, seed, extra):

@@ -72,10 +72,19 @@ def test_compare_and_list(prover, toy):
     assert prover("eval", "compare", "1", "9").exit_code == 2
 
 
-def test_usage(prover, toy):
+def test_usage(prover, toy, tmp_path, monkeypatch, db_path):
+    import shutil
+
     assert prover("eval", "no-such-bench", "--backend", "scripted").exit_code == 2
-    out = prover("eval", "imo-proofbench", "--data", toy, "--backend", "scripted", "--formal")
-    assert out.exit_code == 2 and "--formal" in out.output
+    from prover.core.paths import shared_dir
+
+    has_statements = (shared_dir() / "data" / "imo-proofbench" / "lean_proof_bench.csv").exists()
+    if has_statements and not (shutil.which("lean") or shutil.which("lake")):
+        monkeypatch.delenv("PROVER_LEAN_REPL", raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        out = prover("eval", "imo-proofbench", "--data", toy, "--backend", "scripted", "--formal")
+        assert out.exit_code == 3 and "prover lean doctor" in out.output  # before any model call
+        assert json.loads(prover("db", "stats", "--json").stdout)["tables"]["model_calls"] == 0
     helped = CliRunner().invoke(cli, ["eval", "--help"])
     assert helped.exit_code == 0 and "compare" in helped.stdout
 

@@ -135,3 +135,51 @@ def test_an_evaluation_stopped_by_an_error_says_so(store, tmp_path):
     assert stored.status == "failed"
     again = _eval(store, data, ScriptedBackend(script_lines()))
     assert again.eval_id == stored.eval_id and store.get_evaluation(again.eval_id).status == "completed"
+
+
+def test_proofbench_lean_statements_lose_their_comments(data_dir):
+    """lean_proof_bench.csv's statements quote the problem and its solution in comments: stored
+    without them (they would otherwise sit in every file the formal stage builds)."""
+    from prover.pipeline.evaluate import lean_statements
+
+    statements, skipped = lean_statements(data_dir / "imo-proofbench" / "lean_proof_bench.csv")
+    assert len(statements) + len(skipped) == 60 and len(statements) >= 59
+    first = statements["PB-Basic-001"]
+    assert first.preamble == "import Mathlib\n" and first.statement.startswith("theorem PBBasic001 :")
+    for s in statements.values():
+        text = s.preamble + s.answer_slots + s.statement
+        assert "/-" not in text and "Solution" not in text and "--" not in text
+
+
+def test_formal_wiring_with_the_toy(store, tmp_path, monkeypatch):
+    """--formal: statements stored with the problems, the benchmark trusted, the run's formal
+    results summarised per problem (the search itself is replaced: wiring only)."""
+    import csv
+
+    import prover.pipeline.run as run_module
+    from prover.core.informal_records import ProblemResult, RunSummary
+    from prover.pipeline.formal_run import FormalSettings
+
+    data = write_toy_bench(tmp_path)
+    lean = tmp_path / "lean_proof_bench.csv"
+    with lean.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Problem ID", "Problem", "Lean Statement"])
+        w.writerow(["PB-Basic-001", "x", "import Mathlib\n/- Solution: secret -/\ntheorem B1 : True := by sorry"])
+    seen = {}
+
+    def fake_run_informal(store_, tokens, **kw):
+        seen.update(trusted=kw["formal"].config.trusted_collections)
+        ids = [int(t) for t in tokens]
+        return RunSummary(run_id=None, results=[ProblemResult(problem_id=i, problem=str(i), status="exhausted")
+                                                for i in ids],
+                          formal=[{"problem_id": ids[0], "status": "unsolved"},
+                                  {"problem_id": ids[0], "status": "statement_proved"},
+                                  {"problem_id": ids[1], "status": "sketch_failed"}])
+
+    monkeypatch.setattr(run_module, "run_informal", fake_run_informal)
+    summary = _eval(store, data, ScriptedBackend([]), formal=FormalSettings(), formal_data=lean)
+    assert seen["trusted"] == ("imo-proofbench",)
+    assert [o.formal_status for o in summary.outcomes] == ["statement_proved", "sketch_failed", None, None]
+    (fs,) = store.formal_statements(summary.outcomes[0].problem_id)
+    assert fs.statement.strip() == "theorem B1 : True := by sorry" and "secret" not in fs.preamble
