@@ -17,12 +17,14 @@ def benchmark_rows(store, run_id: int | None = None) -> list[dict[str, Any]]:
             continue
         figures = published_figures(e.benchmark)
         for g in e.groups:
+            # A formal evaluation's groups are pass@k: the published figures of its split go beside each.
+            group = g.group if e.formal is None else (e.split if e.split != "all" else "test")
             rows.append({"eval_id": e.eval_id, "benchmark": e.benchmark, "group": g.group, "percent": g.percent,
                          "ci": g.ci, "problems": g.problems, "graded": g.graded, "scripted": e.scripted,
                          "models": e.models,
                          "published": [{"system": f.system, "value": f.value, "approximate": f.approximate,
-                                        "source": f.source, "arxiv": f.arxiv}
-                                       for f in figures if f.group == g.group]})
+                                        "source": f.source, "arxiv": f.arxiv, "metric": f.metric}
+                                       for f in figures if f.group == group]})
     return rows
 
 
@@ -34,6 +36,7 @@ def benchmark_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[st
     for r in rows:
         ci = "-" if r["ci"] is None else f"[{r['ci'][0]:.1f}, {r['ci'][1]:.1f}]"
         published = "; ".join(f"{p['system']} {'~' if p['approximate'] else ''}{p['value']:.1f}"
+                              + (f" {p['metric']}" if p["metric"] != "% of max score" else "")
                               + (f" (arXiv:{p['arxiv']})" if p["arxiv"] else "") for p in r["published"])
         out.append([str(r["eval_id"]), r["benchmark"], r["group"],
                     pct(r["percent"]) + (" (scripted, not a result)" if r["scripted"] else ""), ci,
@@ -69,7 +72,7 @@ def benchmarks_png(rows: list[dict[str, Any]]) -> bytes:
                 ax.bar(i + (j + 1) * width, fig_["value"], width, color=colors[j % len(colors)], label=s)
     ax.set_xticks([i + len(systems) * width / 2 for i in range(len(rows))])
     ax.set_xticklabels([f"#{r['eval_id']} {r['benchmark']}\n{r['group']}" for r in rows], fontsize=8)
-    ax.set_ylabel("% of max score")
+    ax.set_ylabel("% of max score (graded), pass@k (formal)")
     ax.set_ylim(0, 100)
     handles, labels = ax.get_legend_handles_labels()
     seen = {}

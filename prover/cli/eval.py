@@ -147,13 +147,13 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
                        model_config=load_model_config(model_flags), templates=load_templates(templates_file),
                        command=sys.argv[1:], formal=formal_settings)
         with open_store(db) as store:
-            score = formal_eval(store, benchmark, split=split, data=data, limit=limit, run=run)
-        if score.scripted:
+            summary = formal_eval(store, benchmark, split=split, data=data, limit=limit, run=run)
+        if summary.scripted:
             click.echo(SCRIPTED_NOTE, err=True)
         if as_json:
-            echo_json(score.model_dump(mode="json"))
+            echo_json(summary.model_dump(mode="json"))
             return
-        print_formal_score(score, published_figures(score.benchmark))
+        print_formal_score(summary, published_figures(summary.benchmark))
         return
     if grader_model:
         model_flags = model_flags.model_copy(
@@ -210,18 +210,22 @@ def eval_show(eval_id, db, per_problem, as_json) -> None:
         click.echo(SCRIPTED_NOTE, err=True)
     if as_json:
         echo_json(summary.model_dump(mode="json"))
-        return
-    print_eval(summary, published_figures(summary.benchmark), per_problem=per_problem)
+    elif summary.formal is not None:
+        print_formal_score(summary, published_figures(summary.benchmark))
+    else:
+        print_eval(summary, published_figures(summary.benchmark), per_problem=per_problem)
 
 
-def print_formal_score(score: FormalBenchScore, published: list[PublishedFigure]) -> None:
+def print_formal_score(summary: EvalSummary, published: list[PublishedFigure]) -> None:
     """pass@k under this project's checker, the cost per solved problem, and published figures."""
+    score: FormalBenchScore = summary.formal
     ks = sorted(score.pass_at)
     ours = " (scripted, not a result)" if score.scripted else ""
     print_table([[score.split, score.problems, score.attempted, score.solved, score.attempts,
                   *(_pct(score.pass_at[k]) for k in ks)]],
                 ["split", "problems", "attempted", "solved", "attempts", *(f"pass@{k} %{ours}" for k in ks)],
-                title=f"{score.benchmark}: Lean-checked proofs under this project's checker (stored formal attempts)")
+                title=f"evaluation {summary.eval_id}: {score.benchmark}, Lean-checked proofs under this project's "
+                      "checker" + (f" (run {summary.run_id})" if summary.run_id else " (every stored formal attempt)"))
     if not score.attempts:
         click.echo("no finished formal attempt is stored for these problems: run `prover run --formal` on them")
 

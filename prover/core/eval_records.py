@@ -169,6 +169,8 @@ class EvalSummary(BaseModel):
     """Of those, calls actually sent to a backend by this invocation."""
     agreement: dict | None = None
     """With ``--grader-agreement``: the cross-check of grader against human grades."""
+    formal: FormalBenchScore | None = None
+    """For a formal benchmark: its pass@k and costs (``groups`` then hold pass@k as ``pass@K``)."""
 
 
 class EvalComparison(BaseModel):
@@ -215,3 +217,6 @@ class FormalBenchScore(BaseModel):
     def per_solved(self, value: float) -> float | None:
         """A cost divided by the problems solved, None when none is."""
         return value / self.solved if self.solved else None
+
+
+EvalSummary.model_rebuild()

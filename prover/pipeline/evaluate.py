@@ -188,13 +188,14 @@ def plan_eval(benchmark: str, *, config: SearchConfig, model_config: ModelConfig
 
 
 def formal_eval(store: Any, benchmark: str, *, split: str = "all", data: str | Path | None = None,
-                limit: int | None = None, run: dict[str, Any] | None = None) -> FormalBenchScore:
+                limit: int | None = None, run: dict[str, Any] | None = None) -> EvalSummary:
     """A formal benchmark's pass@k and cost per solved problem, from the formal attempts stored
     for its problems; imports the problems. Without ``run``, every stored attempt counts (``prover
     run --formal`` makes them) and nothing is called. With ``run`` (the keyword arguments of
     :func:`prover.pipeline.run.run_informal`: ``config``, ``model_config``, ``formal``...), the
     informal search and the formal stage run on the problems first — the benchmark's statements
-    trusted as given — and only that run's attempts count."""
+    trusted as given — and only that run's attempts count. The score is stored as an evaluation
+    (``formal`` holds it)."""
     from prover.analysis.formal_eval import stored_formal_score
 
     bench = get_benchmark(benchmark)
@@ -202,20 +203,50 @@ def formal_eval(store: Any, benchmark: str, *, split: str = "all", data: str | P
         raise UsageError(f"{bench.title} is graded, not formal")
     problems = benchmark_problems(store, bench, split=split, data=data, limit=limit)
     ids = [p.id for p in problems]
-    if run is None:
-        return stored_formal_score(store, bench.name, ids, split=split)
-    from prover.pipeline.run import run_informal
+    run_id = models = seed = None
+    if run is not None:
+        from prover.pipeline.run import run_informal
 
-    formal = run["formal"]
-    trusted = tuple(dict.fromkeys([*formal.config.trusted_collections, bench.collection]))
-    formal = dataclasses.replace(formal, config=formal.config.model_copy(update={"trusted_collections": trusted}))
-    summary = run_informal(store, [str(i) for i in ids], **{**run, "formal": formal})
-    return stored_formal_score(store, bench.name, ids, split=split, run_id=summary.run_id)
+        formal = run["formal"]
+        trusted = tuple(dict.fromkeys([*formal.config.trusted_collections, bench.collection]))
+        formal = dataclasses.replace(formal, config=formal.config.model_copy(update={"trusted_collections": trusted}))
+        run_id = run_informal(store, [str(i) for i in ids], **{**run, "formal": formal}).run_id
+        models = _models(run["model_config"], run.get("backends"), roles=(*SEARCH_ROLES, "formalizer", "prover"))
+        seed = run["config"].seed
+    score = stored_formal_score(store, bench.name, ids, split=split, run_id=run_id)
+    return _store_formal(store, bench, split, problems, score, run_id=run_id, models=models, seed=seed)
 
 
-def _models(model_config: ModelConfig, backends: Mapping[str, Any] | None) -> dict[str, str]:
+def _store_formal(store, bench: Benchmark, split: str, problems, score: FormalBenchScore, *, run_id, models,
+                  seed) -> EvalSummary:
+    """A formal score as an evaluation row: keyed by the problems and the run (or none: every
+    stored attempt), so that scoring again updates the same row."""
+    from prover.core.eval_records import GroupScore
+
+    attempts = store.formal_attempt_outcomes([p.id for p in problems])
+    best = _best_formal_status([a for a in attempts if run_id is None or a["run_id"] == run_id])
+    outcomes = [ProblemOutcome(problem_id=p.id, problem=f"{p.collection}/{p.external_id}", split=p.split,
+                               search_status="-", passed=best.get(p.id) in _FORMAL_ORDER, formal_status=best.get(p.id))
+                for p in problems]
+    groups = [GroupScore(group=f"pass@{k}", problems=score.problems, graded=score.attempted, percent=v)
+              for k, v in sorted(score.pass_at.items())]
+    key = hash_json({"benchmark": bench.name, "split": split, "problems": [p.id for p in problems], "run": run_id,
+                     "kind": "formal"})
+    commit = git_commit()
+    eval_id = store.open_evaluation(key, benchmark=bench.name, split=split, models=models or {}, budget=None,
+                                    seed=seed or 0, commit=commit, config={"formal": True, "run": run_id})
+    summary = EvalSummary(eval_id=eval_id, benchmark=bench.name, split=split, run_id=run_id, models=models or {},
+                          seed=seed or 0, commit=commit, scripted=score.scripted, outcomes=outcomes, groups=groups,
+                          calls=score.calls, formal=score)
+    store.save_evaluation(eval_id, summary)
+    return summary
+
+
+def _models(model_config: ModelConfig, backends: Mapping[str, Any] | None,
+            roles: Sequence[str] = SEARCH_ROLES) -> dict[str, str]:
+    """Role → ``backend:model`` (the backend's name when no model is set)."""
     out = {}
-    for role in SEARCH_ROLES:
+    for role in roles:
         s = model_config.role(role)
         backend = backends[role].name if backends and role in backends else s.backend
         out[role] = f"{backend}:{s.model or backend}"

@@ -45,7 +45,7 @@ def _stored(store, tmp_path):
     data.write_text("".join(json.dumps(r) + "\n" for r in TOY))
     from prover.pipeline.evaluate import formal_eval
 
-    empty = formal_eval(store, "minif2f", split="test", data=data)
+    empty = formal_eval(store, "minif2f", split="test", data=data).formal
     ids = {p.external_id: p.id for p in store.list_problems("minif2f")}
     run = store.start_run("informal+formal")
     with store.engine.begin() as conn:
@@ -83,12 +83,19 @@ def test_formal_eval_from_stored_rows(store, tmp_path):
 
     data, empty = _stored(store, tmp_path)
     assert (empty.problems, empty.attempts, empty.pass_at) == (3, 0, {})
-    score = formal_eval(store, "minif2f", split="test", data=data)
+    summary = formal_eval(store, "minif2f", split="test", data=data)
+    score = summary.formal
     assert (score.problems, score.attempted, score.solved, score.attempts) == (3, 2, 1, 4)
     assert score.pass_at == pytest.approx({1: 100 * 0.5 / 3, 2: 100 / 3})
     assert (score.calls, score.tokens, score.lean_checks, score.lean_seconds) == (20, 300, 2, 4.0)
     assert score.scripted
-    assert formal_eval(store, "minif2f", data=data).solved == 2  # all splits: toy_3 is in valid
+    assert [(o.problem, o.formal_status) for o in summary.outcomes] == [
+        ("minif2f/toy_0", "verified"), ("minif2f/toy_1", "unsolved"), ("minif2f/toy_2", None)]
+    assert [(g.group, g.problems, g.graded) for g in summary.groups] == [("pass@1", 3, 2), ("pass@2", 3, 2)]
+    # Stored as an evaluation; scoring again updates the same row.
+    assert formal_eval(store, "minif2f", split="test", data=data).eval_id == summary.eval_id
+    assert store.get_evaluation(summary.eval_id).formal == score
+    assert formal_eval(store, "minif2f", data=data).formal.solved == 2  # all splits: toy_3 is in valid
 
 
 def test_formal_eval_cli(db_path, tmp_path):
@@ -101,12 +108,16 @@ def test_formal_eval_cli(db_path, tmp_path):
                              catch_exceptions=False)
     assert out.exit_code == 0, out.output
     lines = out.stdout.splitlines()
+    assert lines[0] == ("evaluation 1: minif2f, Lean-checked proofs under this project's checker "
+                        "(every stored formal attempt)")
     assert lines[1:3] == ["split\tproblems\tattempted\tsolved\tattempts\tpass@1 % (scripted, not a result)\t"
                           "pass@2 % (scripted, not a result)", "test\t3\t2\t1\t4\t16.7\t33.3"]
     assert ("cost: 20 formal model calls, 300 tokens (runs that made the attempts), 2 Lean checks, 4.0 Lean wall "
             "seconds; per solved problem: 20 calls, 300 tokens, 4.0 Lean seconds") in out.stdout
     assert "published: DeepSeek-Prover-V2-671B 88.9% pass@8192 on test" in out.stdout
     assert "no figure below is a result" in out.stderr
+    shown = CliRunner().invoke(cli, ["eval", "show", "1", "--db", str(db_path)])
+    assert shown.exit_code == 0 and shown.stdout.splitlines()[1:3] == lines[1:3]
     bad = CliRunner().invoke(cli, ["eval", "putnambench", "--split", "test", "--db", str(db_path)])
     assert bad.exit_code == 2 and "no splits" in bad.output
 
@@ -150,7 +161,11 @@ def test_formal_eval_run_trusts_the_benchmark_and_counts_its_run_only(store, tmp
         return RunSummary(run_id=store_.start_run("informal+formal"), results=[])
 
     monkeypatch.setattr(run_module, "run_informal", fake_run_informal)
+    from prover.core.informal_records import SearchConfig, SearchKnobs
+    from prover.core.llm_records import ModelConfig
+
     score = formal_eval(store, "minif2f", split="test", data=data,
-                        run={"config": None, "model_config": None, "formal": FormalSettings()})
+                        run={"config": SearchConfig(knobs=SearchKnobs.preset("small")), "model_config": ModelConfig(),
+                             "formal": FormalSettings()}).formal
     assert seen["trusted"] == ("minif2f",) and len(seen["tokens"]) == 3
     assert (score.problems, score.attempts, score.solved, score.pass_at) == (3, 0, 0, {})  # the new run made none

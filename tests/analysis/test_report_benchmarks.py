@@ -51,3 +51,23 @@ def test_report_shows_evaluations_beside_published(store, tmp_path):
 
 def test_no_evaluation_no_plot(store):
     assert report_data(store, bootstrap=0).benchmarks == []
+
+
+def test_formal_evaluation_rows_carry_their_split_figures(store, tmp_path):
+    import json
+
+    from prover.pipeline.evaluate import formal_eval
+
+    data = tmp_path / "toy.jsonl"
+    data.write_text(json.dumps({"id": "t1", "statement": "S.", "formal_statement": "theorem t1 : True := by",
+                                "split": "test"}) + "\n")
+    summary = formal_eval(store, "minif2f", split="test", data=data)
+    assert summary.groups == []  # no attempt stored: no pass@k, no row
+    from prover.analysis.report_benchmarks import benchmark_rows
+    from prover.core.eval_records import GroupScore
+
+    store.save_evaluation(summary.eval_id, summary.model_copy(update={
+        "groups": [GroupScore(group="pass@1", problems=1, graded=1, percent=100.0)]}))
+    (row,) = benchmark_rows(store)
+    headers, rows = benchmark_table([row])
+    assert rows[0][2] == "pass@1" and "DeepSeek-Prover-V2-671B 88.9 pass@8192 (arXiv:2504.21801)" in rows[0][-1]
