@@ -49,6 +49,10 @@ def formal_one_missing(ev: FormalEvidence) -> list[str]:
         missing.append("steps-aligned")
     if ev.root_closed_independently:
         missing.append("root-not-closed-independently")
+    if ev.epilogue_checked is False:
+        missing.append("epilogue")
+    if ev.final_check not in (None, "none") and ev.final_check_verdict != "verified":
+        missing.append("final-check")
     return missing
 
 
@@ -222,7 +226,27 @@ def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary)
 FormalEvidenceSource = Callable[[Any], "Iterable[FormalEvidence] | None"]
 
 
-def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEvidenceSource | None) -> list[LabelRecord]:
+def with_final_check(store, ev: FormalEvidence, final_check: str) -> FormalEvidence:
+    """``ev`` with what a formal 1 needs of its verified check beyond the verdict: that the file
+    ended with the epilogue (checks made before it never compared the statement in the kernel),
+    and the stored row of ``final_check`` on it (``prover.lean.final_check``), looked up by key."""
+    from prover.lean.epilogue import has_epilogue
+    from prover.lean.final_check import final_check_key
+
+    verdict = epilogue = None
+    if ev.verified_check_id is not None and ev.verdict == "verified":
+        key = store.lean_check_key(ev.verified_check_id)
+        main = store.get_lean_check(key) if key is not None else None
+        epilogue = None if main is None else has_epilogue(main.assembled or "")
+        if final_check != "none" and key is not None:
+            row = store.get_lean_check(final_check_key(key, final_check))
+            verdict = row.verdict.value if row is not None else None
+    return ev.model_copy(update={"final_check": final_check, "final_check_verdict": verdict,
+                                 "epilogue_checked": epilogue})
+
+
+def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEvidenceSource | None,
+                   final_check: str = "lean4checker") -> list[LabelRecord]:
     from prover.analysis.formal_evidence import formal_evidence
 
     source = evidence_source or formal_evidence
@@ -234,10 +258,11 @@ def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEv
     if not records:
         summary.note = "no finished formal attempt on an NL proof in this database; no formal label"
     by_proof: dict[int, list[tuple[FormalEvidence, FormalDecision]]] = defaultdict(list)
+    records = [with_final_check(store, ev, final_check) for ev in records]
     for ev in records:
         by_proof[ev.proof_id].append((ev, formal_label(ev)))
     out = []
-    version = formal_policy_version()
+    version = formal_policy_version(final_check)
     for pid in sorted(by_proof):
         decided = by_proof[pid]
         summary.considered += 1
@@ -263,9 +288,11 @@ def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEv
 
 def build_labels(store, *, sources: str | Sequence[str] | None = None, informal: InformalPolicy | None = None,
                  command: Sequence[str] | None = None,
-                 formal_evidence_source: FormalEvidenceSource | None = None) -> LabelBuildSummary:
+                 formal_evidence_source: FormalEvidenceSource | None = None,
+                 final_check: str = "lean4checker") -> LabelBuildSummary:
     """Derive labels from what the database holds and store those not stored yet (one
-    ``labels-build`` run). Building twice adds nothing."""
+    ``labels-build`` run). Building twice adds nothing. ``final_check``: the independent checker
+    whose stored confirmation a formal 1 needs (``none``: none; the policy version says which)."""
     wanted = parse_sources(sources) if sources is None or isinstance(sources, str) else parse_sources(",".join(sources))
     informal = informal or InformalPolicy()
     summaries = {s: SourceBuildSummary() for s in wanted}
@@ -273,11 +300,12 @@ def build_labels(store, *, sources: str | Sequence[str] | None = None, informal:
     if "human" in wanted:
         records += _human_labels(store, summaries["human"])
     if "formal" in wanted:
-        records += _formal_labels(store, summaries["formal"], formal_evidence_source)
+        records += _formal_labels(store, summaries["formal"], formal_evidence_source, final_check)
     if "informal" in wanted:
         records += _informal_labels(store, informal, summaries["informal"])
     run_id = store.start_run("labels-build", command=list(command or []),
-                             config={"sources": list(wanted), "informal": informal.model_dump()})
+                             config={"sources": list(wanted), "informal": informal.model_dump(),
+                                     "final_check": final_check})
     _, existing = store.add_labels(records, run_id=run_id)
     for rec in records:
         s = summaries[rec.source]

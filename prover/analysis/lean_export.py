@@ -2,8 +2,9 @@
 each, plus a manifest, so that anyone can re-check them with ``lake env lean FILE`` inside a Lake
 project on the same toolchain and Mathlib.
 
-A file is the assembled file exactly as Lean checked it (preamble, answer slots, lemmas, target,
-``#print axioms``), byte for byte: its sha256 is the check's ``file_hash``. Exported: checks of a stored formal
+A file is the assembled file as Lean checked it (prologue, answer slots, fingerprint, lemmas,
+target, the ``#prover_check`` epilogue with the nonce placeholder), byte for byte: its sha256 is
+the check's ``file_hash``. Exported: checks of a stored formal
 statement (not node lemmas, negations or a gate's probes), accepted by the current screen rules
 (a ``verified`` row of an older screen must be re-screened first), of a statement that is given
 by its data set or passed the faithfulness gate. The manifest links each file to the NL proofs
@@ -39,8 +40,10 @@ Re-check a file inside a Lake project pinned to the same toolchain and Mathlib (
 
     cd lean_project && lake env lean /path/to/{example}
 
-A file re-checks when Lean reports no error, no `sorry`, and `#print axioms` of the target lists
-only `propext`, `Classical.choice` and `Quot.sound`.
+A file re-checks when Lean reports no error, no `sorry`, and the last line's `#prover_check`
+(ProverCheck, built by `prover lean setup`) reports `status=ok type=match` with only `propext`,
+`Classical.choice` and `Quot.sound` among the axioms, `sorry=0 other=0`. Files of checks made
+before the epilogue end in `#print axioms` of the target instead.
 """
 
 

@@ -41,12 +41,18 @@ def formal_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lean-backend", type=click.Choice(["repl", "file", "kimina"]), default="repl",
                      show_default=True, help="Lean backend."),
         click.option("--project", type=click.Path(file_okay=False), help="Lake project [default: lean_project/]."),
-        click.option("--kimina-url", envvar="LEAN_SERVER_API_URL", help="Kimina Lean Server (--lean-backend kimina)."),
-        click.option("--lean-processes", type=click.IntRange(min=1), help="REPL processes."),
+        click.option("--kimina-url", envvar="LEAN_SERVER_API_URL",
+                     help="Kimina Lean Server(s), comma-separated, balanced (--lean-backend kimina)."),
+        click.option("--lean-processes", type=click.IntRange(min=1),
+                     help="Lean checks at once: REPL or file-mode processes, or requests in flight to Kimina "
+                          "[default: min(cores, memory / cap); Kimina: 4 per server]."),
         click.option("--lean-timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
                      help="Seconds per Lean check."),
         click.option("--lean-memory-gb", type=click.FloatRange(min=0), default=8.0, show_default=True,
                      help="Memory cap per Lean process (0: none)."),
+        click.option("--final-check", type=click.Choice(["lean4checker", "comparator", "safeverify", "none"]),
+                     default="lean4checker", show_default=True,
+                     help="Confirm a verified assembled file out of process (lean_project/README.md)."),
     ]
     for option in reversed(options):
         wrapper = option(wrapper)
@@ -55,11 +61,12 @@ def formal_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 _NAMES = ("trusted", "direct_attempts", "repairs_per_node", "repairs_per_proof", "portfolio", "votes",
           "votes_needed", "refute", "lean_backend", "project", "kimina_url", "lean_processes", "lean_timeout",
-          "lean_memory_gb")
+          "lean_memory_gb", "final_check")
 
 
 def _settings(*, trusted, direct_attempts, repairs_per_node, repairs_per_proof, portfolio, votes, votes_needed, refute,
-              lean_backend, project, kimina_url, lean_processes, lean_timeout, lean_memory_gb, seed, sample=0):
+              lean_backend, project, kimina_url, lean_processes, lean_timeout, lean_memory_gb, final_check, seed,
+              sample=0):
     from pydantic import ValidationError
 
     from prover.core.errors import UsageError
@@ -78,7 +85,8 @@ def _settings(*, trusted, direct_attempts, repairs_per_node, repairs_per_proof, 
     except ValidationError as exc:
         raise UsageError(f"formal settings: {exc.errors()[0]['msg']}") from None
     return FormalSettings(config=config, sample=sample, backend=lean_backend, project=project, kimina_url=kimina_url,
-                          processes=lean_processes, memory_cap_bytes=None if memory is None else memory * 2**20)
+                          processes=lean_processes, memory_cap_bytes=None if memory is None else memory * 2**20,
+                          final_check=final_check)
 
 
 def print_formal(results: list[dict[str, Any]], title: str = "formal attempts") -> None:
@@ -118,7 +126,8 @@ def formalize(proof_ids, db, model_flags, formal_settings, seed, as_json) -> Non
     try:
         with open_store(db, create=False) as store:
             results = formalize_proofs(store, proof_ids, config=formal_settings.config, model_config=model_config,
-                                       lean_backend=lean_backend, pin=pin, command=sys.argv[1:])
+                                       lean_backend=lean_backend, pin=pin, command=sys.argv[1:],
+                                       final_check=formal_settings.final_check)
     finally:
         lean_backend.close()
     data = [r.model_dump(mode="json") for r in results]
@@ -128,3 +137,10 @@ def formalize(proof_ids, db, model_flags, formal_settings, seed, as_json) -> Non
         print_formal(data)
         for r in results:
             click.echo(f"proof {r.proof_id}: {r.status} — {r.stop_reason}" + (" (stored result)" if r.reused else ""))
+    errors = [r for r in results if r.status == "error"]
+    if errors:
+        from prover.core.errors import BackendError
+
+        raise BackendError(f"{len(errors)} formal attempt(s) ended in an unexpected exception (attempt "
+                           f"{', '.join(str(r.attempt_id) for r in errors)}: {errors[0].stop_reason}; the traceback "
+                           "is stored on the attempt, and the same command runs it again)")

@@ -36,8 +36,11 @@ def labels() -> None:
 @model_options(only_with="top_up")
 @click.option("--templates", "templates_file", type=click.Path(dir_okay=False),
               help="With --top-up: TOML file replacing prompt templates (as the search used).")
+@click.option("--final-check", type=click.Choice(["lean4checker", "comparator", "safeverify", "none"]),
+              default="lean4checker", show_default=True,
+              help="Formal: the independent confirmation a label 1 needs (none: labels say so).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def build(db, sources, n, m, k, tau, top_up, model_flags, templates_file, as_json) -> None:
+def build(db, sources, n, m, k, tau, top_up, model_flags, templates_file, final_check, as_json) -> None:
     """Derive labels from the database and store the new ones (building twice adds nothing).
 
     Example: prover labels build --source informal,human --k 2
@@ -55,7 +58,8 @@ def build(db, sources, n, m, k, tau, top_up, model_flags, templates_file, as_jso
 
             topped = top_up_analyses(store, model_config=load_model_config(model_flags), policy=policy,
                                      templates=load_templates(templates_file), command=["prover", *sys.argv[1:]])
-        summary = build_labels(store, sources=sources, informal=policy, command=["prover", *sys.argv[1:]])
+        summary = build_labels(store, sources=sources, informal=policy, command=["prover", *sys.argv[1:]],
+                               final_check=final_check)
     if as_json:
         echo_json({**summary.model_dump(), "top_up": topped.model_dump()} if topped else summary.model_dump())
         return

@@ -1,6 +1,6 @@
-"""``prover lean``: the static screen of a proof (``audit``) and the verdict a recorded Lean
-response gives (``explain``), neither of which starts Lean; the commands that run Lean
-(``setup``, ``doctor``, ``check``, ``precheck``) are in ``lean_proc``."""
+"""``prover lean``: the static screen of a proof (``audit``), the verdict a recorded Lean response
+gives (``explain``) and re-screening stored checks (``rescreen``), none of which starts Lean; the
+commands that run Lean (``setup``, ``doctor``, ``check``, ``precheck``) are in ``lean_proc``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from prover.cli.common import echo_json
+from prover.cli.common import db_option, echo_json
 from prover.core.errors import UsageError
 
 
@@ -40,8 +40,8 @@ def read_response(path: str):
 def lean() -> None:
     """Check proofs with Lean, screen them, explain Lean's verdicts.
 
-    audit and explain need no Lean; setup, doctor, check and precheck use the toolchain of
-    lean_project/ (check runs the screen first, so a rejected proof needs no Lean either).
+    audit and explain need no Lean, nor does rescreen; setup, doctor, check and precheck use the
+    toolchain of lean_project/ (check runs the screen first, so a rejected proof needs no Lean either).
     """
 
 
@@ -77,18 +77,22 @@ def audit_cmd(proof_file: str, statement_file: str, as_json: bool) -> None:
               help="The proof file the response is about.")
 @click.option("--line-offset", type=int, default=None,
               help="Lines the backend stripped before checking (default: Kimina's import lines, else 0).")
+@click.option("--nonce", help="The nonce the checked file's epilogue carried (default: the stored file's placeholder).")
 @click.option("--show-file", is_flag=True, help="Also print the assembled file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def explain_cmd(response_file: str, statement_file: str, proof_file: str, line_offset: int | None,
-                show_file: bool, as_json: bool) -> None:
+                nonce: str | None, show_file: bool, as_json: bool) -> None:
     """The verdict a recorded Lean response gives for a proof (screen first, then Lean's output).
 
     Example: prover lean explain response.json --statement-file problem.lean --proof proof.lean
     """
     from prover.lean.audit import explain
+    from prover.lean.epilogue import NONCE_PLACEHOLDER
 
+    if nonce is not None and (len(nonce) != 32 or any(c not in "0123456789abcdef" for c in nonce)):
+        raise click.BadParameter("32 lowercase hexadecimal digits", param_hint="--nonce")
     result = explain(read_response(response_file), _problem(statement_file), read_text(proof_file, "proof file"),
-                     line_offset=line_offset)
+                     line_offset=line_offset, nonce=nonce or NONCE_PLACEHOLDER)
     if as_json:
         data = result.to_json()
         if show_file and result.assembled is not None:
@@ -102,6 +106,37 @@ def explain_cmd(response_file: str, statement_file: str, proof_file: str, line_o
         click.echo(f"  axioms: {', '.join(result.axioms) or '(none)'}")
     if show_file and result.assembled is not None:
         click.echo(result.assembled.text, nl=False)
+
+
+@lean.command("rescreen")
+@db_option
+@click.option("--dry-run", is_flag=True, help="Report only; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def rescreen_cmd(db: str, dry_run: bool, as_json: bool) -> None:
+    """Re-screen stored `verified` checks of older screen rules; withdraw formal labels that no longer hold.
+
+    Example: prover lean rescreen --db prover.db --dry-run
+    """
+    from prover.cli.common import open_store
+    from prover.lean.rescreen import rescreen
+
+    with open_store(db, create=False) as store:
+        report = rescreen(store, apply=not dry_run)
+    if as_json:
+        echo_json(report.to_json())
+        return
+    verb = "would be" if dry_run else "were"
+    click.echo(f"screen rules {report.version}: {len(report.checks)} verified check(s) of older rules re-screened: "
+               f"{report.count('passes')} pass, {report.count('rejected')} rejected, "
+               f"{report.count('unscreenable')} cannot be re-screened")
+    for c in report.checks:
+        if c.outcome == "rejected":
+            click.echo(f"  check {c.check_id}: rejected: " + ", ".join(
+                f"{r.code.value}" + (f" (line {r.line})" if r.line else "") for r in c.reasons))
+        elif c.outcome == "unscreenable":
+            click.echo(f"  check {c.check_id}: cannot be re-screened: {c.note}")
+    click.echo(f"{len(report.withdrawn_labels)} formal label(s) {verb} withdrawn"
+               + "".join(f"\n  label {i} (proof {p}, value {v:g})" for i, p, v in report.withdrawn_labels))
 
 
 def _problem(path: str):

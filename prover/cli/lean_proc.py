@@ -133,9 +133,12 @@ def _limits(timeout_s, heartbeats, memory_cap_gb):
               help="The problem: a .lean file with the target proved by sorry.")
 @backend_options
 @click.option("--db", help="Store the check in this database and reuse its cached verdicts.")
+@click.option("--final-check", type=click.Choice(["lean4checker", "comparator", "safeverify", "none"]),
+              default="none", show_default=True,
+              help="Confirm a verified proof out of process on its compiled .olean (lean_project/README.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def check_cmd(proof_file, statement_file, backend, kimina_url, processes, timeout_s, heartbeats, memory_cap_gb,
-              project, db, as_json) -> None:
+              project, db, final_check, as_json) -> None:
     """Check a proof with Lean: exit 0 verified, 1 definitively not, 3 inconclusive.
 
     Inconclusive: no toolchain, timeout, crash, or a filled answer slot not yet compared with
@@ -155,7 +158,8 @@ def check_cmd(proof_file, statement_file, backend, kimina_url, processes, timeou
     pin, lean_backend = _open(backend, project, kimina_url, memory_cap_gb, processes, deferred=True)
     store = open_store(db) if db else None
     try:
-        outcome = check_proof(proof, problem, lean_backend, pin=pin, limits=limits, store=store)
+        outcome = check_proof(proof, problem, lean_backend, pin=pin, limits=limits, store=store,
+                              final_check=final_check)
     finally:
         lean_backend.close()
         if store is not None:
@@ -166,7 +170,10 @@ def check_cmd(proof_file, statement_file, backend, kimina_url, processes, timeou
                    "backend": r.backend, "toolchain": r.toolchain, "mathlib_rev": r.mathlib_rev,
                    "repl_rev": r.repl_rev, "axioms": list(r.axioms) if r.axioms is not None else None,
                    "wall_time_s": r.wall_time_s, "peak_memory_mb": r.peak_memory_mb,
-                   "messages": [m.to_wire() for m in r.messages], "detail": r.detail})
+                   "messages": [m.to_wire() for m in r.messages], "detail": r.detail,
+                   "final_check": None if outcome.final is None else {
+                       "tool": outcome.final.backend, "verdict": outcome.final.verdict.value,
+                       "reasons": [c.value for c in outcome.final.reasons], "detail": outcome.final.detail}})
     else:
         click.echo(f"{r.verdict.value}" + (" (cached)" if outcome.cached else "")
                    + (f"  [{', '.join(c.value for c in r.reasons)}]" if r.reasons else ""))
@@ -178,6 +185,10 @@ def check_cmd(proof_file, statement_file, backend, kimina_url, processes, timeou
                 click.echo(f"  {where}{m.severity}: {m.data.splitlines()[0] if m.data else ''}")
         if r.detail:
             click.echo("  " + r.detail.replace("\n", "\n  "))
+        if outcome.final is not None:
+            f = outcome.final
+            click.echo(f"final check {f.backend}: {f.verdict.value}"
+                       + (f"  [{', '.join(c.value for c in f.reasons)}]" if f.reasons else ""))
     if outcome.exit_code:
         raise click.exceptions.Exit(outcome.exit_code)
 

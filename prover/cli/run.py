@@ -63,7 +63,8 @@ def _fmt(value, digits: int = 3) -> str:
 @click.option("--formal-sample", type=click.IntRange(min=0), default=0, show_default=True,
               help="With --formal: also K pool proofs per problem drawn at random.")
 @formal_options
-@click.option("--dry-run", is_flag=True, help="Print the most calls and tokens of the budget; make no call.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the most calls and tokens of the budget (with --formal, Lean checks too); make no call.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def run(problems, db, model_flags, budget, max_verdict_retries, verification_wave, call_budget, token_budget, seed,
         templates_file, label_n, label_k, label_tau, answer_judge, formal, formal_sample, formal_settings, dry_run,
@@ -108,7 +109,8 @@ def run(problems, db, model_flags, budget, max_verdict_retries, verification_wav
 
     with open_store(db) as store:
         if dry_run:
-            est = plan_run(store, problems, config=config, model_config=model_config)
+            est = plan_run(store, problems, config=config, model_config=model_config,
+                           formal=dataclasses.replace(formal_settings, sample=formal_sample) if formal else None)
             if as_json:
                 echo_json(est.model_dump())
                 return
@@ -126,6 +128,13 @@ def run(problems, db, model_flags, budget, max_verdict_retries, verification_wav
                        + (f"{est.completion_tokens} completion tokens" if est.completion_tokens is not None
                           else "unbounded completion tokens (set --max-tokens)")
                        + "; no call made.")
+            if est.formal is not None:
+                f = est.formal
+                click.echo(f"formal stage (not in the figures above): up to {f.attempts_per_problem} attempt(s) per "
+                           f"problem, assuming {f.assumed_steps} sketch steps each; at most "
+                           + ", ".join(f"{n} {role}" for role, n in f.calls_by_role.items())
+                           + f" calls ({f.calls_per_problem} per problem) and {f.lean_checks} Lean checks "
+                             f"({f.lean_checks_per_problem} per problem); Lean not opened.")
             return
         if demo:
             click.echo("Scripted backend: a demo of the machinery; its outputs are not mathematics and no "
@@ -149,4 +158,10 @@ def run(problems, db, model_flags, budget, max_verdict_retries, verification_wav
         print_formal(summary.formal)
     if summary.status == "incomplete":
         failed = [r for r in summary.results if r.status == "incomplete"]
-        raise BackendError(f"{len(failed)} problem(s) incomplete: {failed[0].stop_reason}")
+        errors = summary.formal_errors
+        parts = [f"{len(failed)} problem(s) incomplete: {failed[0].stop_reason}"] if failed else []
+        if errors:
+            parts.append(f"{len(errors)} formal attempt(s) ended in an unexpected exception (attempt "
+                         f"{', '.join(str(e['attempt_id']) for e in errors)}: {errors[0]['stop_reason']}; the "
+                         "traceback is stored on the attempt, and the same command runs it again)")
+        raise BackendError("; ".join(parts))

@@ -25,7 +25,7 @@ TRIVIAL_TACTICS: tuple[str, ...] = ("rfl", "decide", "norm_num", "simp")
 """Tactics that, closing a statement alone, mark it ``trivially_closed`` (answer problems)."""
 
 FormalStatus = Literal["running", "verified", "statement_proved", "refuted", "step_refuted", "unsolved",
-                       "assembly_failed", "sketch_failed", "no_statement", "unavailable", "incomplete"]
+                       "assembly_failed", "sketch_failed", "no_statement", "unavailable", "incomplete", "error"]
 """How a formal attempt ended.
 
 ``verified``: every hole of the sketch was filled and the assembled file is verified (or
@@ -37,8 +37,9 @@ in its context. ``unsolved``: some node could be neither proved nor refuted (for
 ``assembly_failed``: every node was proved alone but the assembled file was not verified.
 ``sketch_failed``: no sketch elaborated. ``no_statement``: no usable statement (autoformalization
 rejected, or none elaborates). ``unavailable``: Lean gave no definitive answer (timeouts,
-crashes). ``incomplete``: model calls failed after their retries. The last two decide nothing:
-the same command runs them again."""
+crashes). ``incomplete``: model calls failed after their retries. ``error``: an unexpected
+exception ended the attempt (its traceback is stored on the attempt; the run went on and its
+summary and exit code say so). The last three decide nothing: the same command runs them again."""
 
 Population = Literal["selected", "random", "manual"]
 """Why a proof reached the formal stage: chosen as the top of its pool, drawn at random by
@@ -96,6 +97,50 @@ class FormalConfig(BaseModel):
     def identity(self) -> dict:
         """What decides an attempt's requests and checks (the seed included)."""
         return self.model_dump(mode="json")
+
+
+class FormalEstimate(BaseModel):
+    """``--dry-run --formal``: the most the formal stage of a run may ask (upper bounds; model
+    calls and Lean checks found in the caches cost nothing)."""
+
+    model_config = _FROZEN
+
+    attempts_per_problem: int
+    """Formal attempts: the proofs selected for refinement (K per round), the final one, and
+    ``--formal-sample`` K drawn at random."""
+    assumed_steps: int
+    """Sketch steps (nodes) assumed per attempt: a sketch's length is not known before it is
+    written."""
+    calls_by_role: dict[str, int]
+    """Most formal calls per role (prover, formalizer, judge), all problems together."""
+    calls_per_problem: int
+    lean_checks: int
+    """Most Lean checks, all problems together (statement elaborations, root, sketches, nodes,
+    negations, assembled files)."""
+    lean_checks_per_problem: int
+
+
+class RootResult(BaseModel):
+    """What the statement-level work (portfolio, direct attempts, negation) found on one
+    statement; shared by every attempt on that statement in a run."""
+
+    model_config = _FROZEN
+
+    closed_by: str | None = None
+    """``portfolio:TACTIC`` or ``direct`` when the root was closed without a sketch."""
+    check_id: int | None = None
+    """The ``lean_checks`` row of the closing proof."""
+    reason: str = ""
+    """Words for the outcome."""
+    refutation_try_id: int | None = None
+    """The try that proved the statement's negation (a refutation), if any."""
+    refutation_check_id: int | None = None
+    proposition: str | None = None
+    """The refuted proposition (the statement's negation)."""
+    calls: int = 0
+    """Model calls the work used."""
+    failures: int = 0
+    """Model calls that failed after their retries (the work decided nothing then)."""
 
 
 class FormalResult(BaseModel):

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from prover.core.formal_records import FormalEstimate
+
 ParseStatus = Literal["ok", "missing_marker", "missing_section", "lenient", "no_score", "bad_score",
                       "truncated", "empty"]
 """How a model output parsed.
@@ -279,10 +281,16 @@ class RunSummary(BaseModel):
     seconds: float = 0.0
     """Wall time."""
     status: str = "completed"
-    """``completed`` or ``incomplete`` (some calls failed after retries)."""
+    """``completed`` or ``incomplete`` (some calls failed after retries, or a formal attempt
+    ended in an unexpected exception)."""
     formal: list[dict] = Field(default_factory=list)
     """The formal attempts of ``prover run --formal`` (``FormalResult`` fields), in the order
     they finished."""
+
+    @property
+    def formal_errors(self) -> list[dict]:
+        """Formal attempts that ended in an unexpected exception (status ``error``)."""
+        return [f for f in self.formal if f.get("status") == "error"]
 
 
 class BudgetEstimate(BaseModel):
@@ -304,3 +312,5 @@ class BudgetEstimate(BaseModel):
     """Most completion tokens (None when a role has no max_tokens)."""
     max_tokens_by_role: dict[str, int | None]
     """Each role's completion token limit."""
+    formal: FormalEstimate | None = None
+    """The formal stage's share (``--formal``): not included in the figures above."""

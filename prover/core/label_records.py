@@ -22,7 +22,7 @@ DEFAULT_PRECEDENCE: tuple[str, ...] = ("human", "formal", "informal")
 #: Bumped when a rule would give a different label for the same evidence; part of every
 #: label's policy version, so a new rule adds rows next to the old ones instead of replacing them.
 HUMAN_RULE_VERSION = 1
-FORMAL_RULE_VERSION = 1
+FORMAL_RULE_VERSION = 2  # 2: a formal 1 needs the independent confirmation (final check)
 INFORMAL_RULE_VERSION = 2  # 2: answer-mismatch gives 0; lenient verdicts never count
 
 SCORES: tuple[float, ...] = (0.0, 0.5, 1.0)
@@ -130,6 +130,14 @@ class FormalEvidence(BaseModel):
     """Lean proved the negation of the statement."""
     statement_refutation_check_id: int | None = None
     """The ``lean_checks`` row of that refutation."""
+    final_check: str | None = None
+    """The independent checker a formal 1 needs (``lean4checker``, ``comparator``, ``safeverify``;
+    ``none``: none is required; None: not asked)."""
+    final_check_verdict: str | None = None
+    """Its stored verdict on the verified check (``verified`` is needed); None: never run."""
+    epilogue_checked: bool | None = None
+    """The verified file ended with the `#prover_check` epilogue (statement compared in the
+    kernel); False for files checked before it (`#print axioms`); None: not looked up."""
 
 
 class FormalDecision(BaseModel):
@@ -174,8 +182,10 @@ def human_policy_version() -> str:
     return f"human/v{HUMAN_RULE_VERSION}"
 
 
-def formal_policy_version() -> str:
-    return f"formal/v{FORMAL_RULE_VERSION}"
+def formal_policy_version(final_check: str = "lean4checker") -> str:
+    """The formal rule's version and the independent checker its labels 1 required (``none``:
+    labels stored without an independent confirmation say so)."""
+    return f"formal/v{FORMAL_RULE_VERSION} final-check={final_check}"
 
 
 # -- stored labels and summaries -----------------------------------------------------------------

@@ -18,6 +18,8 @@ class Verdict(str, Enum):
 
     VERIFIED = "verified"
     VERIFIED_ANSWER_UNCHECKED = "verified-answer-unchecked"
+    WRONG_ANSWER = "wrong-answer"
+    STATEMENT_MISMATCH = "statement-mismatch"
     REJECTED = "rejected"
     FAILED = "failed"
     INCOMPLETE = "incomplete"
@@ -51,29 +53,40 @@ class ReasonCode(str, Enum):
                       "Lean would reject it and the screen cannot read past it.")
     AMBIGUOUS_STRING = ("ambiguous-string", "A string literal containing `{` or `}`: Lean may read it as "
                         "an interpolated string whose braces hold code, so it is not accepted in model text.")
-    SORRY = ("sorry", "`sorry`, `admit` or `sorryAx` in model text.")
+    SORRY = ("sorry", "`sorry`, `admit`, `sorryAx`, or the `stop` and `plausible` tactics in model text.")
     AXIOM = ("axiom", "An `axiom` declaration in model text.")
-    UNSAFE = ("unsafe", "`unsafe`, `opaque`, `implemented_by`, `extern` or `csimp` in model text.")
+    UNSAFE = ("unsafe", "`unsafe`, `partial`, `opaque`, `implemented_by`, `extern` or `csimp` in model text.")
     NATIVE = ("native", "`native_decide`, `decide +native` or a native config, `bv_decide`, "
               "`ofReduceBool`/`ofReduceNat`/`reduceBool`/`reduceNat` or `trustCompiler`: "
               "trusts the compiler instead of the kernel.")
-    HASH_COMMAND = ("hash-command", "A `#` command (`#exit`, `#eval`, `#print`, `#check`, ...) in model text.")
+    HASH_COMMAND = ("hash-command", "A `#` command other than `#check` and `#print axioms` (`#exit`, `#eval`, "
+                    "`#print`, `#reduce`, ...) in model text.")
     META_PROGRAM = ("meta-program", "Code that runs at elaboration time: `run_cmd`, `run_tac`, `run_elab`, "
-                    "`run_meta`, `by_elab`, `elab`, `elab_rules`, `initialize`, simprocs.")
-    NOTATION = ("notation", "New syntax: `macro`, `macro_rules`, `syntax`, `notation`, `infix`/`prefix`/"
-                "`postfix`, `declare_syntax_cat`, `binder_predicate`.")
-    DEFINITION = ("definition", "`def`, `abbrev`, `instance`, `structure`, `class`, `inductive`, `deriving` "
-                  "or a similar declaration in model text (only an answer slot's body or a `def` target may "
-                  "be filled).")
-    SCOPE_COMMAND = ("scope-command", "`attribute`, `export`, `namespace`, `section`, `end`, `variable`, "
-                     "`universe`, `include`, `omit`, `mutual`, `local` or `scoped` in model text.")
-    OPEN_IN_COMMAND = ("open-in-command", "`open ... in` before a declaration (fine inside a proof).")
-    SET_OPTION_IN_COMMAND = ("set-option-in-command", "`set_option ... in` before a declaration "
-                             "(an allow-listed option is fine inside a proof).")
+                    "`run_meta`, `by_elab`, `elab`, `elab_rules`, `initialize`, simprocs, `eval%`, `do`, "
+                    "quotations and name literals, `Lean.*`/`IO.*` names (`open Lean…` included), Aesop's "
+                    "`tactic` rule builder.")
+    NOTATION = ("notation", "New syntax: `macro`, `macro_rules`, `syntax`, `notation` (only `local notation` is "
+                "allowed), `infix`/`prefix`/`postfix`, `declare_syntax_cat`, `binder_predicate`.")
+    DEFINITION = ("definition", "A declaration kind model text may not add (screen rules 1 only; since version 2 "
+                  "`def`, `instance`, `structure`... are model text and other kinds are `unknown-command`).")
+    SCOPE_COMMAND = ("scope-command", "A scope command in model text (screen rules 1 only; since version 2 "
+                     "`namespace`/`section`/`end`, `variable`, `universe`, `include`/`omit` are model text).")
+    OPEN_IN_COMMAND = ("open-in-command", "`open ... in` before a declaration (screen rules 1 only).")
+    SET_OPTION_IN_COMMAND = ("set-option-in-command", "`set_option ... in` before a declaration (screen rules 1 only).")
     SET_OPTION_NOT_ALLOWED = ("set-option-not-allowed", "`set_option` with an option not on the allow-list "
-                              "(never `debug.*`, never `maxHeartbeats 0`).")
-    COMMAND_NOT_ALLOWED = ("command-not-allowed", "A command other than a `theorem`/`lemma` declaration at "
-                           "command level (e.g. `example`, a plain `open` or `set_option`).")
+                              "(never `debug.*`), or a limit whose value is not a number.")
+    COMMAND_NOT_ALLOWED = ("command-not-allowed", "Text outside any command (e.g. prose before the proof).")
+    UNKNOWN_COMMAND = ("unknown-command", "A command-level keyword that is not on the list of command kinds model "
+                       "text may use (an unknown Lean or Mathlib command, `export`, `alias`, a standalone "
+                       "`deriving`...): never read as part of the previous declaration.")
+    SCOPE_UNBALANCED = ("scope-unbalanced", "`namespace`/`section`/`mutual` and `end` do not balance by the end of "
+                        "model text, an `end` closes nothing, or the target is declared inside a model scope or "
+                        "under a `… in` prefix.")
+    RESERVED_NAME = ("reserved-name", "A name or notation atom using the reserved `_prover_` prefix (or naming "
+                     "the trusted `ProverCheck` library).")
+    CONFIG_NOT_LITERAL = ("config-not-literal", "A `(config := …)` or `(simp_config := …)` whose value is not a "
+                          "structure instance of literal fields, or a `discharger` field: tactic configurations "
+                          "are evaluated as code.")
     ATTRIBUTE_NOT_ALLOWED = ("attribute-not-allowed", "A declaration attribute that is not on the allow-list.")
     MODIFIER_NOT_ALLOWED = ("modifier-not-allowed", "A declaration modifier other than `private`, `protected` "
                             "or `noncomputable`.")
@@ -98,17 +111,34 @@ class ReasonCode(str, Enum):
                        "timeout).")
     SORRY_WARNING = ("sorry-warning", "Lean warned \"declaration uses 'sorry'\" (any version's wording).")
     SORRY_REPORTED = ("sorry-reported", "The backend's response lists sorries.")
-    SORRY_AXIOM = ("sorry-axiom", "`#print axioms` of the target lists `sorryAx`.")
-    NONSTANDARD_AXIOMS = ("nonstandard-axioms", "`#print axioms` of the target lists an axiom other than "
-                          "`propext`, `Classical.choice`, `Quot.sound`.")
-    AXIOMS_REPORT_MISSING = ("axioms-report-missing", "The response has no `#print axioms` report for the "
-                             "target at its line: the response is not a complete check of the assembled file.")
+    SORRY_AXIOM = ("sorry-axiom", "The epilogue's report says the target depends on `sorryAx`.")
+    NONSTANDARD_AXIOMS = ("nonstandard-axioms", "The epilogue's report says the target depends on an axiom "
+                          "other than `propext`, `Classical.choice`, `Quot.sound`.")
+    AXIOMS_REPORT_MISSING = ("axioms-report-missing", "Stored by checks before the epilogue (screen rules "
+                             "version 2 and older): no `#print axioms` report for the target at its line.")
+    CHECK_REPORT_MISSING = ("check-report-missing", "The response has no `#prover_check` report at the "
+                            "epilogue's line: it is not a complete check of the assembled file.")
+    CHECK_REPORT_INVALID = ("check-report-invalid", "A message at the epilogue's line is not exactly one "
+                            "`#prover_check` report in the current format with this check's nonce (a forgery, "
+                            "or a ProverCheck of another version).")
+    STATEMENT_MISMATCH = ("statement-mismatch", "The kernel did not accept the target as a proof of the "
+                          "fingerprint's statement (the problem's statement, elaborated before any model text).")
+    TARGET_NOT_CHECKABLE = ("target-not-checkable", "The epilogue could not compare the target: missing, not a "
+                            "theorem, unsafe, partial, imported, or with other universe parameters.")
+    WRONG_ANSWER = ("wrong-answer", "Lean proved that a filled answer slot differs from the reference answer.")
+    ANSWER_UNDECIDED = ("answer-undecided", "The answer check proved neither `NAME = reference` nor "
+                        "`NAME ≠ reference` (rfl, decide, norm_num, simp, ext then simp).")
+    FINAL_CHECK_REJECTED = ("final-check-rejected", "The independent checker (lean4checker, comparator or "
+                            "SafeVerify), run out of process on the compiled file, rejected it.")
+    NO_REFERENCE_ANSWER = ("no-reference-answer", "An answer slot has no stored reference answer to compare with.")
     TACTIC_MODE_ONLY = ("tactic-mode-only", "A tactic-mode proof status: never enough for `verified`; the "
                         "assembled file must be checked as a whole.")
     PROOF_INCOMPLETE = ("proof-incomplete", "A tactic-mode proof status other than `Completed` (open goals, "
                         "metavariables, kernel failure).")
     ANSWER_UNCHECKED = ("answer-unchecked", "An answer slot was filled and not yet checked against the "
                         "reference answer.")
+    CHECK_LIBRARY_MISSING = ("check-library-missing", "The backend could not import ProverCheck (not built in its "
+                             "Lake project: `prover lean setup`; a Kimina server needs it in its own project).")
     WALL_TIMEOUT = ("wall-timeout", "The check ran past its wall-clock limit.")
     MEMORY_LIMIT = ("memory-limit", "The Lean process exceeded its memory limit.")
     BACKEND_ERROR = ("backend-error", "The backend crashed or answered something that is not a Lean response.")
@@ -119,14 +149,14 @@ class ReasonCode(str, Enum):
 
 #: Verdicts that a re-check with the same key would reproduce: these are cached.
 DEFINITIVE_VERDICTS: frozenset[Verdict] = frozenset({
-    Verdict.VERIFIED, Verdict.VERIFIED_ANSWER_UNCHECKED, Verdict.REJECTED, Verdict.FAILED,
-    Verdict.INCOMPLETE, Verdict.UNSOUND_AXIOMS, Verdict.INCOMPATIBLE,
+    Verdict.VERIFIED, Verdict.VERIFIED_ANSWER_UNCHECKED, Verdict.WRONG_ANSWER, Verdict.STATEMENT_MISMATCH,
+    Verdict.REJECTED, Verdict.FAILED, Verdict.INCOMPLETE, Verdict.UNSOUND_AXIOMS, Verdict.INCOMPATIBLE,
 })
 
 #: Reasons that say the response was not a whole-file check: a verdict carrying one is not cached
 #: even when the verdict itself is otherwise definitive.
 NON_DEFINITIVE_REASONS: frozenset[ReasonCode] = frozenset({
-    ReasonCode.AXIOMS_REPORT_MISSING, ReasonCode.TACTIC_MODE_ONLY,
+    ReasonCode.AXIOMS_REPORT_MISSING, ReasonCode.CHECK_REPORT_MISSING, ReasonCode.TACTIC_MODE_ONLY,
 })
 
 #: The only axioms a verified proof may depend on.
@@ -198,11 +228,13 @@ class LeanCheckRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     assembled: str
-    """The whole file: preamble, filled answer slots, model lemmas, target, `#print axioms`."""
+    """The whole file — prologue, filled answer slots, fingerprint, model text, target, epilogue —
+    with the nonce placeholder in its epilogue (the nonce is written in when the file is sent)."""
     target: str
     """Full name of the target theorem."""
     axioms_line: int
-    """1-based line of the `#print axioms` command in ``assembled``."""
+    """1-based line of the epilogue (`#prover_check`) in ``assembled``: its message reports the
+    statement comparison and the target's axioms."""
     answer_slots: tuple[AnswerSlotFill, ...] = ()
     """The answer slots this file fills."""
     toolchain: str
@@ -215,6 +247,13 @@ class LeanCheckRequest(BaseModel):
     """Version of the screen's rule list that accepted the proof."""
     limits: LeanLimits = Field(default_factory=LeanLimits)
     """Resource limits."""
+    constants: tuple[str, ...] | None = None
+    """Constants the epilogue asks about (already part of the file, hence of the key)."""
+    answer_file_hash: str | None = None
+    """sha256 of the answer check's file when the verdict also depends on it (part of the key)."""
+    check_library: str | None = None
+    """sha256 of ProverCheck's source, which the file imports (part of the key: a new ProverCheck
+    may judge the same file differently)."""
 
     @property
     def file_hash(self) -> str:
@@ -224,7 +263,8 @@ class LeanCheckRequest(BaseModel):
     def cache_key(self) -> str:
         return lean_cache_key(self.file_hash, toolchain=self.toolchain, mathlib_rev=self.mathlib_rev,
                               repl_rev=self.repl_rev, screen_rules_version=self.screen_rules_version,
-                              limits=self.limits)
+                              limits=self.limits, answer_file=self.answer_file_hash,
+                              check_library=self.check_library)
 
 
 class LeanCheckResult(BaseModel):
@@ -250,7 +290,9 @@ class LeanCheckResult(BaseModel):
     messages: tuple[LeanMessage, ...] = ()
     """All messages Lean produced."""
     axioms: tuple[str, ...] | None = None
-    """Axioms `#print axioms` listed for the target; None when there was no report."""
+    """The target's axioms from the epilogue's report (the standard ones, `sorryAx` when used, and
+    ``<N other>`` for axioms whose model-chosen names the report never prints); None without a
+    report."""
     wall_time_s: float | None = None
     """Wall-clock time of the check."""
     peak_memory_mb: float | None = None
@@ -280,14 +322,23 @@ class LeanCheckResult(BaseModel):
 
 
 def lean_cache_key(file_hash: str, *, toolchain: str, mathlib_rev: str | None, repl_rev: str | None,
-                   screen_rules_version: int, limits: LeanLimits) -> str:
+                   screen_rules_version: int, limits: LeanLimits, answer_file: str | None = None,
+                   check_library: str | None = None) -> str:
     """The cache key of a check: everything that can change its verdict, and nothing else
-    (the backend is deliberately left out: every backend must agree)."""
-    return hash_json({
+    (the backend is deliberately left out: every backend must agree; so is the epilogue's nonce,
+    which the hashed file holds only as a placeholder). ``answer_file``: the hash of the answer
+    check's file when the verdict depends on it; ``check_library``: the hash of the ProverCheck
+    source the file imports."""
+    key = {
         "file": file_hash,
         "toolchain": toolchain,
         "mathlib": mathlib_rev,
         "repl": repl_rev,
         "screen": screen_rules_version,
         "limits": limits.model_dump(),
-    })
+    }
+    if answer_file is not None:
+        key["answer_file"] = answer_file
+    if check_library is not None:
+        key["check_library"] = check_library
+    return hash_json(key)

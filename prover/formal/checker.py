@@ -3,25 +3,55 @@
 * ``elaborate`` — does this file elaborate, `sorry` allowed (a statement, a sketch)? Read with
   ``statement_verdict``: an error-severity message means no.
 * ``prove`` — is this proof verified? The whole soundness path of ``prover.lean.check_proof``:
-  screen, assemble with the problem's own statement, `#print axioms`, verdict, cache, and a
-  ``lean_checks`` row.
+  screen, assemble with the problem's own statement behind a fingerprint, the `#prover_check`
+  epilogue, verdict, answer check, cache, and ``lean_checks`` rows.
 
-Lean runs in threads (the backends block); at most ``parallel`` checks are in flight."""
+Lean runs in threads (the backends block); at most ``parallel`` checks are in flight. Identical
+checks asked at once (attempts on several proofs of one problem try the same files) are made
+once: the callers after the first await its result (``SingleFlight``, keyed by the cache key of a
+proof and by the text of an elaboration)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from prover.core.lean_proc_records import LeanRunRequest, ProjectPin
 from prover.core.lean_records import LeanCheckResult, LeanLimits, Verdict
 from prover.lean.audit import audit
-from prover.lean.check import check_proof, verdict_of_raw
+from prover.core.hashing import sha256_text
+from prover.lean.check import (CheckOutcome, cached_outcome, final_confirmation, prepare_check, run_prepared,
+                               verdict_of_raw)
+from prover.lean.epilogue import without_check_messages
 from prover.lean.problem import LeanProblem
 from prover.lean.verdict import statement_verdict
 
 PROVED = (Verdict.VERIFIED, Verdict.VERIFIED_ANSWER_UNCHECKED)
+
+T = TypeVar("T")
+
+
+class SingleFlight:
+    """One computation per key in flight: a caller asking for a key already in flight awaits
+    the first caller's result (or exception) instead of starting its own. A key is forgotten
+    once its computation ends, so a later caller computes again (and finds the store's cache)."""
+
+    def __init__(self) -> None:
+        self._flights: dict[Hashable, asyncio.Future] = {}
+        self.joined = 0
+        """Callers that awaited another caller's computation."""
+
+    async def run(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(make())
+            self._flights[key] = flight
+            flight.add_done_callback(lambda _f: self._flights.pop(key, None))
+        else:
+            self.joined += 1
+        return await asyncio.shield(flight)
 
 
 @dataclass
@@ -57,28 +87,42 @@ class LeanRunner:
     """Lean checks for the formal stage, on one backend."""
 
     def __init__(self, backend: Any, pin: ProjectPin, *, limits: LeanLimits | None = None, store: Any = None,
-                 parallel: int | None = None):
+                 parallel: int | None = None, final_check: str = "none"):
         self.backend = backend
         self.pin = pin
+        self.final_check = final_check
+        """Confirms a verified whole assembled file (``prove(..., final=True)``) out of process."""
         self.limits = limits or LeanLimits()
         self.store = store
-        self._sem = asyncio.Semaphore(max(1, parallel or getattr(backend, "size", 1) or 1))
+        self.size = max(1, parallel or getattr(backend, "size", 1) or 1)
+        """Checks in flight at most (the backend's size: REPL or file-mode processes, Kimina
+        requests)."""
+        self._sem = asyncio.Semaphore(self.size)
+        self._flights = SingleFlight()
         self.checks = 0
-        """Checks asked for (cached ones included)."""
+        """Checks asked for (cached and shared ones included)."""
+        self.runs = 0
+        """Checks sent to the backend."""
 
     @property
     def toolchain(self) -> str:
         return self.pin.toolchain
 
-    async def elaborate(self, code: str) -> Elaboration:
+    async def _run(self, fn: Callable[[], T]) -> T:
         async with self._sem:
-            raw = await asyncio.to_thread(self.backend.check, LeanRunRequest(code=code, timeout_s=self.limits.time_s))
+            self.runs += 1
+            return await asyncio.to_thread(fn)
+
+    async def elaborate(self, code: str) -> Elaboration:
+        request = LeanRunRequest(code=code, timeout_s=self.limits.time_s)
+        raw = await self._flights.run(("elaborate", sha256_text(code)),
+                                      lambda: self._run(lambda: self.backend.check(request)))
         self.checks += 1
         if raw.status == "ok":
             v = statement_verdict(raw.response)
         else:
             v = verdict_of_raw(raw, axioms_line=None, target=None)
-        msgs = [m.to_wire() for m in v.messages]
+        msgs = [m.to_wire() for m in without_check_messages(v.messages)]  # never the epilogue's report
         if v.verdict is Verdict.VERIFIED:
             return Elaboration(True, msgs)
         if v.verdict is Verdict.INCOMPATIBLE:
@@ -86,15 +130,32 @@ class LeanRunner:
         return Elaboration(None, msgs, raw.error or v.verdict.value)
 
     async def prove(self, proof_text: str, problem: str | LeanProblem, *,
-                    formal_statement_id: int | None = None) -> Proved:
-        def run() -> Proved:
-            out = check_proof(proof_text, problem, self.backend, pin=self.pin, limits=self.limits, store=self.store,
-                              formal_statement_id=formal_statement_id)
-            cid = self.store.lean_check_row_id(out.result.cache_key) if self.store is not None else None
-            return Proved(out.result, cid, out.cached)
+                    formal_statement_id: int | None = None, final: bool = False,
+                    references: dict[str, str] | None = None) -> Proved:
+        """``final``: the attempt's assembled file, the one a formal label rests on — a verified
+        result is then confirmed by ``final_check`` (its own row). ``references``: the stored
+        reference answers of its answer slots (the answer check; default: the problem text's
+        own reference comments)."""
+        prepared = await asyncio.to_thread(prepare_check, proof_text, problem, self.backend, pin=self.pin,
+                                           limits=self.limits, references=references)
+        final_check = self.final_check if final else "none"
 
-        async with self._sem:
-            proved = await asyncio.to_thread(run)
+        async def make() -> Proved:
+            out = await asyncio.to_thread(cached_outcome, prepared, self.store)
+            if out is None:
+                def run() -> CheckOutcome:
+                    return run_prepared(prepared, self.backend, store=self.store,
+                                        formal_statement_id=formal_statement_id)
+
+                # A file the screen rejected needs no Lean (and no slot).
+                out = await (self._run(run) if prepared.request is not None else asyncio.to_thread(run))
+            if final_check != "none":
+                out.final = await asyncio.to_thread(final_confirmation, out.result, prepared.problem, final_check,
+                                                    self.pin, None, self.store, formal_statement_id,
+                                                    prepared.proof_text)
+            return Proved(out.result, out.check_id, out.cached)
+
+        proved = await self._flights.run(("prove", prepared.cache_key, final_check), make)
         self.checks += 1
         return proved
 
@@ -111,7 +172,7 @@ def messages_for_prompt(result: LeanCheckResult, proof_text: str, problem: str |
     except Exception:  # noqa: BLE001 - a mapping is a nicety; the raw lines still help
         located = None
     out = []
-    for m in result.messages:
+    for m in without_check_messages(result.messages):  # the epilogue's report never reaches a prompt
         if m.severity == "info":
             continue
         line = m.pos.line if m.pos else None

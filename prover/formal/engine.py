@@ -11,10 +11,12 @@
    root's negation (portfolio, prover): a refutation.
 3. **Sketch** — the formalizer turns the NL proof into ``have`` steps tagged with their NL step,
    holes as `sorry`; repaired from Lean's messages until it elaborates.
-4. **Nodes** — each hole is a lemma of the DAG, filled in dependency order: a memo of solved
-   statements, the portfolio, the prover, repairs from Lean's messages (per node and per proof
-   bounds); an unsolved node's negation is tried (a refutation) and otherwise it becomes formal
-   feedback for informal refinement. Each ``have`` step gets an alignment vote against its NL step.
+4. **Nodes** — each hole is a lemma of the DAG (an edge where a step's statement or proof names
+   an earlier step); nodes are filled concurrently up to the Lean pool's size, each after the
+   nodes its statement names: a memo of solved statements, the portfolio, the prover, repairs
+   from Lean's messages (per node and per proof bounds); an unsolved node's negation is tried (a
+   refutation) and otherwise it becomes formal feedback for informal refinement. Each ``have``
+   step gets an alignment vote against its NL step.
 5. **Assembly** — the sketch with its node lemmas, checked as a whole: only that verdict counts.
 
 Every call, check and decision is a row (``prover/store/_formal.py``). Model calls go through
@@ -26,18 +28,20 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
 from prover.core.errors import ConfigError, UsageError
-from prover.core.formal_records import TRIVIAL_TACTICS, FormalConfig, FormalResult
+from prover.core.formal_records import TRIVIAL_TACTICS, FormalConfig, FormalResult, RootResult
 from prover.core.hashing import hash_json, sha256_text
 from prover.core.llm_records import ChatMessage, ModelRequest, SamplingParams
 from prover.formal import prompts
-from prover.formal.checker import LeanRunner, Proved, format_messages, messages_for_prompt
+from prover.formal.checker import LeanRunner, Proved, SingleFlight, format_messages, messages_for_prompt
 from prover.formal.leantext import (bare_expression, decl_signature, extract_lean, parse_vote, plain_answer,
                                     split_steps, strip_comments, top_relation_sides)
 from prover.formal.sketch import Sketch, SketchStep, negation_problem, parse_sketch
+from prover.lean.answer import stored_references
 from prover.lean.assemble import assemble
 from prover.lean.lexer import Kind, lex
 from prover.lean.problem import LeanProblem
@@ -107,6 +111,9 @@ class Statement:
     trusted: bool = False
     gate_id: int | None = None
     faithful: bool | None = None
+    references: dict[str, str] | None = None
+    """Answer slot → stored reference answer (``formal_statements.reference_answer_lean``), for
+    the answer check; None: none stored."""
 
 
 @dataclass
@@ -130,6 +137,8 @@ class FormalEngine:
         self.worker = worker
         self._gates: dict[str, asyncio.Future] = {}
         self._attempts: dict[str, asyncio.Future] = {}
+        self.flights = SingleFlight()
+        """Work that many attempts may ask for at once, done once while in flight."""
 
     async def db(self, fn, *args, **kwargs):
         """A store operation off the event loop (on the search's writer thread when there is one)."""
@@ -170,6 +179,16 @@ class FormalEngine:
                 Attempt(self, proof, key, population, inclusion_probability).run())
         return await asyncio.shield(self._attempts[key])
 
+    def root_key(self, st: "Statement") -> str:
+        """What the statement-level work depends on: the statement's text, the toolchain, the
+        settings it uses, prompts and models — never the proof."""
+        c = self.config
+        return hash_json({"v": FORMAL_VERSION, "kind": "root", "statement": sha256_text(st.problem.text),
+                          "portfolio": list(c.portfolio), "direct": c.direct_attempts, "refute": c.refute,
+                          "refute_samples": c.refute_samples, "seed": c.seed, "limits": c.limits.model_dump(mode="json"),
+                          "templates": prompts.fingerprint(), "models": self.role_models(),
+                          "toolchain": self.lean.toolchain, "mathlib": self.lean.pin.mathlib_rev})
+
     async def shared(self, key: str, make):
         """One computation per key at a time (a statement gate shared by proofs of a problem)."""
         if key not in self._gates:
@@ -204,9 +223,11 @@ class Attempt:
     async def update(self, table: str, row_id: int, /, **values: Any) -> None:
         await self.e.db(self.e.store.update_formal_row, table, row_id, **values)
 
-    async def ask(self, role: str, prompt: str, *seed_parts: object):
-        """One model call; its result (status ``error`` counts as no answer)."""
-        seed = formal_seed(self.c.seed, self.proof.problem_key, self.proof.id, *seed_parts)
+    async def ask(self, role: str, prompt: str, *seed_parts: object, scope: tuple | None = None):
+        """One model call; its result (status ``error`` counts as no answer). The request seed
+        derives from ``scope`` — by default this proof; statement-level work passes the
+        statement's key, so that every proof of the problem (and later runs) asks the same."""
+        seed = formal_seed(self.c.seed, *(scope or (self.proof.problem_key, self.proof.id)), *seed_parts)
         req = ModelRequest(role=role, messages=(ChatMessage(role="user", content=prompt),),  # type: ignore[arg-type]
                            params=SamplingParams(seed=seed))
         [[res]] = await self.e.client.generate([req])
@@ -215,8 +236,8 @@ class Attempt:
             self.failures += 1
         return res
 
-    async def ask_many(self, role: str, prompts_: list[tuple[str, tuple]]):
-        return await asyncio.gather(*(self.ask(role, p, *parts) for p, parts in prompts_))
+    async def ask_many(self, role: str, prompts_: list[tuple[str, tuple]], *, scope: tuple | None = None):
+        return await asyncio.gather(*(self.ask(role, p, *parts, scope=scope) for p, parts in prompts_))
 
     async def try_row(self, stage: str, proved: Proved | None, *, step_id: int | None = None, negated: bool = False,
                       sample_index: int = 0, repair_index: int = 0, parent_id: int | None = None,
@@ -241,10 +262,18 @@ class Attempt:
             return await self._stored_result()
         try:
             outcome = await self._stages()
-        except Exception as exc:
-            # Cancelled or interrupted attempts stay `running`: either way the next run redoes them.
-            await self.update("attempt", self.id, status="incomplete", stop_reason=f"error: {exc}"[:500])
-            raise
+        except Exception as exc:  # noqa: BLE001 - one attempt's bug must not end the run
+            # The attempt is marked `error` with its traceback; the run goes on and says so. (A
+            # cancelled or interrupted attempt stays `running`.) Either way the next run redoes it.
+            trace = "".join(traceback.format_exception(exc))
+            leaf = exc
+            while isinstance(leaf, BaseExceptionGroup):  # a task group's: name what was raised
+                leaf = leaf.exceptions[0]
+            self.values.update(status="error", stop_reason=f"error: {type(leaf).__name__}: {leaf}"[:500], error=trace,
+                               calls=self.calls, checks=self.e.lean.checks - self.checks0, repairs=self.repairs)
+            await self.update("attempt", self.id, **self.values)
+            self.feedback = []
+            return self._result(), self.feedback
         status, reason = outcome.status, outcome.reason
         if self.failures and status not in ("verified", "statement_proved", "refuted", "step_refuted"):
             status, reason = "incomplete", (f"{self.failures} model call(s) failed after retries; "
@@ -308,10 +337,11 @@ class Attempt:
                 notes.append(f"statement {fs.id} does not elaborate on {self.e.lean.toolchain}")
                 continue
             trusted = p.collection in self.c.trusted_collections
+            refs = stored_references(getattr(fs, "reference_answer_lean", None), problem)
             if trusted:
-                return Statement(fs.id, problem, "given", trusted=True, faithful=True)
+                return Statement(fs.id, problem, "given", trusted=True, faithful=True, references=refs)
             gate = await self.gate_given(fs, problem)
-            return Statement(fs.id, problem, "given", gate_id=gate[0], faithful=gate[1])
+            return Statement(fs.id, problem, "given", gate_id=gate[0], faithful=gate[1], references=refs)
         if not (p.statement or "").strip():
             return Outcome("no_statement", "; ".join(notes) or "no formal statement and no informal one to formalize")
         auto = await self.autoformalize()
@@ -322,21 +352,27 @@ class Attempt:
         return auto
 
     async def compatible(self, fs: Any, problem: LeanProblem) -> bool | None:
+        """Whether a given statement elaborates on our toolchain (stored per statement; attempts
+        on one problem asking at once share one answer)."""
         from prover.store._lean_proc import COMPATIBLE, INCOMPATIBLE
 
         lean = self.e.lean
-        known = await self.e.db(self.e.store.statement_compat, fs.id, toolchain=lean.toolchain,
-                                mathlib_rev=lean.pin.mathlib_rev)
-        if known is not None and known.content_hash == fs.content_hash:
-            return known.status == COMPATIBLE
-        el = await lean.elaborate(problem.with_proof("sorry"))
-        if el.ok is None:
-            return None
-        await self.e.db(self.e.store.set_statement_compat, fs.id, toolchain=lean.toolchain,
-                        mathlib_rev=lean.pin.mathlib_rev, status=COMPATIBLE if el.ok else INCOMPATIBLE,
-                        content_hash=fs.content_hash, backend=getattr(lean.backend, "name", "?"),
-                        messages=el.messages, detail=el.detail)
-        return el.ok
+
+        async def make() -> bool | None:
+            known = await self.e.db(self.e.store.statement_compat, fs.id, toolchain=lean.toolchain,
+                                    mathlib_rev=lean.pin.mathlib_rev)
+            if known is not None and known.content_hash == fs.content_hash:
+                return known.status == COMPATIBLE
+            el = await lean.elaborate(problem.with_proof("sorry"))
+            if el.ok is None:
+                return None
+            await self.e.db(self.e.store.set_statement_compat, fs.id, toolchain=lean.toolchain,
+                            mathlib_rev=lean.pin.mathlib_rev, status=COMPATIBLE if el.ok else INCOMPATIBLE,
+                            content_hash=fs.content_hash, backend=getattr(lean.backend, "name", "?"),
+                            messages=el.messages, detail=el.detail)
+            return el.ok
+
+        return await self.e.flights.run(("compatible", fs.id, fs.content_hash), make)
 
     def gate_key(self, kind: str, what: str) -> str:
         c = self.c
@@ -355,7 +391,7 @@ class Attempt:
             stored = await self.e.db(self.e.store.accepted_gate, key)
             if stored is not None:
                 return stored.id, True
-            votes = await self.faithfulness(problem.text, ("gate-given", fs.id))
+            votes = await self.faithfulness(problem.text, ("gate-given", fs.id), scope=("gate", key))
             yes = sum(1 for v in votes if v[2])
             passed = yes >= self.c.faithfulness_needed
             gid = await self.add("gate", gate_key=key, problem_id=self.proof.problem_id, proof_id=None,
@@ -370,13 +406,14 @@ class Attempt:
 
         return await self.e.shared(key, make)
 
-    async def faithfulness(self, lean_text: str, seed_parts: tuple) -> "_Votes":
+    async def faithfulness(self, lean_text: str, seed_parts: tuple, *, scope: tuple) -> "_Votes":
+        """A back-translation and n judge votes; seeds keyed by the gate (the statement), not the proof."""
         clean = strip_comments(lean_text)
-        back = await self.ask("formalizer", prompts.back_translate(clean), *seed_parts, "back")
+        back = await self.ask("formalizer", prompts.back_translate(clean), *seed_parts, "back", scope=scope)
         back_text = plain_answer(back.text) if back.status != "error" else ""
         prompt = prompts.faithfulness(self.proof.statement or "", back_text or "(no restatement)", clean)
         results = await self.ask_many("judge", [(prompt, (*seed_parts, "vote", j))
-                                                for j in range(self.c.faithfulness_votes)])
+                                                for j in range(self.c.faithfulness_votes)], scope=scope)
         out = _Votes([(j, r.key, parse_vote(r.text) if r.status != "error" else None, r.text)
                       for j, r in enumerate(results)])
         out.back, out.back_key = back_text, back.key
@@ -400,7 +437,8 @@ class Attempt:
             reasons = []
             inconclusive = 0
             for i in range(self.c.autoformalize_attempts):
-                res = await self.ask("formalizer", prompts.autoformalize(p.statement or "", answer), "autoformalize", i)
+                res = await self.ask("formalizer", prompts.autoformalize(p.statement or "", answer), "autoformalize", i,
+                                     scope=("gate", key))
                 code = extract_lean(res.text) if res.status != "error" else None
                 gate = await self.gate_candidate(key, i, res.key, code, answer)
                 if gate["status"] == "accepted":
@@ -460,7 +498,7 @@ class Attempt:
                     reasons.append(f"still closed by a lone tactic with the answer replaced by "
                                    f"{checks['swapped_answer']}")
         if problem is not None and not reasons:
-            votes = await self.faithfulness(code or "", ("gate-auto", index))
+            votes = await self.faithfulness(code or "", ("gate-auto", index), scope=("gate", key))
             yes = sum(1 for v in votes if v[2])
             row.update(back_translation=votes.back, back_translation_call_key=votes.back_key, votes_yes=yes,
                        votes_total=len(votes))
@@ -512,22 +550,58 @@ class Attempt:
     # -- 2. root ----------------------------------------------------------------------------------
 
     async def root(self, st: Statement) -> Outcome | None:
+        """The statement-level work — the portfolio, the prover's direct attempts, the negation —
+        depends only on the statement, the toolchain and the settings, not on the proof: it is
+        done once per statement in a run and shared by every attempt on it (its tries are stored
+        with the attempt that did it), with request seeds keyed by the statement so that later
+        runs find its calls and checks in the caches."""
+        key = self.e.root_key(st)
+        did_it = False
+
+        async def make() -> RootResult:
+            nonlocal did_it
+            did_it = True
+            return await self.close_root(st, key)
+
+        root = await self.e.shared(key, make)
+        if not did_it:
+            self.failures += root.failures
+        if root.closed_by is not None:
+            self.values.update(root_closed_independently=True, root_closed_by=root.closed_by,
+                               direct_check_id=root.check_id)
+            return Outcome("statement_proved", root.reason)
+        if root.refutation_check_id is not None:
+            await self.add("refutation", attempt_id=self.id, step_id=None, problem_id=self.proof.problem_id,
+                           proof_id=self.proof.id, what="statement", proposition=root.proposition,
+                           try_id=root.refutation_try_id, check_id=root.refutation_check_id,
+                           formal_statement_id=st.formal_statement_id, statement_given=st.source == "given",
+                           faithful=st.faithful, flags_statement=st.source == "given")
+            return Outcome("refuted", root.reason)
+        return None
+
+    async def close_root(self, st: Statement, key: str) -> RootResult:
+        """Try to close the root, then to refute it (the work ``root`` shares)."""
         problem = st.problem
         fsid = st.formal_statement_id
+        scope = ("statement", key)
+        calls0, failures0 = self.calls, self.failures
+
+        def done(**kw: Any) -> RootResult:
+            return RootResult(calls=self.calls - calls0, failures=self.failures - failures0, **kw)
+
         if not problem.answer_slots:
             for tac in self.c.portfolio:
                 code = problem.with_proof(f"by\n  {tac}")
                 proved = await self.e.lean.prove(code, problem, formal_statement_id=fsid)
                 await self.try_row("root-portfolio", proved, tactic=tac, code=code)
                 if proved.success:
-                    self.values.update(root_closed_independently=True, root_closed_by=f"portfolio:{tac}",
-                                       direct_check_id=proved.check_id)
-                    return Outcome("statement_proved", f"`{tac}` alone proves the statement (statement_proved "
-                                                       "evidence, not a label for the NL proof)")
+                    return done(closed_by=f"portfolio:{tac}", check_id=proved.check_id,
+                                reason=f"`{tac}` alone proves the statement (statement_proved evidence, not a "
+                                       "label for the NL proof)")
         lean = strip_comments(problem.text)
         if self.c.direct_attempts:
             results = await self.ask_many("prover", [(prompts.whole_proof(lean), ("direct", i))
-                                                     for i in range(self.c.direct_attempts)])
+                                                     for i in range(self.c.direct_attempts)], scope=scope)
             for i, res in enumerate(results):
                 code = extract_lean(res.text) if res.status != "error" else None
                 if code is None:
@@ -537,28 +611,24 @@ class Attempt:
                 await self.try_row("direct", proved, sample_index=i, call_key=res.key, code=code,
                                    messages=messages_for_prompt(proved.result, code, problem))
                 if proved.success:
-                    self.values.update(root_closed_independently=True, root_closed_by="direct",
-                                       direct_check_id=proved.check_id)
-                    return Outcome("statement_proved", f"direct attempt {i} verified (statement_proved evidence, "
-                                                       "not a label for the NL proof)")
+                    return done(closed_by="direct", check_id=proved.check_id,
+                                reason=f"direct attempt {i} verified (statement_proved evidence, not a label for "
+                                       "the NL proof)")
         if self.c.refute and not problem.answer_slots:
             neg = negation_problem(problem)
             if neg is not None:
-                hit = await self.refute(neg, step_id=None, hint="")
+                hit = await self.refute(neg, step_id=None, hint="", scope=scope)
                 if hit is not None:
                     try_id, proved = hit
                     sig = decl_signature(problem)
-                    await self.add("refutation", attempt_id=self.id, step_id=None, problem_id=self.proof.problem_id,
-                                   proof_id=self.proof.id, what="statement", proposition=sig.negation() if sig else neg,
-                                   try_id=try_id, check_id=proved.check_id, formal_statement_id=fsid,
-                                   statement_given=st.source == "given", faithful=st.faithful,
-                                   flags_statement=st.source == "given")
                     why = ("a given statement refuted: the statement is flagged as false" if st.source == "given"
                            else "the statement's negation is proved")
-                    return Outcome("refuted", why)
-        return None
+                    return done(reason=why, refutation_try_id=try_id, refutation_check_id=proved.check_id,
+                                proposition=sig.negation() if sig else neg)
+        return done()
 
-    async def refute(self, neg_text: str, *, step_id: int | None, hint: str) -> tuple[int, Proved] | None:
+    async def refute(self, neg_text: str, *, step_id: int | None, hint: str,
+                     scope: tuple | None = None) -> tuple[int, Proved] | None:
         """The portfolio, then the prover, on a negation problem: (try id, check) on success."""
         try:
             neg = LeanProblem.parse(neg_text)
@@ -572,7 +642,7 @@ class Attempt:
                 return tid, proved
         lean = strip_comments(neg_text)
         for j in range(self.c.refute_samples):
-            res = await self.ask("prover", prompts.node_proof(lean, hint), "refute", step_id or "root", j)
+            res = await self.ask("prover", prompts.node_proof(lean, hint), "refute", step_id or "root", j, scope=scope)
             code = extract_lean(res.text) if res.status != "error" else None
             if code is None:
                 await self.try_row("refute-prover", None, step_id=step_id, negated=True, sample_index=j,
@@ -605,18 +675,19 @@ class Attempt:
         refuted: list[tuple[SketchStep, int]] = []
         unsolved: list[SketchStep] = []
         try:
-            for step in sketch.order():
-                sid = step_ids[id(step)]
-                done = await self.fill(sketch, step, sid, nl_steps)
-                if done["status"] == "solved":
-                    proofs[step.key] = done["body"]
-                    aux.extend(done.get("aux", []))
-                elif done["status"] == "refuted":
-                    refuted.append((step, done["refutation_id"]))
-                else:
-                    unsolved.append(step)
+            filled = await self.fill_all(sketch, step_ids, nl_steps)
         finally:
             aligned = await aligned_task
+        for step in sketch.order():
+            done = filled[step.key]
+            if done["status"] == "solved":
+                proofs[step.key] = done["body"]
+                aux.extend(done.get("aux", []))
+            elif done["status"] == "refuted":
+                refuted.append((step, done["refutation_id"]))
+            else:
+                unsolved.append(step)
+        await self.store_dag(sketch, sketch_id, step_ids, proofs)
         steps_aligned = all(aligned.get(id(s), False) for s in claims) if claims else None
         for step, rid in refuted:
             faithful = bool(aligned.get(id(step))) and bool(st.faithful) if step.kind == "have" else None
@@ -631,7 +702,8 @@ class Attempt:
             return Outcome("unsolved", f"{len(unsolved)} of {len(holes)} node(s) could not be established "
                                        "(handed back as formal feedback)")
         final = sketch.assemble(proofs, aux)
-        proved = await self.e.lean.prove(final, st.problem, formal_statement_id=st.formal_statement_id)
+        proved = await self.e.lean.prove(final, st.problem, formal_statement_id=st.formal_statement_id, final=True,
+                                         references=st.references)
         await self.try_row("final", proved, code=final, messages=messages_for_prompt(proved.result, final, st.problem))
         self.values.update(final_check_id=proved.check_id, final_verdict=proved.verdict)
         if proved.success:
@@ -708,6 +780,16 @@ class Attempt:
                     unread.append(s)
         return el, unread
 
+    async def store_dag(self, sk: Sketch, sketch_id: int, step_ids: dict[int, int], proofs: dict[str, str]) -> None:
+        """The DAG once the nodes are filled: edges from what each node's statement and proof
+        mention (a step's ``depends_on``, the sketch's ``dag``)."""
+        import networkx as nx
+
+        dag = sk.dag(proofs)
+        for s in sk.holes:
+            await self.update("step", step_ids[id(s)], depends_on=sorted(dag.predecessors(s.key)))
+        await self.update("sketch", sketch_id, dag=nx.node_link_data(dag, edges="edges"))
+
     async def store_steps(self, sk: Sketch, sketch_id: int, nl_steps: list[str]) -> dict[int, int]:
         dag = sk.dag()
         ids: dict[int, int] = {}
@@ -725,8 +807,45 @@ class Attempt:
 
     # -- 4. nodes ----------------------------------------------------------------------------------
 
-    async def fill(self, sk: Sketch, step: SketchStep, sid: int, nl_steps: list[str]) -> dict[str, Any]:
-        """Prove one node (memo, portfolio, prover, repairs), else try its negation."""
+    async def fill_all(self, sk: Sketch, step_ids: dict[int, int], nl_steps: list[str]) -> dict[str, dict[str, Any]]:
+        """Fill every node, at most as many at once as Lean runs checks. A node's lemma takes
+        every earlier step as a hypothesis, so nodes do not wait for each other's proofs: one
+        starts once the nodes its statement mentions are done (the DAG's edges), and independent
+        ones run together. Repairs share the per-proof budget, handed out in dependency order
+        once every node's first tries are in, so that the requests do not depend on timing."""
+        dag, order = sk.dag(), sk.order()
+        slots = asyncio.Semaphore(self.e.lean.size)
+        first: dict[str, asyncio.Task] = {}
+
+        async def start(step: SketchStep) -> dict[str, Any]:
+            for pred in dag.predecessors(step.key):
+                await first[pred]
+            async with slots:
+                return await self.fill_first(sk, step, step_ids[id(step)], nl_steps)
+
+        async with asyncio.TaskGroup() as tg:
+            for step in order:
+                first[step.key] = tg.create_task(start(step))
+        out = {k: t.result() for k, t in first.items()}
+        left = max(0, self.c.repairs_per_proof - self.repairs)
+        budgets: dict[str, int] = {}
+        for step in order:
+            if out[step.key]["status"] == "open":
+                budgets[step.key] = min(self.c.repairs_per_node, left) if out[step.key].get("last") else 0
+                left -= budgets[step.key]
+
+        async def finish(step: SketchStep) -> dict[str, Any]:
+            async with slots:
+                return await self.fill_rest(sk, step, step_ids[id(step)], out[step.key], budgets[step.key])
+
+        async with asyncio.TaskGroup() as tg:
+            rest = {s.key: tg.create_task(finish(s)) for s in order if s.key in budgets}
+        out.update({k: t.result() for k, t in rest.items()})
+        return out
+
+    async def fill_first(self, sk: Sketch, step: SketchStep, sid: int, nl_steps: list[str]) -> dict[str, Any]:
+        """A node's first tries: the memo, the portfolio, the prover's samples. Status
+        ``solved``, ``unsolved`` (no goal to work on) or ``open`` (with the last failed try)."""
         if step.goal is None:
             await self.try_row("extract-goal", None, step_id=sid, verdict="unread", messages=[
                 {"severity": "error", "data": "the hole's goal could not be read (extract_goal)"}])
@@ -754,16 +873,22 @@ class Attempt:
             if proved.success:
                 return await self.solved(sid, step, body, [], f"portfolio:{tac}", proved)
         hint = nl_steps[step.nl_step - 1] if step.nl_step and 0 < step.nl_step <= len(nl_steps) else ""
-        lean = strip_comments(node_text)
         last: tuple[int, str, str] | None = None  # (try id, code, messages)
         for j in range(self.c.node_samples):
-            res = await self.ask("prover", prompts.node_proof(lean, hint), "node", step.key, j)
+            res = await self.ask("prover", prompts.node_proof(strip_comments(node_text), hint), "node", step.key, j)
             got = await self.node_try(node, sid, "prover", res, sample_index=j)
             if got.get("solved"):
                 return await self.solved(sid, step, got["body"], got["aux"], "prover", got["proved"])
             last = got.get("last") or last
+        return {"status": "open", "node": node, "hint": hint, "last": last}
+
+    async def fill_rest(self, sk: Sketch, step: SketchStep, sid: int, state: dict[str, Any],
+                        repairs: int) -> dict[str, Any]:
+        """An open node's repairs (at most ``repairs``, from Lean's messages), then its negation
+        in context (a refutation); else it stays unsolved."""
+        node, hint, last = state["node"], state["hint"], state["last"]
         r = 0
-        while last is not None and r < self.c.repairs_per_node and self.repairs < self.c.repairs_per_proof:
+        while last is not None and r < repairs:
             self.repairs += 1
             r += 1
             res = await self.ask("prover", prompts.repair(last[1], last[2]), "repair", step.key, r)

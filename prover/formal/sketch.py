@@ -92,18 +92,41 @@ class Sketch:
 
     # -- the lemma DAG --------------------------------------------------------------------------
 
-    def dag(self) -> nx.DiGraph:
-        """Holes as nodes; an edge a → b when a's ``have`` is among b's hypotheses."""
+    def dag(self, proofs: dict[str, str] | None = None) -> nx.DiGraph:
+        """Holes as nodes; an edge a → b when b mentions a's ``have``: in its statement (the
+        proposition it claims), or, once it is proved, in its proof (``proofs``: node key →
+        proof text). Only what a step actually mentions makes an edge: every earlier step is a
+        hypothesis of a node's lemma (see ``node_problem``), so no node waits for another's proof,
+        and one that mentions nothing earlier is independent of the rest."""
         g = nx.DiGraph()
         holes = self.holes
         for s in holes:
             g.add_node(s.key, position=s.position, kind=s.kind, nl_step=s.nl_step)
         for b in holes:
-            names = set(b.goal.names) if b.goal is not None else set()
-            for a in holes:
-                if a.position < b.position and a.kind == "have" and a.name in names:
+            names = mentioned_names(self.claim_text(b))
+            if proofs and b.key in proofs:
+                names |= mentioned_names(proofs[b.key])
+            for name in sorted(names):
+                a = self.provider(b, name)
+                if a is not None and a.hole:
                     g.add_edge(a.key, b.key)
         return g
+
+    def claim_text(self, step: SketchStep) -> str:
+        """What a step claims, as written (a ``have``'s proposition, else its goal's conclusion)."""
+        if step.type_text is not None:
+            return step.type_text
+        return step.goal.conclusion if step.goal is not None else ""
+
+    def provider(self, step: SketchStep, name: str) -> SketchStep | None:
+        """The ``have`` that ``name`` refers to at ``step``: the last one before it with that name."""
+        found = None
+        for s in self.steps:
+            if s.position >= step.position:
+                break
+            if s.kind == "have" and s.name == name:
+                found = s
+        return found
 
     def order(self) -> list[SketchStep]:
         """Holes in dependency order (ties: their place in the sketch)."""
@@ -179,6 +202,17 @@ class Sketch:
             return False
         step.goal, step.context_source = sig, "extract_goal"
         return True
+
+
+def mentioned_names(text: str) -> set[str]:
+    """The identifiers a Lean text mentions (a dotted one also by its first part: ``h.le``
+    mentions ``h``)."""
+    out: set[str] = set()
+    for t in lex(text).tokens:
+        if t.kind is Kind.IDENT:
+            out.add(t.text)
+            out.add(t.text.split(".")[0])
+    return out
 
 
 def context_prefix(problem: LeanProblem, slot_bodies: dict[str, str] | None = None) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from prover.core.lean_records import LeanLimits, ReasonCode, Verdict
 from prover.lean.assemble import AssembledFile, assemble
+from prover.lean.epilogue import NONCE_PLACEHOLDER
 from prover.lean.problem import LeanProblem
 from prover.lean.screen import SCREEN_RULES_VERSION, ProofParts, Reason, screen
 from prover.lean.verdict import (VerdictResult, is_kimina_response, kimina_header_lines,
@@ -28,10 +29,10 @@ class AuditResult:
     def to_json(self) -> dict:
         return {"accepted": self.accepted, "reasons": [r.to_json() for r in self.reasons]}
 
-    def assembled(self, limits: LeanLimits | None = None) -> AssembledFile:
+    def assembled(self, limits: LeanLimits | None = None, *, constants: tuple[str, ...] | None = None) -> AssembledFile:
         """The file Lean would check (only for an accepted proof)."""
         limits = limits or LeanLimits()
-        return assemble(self.problem, self.parts, heartbeats=limits.heartbeats)
+        return assemble(self.problem, self.parts, heartbeats=limits.heartbeats, constants=constants)
 
 
 def audit(proof_text: str, problem: str | LeanProblem) -> AuditResult:
@@ -65,11 +66,13 @@ class ExplainResult:
 
 
 def explain(response: Any, problem: str | LeanProblem, proof_text: str, *, line_offset: int | None = None,
-            limits: LeanLimits | None = None, answer_checked: bool = False) -> ExplainResult:
+            limits: LeanLimits | None = None, answer_checked: bool = False,
+            nonce: str = NONCE_PLACEHOLDER) -> ExplainResult:
     """The verdict a recorded Lean ``response`` gives for ``proof_text``: the screen first
     (``rejected`` with its reasons), then the response read as Lean's answer to the assembled
-    file. ``line_offset`` defaults to what a Kimina server strips (its leading import lines) for
-    Kimina responses and to 0 otherwise."""
+    file sent with ``nonce`` (default: the placeholder the stored file holds). ``line_offset``
+    defaults to what a Kimina server strips (its leading import lines) for Kimina responses and
+    to 0 otherwise."""
     result = audit(proof_text, problem)
     if not result.accepted:
         return ExplainResult(Verdict.REJECTED, sorted({r.code for r in result.reasons}, key=lambda c: c.value),
@@ -80,5 +83,5 @@ def explain(response: Any, problem: str | LeanProblem, proof_text: str, *, line_
         line_offset = kimina_header_lines(assembled.text) if is_kimina_response(response) else 0
     v: VerdictResult = verdict_from_response(
         response, axioms_line=assembled.axioms_line, target=assembled.target, line_offset=line_offset,
-        answer_filled=bool(assembled.answer_slots), answer_checked=answer_checked)
+        answer_filled=bool(assembled.answer_slots), answer_checked=answer_checked, nonce=nonce)
     return ExplainResult(v.verdict, v.reasons, v.notes, v.axioms, assembled, line_offset)

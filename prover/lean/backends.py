@@ -86,7 +86,10 @@ def open_backend(name: str, *, project: str | os.PathLike | None = None, kimina_
                  max_uses: int = 200, dojo_repo: str | None = None, dojo_commit: str | None = None,
                  deferred: bool = False) -> LeanBackend:
     """A ready backend, or PrerequisiteError saying what is missing and how to get it. With
-    ``deferred``, a local backend is looked for at its first check instead (DeferredBackend)."""
+    ``deferred``, a local backend is looked for at its first check instead (DeferredBackend).
+    ``max_processes`` is how many checks may run at once on every backend that runs several
+    (REPL processes, file-mode processes, checks in flight to Kimina servers); ``kimina_url`` may
+    name several servers, separated by commas."""
     if name not in BACKENDS:
         raise UsageError(f"unknown Lean backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if deferred and name in ("repl", "file"):
@@ -95,7 +98,7 @@ def open_backend(name: str, *, project: str | os.PathLike | None = None, kimina_
     if name == "kimina":
         from prover.lean.kimina import KiminaBackend
 
-        return KiminaBackend(kimina_url)
+        return KiminaBackend(kimina_url, size=max_processes)
     if name == "dojo":
         from prover.lean.dojo import DojoBackend
 
@@ -109,7 +112,7 @@ def open_backend(name: str, *, project: str | os.PathLike | None = None, kimina_
     if name == "file":
         from prover.lean.file_mode import FileBackend
 
-        return FileBackend(pin.project_dir, memory_cap_bytes=memory_cap_bytes)
+        return FileBackend(pin.project_dir, memory_cap_bytes=memory_cap_bytes, max_processes=max_processes)
     from prover.lean.pool import PoolConfig, ReplPool
 
     return ReplPool(PoolConfig(command=repl_command(pin), cwd=pin.project_dir, memory_cap_bytes=memory_cap_bytes,

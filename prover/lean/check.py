@@ -1,6 +1,6 @@
-"""Checking with Lean: screen → assemble → cache → backend → verdict → store, and the statement
-compatibility precheck. The backends only run Lean; the soundness core (``audit``, ``verdict``)
-decides what their answers mean."""
+"""Checking with Lean: screen → assemble → cache → backend (with a fresh nonce) → verdict →
+answer check → store, and the statement compatibility precheck. The backends only run Lean; the
+soundness core (``audit``, ``verdict``, ``answer``) decides what their answers mean."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ from typing import Callable
 from prover.core.errors import UsageError
 from prover.core.hashing import sha256_text
 from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest, ProjectPin
-from prover.core.lean_records import LeanCheckRequest, LeanCheckResult, LeanLimits, Verdict, lean_cache_key
+from prover.core.lean_records import (LeanCheckRequest, LeanCheckResult, LeanLimits, ReasonCode, Verdict,
+                                      lean_cache_key)
+from prover.lean.answer import (AnswerCheckFile, answer_verdict, assemble_answer_check, combine,
+                                problem_references)
+from prover.lean.assemble import with_nonce
 from prover.lean.audit import audit
 from prover.lean.backends import LeanBackend
+from prover.lean.epilogue import NONCE_PLACEHOLDER, new_nonce
 from prover.lean.problem import LeanProblem
 from prover.lean.screen import SCREEN_RULES_VERSION
 from prover.lean.verdict import (VerdictResult, kimina_header_lines, statement_verdict, verdict_from_outcome,
@@ -49,11 +54,12 @@ class Provenance:
 
 
 def verdict_of_raw(raw: LeanRawResponse, *, axioms_line: int | None, target: str | None, line_offset: int = 0,
-                   answer_filled: bool = False, answer_checked: bool = False) -> VerdictResult:
-    """The verdict of one backend answer for an assembled file."""
+                   answer_filled: bool = False, answer_checked: bool = False,
+                   nonce: str = NONCE_PLACEHOLDER) -> VerdictResult:
+    """The verdict of one backend answer for an assembled file sent with ``nonce``."""
     if raw.status == "ok":
         return verdict_from_response(raw.response, axioms_line=axioms_line, target=target, line_offset=line_offset,
-                                     answer_filled=answer_filled, answer_checked=answer_checked)
+                                     answer_filled=answer_filled, answer_checked=answer_checked, nonce=nonce)
     if raw.status == "crashed":
         memory = "out of memory" in (raw.error or "") or "out of memory" in (raw.stderr_tail or "").lower()
         return verdict_from_outcome("memory" if memory else "crashed", raw.error)
@@ -86,13 +92,16 @@ def _rejected(proof_text: str, problem: LeanProblem, reasons, prov: Provenance, 
                            reasons=tuple(codes), backend="screen", detail=detail)
 
 
-def run_check(request: LeanCheckRequest, backend: LeanBackend, *, answer_checked: bool = False) -> LeanCheckResult:
-    """Run one assembled file on a backend and read the verdict (no cache, no store)."""
-    raw = backend.check(LeanRunRequest(code=request.assembled, timeout_s=request.limits.time_s,
+def run_check(request: LeanCheckRequest, backend: LeanBackend, *, answer_checked: bool = False,
+              nonce: str | None = None) -> LeanCheckResult:
+    """Run one assembled file on a backend with a fresh nonce (``nonce`` only in tests) and read
+    the verdict (no cache, no store)."""
+    nonce = nonce or new_nonce()
+    raw = backend.check(LeanRunRequest(code=with_nonce(request.assembled, nonce), timeout_s=request.limits.time_s,
                                        request_id=request.cache_key[:16]))
     offset = kimina_header_lines(request.assembled) if raw.backend == "kimina" else 0
     v = verdict_of_raw(raw, axioms_line=request.axioms_line, target=request.target, line_offset=offset,
-                       answer_filled=bool(request.answer_slots), answer_checked=answer_checked)
+                       answer_filled=bool(request.answer_slots), answer_checked=answer_checked, nonce=nonce)
     peak = raw.peak_memory_bytes / 2**20 if raw.peak_memory_bytes is not None else None
     return LeanCheckResult.for_request(request, verdict=v.verdict, backend=raw.backend, reasons=v.reasons,
                                        messages=v.messages, axioms=v.axioms, wall_time_s=raw.wall_s,
@@ -105,38 +114,189 @@ class CheckOutcome:
     cached: bool = False
     """True when the verdict came from the store without running Lean."""
     notes: list[str] = field(default_factory=list)
+    final: LeanCheckResult | None = None
+    """The independent confirmation of a verified result (``--final-check``), its own row."""
+    check_id: int | None = None
+    """The ``lean_checks`` row (None without a store)."""
 
     @property
     def exit_code(self) -> int:
-        return exit_code_of(self.result)
+        code = exit_code_of(self.result)
+        if code == 0 and self.final is not None and self.final.verdict is not Verdict.VERIFIED:
+            return 1 if self.final.verdict is Verdict.FAILED else 3
+        return code
 
 
-def check_proof(proof_text: str, problem: str | LeanProblem, backend: LeanBackend, *, pin: ProjectPin,
-                limits: LeanLimits | None = None, store=None, formal_statement_id: int | None = None,
-                answer_checked: bool = False) -> CheckOutcome:
-    """Screen ``proof_text`` against ``problem``, assemble the file, and check it with ``backend``
-    — or take the definitive verdict stored for the same key. With ``store``, the check is stored
-    (every check is a row; only definitive ones are served from cache)."""
+def run_answer_check(file: AnswerCheckFile, backend: LeanBackend, prov: Provenance, limits: LeanLimits, *,
+                     nonce: str | None = None) -> LeanCheckResult:
+    """Run an answer check (``prover.lean.answer``): its own result, verdict ``verified``,
+    ``wrong-answer`` or ``verified-answer-unchecked`` (or a no-response verdict)."""
+    request = file.assembled.request(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev, repl_rev=prov.repl_rev,
+                                     limits=limits)
+    nonce = nonce or new_nonce()
+    raw = backend.check(LeanRunRequest(code=with_nonce(request.assembled, nonce), timeout_s=limits.time_s,
+                                       request_id=request.cache_key[:16]))
+    offset = kimina_header_lines(request.assembled) if raw.backend == "kimina" else 0
+    if raw.status == "ok":
+        out = answer_verdict(raw.response, file, nonce=nonce, line_offset=offset)
+        verdict, reasons, notes, messages = out.verdict, out.reasons, out.notes, out.messages
+    else:
+        v = verdict_of_raw(raw, axioms_line=None, target=None)
+        verdict, reasons, notes, messages = v.verdict, v.reasons, v.notes, v.messages
+    peak = raw.peak_memory_bytes / 2**20 if raw.peak_memory_bytes is not None else None
+    detail = "\n".join([*notes, *([_detail(raw)] if _detail(raw) else [])]) or None
+    return LeanCheckResult.for_request(request, verdict=verdict, backend=raw.backend, reasons=reasons,
+                                       messages=messages, wall_time_s=raw.wall_s, peak_memory_mb=peak, detail=detail)
+
+
+def _with_answer(main: LeanCheckResult, answer: LeanCheckResult) -> LeanCheckResult:
+    """The main check's result once its answer check is in."""
+    verdict = combine(main.verdict, answer.verdict)
+    if verdict is main.verdict:
+        return main
+    reasons = tuple(r for r in main.reasons if r is not ReasonCode.ANSWER_UNCHECKED)
+    if verdict is Verdict.WRONG_ANSWER:
+        reasons += (ReasonCode.WRONG_ANSWER,)
+    note = f"answer check {answer.cache_key[:12]}: {answer.verdict.value}"
+    return main.model_copy(update={"verdict": verdict, "reasons": reasons,
+                                   "detail": "\n".join(p for p in (main.detail, note) if p)})
+
+
+@dataclass(frozen=True)
+class PreparedCheck:
+    """A proof screened and assembled against its problem: the request to run (and the answer
+    check its verified result will need), or the screen's rejection (nothing to run). Either way
+    it has the cache key."""
+
+    proof_text: str
+    problem: LeanProblem
+    request: LeanCheckRequest | None
+    rejected: LeanCheckResult | None = None
+    answer_file: AnswerCheckFile | None = None
+    replaced: tuple[str, ...] = ()
+    """What the prologue changed in the problem's own text (recorded with the check)."""
+    prov: Provenance | None = None
+    limits: LeanLimits | None = None
+
+    @property
+    def cache_key(self) -> str:
+        return self.request.cache_key if self.request is not None else self.rejected.cache_key  # type: ignore[union-attr]
+
+
+def prepare_check(proof_text: str, problem: str | LeanProblem, backend: LeanBackend, *, pin: ProjectPin,
+                  limits: LeanLimits | None = None, answer_checked: bool = False,
+                  references: dict[str, str] | None = None,
+                  constants: tuple[str, ...] | None = None) -> PreparedCheck:
+    """Screen ``proof_text`` against ``problem`` and assemble the file (no Lean, no store). A proof
+    that fills answer slots gets its answer check assembled too, against ``references`` (slot →
+    Lean term; default: the problem's own reference comments); the main file's key includes it.
+    ``constants``: names whose use in the proof term the epilogue reports."""
     limits = limits or LeanLimits()
     if not isinstance(problem, LeanProblem):
         problem = LeanProblem.parse(problem)
     prov = Provenance.of(pin, backend)
     screened = audit(proof_text, problem)
     if not screened.accepted:
-        result = _rejected(proof_text, problem, screened.reasons, prov, limits, backend.name)
-        outcome = CheckOutcome(result)
+        return PreparedCheck(proof_text, problem, None, _rejected(proof_text, problem, screened.reasons, prov,
+                                                                  limits, backend.name))
+    assembled = screened.assembled(limits, constants=constants)
+    answer_file = None
+    if assembled.answer_slots and not answer_checked:
+        refs = problem_references(problem) if references is None else references
+        answer_file = assemble_answer_check(problem, screened.parts, refs, heartbeats=limits.heartbeats)
+    request = assembled.request(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev, repl_rev=prov.repl_rev,
+                                limits=limits)
+    if answer_file is not None:
+        request = request.model_copy(update={"answer_file_hash": answer_file.assembled.file_hash})
+    return PreparedCheck(proof_text, problem, request, answer_file=answer_file, replaced=tuple(assembled.replaced),
+                         prov=prov, limits=limits)
+
+
+def cached_outcome(prepared: PreparedCheck, store) -> CheckOutcome | None:
+    """The definitive verdict stored for the prepared file's key, if any."""
+    if prepared.request is None or store is None:
+        return None
+    cached = store.get_lean_check(prepared.cache_key)
+    if cached is None:
+        return None
+    return CheckOutcome(cached, cached=True, check_id=store.lean_check_row_id(prepared.cache_key),
+                        notes=["verdict from the store (same file, toolchain, Mathlib, REPL, screen rules and limits)"])
+
+
+def run_prepared(prepared: PreparedCheck, backend: LeanBackend, *, store=None, formal_statement_id: int | None = None,
+                 answer_checked: bool = False) -> CheckOutcome:
+    """Run the prepared file on the backend (a rejected one needs no Lean), then its answer check
+    when the file is otherwise verified, and store the outcomes when there is a store: every
+    check is a row."""
+    if prepared.request is None:
+        outcome = CheckOutcome(prepared.rejected)  # type: ignore[arg-type]
     else:
-        assembled = screened.assembled(limits)
-        request = assembled.request(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev,
-                                    repl_rev=prov.repl_rev, limits=limits)
-        cached = store.get_lean_check(request.cache_key) if store is not None else None
-        if cached is not None:
-            return CheckOutcome(cached, cached=True, notes=["verdict from the store (same file, toolchain, "
-                                                            "Mathlib, REPL, screen rules and limits)"])
-        outcome = CheckOutcome(run_check(request, backend, answer_checked=answer_checked))
+        notes: list[str] = []
+        result = run_check(prepared.request, backend, answer_checked=answer_checked)
+        if prepared.replaced:
+            note = "prologue: " + "; ".join(prepared.replaced)
+            result = result.model_copy(update={"detail": "\n".join(p for p in (result.detail, note) if p)})
+        if result.verdict is Verdict.VERIFIED_ANSWER_UNCHECKED and prepared.answer_file is not None:
+            answer = _answer_result(prepared.answer_file, backend, prepared.prov, prepared.limits, store,  # type: ignore[arg-type]
+                                    formal_statement_id, prepared.proof_text)
+            notes.append(f"answer check: {answer.verdict.value}")
+            result = _with_answer(result, answer)
+        outcome = CheckOutcome(result, notes=notes)
     if store is not None:
-        store.add_lean_check(outcome.result, formal_statement_id=formal_statement_id, proof_text=proof_text)
+        outcome.check_id = store.add_lean_check(outcome.result, formal_statement_id=formal_statement_id,
+                                                proof_text=prepared.proof_text)
     return outcome
+
+
+def check_proof(proof_text: str, problem: str | LeanProblem, backend: LeanBackend, *, pin: ProjectPin,
+                limits: LeanLimits | None = None, store=None, formal_statement_id: int | None = None,
+                answer_checked: bool = False, references: dict[str, str] | None = None,
+                constants: tuple[str, ...] | None = None, final_check: str = "none",
+                final_tools=None) -> CheckOutcome:
+    """Screen ``proof_text`` against ``problem``, assemble the file, and check it with ``backend``
+    — or take the definitive verdict stored for the same key (``prepare_check``, then
+    ``cached_outcome`` or ``run_prepared``). With ``store``, the checks are stored (every check is
+    a row; only definitive ones are served from cache). ``final_check``: confirm a ``verified``
+    result out of process with this tool (``prover.lean.final_check``; ``none``: do not), stored
+    as its own row."""
+    prepared = prepare_check(proof_text, problem, backend, pin=pin, limits=limits, answer_checked=answer_checked,
+                             references=references, constants=constants)
+    outcome = cached_outcome(prepared, store) or run_prepared(prepared, backend, store=store,
+                                                              formal_statement_id=formal_statement_id,
+                                                              answer_checked=answer_checked)
+    outcome.final = final_confirmation(outcome.result, prepared.problem, final_check, pin, final_tools, store,
+                                       formal_statement_id, proof_text)
+    return outcome
+
+
+def final_confirmation(result: LeanCheckResult, problem: LeanProblem, tool: str, pin: ProjectPin, tools, store,
+                       formal_statement_id: int | None, proof_text: str) -> LeanCheckResult | None:
+    """The confirmation of a verified result by ``tool`` (stored, and served from the store when a
+    definitive one is there); None for other verdicts or ``none``."""
+    from prover.lean.final_check import confirm, final_check_key, validate_final_check
+
+    if validate_final_check(tool) == "none" or result.verdict is not Verdict.VERIFIED:
+        return None
+    cached = store.get_lean_check(final_check_key(result.cache_key, tool)) if store is not None else None
+    if cached is not None:
+        return cached
+    final = confirm(result, problem, tool, project_dir=pin.project_dir, tools=tools)
+    if store is not None:
+        store.add_lean_check(final, formal_statement_id=formal_statement_id, proof_text=proof_text)
+    return final
+
+
+def _answer_result(file: AnswerCheckFile, backend: LeanBackend, prov: Provenance, limits: LeanLimits, store,
+                   formal_statement_id: int | None, proof_text: str) -> LeanCheckResult:
+    key = file.assembled.request(toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev, repl_rev=prov.repl_rev,
+                                 limits=limits).cache_key
+    cached = store.get_lean_check(key) if store is not None else None
+    if cached is not None:
+        return cached
+    answer = run_answer_check(file, backend, prov, limits)
+    if store is not None:
+        store.add_lean_check(answer, formal_statement_id=formal_statement_id, proof_text=proof_text)
+    return answer
 
 
 # -- statement compatibility ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest, MemoryCap
-from prover.lean.limits import DEFAULT_CAP_BYTES, plan_memory_cap, preexec_for
+from prover.lean.limits import DEFAULT_CAP_BYTES, plan_memory_cap, pool_sizing, preexec_for
 from prover.lean.repl import likely_cause
 
 _SEVERITY = {"information": "info", "info": "info", "warning": "warning", "error": "error", "trace": "trace"}
@@ -55,8 +55,13 @@ class FileBackend:
     name = "file"
 
     def __init__(self, project_dir: str | os.PathLike, command: Sequence[str] | None = None, *,
-                 memory_cap_bytes: int | None = DEFAULT_CAP_BYTES, env: dict[str, str] | None = None):
+                 memory_cap_bytes: int | None = DEFAULT_CAP_BYTES, env: dict[str, str] | None = None,
+                 max_processes: int | None = None):
         self.project_dir = Path(project_dir)
+        self.sizing = pool_sizing(memory_cap_bytes, max_processes=max_processes)
+        self.size = self.sizing.processes
+        """Lean processes a caller may run at once (as the REPL pool's: ``--lean-processes``, else
+        min(cores, available memory / cap)); each check is its own process."""
         if command is None:
             from prover.lean.toolchain import find_executable
 

@@ -3,7 +3,9 @@
 It follows Lean's own token functions (``Lean.Parser.Basic``: ``whitespace``,
 ``finishCommentBlock``, ``tokenFnAux``, ``identFnAux``): nested block comments, doc comments,
 line comments, string, raw-string (``r#"…"#``) and character literals, numbers, name literals
-and ``«»``-quoted names. It does not know Lean's token table, so symbols are lexed one character
+and ``«»``-quoted names. Interpolated strings (``s!"…"``, ``m!``, ``f!``, ``throwError "…"``)
+are lexed as Lean's ``interpolatedStr``: string pieces (``interp``) and, between them, the
+tokens of each ``{…}`` part, which is code. It does not know Lean's token table, so symbols are lexed one character
 at a time except for the few multi-character symbols the screen looks for (``:=``, ``@[``...);
 ``ws_before`` records whether whitespace or a comment separates a token from the previous one,
 so that two texts can be compared token by token with whitespace collapsed.
@@ -29,8 +31,14 @@ class Kind(str, Enum):
     SYMBOL = "symbol"
 
 
-#: Multi-character symbols the screen and the problem parser rely on (longest first).
-_MULTI = (":=", "=>", "<;>", "@[", "...", "..", "::", "->", "<-", "`(", "%[", "#[", "''")  # longest first per start
+#: Multi-character symbols the screen and the problem parser rely on, longest first per start
+#: character (`]'` is `xs[i]'h`, indexing with a bound proof).
+_MULTI = (":=", "=>", "<;>", "@[", "...", "..", "::", "->", "<-", "`(", "%[", "#[", "''", "]'")
+
+#: What makes the string literal right after it interpolated (`{…}` parts are code): these
+#: prefixes glued to the quote (`s!"…"`), or these words before it (`throwError "…"`).
+INTERPOLATION_PREFIXES = frozenset({"s!", "m!", "f!"})
+INTERPOLATION_WORDS = frozenset({"throwError", "throwErrorAt", "dbg_trace", "logInfo", "logWarning", "logError"})
 
 
 class Token(NamedTuple):
@@ -57,6 +65,9 @@ class Token(NamedTuple):
     ambiguous: bool = False
     """A character literal glued to a preceding symbol (``⁻¹'a'``): Lean may read the quote as the
     end of a longer symbol token instead, so the screen cannot be sure where the literal ends."""
+    interp: bool = False
+    """A piece of an interpolated string (``s!"a{`` or ``}b"``): the tokens between two pieces are
+    the code of a ``{…}`` part, lexed like any other code."""
 
     @property
     def name(self) -> str:
@@ -185,10 +196,10 @@ class _Lexer:
         self.out.errors.append(LexError(start, line, message))
 
     def emit(self, kind: Kind, start: int, end: int, ws: bool, parts: tuple[str, ...] = (), quoted: bool = False,
-             raw: bool = False, ambiguous: bool = False) -> None:
+             raw: bool = False, ambiguous: bool = False, interp: bool = False) -> None:
         line, col = self._line_col(start)
         self.out.tokens.append(Token(kind, self.t[start:end], start, end, line, col, ws, parts, quoted, raw,
-                                     ambiguous))
+                                     ambiguous, interp))
 
     # -- comments ---------------------------------------------------------------------------
 
@@ -241,10 +252,51 @@ class _Lexer:
     # -- main loop --------------------------------------------------------------------------
 
     def run(self) -> Lexed:
+        self.lex_from(0, True, stop_at_brace=False)
+        return self.out
+
+    def interpolated(self, i: int, ws: bool) -> int:
+        """Lean's ``interpolatedStr`` from the opening quote at ``i``: string pieces and, between
+        them, the code of each ``{…}`` part (lexed as code, nested strings and braces included)."""
         t, n = self.t, self.n
-        i, ws = 0, True
+        piece = i
+        j = i + 1
+        while j < n:
+            c = t[j]
+            if c == "\\":
+                j += 2
+                continue
+            if c == '"':
+                self.emit(Kind.STRING, piece, j + 1, ws, interp=True)
+                return j + 1
+            if c == "{":
+                self.emit(Kind.STRING, piece, j + 1, ws, interp=True)
+                k = self.lex_from(j + 1, False, stop_at_brace=True)
+                if k >= n:
+                    self.error(i, "unterminated interpolated string")
+                    return n
+                piece, ws = k, False  # the `}` starts the next piece
+                j = k + 1
+                continue
+            j += 1
+        self.error(i, "unterminated string literal")
+        self.emit(Kind.STRING, piece, n, ws, interp=True)
+        return n
+
+    def lex_from(self, i: int, ws: bool, *, stop_at_brace: bool) -> int:
+        """The main loop from ``i``; with ``stop_at_brace``, returns at the `}` that closes an
+        interpolated string's code part (braces opened inside it are matched first)."""
+        t, n = self.t, self.n
+        depth = 0
         while i < n:
             c = t[i]
+            if stop_at_brace:
+                if c == "{":
+                    depth += 1
+                elif c == "}":
+                    if depth == 0:
+                        return i
+                    depth -= 1
             if c in _WS:
                 i = _WS_RE.match(t, i).end()
                 ws = True
@@ -277,6 +329,11 @@ class _Lexer:
                 i, ws = j, True
                 continue
             if c == '"':
+                prev = self.out.tokens[-1] if self.out.tokens else None
+                if prev is not None and prev.kind is Kind.IDENT and not prev.quoted and (
+                        (not ws and prev.text in INTERPOLATION_PREFIXES) or prev.text in INTERPOLATION_WORDS):
+                    i, ws = self.interpolated(i, ws), False
+                    continue
                 m = _STRING_RE.match(t, i)
                 if m is None:
                     self.error(i, "unterminated string literal")
@@ -336,7 +393,7 @@ class _Lexer:
                     break
             self.emit(Kind.SYMBOL, i, j, ws)
             i, ws = j, False
-        return self.out
+        return i
 
     def _char_end(self, i: int) -> int:
         """Lean's ``charLitFnAux``: one character or escape, then a closing quote."""

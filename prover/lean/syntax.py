@@ -2,10 +2,16 @@
 and the parts of a declaration's header (docstring, attributes, modifiers, keyword, name).
 
 Lean ends a declaration where the next command keyword appears: no command keyword can
-continue a term or a tactic, so a keyword anywhere starts a new command. The exceptions are
-``open … in`` and ``set_option … in``, which exist both as commands and inside proofs; which
-one a given occurrence is follows from what comes after its ``in`` (a command keyword there
-means command level, anything else a term or tactic), see ``in_chain``."""
+continue a term or a tactic, so a keyword anywhere starts a new command. ``COMMAND_KEYWORDS``
+lists the command keywords of Lean core, Batteries, Aesop and Mathlib (a keyword missing there
+would be read as part of the previous command; the screen adds a column-0 check for unknown
+ones). Exceptions: ``open … in`` and ``set_option … in`` exist both as commands and inside
+proofs, and which one an occurrence is follows from what comes after its ``in`` (a command
+keyword there means command level, anything else a term or tactic), see ``in_chain``; a
+modifier (``private``, ``unsafe``...) starts a command only before a command keyword, a
+docstring or an attribute list (``aesop (add unsafe 50% apply foo)`` is a rule phase), or as
+Mathlib's ``scoped[NS]``; ``attribute [local instance] …`` keeps its list; other ``X … in``
+prefixes (``variable … in``, ``omit … in``) are commands of their own that end in ``in``."""
 
 from __future__ import annotations
 
@@ -26,7 +32,9 @@ MODIFIERS = frozenset({
     "private", "protected", "noncomputable", "partial", "unsafe", "nonrec", "public", "meta", "local", "scoped",
 })
 
-#: Every other keyword that starts a command in Lean core, Batteries, Aesop or Mathlib.
+#: Every other keyword that starts a command in Lean core, Batteries, Aesop, Qq, Plausible,
+#: ProofWidgets or Mathlib (the screen calls each of them by its name; a keyword missing here
+#: would be read as part of the previous command, which is why the list errs on the long side).
 OTHER_COMMAND_KEYWORDS = frozenset({
     "import", "prelude", "module", "open", "export", "namespace", "section", "end", "variable", "universe",
     "universes", "set_option", "attribute", "mutual", "deriving", "initialize", "builtin_initialize",
@@ -40,6 +48,23 @@ OTHER_COMMAND_KEYWORDS = frozenset({
     "add_aesop_rules", "erase_aesop_rules", "declare_config_elab", "declare_simp_like_tactic",
     "set_premise_selector", "extend_docs", "whatsnew", "count_heartbeats", "sudo", "open_locale", "test_extern",
     "declare_command_config_elab", "show_panel_widgets", "builtin_grind_propagator", "grind_propagator",
+    # more of Lean core, Batteries and Mathlib
+    "unif_hint", "register_error_explanation", "declare_uint_theorems", "declare_sint_theorems",
+    "declare_bitwise_uint_theorems", "declare_bitwise_int_theorems", "gen_injective_theorems",
+    "register_parser_alias", "register_linter_set", "register_hint", "register_try?_tactic",
+    "simproc_pattern", "builtin_simproc_pattern", "mk_simp_attribute", "deprecate", "variable?",
+    "initialize_simps_projections?", "insert_to_additive_translation", "reassoc_axiom", "assert_exists",
+    "assert_no_sorry", "open_locale", "count_heartbeats!", "variables",
+    # from the command list of a recent Mathlib (v4.34 era; Seasawher/mathlib4-help docs/commands.md)
+    "builtin_cbv_simproc", "builtin_cbv_simproc_decl", "builtin_cbv_simproc_pattern", "cbv_simproc",
+    "cbv_simproc_decl", "cbv_simproc_pattern", "builtin_simproc_pattern", "declare_command_config_elab_legacy",
+    "declare_config_elab_legacy", "declare_core_config_elab", "declare_term_config_elab", "declare_sint_simprocs",
+    "declare_uint_simprocs", "def_eval_config_item", "def_wanted", "theorem_wanted", "instance_wanted",
+    "deprecated_module", "deprecated_syntax", "docs_to_verso", "elab_stx_quot", "grind_annotated",
+    "guard_min_heartbeats", "init_grind_norm", "lrat_proof", "name_poly_vars", "name_power_vars",
+    "norm_cast_add_elim", "recall?", "register_grind_attr", "register_sym_dsimp", "register_sym_simp",
+    "reset_grind_attrs", "set_library_suggestions", "to_additive_name_hint", "to_dual_insert_cast",
+    "to_dual_insert_cast_fun", "to_dual_name_hint", "unlock_limits", "unset_option", "with_weak_namespace",
 })
 
 COMMAND_KEYWORDS = DECL_KEYWORDS | MODIFIERS | OTHER_COMMAND_KEYWORDS
@@ -58,19 +83,33 @@ def starts_command(tokens: list[Token], i: int) -> bool:
     if tok.kind is Kind.SYMBOL:
         return tok.text == "@["
     if _is_kw(tok, COMMAND_KEYWORDS):
-        # `open scoped Foo`, `open private foo`: not a modifier there.
-        if tok.text in MODIFIERS and i and _is_kw(tokens[i - 1], ("open",)):
-            return False
+        if tok.text in MODIFIERS:
+            # `open scoped Foo`, `open private foo`: not a modifier there.
+            if i and _is_kw(tokens[i - 1], ("open",)):
+                return False
+            # A modifier starts a command only before a command keyword or an attribute list
+            # (`aesop (add unsafe 50% apply foo)` is a rule phase; a term `unsafe e` is no command).
+            j = i + 1
+            if tok.text == "scoped" and j < len(tokens) and tokens[j].kind is Kind.SYMBOL and tokens[j].text == "[":
+                return True  # Mathlib's `scoped[NS] cmd`
+            while j < len(tokens) and _is_kw(tokens[j], MODIFIERS):
+                j += 1
+            return j < len(tokens) and (_is_kw(tokens[j], COMMAND_KEYWORDS) or tokens[j].kind is Kind.DOC
+                                        or (tokens[j].kind is Kind.SYMBOL and tokens[j].text == "@["))
         return True
     return False
 
 
 def open_clause_end(tokens: list[Token], i: int) -> int:
-    """Index just past an `open …` clause starting at ``i`` (the namespaces, `scoped`, `hiding`,
-    `renaming`, explicit name lists), stopping at `in`, a command start or the end."""
+    """Index just past an `open …` clause starting at ``i`` (the namespaces, `scoped`/`private`
+    right after `open`, `hiding`, `renaming a → b, c → d`, explicit name lists), stopping at `in`,
+    a command start or the end."""
     j = i + 1
     n = len(tokens)
+    if j < n and _is_kw(tokens[j], ("scoped", "private")):
+        j += 1
     depth = 0
+    renaming = False
     while j < n:
         tok = tokens[j]
         if tok.kind is Kind.SYMBOL:
@@ -80,13 +119,15 @@ def open_clause_end(tokens: list[Token], i: int) -> int:
                 if depth == 0:
                     break
                 depth -= 1
-            elif tok.text not in ("→", "->"):
+            elif not (tok.text in ("→", "->") or (tok.text == "," and renaming)):
                 break
         elif tok.kind is Kind.IDENT:
             if not tok.quoted and tok.text == "in" and depth == 0:
                 break
-            if _is_kw(tok, COMMAND_KEYWORDS - {"scoped", "private"}):
+            if _is_kw(tok, COMMAND_KEYWORDS):
                 break
+            if _is_kw(tok, ("renaming",)):
+                renaming = True
         else:
             break
         j += 1
@@ -133,8 +174,9 @@ def in_chain(tokens: list[Token], i: int) -> InChain:
                 continue
             command_level = j >= n or starts_command(tokens, j)
             return InChain(command_level, has_in, own_end, j)
-        # No `in`: a command (when this is the first link) or an unfinished chain (a parse error).
-        return InChain(True, has_in, own_end, end)
+        # No `in`: a command by itself (the first link), or the command the chain's prefixes apply
+        # to (`set_option A 0 in set_option B true`): the chain ends where that command starts.
+        return InChain(True, has_in, own_end, end if j == i else j)
 
 
 @dataclass
@@ -266,6 +308,9 @@ def _skip_command_prefix(toks: list[Token], i: int) -> int:
         if _is_kw(t, MODIFIERS):
             i += 1
             continue
+        if _is_kw(t, ("attribute",)) and i + 1 < n and toks[i + 1].kind is Kind.SYMBOL and toks[i + 1].text == "[":
+            # `attribute [local instance] foo`: the list is the command's own
+            return matching_close(toks, i + 1) + 1
         return i + 1
     return n
 

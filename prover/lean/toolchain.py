@@ -252,7 +252,7 @@ def _run_step(cmd: list[str], cwd: Path, what: str, echo: Callable[[str], None],
 
 def setup(project: str | os.PathLike | None = None, *, echo: Callable[[str], None] = print,
           timeout_s: float = 3600) -> ProjectPin:
-    """Fetch Mathlib's prebuilt files and build the pinned REPL. Raises PrerequisiteError saying
+    """Fetch Mathlib's prebuilt files, build ProverCheck and the pinned REPL. Raises PrerequisiteError saying
     what is missing (elan, git, network) and how to get it."""
     pin = read_pin(project)
     root = Path(pin.project_dir)
@@ -264,6 +264,8 @@ def setup(project: str | os.PathLike | None = None, *, echo: Callable[[str], Non
             f"({(pin.mathlib_rev or '?')[:12]}) and the REPL {pin.repl_tag}, all from GitHub.")
     net = "This step downloads from GitHub (and Mathlib's cache server): check network access."
     _run_step([lake, "exe", "cache", "get"], root, "`lake exe cache get` (Mathlib's prebuilt files)", echo,
+              timeout_s, net)
+    _run_step([lake, "build", "ProverCheck"], root, "building ProverCheck (the epilogue's command)", echo,
               timeout_s, net)
     repl_dir = Path(pin.repl_dir)
     if not (repl_dir / "lakefile.lean").exists() and not (repl_dir / "lakefile.toml").exists():

@@ -7,10 +7,13 @@ and ``/api/check`` responses (``{"results": [{"error", "response"}]}``), `lake e
 message lists, and the absence of a response (timeouts, crashes, no backend).
 
 ``verified`` needs all of: a command/file-mode response, no error-severity message, no sorry
-(reported, warned in either wording, or `sorryAx` among the axioms), and a `#print axioms`
-report *at the line of the assembled file's own `#print axioms` command* listing only
-`propext`, `Classical.choice`, `Quot.sound`. The report is found by position, never by text
-alone: a proof can print any text (`trace`), but not at a line after its own end."""
+(reported, or warned in either wording), and exactly one `#prover_check` report (ProverCheck,
+``prover.lean.epilogue``) *at the line of the assembled file's epilogue*, whose whole text is
+the fixed format with this check's nonce and says: the target is a theorem of this file whose
+type the kernel accepted as the fingerprint's (``statement-mismatch`` otherwise), no `sorryAx`,
+no axiom but `propext`, `Classical.choice`, `Quot.sound`. The report is found by position and
+nonce, never by text alone: a proof can print any text (`trace`), but not at a line after its
+own end, and it cannot know a nonce drawn after it was written."""
 
 from __future__ import annotations
 
@@ -20,19 +23,16 @@ from typing import Any
 
 from prover.core.lean_records import (STANDARD_AXIOMS, LeanCheckRequest, LeanCheckResult, LeanMessage,
                                       LeanPosition, ReasonCode, Verdict, is_definitive)
+from prover.lean.epilogue import NONCE_PLACEHOLDER, CheckReport, is_check_message, parse_check_message
 
 _SORRY_WARNING = re.compile(r"declaration uses ['`‘’]sorry['`‘’]")
-_AXIOMS = re.compile(
-    r"^\s*(?:(?P<q>['`])(?P<qname>.*)(?P=q)|(?P<name>\S+))\s+"
-    r"(?:depends on axioms:\s*\[(?P<axioms>[^\]]*)\]|does not depend on any axioms)\s*\.?\s*$",
-    re.S,
-)
 _HEARTBEATS = ("(deterministic) timeout", "maximum number of heartbeats", "(kernel) deterministic timeout")
 _TIMEOUT_WORDS = ("timed out", "timeout", "time limit")
 
 #: The verdict precedence when several reasons apply (first match wins).
 _PRECEDENCE: tuple[tuple[ReasonCode, Verdict], ...] = (
     (ReasonCode.BACKEND_UNAVAILABLE, Verdict.UNAVAILABLE),
+    (ReasonCode.CHECK_LIBRARY_MISSING, Verdict.UNAVAILABLE),
     (ReasonCode.WALL_TIMEOUT, Verdict.TIMEOUT),
     (ReasonCode.MEMORY_LIMIT, Verdict.CRASHED),
     (ReasonCode.BACKEND_ERROR, Verdict.CRASHED),
@@ -42,36 +42,27 @@ _PRECEDENCE: tuple[tuple[ReasonCode, Verdict], ...] = (
     (ReasonCode.SORRY_REPORTED, Verdict.INCOMPLETE),
     (ReasonCode.SORRY_WARNING, Verdict.INCOMPLETE),
     (ReasonCode.SORRY_AXIOM, Verdict.INCOMPLETE),
+    (ReasonCode.CHECK_REPORT_INVALID, Verdict.FAILED),
+    (ReasonCode.TARGET_NOT_CHECKABLE, Verdict.STATEMENT_MISMATCH),
+    (ReasonCode.STATEMENT_MISMATCH, Verdict.STATEMENT_MISMATCH),
     (ReasonCode.NONSTANDARD_AXIOMS, Verdict.UNSOUND_AXIOMS),
     (ReasonCode.TACTIC_MODE_ONLY, Verdict.INCOMPLETE),
+    (ReasonCode.CHECK_REPORT_MISSING, Verdict.INCOMPLETE),
     (ReasonCode.AXIOMS_REPORT_MISSING, Verdict.INCOMPLETE),
+    (ReasonCode.WRONG_ANSWER, Verdict.WRONG_ANSWER),
 )
-
-
-@dataclass(frozen=True)
-class AxiomsReport:
-    """A parsed `#print axioms` message."""
-
-    name: str
-    """The constant's name as printed (quotes removed)."""
-    axioms: tuple[str, ...]
-    """The axioms it depends on (empty for "does not depend on any axioms")."""
-
-
-def parse_axioms_message(data: str) -> AxiomsReport | None:
-    """Parse `'NAME' depends on axioms: [a, b]` / `'NAME' does not depend on any axioms`, in
-    either quote style (or none); None for any other text."""
-    m = _AXIOMS.match(data)
-    if not m:
-        return None
-    name = m.group("qname") if m.group("qname") is not None else m.group("name")
-    raw = m.group("axioms")
-    axioms = tuple(a.strip() for a in raw.split(",") if a.strip()) if raw is not None else ()
-    return AxiomsReport(name=name.replace("«", "").replace("»", ""), axioms=axioms)
 
 
 def is_sorry_warning(data: str) -> bool:
     return bool(_SORRY_WARNING.search(data))
+
+
+def is_check_library_missing(data: str) -> bool:
+    """Lean's complaint that `import ProverCheck` cannot be resolved (any wording that names the
+    module together with a missing module, package or object file)."""
+    low = data.lower()
+    return "ProverCheck" in data and any(w in low for w in ("unknown module", "unknown package", "does not exist",
+                                                             "no such file", "not found"))
 
 
 def is_heartbeat_error(data: str) -> bool:
@@ -199,9 +190,12 @@ class VerdictResult:
     reasons: list[ReasonCode]
     messages: list[LeanMessage]
     axioms: tuple[str, ...] | None
-    """The target's axioms from the report at the `#print axioms` line; None without one."""
+    """The target's axioms from the epilogue's report (``CheckReport.all_axioms``, plus
+    ``<N other>``); None without a report."""
     notes: list[str] = field(default_factory=list)
     """One line per reason, for people."""
+    report: CheckReport | None = None
+    """The epilogue's report, when there was a valid one."""
 
     @property
     def definitive(self) -> bool:
@@ -227,13 +221,30 @@ def verdict_from_outcome(outcome: str, detail: str | None = None) -> VerdictResu
     return VerdictResult(_decide(reasons, False, False), reasons, [], None, [detail or outcome])
 
 
+def read_check_report(messages: list[LeanMessage], line: int, nonce: str) -> tuple[CheckReport | None, str | None]:
+    """The epilogue's report among ``messages``: exactly one information message at ``line``
+    whose whole text parses with ``nonce``. Returns (report, None), (None, None) when there is
+    no message at that line, or (None, why) when what is there is not a valid report."""
+    at_line = [m for m in messages if m.pos is not None and m.pos.line == line and m.severity == "info"]
+    if not at_line:
+        return None, None
+    if len(at_line) > 1:
+        return None, f"{len(at_line)} information messages at the epilogue's line (one expected)"
+    report = parse_check_message(at_line[0].data)
+    if report is None:
+        return None, "the message at the epilogue's line is not a `#prover_check` report in the current format"
+    if report.nonce != nonce:
+        return None, "the report at the epilogue's line carries another nonce"
+    return report, None
+
+
 def verdict_from_response(raw: Any, *, axioms_line: int | None, target: str | None = None,
-                          line_offset: int = 0, answer_filled: bool = False,
-                          answer_checked: bool = False) -> VerdictResult:
-    """The verdict a response gives for an assembled file whose `#print axioms` command is on
-    ``axioms_line`` (1-based, in the assembled file). ``line_offset`` is the number of lines the
-    backend removed from the front before checking (Kimina strips the imports). ``target``,
-    when given, must match the name the report prints."""
+                          line_offset: int = 0, answer_filled: bool = False, answer_checked: bool = False,
+                          nonce: str = NONCE_PLACEHOLDER) -> VerdictResult:
+    """The verdict a response gives for an assembled file whose epilogue (`#prover_check`) is on
+    ``axioms_line`` (1-based, in the assembled file) and was sent with ``nonce``. ``line_offset``
+    is the number of lines the backend removed from the front before checking (Kimina strips the
+    imports). ``target`` names the target in notes only: the report names nothing."""
     resp = raw if isinstance(raw, LeanResponse) else normalize_response(raw)
     reasons: list[ReasonCode] = []
     notes: list[str] = []
@@ -254,22 +265,18 @@ def verdict_from_response(raw: Any, *, axioms_line: int | None, target: str | No
             add(ReasonCode.BACKEND_ERROR, detail)
         return VerdictResult(_decide(reasons, False, False), reasons, [], None, notes)
 
-    axioms: tuple[str, ...] | None = None
     expected_line = None if axioms_line is None else axioms_line - line_offset
     for m in resp.messages:
         first = m.data.splitlines()[0] if m.data else ""
         if m.severity not in ("info", "warning"):
             if is_heartbeat_error(m.data):
                 add(ReasonCode.HEARTBEAT_LIMIT, first)
+            if is_check_library_missing(m.data):
+                add(ReasonCode.CHECK_LIBRARY_MISSING, "the backend cannot import ProverCheck: " + first)
             add(ReasonCode.LEAN_ERROR, _where(m) + first)
             continue
         if is_sorry_warning(m.data):
             add(ReasonCode.SORRY_WARNING, _where(m) + first)
-            continue
-        if m.severity == "info" and expected_line is not None and m.pos is not None and m.pos.line == expected_line:
-            report = parse_axioms_message(m.data)
-            if report is not None and (target is None or _same_name(report.name, target)):
-                axioms = tuple(sorted(set(axioms or ()) | set(report.axioms)))
     if resp.sorries:
         add(ReasonCode.SORRY_REPORTED, f"{len(resp.sorries)} sorry(s) in the response")
     if resp.kind == "tactic":
@@ -281,18 +288,33 @@ def verdict_from_response(raw: Any, *, axioms_line: int | None, target: str | No
         else:
             add(ReasonCode.PROOF_INCOMPLETE, (status or f"{len(resp.goals or [])} goal(s) left").splitlines()[0])
         return VerdictResult(_decide(reasons, False, False), reasons, resp.messages, None, notes)
-    if axioms is None:
-        add(ReasonCode.AXIOMS_REPORT_MISSING, "no `#print axioms` report at line "
-            f"{expected_line}" if expected_line is not None else "no `#print axioms` line to look at")
+    report: CheckReport | None = None
+    if expected_line is None:
+        add(ReasonCode.CHECK_REPORT_MISSING, "no epilogue line to look at")
     else:
-        if "sorryAx" in axioms:
+        report, why = read_check_report(resp.messages, expected_line, nonce)
+        if why is not None:
+            add(ReasonCode.CHECK_REPORT_INVALID, why)
+        elif report is None:
+            stray = [m.pos.line for m in resp.messages if m.pos is not None and is_check_message(m.data)]
+            add(ReasonCode.CHECK_REPORT_MISSING, f"no `#prover_check` report at line {expected_line}"
+                + (f" (a `prover_check` message at line {stray[0]}: wrong line offset?)" if stray else ""))
+    axioms: tuple[str, ...] | None = None
+    if report is not None:
+        axioms = report.all_axioms + ((f"<{report.other_axioms} other>",) if report.other_axioms else ())
+        if report.status != "ok":
+            add(ReasonCode.TARGET_NOT_CHECKABLE, f"ProverCheck: {report.status}")
+        elif report.type_check != "match":
+            add(ReasonCode.STATEMENT_MISMATCH, "the kernel did not accept the target at the fingerprint's type")
+        if report.sorry:
             add(ReasonCode.SORRY_AXIOM, "the target depends on sorryAx")
-        odd = [a for a in axioms if a not in STANDARD_AXIOMS and a != "sorryAx"]
-        if odd:
-            add(ReasonCode.NONSTANDARD_AXIOMS, ", ".join(odd))
+        if report.other_axioms:
+            add(ReasonCode.NONSTANDARD_AXIOMS, f"{report.other_axioms} axiom(s) beyond "
+                + ", ".join(sorted(STANDARD_AXIOMS)))
     if answer_filled and not answer_checked and not reasons:
         add(ReasonCode.ANSWER_UNCHECKED, "answer slot filled, not yet compared with the reference")
-    return VerdictResult(_decide(reasons, answer_filled, answer_checked), reasons, resp.messages, axioms, notes)
+    return VerdictResult(_decide(reasons, answer_filled, answer_checked), reasons, resp.messages, axioms, notes,
+                         report)
 
 
 def statement_verdict(raw: Any) -> VerdictResult:
@@ -314,18 +336,14 @@ def _where(m: LeanMessage) -> str:
     return f"line {m.pos.line}: " if m.pos is not None else ""
 
 
-def _same_name(printed: str, target: str) -> bool:
-    plain = target.replace("«", "").replace("»", "")
-    return printed == plain or printed.endswith("." + plain) or plain.endswith("." + printed)
-
-
 def result_from_response(request: LeanCheckRequest, raw: Any, *, backend: str, line_offset: int = 0,
                          answer_checked: bool = False, wall_time_s: float | None = None,
-                         peak_memory_mb: float | None = None) -> LeanCheckResult:
-    """The stored result of checking ``request`` from a backend's raw response: what every Lean
-    backend returns (``line_offset``: lines it removed from the front before sending)."""
+                         peak_memory_mb: float | None = None, nonce: str = NONCE_PLACEHOLDER) -> LeanCheckResult:
+    """The stored result of checking ``request`` (sent with ``nonce``) from a backend's raw
+    response: what every Lean backend returns (``line_offset``: lines it removed from the front
+    before sending)."""
     v = verdict_from_response(raw, axioms_line=request.axioms_line, target=request.target, line_offset=line_offset,
-                              answer_filled=bool(request.answer_slots), answer_checked=answer_checked)
+                              answer_filled=bool(request.answer_slots), answer_checked=answer_checked, nonce=nonce)
     detail = "\n".join(v.notes) or None
     return LeanCheckResult.for_request(request, verdict=v.verdict, backend=backend, reasons=v.reasons,
                                        messages=v.messages, axioms=v.axioms, wall_time_s=wall_time_s,

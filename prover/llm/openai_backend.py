@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from prover.core.balance import LeastBusy
 from prover.core.errors import BackendError, ConfigError
 from prover.core.llm_records import CallRequest, Generation, RoleSettings
 from prover.llm._http import Endpoint, HttpPool, HttpResponse, HttpTransportError
@@ -45,23 +46,8 @@ class OpenAIBackend:
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         self._has_key = bool(key)
-        self._load = [0] * len(self._endpoints)
-        self._next = 0
+        self._balance = LeastBusy(len(self._endpoints)) if self._endpoints else None
         self._pool = HttpPool()
-
-    def _pick(self) -> int:
-        """The least busy endpoint; ties go round-robin so idle servers share the load."""
-        n = len(self._endpoints)
-        if n == 1:
-            return 0
-        start = self._next
-        self._next = (start + 1) % n
-        best = start
-        for j in range(1, n):
-            i = (start + j) % n
-            if self._load[i] < self._load[best]:
-                best = i
-        return best
 
     async def generate(self, call: CallRequest) -> Generation:
         body: dict[str, Any] = {
@@ -75,9 +61,8 @@ class OpenAIBackend:
         if call.stop:
             body["stop"] = list(call.stop)
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        i = self._pick()
+        i = self._balance.acquire() if self._balance is not None else 0
         endpoint = self._endpoints[i]
-        self._load[i] += 1
         start = time.perf_counter()
         try:
             response = await self._pool.post(endpoint, data, self._headers)
@@ -85,7 +70,8 @@ class OpenAIBackend:
             return Generation(error=f"{endpoint.url}: {exc}", transient=True,
                               latency_s=time.perf_counter() - start)
         finally:
-            self._load[i] -= 1
+            if self._balance is not None:
+                self._balance.release(i)
         latency = time.perf_counter() - start
         if response.status == 200:
             return _parse_completion(endpoint.url, response.body, latency)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prover.core.errors import PrerequisiteError
-from prover.core.formal_records import FormalConfig, FormalResult
+from prover.core.formal_records import TRIVIAL_TACTICS, FormalConfig, FormalEstimate, FormalResult
 from prover.core.llm_records import ModelConfig
 from prover.formal.checker import LeanRunner
 from prover.formal.engine import FormalEngine, ProofInfo, load_proof, sample_pool
@@ -42,6 +42,9 @@ class FormalSettings:
     kimina_url: str | None = None
     processes: int | None = None
     memory_cap_bytes: int | None = 8 * 1024**3
+    final_check: str = "lean4checker"
+    """``--final-check``: the independent checker that confirms a verified assembled file out of
+    process (``prover.lean.final_check``; ``none``: no confirmation)."""
 
 
 def open_lean(settings: FormalSettings):
@@ -142,15 +145,64 @@ class FormalHooks:
         await self._wait(search)
 
 
+ASSUMED_STEPS = 6
+"""Sketch steps per attempt that ``--dry-run`` assumes (a sketch's length is unknown before it
+is written)."""
+
+
+def estimate_formal(problems: Sequence[Any], knobs: Any, settings: FormalSettings, *,
+                    steps: int = ASSUMED_STEPS) -> FormalEstimate:
+    """The most the formal stage of a run may ask: prover, formalizer and judge calls and Lean
+    checks. Statement-level work (the statement and its gate, the root's portfolio, direct
+    attempts and negation) counts once per problem — it is shared by the problem's attempts;
+    the rest (sketch, nodes with repairs and negations, alignment votes, the assembled file)
+    once per attempt, for ``steps`` nodes each. Problems with a reference answer may gate one
+    autoformalized statement per distinct answer: counted per attempt."""
+    c = settings.config
+    P = len(c.portfolio)
+    attempts = knobs.rounds * knobs.refine_top + 1 + settings.sample
+    # The statement: at worst autoformalized (a candidate, its elaboration, a back-translation
+    # and n votes per try; for answer problems the lone-tactic checks, twice).
+    auto_calls = {"formalizer": 2 * c.autoformalize_attempts, "judge": c.faithfulness_votes * c.autoformalize_attempts}
+    auto_checks = 1 + c.autoformalize_attempts  # the given statement's elaboration, each candidate's
+    # The root: portfolio, direct attempts, the negation (portfolio, prover samples).
+    root_prover = c.direct_attempts + (c.refute_samples if c.refute else 0)
+    root_checks = P + c.direct_attempts + ((P + c.refute_samples) if c.refute else 0)
+    # One attempt: sketches, then per node the portfolio, samples, its negation; repairs within
+    # both bounds; alignment of each step; the assembled file.
+    repairs = min(steps * c.repairs_per_node, c.repairs_per_proof)
+    node_prover = steps * (c.node_samples + (c.refute_samples if c.refute else 0)) + repairs
+    node_checks = c.sketch_attempts + steps * (P + c.node_samples + ((P + c.refute_samples) if c.refute else 0)) \
+        + repairs + 1
+    by_role = {"prover": 0, "formalizer": 0, "judge": 0}
+    checks = 0
+    per_problem_calls = per_problem_checks = 0
+    for p in problems:
+        statements = attempts if p.reference_answer is not None else 1
+        trivial = 2 * len(TRIVIAL_TACTICS) * c.autoformalize_attempts if p.reference_answer is not None else 0
+        roles = {"prover": root_prover + attempts * node_prover,
+                 "formalizer": statements * auto_calls["formalizer"] + attempts * (c.sketch_attempts + steps),
+                 "judge": statements * auto_calls["judge"] + attempts * steps * c.alignment_votes}
+        n_checks = statements * (auto_checks + trivial) + root_checks + attempts * node_checks
+        for r, n in roles.items():
+            by_role[r] += n
+        checks += n_checks
+        per_problem_calls = max(per_problem_calls, sum(roles.values()))
+        per_problem_checks = max(per_problem_checks, n_checks)
+    return FormalEstimate(attempts_per_problem=attempts, assumed_steps=steps, calls_by_role=by_role,
+                          calls_per_problem=per_problem_calls, lean_checks=checks,
+                          lean_checks_per_problem=per_problem_checks)
+
+
 def make_engine(store: Any, client: Any, lean_backend: Any, pin: Any, config: FormalConfig, *, run_id: int | None,
-                worker: Any = None) -> FormalEngine:
-    lean = LeanRunner(lean_backend, pin, limits=config.limits, store=store)
+                worker: Any = None, final_check: str = "none") -> FormalEngine:
+    lean = LeanRunner(lean_backend, pin, limits=config.limits, store=store, final_check=final_check)
     return FormalEngine(store, client, lean, config, run_id=run_id, worker=worker)
 
 
 def formalize_proofs(store: Any, proof_ids: Sequence[int], *, config: FormalConfig, model_config: ModelConfig,
                      lean_backend: Any, pin: Any, backends: Mapping[str, Any] | None = None,
-                     command: Sequence[str] | None = None) -> list[FormalResult]:
+                     command: Sequence[str] | None = None, final_check: str = "none") -> list[FormalResult]:
     """``prover formalize``: the formal stage on stored proofs (each attempted once; a finished
     attempt with the same identity is returned as it is)."""
     from prover.informal.worker import StoreWorker
@@ -164,7 +216,8 @@ def formalize_proofs(store: Any, proof_ids: Sequence[int], *, config: FormalConf
 
     async def main() -> list[FormalResult]:
         worker = StoreWorker(store)
-        engine = make_engine(store, client, lean_backend, pin, config, run_id=run_id, worker=worker)
+        engine = make_engine(store, client, lean_backend, pin, config, run_id=run_id, worker=worker,
+                             final_check=final_check)
         try:
             out = await asyncio.gather(*(engine.formalize(p) for p in proofs))
             return [r for r, _ in out]
@@ -178,7 +231,7 @@ def formalize_proofs(store: Any, proof_ids: Sequence[int], *, config: FormalConf
         store.finish_run(run_id, status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
                          summary={"error": str(exc)[:500]})
         raise
-    status = "incomplete" if any(r.status in ("incomplete", "unavailable") for r in results) else "completed"
+    status = "incomplete" if any(r.status in ("incomplete", "unavailable", "error") for r in results) else "completed"
     store.finish_run(run_id, status=status, summary={
         "attempts": [r.model_dump(mode="json") for r in results], "sent": client.stats.sent,
         "cached": client.stats.cached, "seconds": time.perf_counter() - started})

@@ -157,7 +157,8 @@ def _run_informal(store, tokens, *, config, model_config, templates, backends, p
                 from prover.pipeline.formal_run import FormalHooks, make_engine
 
                 hooks = FormalHooks(make_engine(store, client, lean_backend, pin, formal.config, run_id=run_id,
-                                                worker=engine.worker), sample=formal.sample, seed=config.seed)
+                                                worker=engine.worker, final_check=formal.final_check),
+                                    sample=formal.sample, seed=config.seed)
                 engine.hooks = hooks
 
             async def main():
@@ -171,7 +172,8 @@ def _run_informal(store, tokens, *, config, model_config, templates, backends, p
                     await client.aclose()
 
             results = asyncio.run(main())
-        status = "incomplete" if any(r.status == "incomplete" for r in results) else "completed"
+        formal_errors = any(r.status == "error" for r in hooks.results) if hooks is not None else False
+        status = "incomplete" if formal_errors or any(r.status == "incomplete" for r in results) else "completed"
     except BaseException as exc:
         # Ctrl-C, or an error that stops the whole run: what is stored stays, and the same
         # command continues from it.
@@ -189,8 +191,10 @@ def _run_informal(store, tokens, *, config, model_config, templates, backends, p
         "tokens": summary.tokens, "seconds": summary.seconds, "solved": sum(r.passed for r in results),
         "problems": len(results), "client": stats.as_dict(),
         "judge_calls_saved": sum(r.judge_calls_saved for r in results),
-        **({"formal": {"attempts": len(summary.formal),
-                       "statuses": _count(r["status"] for r in summary.formal)}} if formal is not None else {})})
+        **({"formal": {"attempts": len(summary.formal), "statuses": _count(r["status"] for r in summary.formal),
+                       "errors": [{"attempt_id": r["attempt_id"], "proof_id": r["proof_id"],
+                                   "stop_reason": r["stop_reason"]} for r in summary.formal_errors]}}
+           if formal is not None else {})})
     return summary
 
 
@@ -208,7 +212,15 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
     return exc
 
 
-def plan_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig) -> BudgetEstimate:
+def plan_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
+             formal: Any = None) -> BudgetEstimate:
     """``--dry-run``: the most a run may use; reads problem files without storing them and
-    makes no model call."""
-    return estimate_budget(resolve_problems(store, tokens, import_files=False), config, model_config)
+    makes no model call. With ``formal`` (``FormalSettings``), the formal stage's calls and Lean
+    checks too (opening no Lean)."""
+    problems = resolve_problems(store, tokens, import_files=False)
+    est = estimate_budget(problems, config, model_config)
+    if formal is None:
+        return est
+    from prover.pipeline.formal_run import estimate_formal
+
+    return est.model_copy(update={"formal": estimate_formal(problems, config.knobs, formal)})

@@ -21,6 +21,7 @@ formal-1 label needs, one column each:
   ``statement_proved``, never a label for the NL proof;
 * the verdict: ``final_check_id`` → ``lean_checks`` (the assembled file, checked as a whole) and
   ``final_verdict``; ``status`` (``FormalStatus``);
+* an unexpected exception: status ``error`` and its traceback in ``error`` (redone next run);
 * population: ``population`` (``selected`` | ``random`` | ``manual``) and
   ``inclusion_probability`` (also written into the proof's metadata as
   ``formal_population`` / ``formal_inclusion_probability`` for cross-checks).
@@ -103,6 +104,8 @@ class FormalAttempt(Base):
     final_verdict: Mapped[str | None] = mapped_column(String(40))
     calls: Mapped[int] = mapped_column(Integer, default=0)
     checks: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    """The traceback of an unexpected exception (status ``error``)."""
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -276,12 +279,12 @@ class FormalFeedback(Base):
 _KINDS = {"attempt": FormalAttempt, "gate": FormalGate, "sketch": FormalSketch, "step": FormalStep,
           "vote": FormalVote, "try": FormalTry, "refutation": FormalRefutation, "feedback": FormalFeedback}
 _CHILDREN = (FormalFeedback, FormalRefutation, FormalTry, FormalStep, FormalSketch)
-REDO = ("running", "incomplete", "unavailable")
+REDO = ("running", "incomplete", "unavailable", "error")
 _FRESH = dict(status="running", stop_reason=None, formal_statement_id=None, statement_source=None,
               statement_trusted=False, gate_id=None, statement_faithful=None, root_closed_independently=False,
               root_closed_by=None, direct_check_id=None, sketch_id=None, nodes=0, nodes_solved=0, nodes_refuted=0,
               nodes_unsolved=0, steps_aligned=None, repairs=0, final_check_id=None, final_verdict=None, calls=0,
-              checks=0)
+              checks=0, error=None)
 """An attempt started again forgets what its unfinished run had written."""
 """Statuses of attempts that decided nothing definitive: the next run does them again."""
 

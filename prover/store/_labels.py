@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint, insert, inspect,
+from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint, delete, insert, inspect,
                         select, tuple_)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -148,6 +148,31 @@ class LabelsMixin:
             for i in range(0, len(ids), _CHUNK):
                 out.extend(_record(r) for r in conn.execute(q.where(t.c.proof_id.in_(ids[i:i + _CHUNK]))))
             return sorted(out, key=lambda r: r.id or 0)
+
+    def formal_labels_resting_on(self, check_ids: Iterable[int]) -> list[LabelRecord]:
+        """Formal labels whose evidence names one of these Lean checks: the verified final check,
+        a step's refutation or the statement's refutation."""
+        ids = set(check_ids)
+        if not ids:
+            return []
+        out = []
+        for rec in self.labels(sources=["formal"]):
+            ev = (rec.evidence or {}).get("evidence") or {}
+            used = {ev.get("verified_check_id"), ev.get("statement_refutation_check_id")}
+            used |= {s.get("refutation_check_id") for s in ev.get("steps") or () if isinstance(s, dict)}
+            if used & ids:
+                out.append(rec)
+        return out
+
+    def delete_labels(self, label_ids: Sequence[int]) -> int:
+        """Withdraw labels (a re-screen that no longer accepts what they rest on); returns how many."""
+        t = LabelRow.__table__
+        ids = list(label_ids)
+        n = 0
+        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+            for i in range(0, len(ids), _CHUNK):
+                n += conn.execute(delete(t).where(t.c.id.in_(ids[i:i + _CHUNK]))).rowcount or 0
+        return n
 
     # -- what label rules read ---------------------------------------------------------------------
 

@@ -15,7 +15,9 @@ from prover.analysis.labels import build_labels
 from prover.core.lean_records import LeanCheckRequest, LeanCheckResult, ReasonCode, Verdict
 
 
-def _check(store, text: str, verdict=Verdict.VERIFIED, reasons=()) -> int:
+def _check(store, text: str, verdict=Verdict.VERIFIED, reasons=(), epilogue=True) -> int:
+    if epilogue:
+        text += '\n\n#prover_check t _prover_fp "' + "0" * 32 + '"\n'
     req = LeanCheckRequest(assembled=text, target="t", axioms_line=1, toolchain="leanprover/lean4:v4.27.0",
                            screen_rules_version=1)
     return store.add_lean_check(LeanCheckResult.for_request(req, verdict=verdict, reasons=reasons, backend="replay",
@@ -111,9 +113,11 @@ def test_evidence_read_from_the_formal_tables(store, world):
 
 
 def test_formal_labels_from_the_formal_tables(store, world):
+    """The rule without the independent confirmation (`--final-check none`: the policy version says so)."""
     pid, proofs, a = world
-    s = build_labels(store, sources="formal").sources["formal"]
+    s = build_labels(store, sources="formal", final_check="none").sources["formal"]
     got = {r.proof_id: r for r in store.labels(sources=["formal"])}
+    assert {r.policy_version for r in got.values()} == {"formal/v2 final-check=none"}
     value = {name: got[p].value if p in got else None for name, p in proofs.items()}
     assert value == {"good": 1.0, "misaligned": None, "independent": None, "refuted": 0.0, "given_refuted": None,
                      "step_refuted": 0.0, "no_statement": None, "unchecked": None, "rescreened": None,
@@ -127,8 +131,44 @@ def test_formal_labels_from_the_formal_tables(store, world):
     assert ev["evidence"]["verified_check_id"] is not None
     assert got[proofs["step_refuted"]].evidence["reason"] == "refuted-step"
     # building again adds nothing
-    assert build_labels(store, sources="formal").sources["formal"].added == 0
+    assert build_labels(store, sources="formal", final_check="none").sources["formal"].added == 0
 
+
+
+def test_formal_one_needs_the_epilogue(store, world):
+    """A verified check stored before the epilogue (its file ends in `#print axioms`: the statement
+    was never compared in the kernel) gives no formal 1, whatever the final-check policy."""
+    pid, proofs, a = world
+    old = _check(store, "theorem old : True := trivial\n\n#print axioms old", epilogue=False)
+    p = add_proof(store, pid, "Proof old.")
+    attempt(store, pid, p, "old", status="verified", steps=[(True, [True])], final=old, nodes=(1, 1, 0, 0))
+    s = build_labels(store, sources="formal", final_check="none").sources["formal"]
+    got = {r.proof_id: r.value for r in store.labels(sources=["formal"])}
+    assert p not in got and got[proofs["good"]] == 1.0 and s.no_label["not-epilogue"] == 1
+
+
+def test_formal_one_needs_the_independent_confirmation(store, world):
+    """Default `--final-check lean4checker`: a formal 1 needs the checker's own stored row on the
+    verified check (keyed by that check's key and the tool), and only a `verified` one."""
+    from prover.lean.final_check import final_check_key
+
+    pid, proofs, a = world
+    s = build_labels(store, sources="formal").sources["formal"]
+    got = {r.proof_id: r.value for r in store.labels(sources=["formal"])}
+    assert proofs["good"] not in got and proofs["trusted"] not in got
+    assert s.no_label["not-final-check"] == 2
+    evidence = {ev.proof_id: ev for ev in formal_evidence(store) if ev.verdict == "verified"}
+    for name, verdict in (("good", Verdict.VERIFIED), ("trusted", Verdict.FAILED)):
+        key = store.lean_check_key(evidence[proofs[name]].verified_check_id)
+        confirmed = store.get_lean_check(key).model_copy(update={
+            "cache_key": final_check_key(key, "lean4checker"), "backend": "lean4checker", "verdict": verdict,
+            "reasons": () if verdict is Verdict.VERIFIED else (ReasonCode.FINAL_CHECK_REJECTED,)})
+        store.add_lean_check(confirmed)
+    build_labels(store, sources="formal")
+    got = {r.proof_id: r for r in store.labels(sources=["formal"])}
+    assert got[proofs["good"]].value == 1.0 and proofs["trusted"] not in got
+    assert got[proofs["good"]].policy_version == "formal/v2 final-check=lean4checker"
+    assert got[proofs["good"]].evidence["evidence"]["final_check_verdict"] == "verified"
 
 def test_funnel_and_statement_proved(store, world):
     pid, *_ = world
@@ -200,7 +240,10 @@ def test_engine_verified_sketch_gives_formal_one(engine_kit):
     solvable(world)
     result, _ = fs.formalize(store, world, script(), proof_id, direct_attempts=1, refute=False)
     assert result.status == "verified", result.stop_reason
+    # the engine ran without a final check: a label 1 needs one, unless the build says none
     s = build_labels(store, sources="formal").sources["formal"]
+    assert store.labels(sources=["formal"]) == [] and s.no_label == {"not-final-check": 1}
+    s = build_labels(store, sources="formal", final_check="none").sources["formal"]
     [label] = store.labels(sources=["formal"])
     assert (label.proof_id, label.value, s.added) == (proof_id, 1.0, 1)
     ev = label.evidence["evidence"]

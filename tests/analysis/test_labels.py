@@ -278,7 +278,7 @@ def test_formal_labels_stored_from_evidence_and_read_by_crosscheck(store, world)
                               from_sketch=False, sketch_id=None),
                 full_evidence(proof_id=ids["half"], root_closed_independently=True),
                 full_evidence(proof_id=ids["few"], formalization_failed=True)]
-    s = build_labels(store, sources="formal", formal_evidence_source=lambda _store: evidence)
+    s = build_labels(store, sources="formal", formal_evidence_source=lambda _store: evidence, final_check="none")
     f = s.sources["formal"]
     assert (f.considered, f.added) == (4, 2)
     assert f.values == {"1": 1, "0": 1}

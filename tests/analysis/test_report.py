@@ -73,7 +73,7 @@ def db(tmp_path_factory):
     drafts = [p for p in proofs["a2"] if p.round == 0]
     evidence = [_formal(refined.id), _formal(drafts[0].id, statement_refuted=True, verified_check_id=None,
                                              verdict=None, from_sketch=False, sketch_id=None)]
-    build_labels(store, formal_evidence_source=lambda _s: evidence)
+    build_labels(store, formal_evidence_source=lambda _s: evidence, final_check="none")
     store.close()
     return path, run_a, run_b
 

@@ -79,13 +79,23 @@ def test_explain_kimina_timeout_and_verified(files):
     r = invoke("explain", files("r.json", json.dumps(response)), "--statement-file", files("s2.lean", PROBLEM),
                "--proof", files("p.lean", PROOF), "--json", "--show-file")
     data = json.loads(r.output)
-    assert data["verdict"] == "incomplete" and data["reasons"] == ["axioms-report-missing"]
+    assert data["verdict"] == "incomplete" and data["reasons"] == ["check-report-missing"]
     line = data["axioms_line"]
-    assert data["assembled"].splitlines()[line - 1] == "#print axioms t"
+    assert data["assembled"].splitlines()[line - 1] == '#prover_check t _prover_fp "' + "0" * 32 + '"'
+    # synthetic: the text ProverCheck logs, in the recorded shape of an info message
     response["messages"].append({"severity": "info", "pos": {"line": line, "column": 0},
-                                 "data": "'t' depends on axioms: [propext]"})
+                                 "data": f"prover_check 1 nonce={'0' * 32} status=ok type=match axioms=propext "
+                                         "sorry=0 other=0 used=-"})
     r = invoke("explain", files("r.json", json.dumps(response)), "--statement-file", files("s2.lean", PROBLEM),
                "--proof", files("p.lean", PROOF))
+    assert r.output == "verified\n  axioms: propext\n"
+    # a response to the file sent with another nonce: the report is not this check's
+    r = invoke("explain", files("r.json", json.dumps(response)), "--statement-file", files("s2.lean", PROBLEM),
+               "--proof", files("p.lean", PROOF), "--nonce", "ab" * 16)
+    assert r.output.startswith("failed\n") and "another nonce" in r.output
+    nonced = json.dumps(response).replace("0" * 32, "ab" * 16)
+    r = invoke("explain", files("r.json", nonced), "--statement-file", files("s2.lean", PROBLEM),
+               "--proof", files("p.lean", PROOF), "--nonce", "ab" * 16)
     assert r.output == "verified\n  axioms: propext\n"
 
 

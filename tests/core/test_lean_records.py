@@ -10,8 +10,8 @@ from prover.core.lean_records import (DEFINITIVE_VERDICTS, LeanCheckRequest, Lea
 
 def test_verdict_set_is_the_designed_one():
     assert {v.value for v in Verdict} == {
-        "verified", "verified-answer-unchecked", "rejected", "failed", "incomplete", "unsound-axioms", "timeout",
-        "crashed", "unavailable", "incompatible"}
+        "verified", "verified-answer-unchecked", "wrong-answer", "statement-mismatch", "rejected", "failed",
+        "incomplete", "unsound-axioms", "timeout", "crashed", "unavailable", "incompatible"}
     assert Verdict("unsound-axioms") is Verdict.UNSOUND_AXIOMS and str(Verdict.FAILED) == "failed"
 
 
@@ -24,12 +24,14 @@ def test_reason_codes_are_unique_documented_strings():
 
 
 def test_definitive_verdicts():
-    assert DEFINITIVE_VERDICTS == {Verdict.VERIFIED, Verdict.VERIFIED_ANSWER_UNCHECKED, Verdict.REJECTED,
-                                   Verdict.FAILED, Verdict.INCOMPLETE, Verdict.UNSOUND_AXIOMS, Verdict.INCOMPATIBLE}
+    assert DEFINITIVE_VERDICTS == {Verdict.VERIFIED, Verdict.VERIFIED_ANSWER_UNCHECKED, Verdict.WRONG_ANSWER,
+                                   Verdict.STATEMENT_MISMATCH, Verdict.REJECTED, Verdict.FAILED, Verdict.INCOMPLETE,
+                                   Verdict.UNSOUND_AXIOMS, Verdict.INCOMPATIBLE}
     for v in (Verdict.TIMEOUT, Verdict.CRASHED, Verdict.UNAVAILABLE):
         assert not is_definitive(v)
     assert is_definitive(Verdict.INCOMPLETE, [ReasonCode.SORRY_WARNING])
     assert not is_definitive(Verdict.INCOMPLETE, [ReasonCode.AXIOMS_REPORT_MISSING])
+    assert not is_definitive(Verdict.INCOMPLETE, [ReasonCode.CHECK_REPORT_MISSING])
     assert not is_definitive(Verdict.INCOMPLETE, ["tactic-mode-only"])
 
 

@@ -4,8 +4,9 @@ Lean: the fake REPL (tests/lean/fake_repl.py) behind the real REPL pool. Nothing
 answered by Lean for these files: every response is SYNTHETIC, assembled from recorded message
 templates — the `declaration uses 'sorry'` warning and the `unsolved goals` error of the
 leanprover-community/repl test suite (tests/fixtures/lean_proc/repl_pairs.jsonl rows 725 and
-719), and the `#print axioms` report pinned by `#guard_msgs` in VCA-EPFL/graphiti
-(tests/fixtures/lean/guard_msgs.jsonl) with the checked target's name and line put in. A file
+719), and the epilogue's report: an info message in the shape of the recorded ones carrying the
+text ProverCheck's source logs (never produced by Lean here: ProverCheck was never compiled), at
+the checked file's epilogue line, with the nonce the fake REPL copies from the request. A file
 the test does not list gets the `unsolved goals` error: it fails.
 
 Models: the scripted backend, answering by role and prompt. It proves wiring and bookkeeping,
@@ -36,24 +37,18 @@ def _pairs() -> dict[int, dict]:
         return {r["row"]: r for r in map(json.loads, f)}
 
 
-def _axioms_template() -> str:
-    with open(TESTS / "fixtures" / "lean" / "guard_msgs.jsonl", encoding="utf-8") as f:
-        for row in map(json.loads, f):
-            for m in row["messages"]:
-                if "Graphiti.run'_refines" in m["data"] and "propext" in m["data"]:
-                    return m["data"]
-    raise AssertionError("recorded #print axioms template missing")
-
-
 PAIRS = _pairs()
 SORRY_WARNING = PAIRS[725]["response"]["messages"][0]
 UNSOLVED = PAIRS[719]["response"]["messages"][0]
-AXIOMS = _axioms_template()
+#: ProverCheck's report for a clean proof (the fake REPL writes in the request's nonce).
+CHECK_REPORT = ("prover_check 1 nonce=NONCE status=ok type=match axioms=propext,Classical.choice,Quot.sound "
+                "sorry=0 other=0 used=-")
 
 
 def body(file_text: str) -> str:
-    """What the pool sends for a file after importing its header (the match key)."""
-    return split_imports(file_text).body.strip()
+    """What the pool sends for a file after importing its header, up to its epilogue (whose
+    nonce is drawn when it is sent): the match key."""
+    return split_imports(file_text).body.strip().split("\n#prover_check ", 1)[0]
 
 
 def at_line(message: dict, line: int) -> dict:
@@ -73,14 +68,25 @@ class LeanWorld:
 
     def proves(self, problem_text: str, proof_text: str) -> "LeanWorld":
         """``proof_text`` is verified against ``problem_text``: the assembled file gets only the
-        axioms report at its `#print axioms` line."""
+        epilogue's report at its `#prover_check` line."""
         result = audit(proof_text, problem_text)
         assert result.accepted, [r.to_json() for r in result.reasons]
         a = result.assembled(LIMITS)
         msg = {"severity": "info", "pos": {"line": a.axioms_line, "column": 0},
-               "endPos": {"line": a.axioms_line, "column": 13},
-               "data": AXIOMS.replace("Graphiti.run'_refines", a.target)}
+               "endPos": {"line": a.axioms_line, "column": 60}, "data": CHECK_REPORT}
         self.rules.append({"match": {"cmd_contains": body(a.text)}, "response": {"messages": [msg]}})
+        return self
+
+    def fails(self, problem_text: str, proof_text: str) -> "LeanWorld":
+        """``proof_text`` fails definitively: Lean's `unsolved goals` error, and the axioms report
+        at its `#print axioms` line naming `sorryAx` (what Lean prints for a declaration that
+        elaborated with an error). A file the table does not list fails too, but without the
+        report: not definitive, so never served from the cache."""
+        a = audit(proof_text, problem_text).assembled(LIMITS)
+        report = AXIOMS.replace("Graphiti.run'_refines", a.target).replace("[propext", "[propext, sorryAx")
+        msgs = [at_line(UNSOLVED, 1), {"severity": "info", "pos": {"line": a.axioms_line, "column": 0},
+                                       "endPos": {"line": a.axioms_line, "column": 13}, "data": report}]
+        self.rules.append({"match": {"cmd_contains": body(a.text)}, "response": {"messages": msgs}})
         return self
 
     def elaborates(self, file_text: str, extra: list[dict] | None = None) -> "LeanWorld":
@@ -106,14 +112,17 @@ class LeanWorld:
     def command(self) -> list[str]:
         return [sys.executable, "-S", str(FAKE_REPL), str(self.table_path)]
 
-    def pool(self):
+    def pool(self, processes: int = 4):
+        """The real REPL pool over the fake REPL, with more than one process (DESIGN.md: anything
+        that touches Lean is tested with several)."""
         import os
 
         from prover.lean.pool import PoolConfig, ReplPool
 
         self.write()
         return ReplPool(PoolConfig(command=self.command, env={**os.environ, "FAKE_REPL_LOG": str(self.log_path)},
-                                   memory_cap_bytes=None, max_processes=1, import_timeout_s=20))
+                                   memory_cap_bytes=None, max_processes=processes,
+                                   import_timeout_s=20))
 
     def requests(self) -> list[dict]:
         if not self.log_path.exists():
@@ -234,6 +243,13 @@ def pin():
 def formalize(store, world: LeanWorld, script, proof_id: int, **config):
     """Run the formal stage on one proof with the scripted model and the fake REPL: (result,
     scripted backend)."""
+    [result], backend = formalize_many(store, world, script, [proof_id], **config)
+    return result, backend
+
+
+def formalize_many(store, world: LeanWorld, script, proof_ids: list[int], **config):
+    """The formal stage on several proofs at once (one engine, one Lean pool): (results,
+    scripted backend)."""
     from prover.core.formal_records import FormalConfig
     from prover.llm import ScriptedBackend
     from prover.pipeline.formal_run import formalize_proofs
@@ -242,6 +258,6 @@ def formalize(store, world: LeanWorld, script, proof_id: int, **config):
     config.setdefault("trusted_collections", ("mini",))
     cfg = FormalConfig(**config)
     with world.pool() as pool:
-        [result] = formalize_proofs(store, [proof_id], config=cfg, model_config=model_config(), lean_backend=pool,
-                                    pin=pin(), backends={r: backend for r in ROLES})
-    return result, backend
+        results = formalize_proofs(store, proof_ids, config=cfg, model_config=model_config(), lean_backend=pool,
+                                   pin=pin(), backends={r: backend for r in ROLES})
+    return results, backend

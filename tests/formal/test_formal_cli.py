@@ -118,3 +118,44 @@ def test_run_formal_then_show_then_formalize(prover, lean_env):
                    "--direct-attempts", "0", "--repairs-per-node", "0", "--no-refute")
     assert fresh.exit_code == 0, fresh.output
     assert "unsolved" in fresh.stdout and "(stored result)" not in fresh.stdout
+
+
+def test_run_formal_says_an_attempt_failed_and_exits_3(prover, lean_env, monkeypatch):
+    from prover.formal.engine import Attempt
+
+    async def broken(self, st):
+        raise RuntimeError("a bug in one attempt")
+
+    monkeypatch.setattr(Attempt, "sketch_stage", broken)
+    out = prover("run", lean_env, "--formal", "--backend", "scripted", "--trusted", "toy", "--direct-attempts", "1",
+                 "--no-refute", *KNOBS)
+    assert out.exit_code == 3, out.output
+    assert "problem(s) incomplete" not in out.output
+    assert "1 formal attempt(s) ended in an unexpected exception" in out.output
+    assert "RuntimeError: a bug in one attempt" in out.output and "error" in out.stdout
+
+
+def test_dry_run_estimates_the_formal_stage_without_lean(prover, tmp_path, monkeypatch):
+    """Upper bounds, worked by hand for one attempt (R = 0: the final proof only), portfolio of 2,
+    2 direct attempts, negations with 1 prover sample, 1 repair per node, 6 assumed steps:
+    prover 2 + 1 (root) + 6 x (1 + 1) + 6 (repairs) = 21; formalizer 2 x 2 (autoformalization
+    and back-translation, twice) + 2 sketches + 6 alignments = 12; judge 3 x 2 + 6 x 3 = 24;
+    Lean 3 (statement) + 7 (root) + 2 + 6 x 6 + 6 + 1 = 55. No Lean is opened."""
+    monkeypatch.delenv("PROVER_LEAN_REPL", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    problems = tmp_path / "p.jsonl"
+    problems.write_text(json.dumps({"problem_idx": "toy", "question": "Prove that 1 + 1 = 2.", "answer": None,
+                                    "contest": "mini"}) + "\n",
+                        encoding="utf-8")
+    args = ["run", problems, "--dry-run", "--json", "--backend", "scripted", *KNOBS]
+    plain = json.loads(prover(*args).stdout)
+    assert plain["formal"] is None
+    out = prover(*args, "--formal", "--direct-attempts", "2", "--portfolio", "omega,simp", "--repairs-per-node", "1")
+    assert out.exit_code == 0, out.output
+    f = json.loads(out.stdout)["formal"]
+    assert (f["attempts_per_problem"], f["assumed_steps"]) == (1, 6)
+    assert f["calls_by_role"] == {"prover": 21, "formalizer": 12, "judge": 24}
+    assert (f["calls_per_problem"], f["lean_checks"], f["lean_checks_per_problem"]) == (57, 55, 55)
+    text = prover(*[a for a in args if a != "--json"], "--formal", "--formal-sample", "2").stdout
+    assert "formal stage (not in the figures above): up to 3 attempt(s) per problem" in text
+    assert "Lean not opened" in text

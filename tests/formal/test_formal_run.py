@@ -129,3 +129,43 @@ def test_run_without_lean_stops_before_any_model_call(fstore, monkeypatch, tmp_p
                      backends={r: backend for r in ROLES}, progress=False, formal=FormalSettings())
     assert "prover lean doctor" in str(err.value) and "no model was called" in str(err.value)
     assert backend.calls == [] and fstore.formal_attempts_of(problem_id=1) == []
+
+
+def test_an_unexpected_exception_in_one_attempt_is_stored_and_the_run_goes_on(fstore, world, monkeypatch):
+    """A bug hit by one formal attempt marks that attempt `error` with its traceback; the other
+    attempts and the informal search go on; the run is `incomplete` and says why; the same
+    command runs the failed attempt again."""
+    from prover.formal.engine import Attempt
+
+    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
+    world.proves(node("prover_node_1"), node("prover_node_1", "by\n  omega"))
+    real = Attempt.sketch_stage
+    hits = []
+
+    async def first_one_fails(self, st):
+        hits.append(self.proof.id)
+        if len(hits) == 1:
+            raise RuntimeError("a bug in one attempt")
+        return await real(self, st)
+
+    monkeypatch.setattr(Attempt, "sketch_stage", first_one_fails)
+    summary, _ = run(fstore, world)
+    [r] = summary.results
+    assert r.status == "exhausted" and r.rounds == 3
+    statuses = sorted(f["status"] for f in summary.formal)
+    assert statuses.count("error") == 1 and set(statuses) == {"error", "unsolved"} and len(statuses) >= 2
+    [err] = summary.formal_errors
+    assert "RuntimeError: a bug in one attempt" in err["stop_reason"] and summary.status == "incomplete"
+    row = fstore.formal_attempt(err["attempt_id"])
+    assert row.status == "error" and "Traceback" in row.error and "first_one_fails" in row.error
+    from prover.store.schema import Run
+
+    with fstore.session() as s:
+        assert s.get(Run, summary.run_id).summary["formal"]["errors"][0]["attempt_id"] == err["attempt_id"]
+
+    monkeypatch.setattr(Attempt, "sketch_stage", real)
+    again, _ = run(fstore, world)
+    assert again.status == "completed" and again.formal_errors == []
+    redone = next(f for f in again.formal if f["attempt_id"] == err["attempt_id"])
+    assert redone["status"] == "unsolved" and not redone["reused"]
+    assert fstore.formal_attempt(err["attempt_id"]).error is None

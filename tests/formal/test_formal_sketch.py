@@ -23,13 +23,29 @@ def test_steps_tags_holes_and_goals():
         "h2", "a + b = 2 + 3", 1, True, "prover_node_1")
     assert have2.goal.statement() == ("(a b : ℕ) (h₀ : a = 2) (h₁ : b = 3) (h2 : a + b = 2 + 3) : (2 : ℕ) + 3 = 5")
     assert [s.key for s in sk.order()] == ["prover_node_1", "prover_node_2"]
-    assert list(sk.dag().edges) == [("prover_node_1", "prover_node_2")]
+    # h3's statement does not mention h2: independent until a proof of it uses h2.
+    assert list(sk.dag().edges) == []
+    assert list(sk.dag({"prover_node_2": "by\n  nlinarith [h2]"}).edges) == [("prover_node_1", "prover_node_2")]
     assert sk.closing(have2) == "exact prover_node_2 (a := a) (b := b) (h₀ := h₀) (h₁ := h₁) (h2 := h2)"
     assert sk.node_problem(have1).endswith(
         "theorem prover_node_1 (a b : ℕ) (h₀ : a = 2) (h₁ : b = 3) : a + b = 2 + 3 := by\n  sorry\n")
     assert "¬ (∀ (a b : ℕ) (h₀ : a = 2) (h₁ : b = 3), a + b = 2 + 3)" in sk.node_problem(have1, negate=True)
     assert sk.memo_key(have1) == parse_sketch(SKETCH.replace("  -- Step 1", "  -- Step 1, again"),
                                               PROBLEM).memo_key(have1)
+
+
+def test_dag_edges_come_from_what_a_step_mentions():
+    """An edge for an earlier `have` named in a step's statement (or, once proved, its proof) —
+    the latest one of that name — and none for steps merely in scope."""
+    text = SKETCH.replace("have h3 : (2 : ℕ) + 3 = 5 := by sorry",
+                          "have h3 : (2 : ℕ) + 3 = 5 := by sorry\n  have h4 : h2 = h2 ∧ a + b = 5 := by sorry")
+    text = text.replace("rw [h2, h3]", "exact h4.2")
+    sk = parse_sketch(text.strip(), PROBLEM)
+    assert [s.key for s in sk.holes] == ["prover_node_1", "prover_node_2", "prover_node_3"]
+    assert list(sk.dag().edges) == [("prover_node_1", "prover_node_3")]
+    assert sorted(sk.dag({"prover_node_3": "by\n  exact ⟨rfl, by rw [h2, h3.symm]⟩"}).edges) == [
+        ("prover_node_1", "prover_node_3"), ("prover_node_2", "prover_node_3")]
+    assert [s.key for s in sk.order()] == ["prover_node_1", "prover_node_2", "prover_node_3"]
 
 
 def test_assembled_file_closes_holes_with_the_node_lemmas():

@@ -6,11 +6,14 @@ It reads FILE, takes the first rule of TABLE whose ``contains`` occurs in it, an
 rule's messages as ``lean --json`` lines (REPL-form messages from recorded responses are turned
 into Lean's JSON message form: severity ``information`` for ``info``, plus fileName, caption,
 keepFullRange...). Exit code 1 when a message is an error, like Lean. Rules may instead ``hang``
-or ``exit`` (exit_code, stderr). Env FAKE_LEAN_LOG: append one JSON line per run.
+or ``exit`` (exit_code, stderr). Env FAKE_LEAN_LOG: append one JSON line per run. Where a
+message says ``nonce=NONCE``, the fake writes the nonce of FILE's `#prover_check` line instead
+(as ProverCheck's report would carry it).
 """
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -33,7 +36,11 @@ def main():
     if action == "noise":
         print("✔ [2/3] Built Mathlib.Tactic")
     error = False
-    for m in rule.get("messages", []):
+    nonce = re.search(r'^#prover_check .*"([0-9a-f]{32})"', text, re.M)
+    messages = rule.get("messages", [])
+    if nonce:
+        messages = json.loads(json.dumps(messages).replace("nonce=NONCE", "nonce=" + nonce.group(1)))
+    for m in messages:
         sev = {"info": "information"}.get(m["severity"], m["severity"])
         error |= sev == "error"
         print(json.dumps({"severity": sev, "pos": m["pos"], "endPos": m.get("endPos"), "keepFullRange": False,

@@ -23,6 +23,8 @@ Table (JSON):
   supports_gc: bool
   cost: {"import_s": 10, "check_s": [0.5, 5], "scale": 0.02} — sleeps, for the benchmark
 Env FAKE_REPL_LOG: append one JSON line per request ({pid, request, rule, ...}).
+Nonces: where a response says ``nonce=NONCE``, the fake writes the nonce of the request's
+`#prover_check` line instead (as ProverCheck's report would carry it).
 """
 
 import hashlib
@@ -176,6 +178,10 @@ def main():
             resp = json.loads(json.dumps(table["default"]))
         else:
             resp = {"message": "fake REPL: no rule matches this request"}
+        nonce = re.search(r'^#prover_check .*"([0-9a-f]{32})"', cmd or "", re.M)
+        if nonce:
+            # What ProverCheck does: its report carries the nonce of the request's epilogue.
+            resp = json.loads(json.dumps(resp).replace("nonce=NONCE", "nonce=" + nonce.group(1)))
         if "proofState" in req or "tactic" in req:
             resp["proofState"] = next_state
             next_state += 1

@@ -1,5 +1,7 @@
-"""The assembled file: problem text for the preamble, the slots' and the target's statements,
-the model's bodies at their own columns, the configured heartbeat limit, `#print axioms` last."""
+"""The assembled file: the prologue (problem imports, `import ProverCheck`, `Elab.async false`,
+the configured heartbeat limit, the problem's commands), the slots' and the target's statements
+from the problem's text, the fingerprint before any model text, the model's bodies at their own
+columns, and the `#prover_check` epilogue last."""
 
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ def test_limit_is_added_after_the_imports_when_the_preamble_sets_none():
     problem = "import Mathlib\n\nopen Real\n\ntheorem t : (1 : ℝ) = 1 := by sorry\n"
     a = assembled(problem, "theorem t : (1 : ℝ) = 1 := by rfl\n")
     lines = a.text.splitlines()
-    assert lines[0] == "import Mathlib" and lines[2] == "set_option maxHeartbeats 400000" and lines[4] == "open Real"
+    assert lines[:9:2] == ["import Mathlib", "import ProverCheck", "set_option Elab.async false",
+                           "set_option maxHeartbeats 400000", "open Real"]
 
 
 def test_statement_is_the_problems_text_and_body_keeps_its_columns():
@@ -61,9 +64,11 @@ def test_model_lemmas_go_right_before_the_target_after_preamble_defs():
              + p.target.header_text + " := by\n  constructor <;> simp\n")
     a = assembled(problem, proof)
     t = a.text
-    assert t.index("abbrev putnam_1962_a2_solution") < t.index("lemma helper") < t.index("theorem putnam_1962_a2")
-    assert t.rstrip().endswith("#print axioms putnam_1962_a2")
-    assert a.text.splitlines()[a.axioms_line - 1] == "#print axioms putnam_1962_a2"
+    assert (t.index("abbrev putnam_1962_a2_solution") < t.index("axiom _prover_fp") < t.index("lemma helper")
+            < t.index("theorem putnam_1962_a2"))
+    epilogue = '#prover_check putnam_1962_a2 _prover_fp "00000000000000000000000000000000"'
+    assert t.rstrip().endswith(epilogue)
+    assert a.text.splitlines()[a.axioms_line - 1] == epilogue
     # the reference answer comment never reaches the file
     assert "(∃ a c : ℝ, 0 ≤ a ∧ f = (fun x" not in t
     assert [s.name for s in a.answer_slots] == ["putnam_1962_a2_solution"] and a.answer_slots[0].body == "∅"
@@ -94,7 +99,8 @@ def test_namespaced_target_and_postamble():
     problem = "namespace Foo\n\ntheorem bar : True := sorry\n\nend Foo\n"
     a = assembled(problem, "theorem bar : True := trivial\n")
     assert a.target == "Foo.bar"
-    assert a.text.index("end Foo") < a.text.index("#print axioms Foo.bar")
+    assert a.text.index("axiom _root_._prover_fp : True") < a.text.index("theorem bar")
+    assert a.text.index("end Foo") < a.text.index('#prover_check Foo.bar _prover_fp "')
 
 
 def test_lean_name_quotes_odd_parts():
@@ -139,7 +145,8 @@ def test_results_for_a_request_from_a_response_and_an_outcome(store):
                   + p.target.header_text + " := by\n  constructor <;> simp\n")
     req = a.request(toolchain="leanprover/lean4:v4.27.0", mathlib_rev="a3a10db", repl_rev="8948401")
     report = {"severity": "info", "pos": {"line": a.axioms_line, "column": 0},
-              "data": "'putnam_1962_a2' depends on axioms: [propext, Classical.choice, Quot.sound]"}
+              "data": "prover_check 1 nonce=00000000000000000000000000000000 status=ok type=match "
+                      "axioms=propext,Classical.choice,Quot.sound sorry=0 other=0 used=-"}
     done = result_from_response(req, {"messages": [report], "env": 0}, backend="replay", wall_time_s=2.0)
     assert done.verdict is Verdict.VERIFIED_ANSWER_UNCHECKED and done.definitive
     assert done.assembled == a.text and done.cache_key == req.cache_key

@@ -13,6 +13,7 @@ from prover.core.errors import UsageError
 from prover.core.lean_records import ReasonCode as R
 from prover.core.lean_records import Verdict as V
 from prover.lean import audit, explain
+from prover.lean.epilogue import NONCE_PLACEHOLDER
 from prover.lean.verdict import kimina_header_lines
 
 VENDORED = Path(__file__).parent.parent / "fixtures" / "lean" / "kimina"
@@ -23,13 +24,15 @@ def problem_of(proof: str) -> str:
     return proof[: m.end()] + " sorry\n"
 
 
-def with_axioms_report(response: dict, line: int, name: str) -> dict:
-    """Synthetic: the recorded response plus the `#print axioms` line Lean prints for a clean proof."""
+def with_check_report(response: dict, line: int) -> dict:
+    """Synthetic: the recorded response plus the epilogue's report for a clean proof — an info
+    message in the recorded shape with the text ProverCheck logs (never produced by Lean here)."""
     response = json.loads(json.dumps(response))
     inner = response["results"][0]["response"]
+    data = (f"prover_check 1 nonce={NONCE_PLACEHOLDER} status=ok type=match "
+            "axioms=propext,Classical.choice,Quot.sound sorry=0 other=0 used=-")
     inner.setdefault("messages", []).append({"severity": "info", "pos": {"line": line, "column": 0},
-                                             "endPos": {"line": line, "column": 13},
-                                             "data": f"'{name}' depends on axioms: [propext, Classical.choice, Quot.sound]"})
+                                             "endPos": {"line": line, "column": 70}, "data": data})
     return response
 
 
@@ -44,13 +47,12 @@ def check_kimina(name, proof, response):
     if response["results"][0]["error"]:
         assert raw.verdict is V.TIMEOUT and raw.reasons == [R.WALL_TIMEOUT], name
         return None
-    assert raw.verdict is V.INCOMPLETE and raw.reasons == [R.AXIOMS_REPORT_MISSING], name
+    assert raw.verdict is V.INCOMPLETE and raw.reasons == [R.CHECK_REPORT_MISSING], name
     # Kimina strips the leading import lines before checking: its positions are relative to the rest.
     assert raw.line_offset == kimina_header_lines(raw.assembled.text) > 0
-    target = raw.assembled.target
-    synthetic = with_axioms_report(response, raw.assembled.axioms_line - raw.line_offset, target)
+    synthetic = with_check_report(response, raw.assembled.axioms_line - raw.line_offset)
     done = explain(synthetic, problem, proof)
-    assert done.verdict is V.VERIFIED and done.axioms == ("Classical.choice", "Quot.sound", "propext"), name
+    assert done.verdict is V.VERIFIED and done.axioms == ("propext", "Classical.choice", "Quot.sound"), name
     # without the offset the report sits at the wrong line: not verified
     assert explain(synthetic, problem, proof, line_offset=0).verdict is V.INCOMPLETE
     return done

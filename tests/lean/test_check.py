@@ -1,11 +1,13 @@
 """Checking a proof end to end (screen → assemble → backend → verdict → store) and `prover lean
 check` / `prover lean precheck`, with the fake REPL as the backend.
 
-Synthetic responses: Lean answers for the assembled files below were never recorded, so each
-test assembles its response from recorded message templates — the `#print axioms` report of
-shared/fixtures/lean-messages (`guard_msgs` rows: VCA-EPFL/graphiti, leanprover/lean4
-collectAxioms) with the target's name and the assembled file's line put in, and recorded REPL
-messages (tests/fixtures/lean_proc/repl_pairs.jsonl) moved to the target's lines."""
+Synthetic responses: Lean answers for the assembled files below were never recorded (and
+ProverCheck was never compiled), so each test assembles its response from recorded message
+shapes — an info message shaped like the REPL's (severity, pos at column 0, endPos) carrying the
+text ProverCheck's source logs, with the nonce the fake REPL read from the file it was sent, at
+the epilogue's line — and recorded REPL messages (tests/fixtures/lean_proc/repl_pairs.jsonl)
+moved to the target's lines. Where a response says `nonce=NONCE`, the fake REPL writes in the nonce
+of the request's `#prover_check` line (tests/lean/fake_repl.py), as ProverCheck would."""
 
 from __future__ import annotations
 
@@ -27,14 +29,15 @@ pytestmark = pytest.mark.timeout(60)
 DATA = Path(__file__).parent.parent / "fixtures" / "data" / "lean"
 PROBLEM = (DATA / "minif2f" / "amc12a_2019_p21.lean").read_text()
 PROOF = PROBLEM.replace(":= by sorry", ":= by\n  subst h₀\n  norm_num")
-# Recorded templates (see the module docstring).
-STANDARD = "'Graphiti.run'_refines' depends on axioms: [propext, Classical.choice, Quot.sound]"
-NATIVE = "'one_add_one' depends on axioms: [Lean.ofReduceBool, Lean.trustCompiler]"
+# ProverCheck's report (see the module docstring); NONCE is replaced by the fake REPL.
+STANDARD = ("prover_check 1 nonce=NONCE status=ok type=match axioms=propext,Classical.choice,Quot.sound "
+            "sorry=0 other=0 used=-")
+NATIVE = "prover_check 1 nonce=NONCE status=ok type=match axioms=- sorry=0 other=2 used=-"
 
 
-def axioms_message(template: str, old: str, name: str, line: int) -> dict:
-    return {"severity": "info", "pos": {"line": line, "column": 0}, "endPos": {"line": line, "column": 13},
-            "data": template.replace(old, name)}
+def axioms_message(template: str, line: int) -> dict:
+    return {"severity": "info", "pos": {"line": line, "column": 0}, "endPos": {"line": line, "column": 60},
+            "data": template}
 
 
 @pytest.fixture
@@ -48,7 +51,7 @@ def pin():
 
 
 def verified_response(assembled) -> dict:
-    return {"messages": [axioms_message(STANDARD, "Graphiti.run'_refines", assembled.target, assembled.axioms_line)]}
+    return {"messages": [axioms_message(STANDARD, assembled.axioms_line)]}
 
 
 def test_verified_through_the_pool(fake, assembled, pin):
@@ -57,30 +60,36 @@ def test_verified_through_the_pool(fake, assembled, pin):
         out = check_proof(PROOF, PROBLEM, pool, pin=pin)
     r = out.result
     assert r.verdict is Verdict.VERIFIED and out.exit_code == 0
-    assert r.axioms == ("Classical.choice", "Quot.sound", "propext")
+    assert r.axioms == ("propext", "Classical.choice", "Quot.sound")
     assert r.backend == "repl" and r.toolchain == "leanprover/lean4:v4.27.0"
     assert r.mathlib_rev == pin.mathlib_rev and r.repl_rev == "tag:v4.27.0"
+    assert r.detail == "prologue: maxHeartbeats 0 → 400000 at problem line 3"  # recorded with the check
     # The pool sent exactly the assembled file: imports once, the rest with env 0.
     reqs = fake.requests()
-    assert reqs[0]["request"]["cmd"] == "import Mathlib"
-    assert reqs[1]["request"]["cmd"].lstrip("\n") == assembled.text[len("import Mathlib"):].lstrip("\n")
+    assert reqs[0]["request"]["cmd"] == "import Mathlib\nimport ProverCheck"
+    sent = reqs[1]["request"]["cmd"].lstrip("\n")
+    assert sent.startswith("set_option Elab.async false")
+    # the file sent is the stored one with a fresh nonce in its epilogue, nothing else changed
+    nonce = sent.rsplit('"', 2)[1]
+    assert len(nonce) == 32 and nonce != "0" * 32 and r.assembled == assembled.text
+    assert assembled.with_nonce(nonce).endswith(sent)
 
 
 def test_axioms_report_elsewhere_is_not_verified(fake, assembled, pin):
     """The same report one line off (a proof could print text): not the file's own report."""
-    msg = axioms_message(STANDARD, "Graphiti.run'_refines", assembled.target, assembled.axioms_line - 1)
+    msg = axioms_message(STANDARD, assembled.axioms_line - 1)
     fake.write({"default": {"messages": [msg]}})
     with fake.pool() as pool:
         r = check_proof(PROOF, PROBLEM, pool, pin=pin).result
     assert r.verdict is Verdict.INCOMPLETE
-    assert ReasonCode.AXIOMS_REPORT_MISSING in r.reasons
+    assert ReasonCode.CHECK_REPORT_MISSING in r.reasons
 
 
 def test_sorry_warning_error_and_native_axioms(fake, assembled, pair, pin):
     line = assembled.text[: assembled.text.index("theorem")].count("\n") + 1
     warn = [{**m, "pos": {**m["pos"], "line": line}} for m in pair(705)["response"]["messages"]]
     err = [{**m, "pos": {**m["pos"], "line": line + 3}} for m in pair(790)["response"]["messages"]]
-    native = axioms_message(NATIVE, "one_add_one", assembled.target, assembled.axioms_line)
+    native = axioms_message(NATIVE, assembled.axioms_line)
     ok = verified_response(assembled)["messages"]
     cases = {"warn": (warn + ok, Verdict.INCOMPLETE, ReasonCode.SORRY_WARNING),
              "err": (err + ok, Verdict.FAILED, ReasonCode.LEAN_ERROR),
@@ -184,7 +193,7 @@ def test_cli_check_exit_codes(cli_env, fake, assembled, pair):
     res = _check(cli_env, "--json")
     # Not a complete answer for the file (no axioms report): inconclusive, not "definitively not".
     assert res.exit_code == 3
-    assert json.loads(res.output)["reasons"] == ["axioms-report-missing"]
+    assert json.loads(res.output)["reasons"] == ["check-report-missing"]
     fake.write({"default": {"messages": pair(790)["response"]["messages"] + verified_response(assembled)["messages"]}})
     res = _check(cli_env)
     assert res.exit_code == 1 and res.output.startswith("failed")
@@ -265,3 +274,16 @@ def test_cli_precheck_marks_incompatible_and_caches(cli_env, fake, tmp_path):
         pin = read_pin(REPO_ROOT / "lean_project")
         bad = store.incompatible_statement_ids(toolchain=pin.toolchain, mathlib_rev=pin.mathlib_rev)
         assert len(bad) == 1
+
+
+def test_a_backend_without_prover_check_is_unavailable_not_failed(fake, pin):
+    """A Lake project (or Kimina server) where ProverCheck is not built: the import error (in the
+    wording of the recorded `unknown module prefix` header failure, tests/lean/test_pool.py) makes
+    the check inconclusive, never a cached `failed`."""
+    fake.write({"import_errors": {"ProverCheck": "unknown module prefix 'ProverCheck'\n\nNo directory "
+                                                 "'ProverCheck' or file 'ProverCheck.olean' in the search path"},
+                "default": {}})
+    with fake.pool() as pool:
+        out = check_proof(PROOF, PROBLEM, pool, pin=pin)
+    assert out.result.verdict is Verdict.UNAVAILABLE and not out.result.definitive and out.exit_code == 3
+    assert ReasonCode.CHECK_LIBRARY_MISSING in out.result.reasons

@@ -150,3 +150,78 @@ def test_regex_character_classes_match_the_lean_predicates():
             continue
         assert bool(_ID_FIRST_RE.match(c)) == is_id_first(c), hex(v)
         assert (_IDENT_RE.match("a" + c).end() == 2) == is_id_rest(c), hex(v)
+
+
+# -- issue 16: misreadings of real proofs ------------------------------------------------------
+
+def test_indexing_with_a_proof_is_not_a_char_literal():
+    # `xs[i]'h` is Lean's `getElem` with a bound proof: `]'` is one token, `hi_L` an identifier.
+    lexed = lex("exact L[i + 1]'hi_L")
+    assert not lexed.errors
+    assert kinds("L[i + 1]'hi_L")[-2:] == [("symbol", "]'"), ("ident", "hi_L")]
+    assert kinds("xs[0]'(by simp)")[3] == ("symbol", "]'")
+
+
+def test_char_literal_quote_versus_prime():
+    assert kinds("'\"' h' h''") == [("char", "'\"'"), ("ident", "h'"), ("ident", "h''")]
+    assert kinds("f '\\'' x") == [("ident", "f"), ("char", "'\\''"), ("ident", "x")]
+
+
+def test_raw_strings_with_hashes_hide_quotes_and_braces():
+    assert kinds('r##"a"#{b}"## x') == [("string", 'r##"a"#{b}"##'), ("ident", "x")]
+
+
+def test_nested_and_doc_comments_around_code():
+    assert idents("/-- doc /- inner -/ still doc -/ a /- x /- y -/ sorry -/ b") == ["a", "b"]
+
+
+def test_quoted_names_are_unquoted_on_every_part():
+    toks = lex("«Lean».«Meta».x Lean.Meta.x").tokens
+    assert toks[0].parts == toks[1].parts == ("Lean", "Meta", "x")
+    assert toks[0].quoted and not toks[1].quoted
+
+
+def test_interpolated_strings_lex_their_code_parts():
+    toks = lex('s!"a{sorry + f "}" x}b{ {y := 1}.y }c" done').tokens
+    assert [(t.kind.value, t.text, t.interp) for t in toks] == [
+        ("ident", "s!", False), ("string", '"a{', True), ("ident", "sorry", False), ("symbol", "+", False),
+        ("ident", "f", False), ("string", '"}"', False), ("ident", "x", False), ("string", "}b{", True),
+        ("symbol", "{", False), ("ident", "y", False), ("symbol", ":=", False), ("number", "1", False),
+        ("symbol", "}", False), ("symbol", ".", False), ("ident", "y", False), ("string", '}c"', True),
+        ("ident", "done", False)]
+    # `throwError`, `m!`, `f!` take interpolated strings too; a plain string does not
+    assert [t.text for t in lex('throwError "bad {e}"').tokens] == ["throwError", '"bad {', "e", '}"']
+    assert [t.text for t in lex('m!"{x}" f!"{y}"').tokens] == ["m!", '"{', "x", '}"', "f!", '"{', "y", '}"']
+    assert [t.text for t in lex('trace "{x}"').tokens] == ["trace", '"{x}"']
+    assert [t.text for t in lex('s! "{x}"').tokens] == ["s!", '"{x}"']  # `s!` must touch the quote
+    assert lex('s!"a{').errors and lex('s!"a{x}').errors
+
+
+def test_open_renaming_in_a_proof_is_one_clause():
+    from prover.lean.syntax import in_chain, split_commands
+
+    text = "theorem t : True := by\n  open Nat renaming succ → s, pred → p in\n  trivial\n"
+    lexed = lex(text)
+    assert [c.head for c in split_commands(lexed)] == ["theorem"]
+    k = next(i for i, t in enumerate(lexed.tokens) if t.text == "open")
+    chain = in_chain(lexed.tokens, k)
+    assert chain.has_in and not chain.command_level
+
+
+def test_private_lemma_after_a_repeated_open_keeps_its_modifier():
+    from prover.lean.syntax import split_commands
+
+    lexed = lex("open Real\nprivate lemma aux : True := trivial\nopen private foo in\ntheorem t : True := aux\n")
+    cmds = split_commands(lexed)
+    assert [c.head for c in cmds] == ["open", "lemma", "theorem"]
+    assert [lexed.tokens[m].text for m in cmds[1].decl.modifiers] == ["private"]
+    assert lexed.tokens[cmds[0].end - 1].text == "Real"
+
+
+def test_aesop_rule_phase_unsafe_is_no_command():
+    from prover.lean.syntax import split_commands
+
+    lexed = lex("theorem t : True := by\n  aesop (add unsafe 50% apply foo, safe apply bar)\n")
+    assert [c.head for c in split_commands(lexed)] == ["theorem"]
+    # a modifier before a declaration still starts one
+    assert [c.head for c in split_commands(lex("unsafe def f : ℕ := 1\n"))] == ["def"]

@@ -75,3 +75,77 @@ def test_real_repl_speaks_the_recorded_protocol():
     assert resp["env"] == 1
     assert resp["sorries"][0]["goal"] == "x : Unit\n⊢ Nat"
     assert resp["messages"][0]["severity"] == "warning" and "sorry" in resp["messages"][0]["data"]
+
+
+# -- ProverCheck on real Lean (what a first run must confirm: lean_project/README.md) -------------
+
+PROVER_CHECK_FILE = """import ProverCheck
+
+set_option Elab.async false
+
+axiom _prover_fp (a b : Nat) : a + b = b + a
+
+theorem good (a b : Nat) : a + b = b + a := Nat.add_comm a b
+
+theorem restated : ∀ a b : Nat, a + b = b + a := fun a b => Nat.add_comm a b
+
+theorem other (a b : Nat) : a * b = b * a := Nat.mul_comm a b
+
+theorem uses_sorry (a b : Nat) : a + b = b + a := sorry
+
+theorem main (a b : Nat) : a + b = b + a := good a b
+
+axiom _prover_fp_d (n : Nat) : Fin (n + 1)
+
+def construct (n : Nat) : Fin (n + 1) := ⟨0, Nat.succ_pos n⟩
+
+#prover_check good _prover_fp "NONCE"
+
+#prover_check restated _prover_fp "NONCE"
+
+#prover_check other _prover_fp "NONCE"
+
+#prover_check uses_sorry _prover_fp "NONCE"
+
+#prover_check missing _prover_fp "NONCE"
+
+#prover_check main _prover_fp "NONCE" [good, other]
+
+#prover_check construct _prover_fp_d "NONCE"
+"""
+
+
+def test_prover_check_builds_and_reports_in_the_parsed_format():
+    """`lake build ProverCheck`, then one file through file mode: each `#prover_check` logs one
+    info message at its own line, column 0, that `parse_check_message` reads whole — kernel match,
+    definitional restatement, mismatch, `sorryAx`, a missing target, and the constants used."""
+    from prover.core.lean_proc_records import LeanRunRequest
+    from prover.lean.epilogue import new_nonce, parse_check_message
+    from prover.lean.verdict import normalize_response
+
+    lake = find_executable("lake")
+    build = subprocess.run([lake, "build", "ProverCheck"], cwd=PROJECT, capture_output=True, text=True, timeout=1800)
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    nonce = new_nonce()
+    text = PROVER_CHECK_FILE.replace("NONCE", nonce)
+    backend = _backend("file")
+    try:
+        raw = backend.check(LeanRunRequest(code=text, timeout_s=600))
+    finally:
+        backend.close()
+    assert raw.status == "ok", raw.error
+    messages = normalize_response(raw.response).messages
+    lines = {line.split()[1]: i for i, line in enumerate(text.splitlines(), 1) if line.startswith("#prover_check")}
+    reports = {}
+    for name, line in lines.items():
+        at = [m for m in messages if m.pos is not None and m.pos.line == line]
+        assert len(at) == 1 and at[0].severity == "info" and at[0].pos.column == 0, (name, at)
+        reports[name] = parse_check_message(at[0].data)
+        assert reports[name] is not None and reports[name].nonce == nonce, at[0].data
+    for name in ("good", "restated", "main", "construct"):
+        r = reports[name]
+        assert (r.status, r.type_check, r.sorry, r.other_axioms) == ("ok", "match", False, 0), name
+    assert reports["other"].type_check == "mismatch"
+    assert reports["uses_sorry"].sorry and reports["uses_sorry"].type_check == "match"
+    assert reports["missing"].status == "missing-target"
+    assert reports["main"].used == "10" and reports["good"].used is None

@@ -77,6 +77,23 @@ LEGIT_MINIF2F = {
     "image and preimage notation": PROOF.replace("  norm_num\n", "  have : (id '' {x}) = id ⁻¹' {x} := by simp\n  norm_num\n"),
     "set_option with positive heartbeats in proof": PROOF.replace(
         "  norm_num\n", "  set_option maxHeartbeats 400000 in\n  norm_num\n"),
+    # model text by capability (screen rules 2)
+    "auxiliary def, instance, structure": "def four : ℝ := 4\ninstance : Fact (1 < 2) := ⟨by norm_num⟩\n"
+                                          "structure S where\n  x : ℕ\n" + PROOF,
+    "open, open … in, open scoped": "open Function\nopen scoped BigOperators\nopen Nat in\n"
+                                    "lemma aux : True := trivial\n" + PROOF,
+    "namespace and section closed before the target": "namespace Foo\nsection\nvariable (y : ℝ)\n"
+                                                      "lemma aux : y = y := rfl\nend\nend Foo\n" + PROOF,
+    "universe, mutual": "universe u\nmutual\ntheorem a : True := trivial\nend\n" + PROOF,
+    "attributes from the minimal list": "attribute [simp] add_comm\nattribute [local instance] Classical.propDecidable\n"
+                                        "@[simp, norm_cast] lemma aux : (2 : ℝ) = 2 := rfl\n" + PROOF,
+    "set_option commands and prefixes, 0 capped": "set_option maxHeartbeats 0 in\nset_option autoImplicit true\n"
+                                                  + PROOF.replace("  norm_num\n", "  set_option maxHeartbeats 0 in\n"
+                                                                  "  norm_num\n"),
+    "local notation": "local notation \"four\" => (4 : ℝ)\n" + PROOF,
+    "#check and #print axioms": PROOF + "#check two_add_two\n#print axioms two_add_two\n",
+    "exact? and apply? (Seed-Prover writes them; Lean closes the goal or it stays sorry)": PROOF.replace(
+        "  norm_num\n", "  have : (2 : ℝ) + 2 = 4 := by exact?\n  norm_num\n"),
 }
 
 
@@ -123,8 +140,8 @@ EXPLOITS = [
     ("quoted sorry", body("  exact «sorry»\n"), R.SORRY),
     ("dotted sorryAx", body("  exact _root_.sorryAx _ true\n"), R.SORRY),
     ("sorry in aux lemma", "lemma aux : False := sorry\n" + PROOF, R.SORRY),
-    ("stop", body("  exact?\n"), R.SUGGESTION_TACTIC),
-    ("apply?", body("  apply?\n"), R.SUGGESTION_TACTIC),
+    ("stop", body("  stop\n  norm_num\n"), R.SORRY),
+    ("plausible", body("  plausible\n"), R.SORRY),
     ("rw?", body("  rw?\n"), R.SUGGESTION_TACTIC),
     ("hint", body("  hint\n"), R.SUGGESTION_TACTIC),
     ("native_decide", body("  native_decide\n"), R.NATIVE),
@@ -139,36 +156,26 @@ EXPLOITS = [
     ("csimp", "@[csimp] theorem aux : @id = @id := rfl\n" + PROOF, R.UNSAFE),
     ("#exit", PROOF + "#exit\n", R.HASH_COMMAND),
     ("#eval", "#eval 1\n" + PROOF, R.HASH_COMMAND),
-    ("#print", PROOF + "#print axioms two_add_two\n", R.HASH_COMMAND),
+    ("#print", PROOF + "#print two_add_two\n", R.HASH_COMMAND),
     ("run_cmd", "run_cmd Lean.logInfo \"hi\"\n" + PROOF, R.META_PROGRAM),
     ("run_tac", body("  run_tac Lean.Elab.Tactic.evalTactic (← `(tactic| norm_num))\n"), R.META_PROGRAM),
     ("by_elab", body("  exact by_elab pure default\n"), R.META_PROGRAM),
     ("elab", "elab \"cheat\" : tactic => pure ()\n" + PROOF, R.META_PROGRAM),
     ("macro", "macro \"cheat\" : tactic => `(tactic| sorry)\n" + PROOF, R.NOTATION),
     ("macro_rules", "macro_rules | `(tactic| norm_num) => `(tactic| sorry)\n" + PROOF, R.NOTATION),
-    ("notation", "local notation \"four\" => 5\n" + PROOF, R.NOTATION),
+    ("notation", "notation \"four\" => 5\n" + PROOF, R.NOTATION),
     ("infix", "infixl:65 \" +' \" => HAdd.hAdd\n" + PROOF, R.NOTATION),
     ("syntax", "syntax \"cheat\" : tactic\n" + PROOF, R.NOTATION),
     ("initialize", "initialize pure ()\n" + PROOF, R.META_PROGRAM),
-    ("def", "def four : ℝ := 4\n" + PROOF, R.DEFINITION),
-    ("instance", "instance : Fact (1 < 2) := ⟨by norm_num⟩\n" + PROOF, R.DEFINITION),
-    ("structure", "structure S where\n  x : ℕ\n" + PROOF, R.DEFINITION),
-    ("attribute", "attribute [simp] add_comm\n" + PROOF, R.SCOPE_COMMAND),
-    ("attribute local instance", "attribute [local instance] Classical.propDecidable\n" + PROOF, R.SCOPE_COMMAND),
-    ("namespace", "namespace Foo\n" + PROOF + "end Foo\n", R.SCOPE_COMMAND),
-    ("section", "section\nvariable (y : ℝ)\n" + PROOF + "end\n", R.SCOPE_COMMAND),
-    ("universe", "universe u\n" + PROOF, R.SCOPE_COMMAND),
-    ("export", "export Real (pi)\n" + PROOF, R.SCOPE_COMMAND),
-    ("open … in before target", "open Nat in\n" + PROOF, R.OPEN_IN_COMMAND),
-    ("open … in before aux", "open Nat in\nlemma aux : True := trivial\n" + PROOF, R.OPEN_IN_COMMAND),
-    ("plain open", "open Function\n" + PROOF, R.COMMAND_NOT_ALLOWED),
-    ("set_option … in before target", "set_option maxRecDepth 1000 in\n" + PROOF, R.SET_OPTION_IN_COMMAND),
+    ("attribute outside the list", "attribute [aesop safe] add_comm\n" + PROOF, R.ATTRIBUTE_NOT_ALLOWED),
+    ("target inside a model namespace", "namespace Foo\n" + PROOF + "end Foo\n", R.SCOPE_UNBALANCED),
+    ("target inside a section with variables", "section\nvariable (y : ℝ)\n" + PROOF + "end\n", R.SCOPE_UNBALANCED),
+    ("unclosed namespace", "namespace Foo\nlemma aux : True := trivial\n" + PROOF, R.SCOPE_UNBALANCED),
+    ("export", "export Real (pi)\n" + PROOF, R.UNKNOWN_COMMAND),
+    ("open … in before target", "open Nat in\n" + PROOF, R.TARGET_MISMATCH),
     ("debug.skipKernelTC", "set_option debug.skipKernelTC true in\n" + PROOF, R.SET_OPTION_NOT_ALLOWED),
     ("debug option in proof", body("  set_option debug.skipKernelTC true in\n  norm_num\n"), R.SET_OPTION_NOT_ALLOWED),
-    ("maxHeartbeats 0 in proof", body("  set_option maxHeartbeats 0 in\n  norm_num\n"), R.SET_OPTION_NOT_ALLOWED),
-    ("maxHeartbeats 0 command", "set_option maxHeartbeats 0 in\n" + PROOF, R.SET_OPTION_NOT_ALLOWED),
-    ("autoImplicit", body("  set_option autoImplicit true in\n  norm_num\n"), R.SET_OPTION_NOT_ALLOWED),
-    ("plain set_option", "set_option autoImplicit true\n" + PROOF, R.COMMAND_NOT_ALLOWED),
+    ("Elab.async option", "set_option Elab.async true\n" + PROOF, R.SET_OPTION_NOT_ALLOWED),
     ("example instead of target", "example (x : ℝ) (h₀ : x = 2) : x + x = 4 := by subst h₀; norm_num\n",
      R.TARGET_MISSING),
     ("renamed target", PROOF.replace("two_add_two", "two_add_two'"), R.TARGET_MISSING),
@@ -181,16 +188,15 @@ EXPLOITS = [
     ("target twice", PROOF + "\n" + PROOF.replace("norm_num", "linarith"), R.TARGET_DUPLICATE),
     ("import Lean", "import Lean\n" + PROOF, R.IMPORT),
     ("late import", PROOF + "import Mathlib.Tactic\n", R.IMPORT),
-    ("interpolated string", body("  have := s!\"{sorry}\"\n  norm_num\n"), R.AMBIGUOUS_STRING),
+    ("interpolated string", body("  have := s!\"{sorry}\"\n  norm_num\n"), R.SORRY),
     ("string braces", body("  trace \"{x}\"\n  norm_num\n"), R.AMBIGUOUS_STRING),
     ("glued char literal", body("  have : 'a' = 'a' := rfl\n  have := (· ∘'a')\n  norm_num\n"), R.AMBIGUOUS_STRING),
     ("unterminated comment", PROOF + "/- hides the rest\n", R.MALFORMED_TEXT),
     ("unterminated string", PROOF + "#print \"x\n", R.MALFORMED_TEXT),
-    ("Lean 3 end", body("begin\n  norm_num\nend\n"), R.SCOPE_COMMAND),
-    ("mutual", "mutual\ntheorem a : True := trivial\nend\n" + PROOF, R.SCOPE_COMMAND),
-    ("disallowed attribute", "@[instance] theorem aux : Fact (1 < 2) := ⟨by norm_num⟩\n" + PROOF,
+    ("Lean 3 end", body("begin\n  norm_num\nend\n"), R.SCOPE_UNBALANCED),
+    ("disallowed attribute", "@[positivity] theorem aux : Fact (1 < 2) := ⟨by norm_num⟩\n" + PROOF,
      R.ATTRIBUTE_NOT_ALLOWED),
-    ("partial modifier", "partial theorem aux : True := trivial\n" + PROOF, R.MODIFIER_NOT_ALLOWED),
+    ("partial modifier", "partial theorem aux : True := trivial\n" + PROOF, R.UNSAFE),
     ("stray text", "Here is the proof:\n" + PROOF, R.COMMAND_NOT_ALLOWED),
     ("bv_decide", body("  bv_decide\n"), R.NATIVE),
 ]
@@ -210,10 +216,15 @@ def test_empty_proofs_are_rejected():
     assert codes(MINIF2F, "-- nothing\n/- at all -/\n") == {R.EMPTY_PROOF}
 
 
-def test_header_of_another_data_set_is_not_a_repeat():
-    # `open … Nat …` changes how the statement's names resolve: not in this problem's preamble.
+def test_header_of_another_data_set_is_model_text():
+    # `open … Nat …` may change how the statement's names resolve: it is not this problem's
+    # preamble, so it stays model text in front of the target, where the trusted epilogue's kernel
+    # comparison with the fingerprint judges the statement (DESIGN.md); the screen lets it through.
     problem = "import Mathlib\n\ntheorem t (n : ℕ) : n + 0 = n := by sorry\n"
-    assert R.COMMAND_NOT_ALLOWED in codes(problem, HEADER + "theorem t (n : ℕ) : n + 0 = n := by simp\n")
+    result = screen(LeanProblem.parse(problem), HEADER + "theorem t (n : ℕ) : n + 0 = n := by simp\n")
+    assert result.accepted
+    assert [result.parts.command_text(c) for c in result.parts.aux] == [
+        "set_option maxHeartbeats 0", "open BigOperators Real Nat Topology Rat"]
 
 
 def test_answer_slot_rules():

@@ -151,9 +151,10 @@ def test_setup_runs_cache_get_clones_and_builds_the_repl(no_lean, project, tmp_p
     pin = setup(project, echo=lines.append)
     calls = log.read_text().splitlines()
     assert calls[0] == f"lake exe cache get @ {project}"
-    assert calls[1] == (f"git clone --depth 1 --branch v4.27.0 https://github.com/leanprover-community/repl "
+    assert calls[1] == f"lake build ProverCheck @ {project}"  # the epilogue's command library
+    assert calls[2] == (f"git clone --depth 1 --branch v4.27.0 https://github.com/leanprover-community/repl "
                         f"{project}/.lake/repl")
-    assert calls[2] == f"lake build @ {project}/.lake/repl"
+    assert calls[3] == f"lake build @ {project}/.lake/repl"
     assert pin.repl_rev == "0123456789abcdef0123456789abcdef01234567"
     assert Path(pin.repl_binary).exists()
     assert lines[0].startswith("$ ") and "cache get" in lines[0]

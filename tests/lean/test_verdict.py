@@ -2,10 +2,12 @@
 message table, the REPL transcripts of v4.9 → v4.33, the Kimina `/verify` responses) goes
 through the verdict logic, with expected verdicts written here.
 
-Recorded responses never contain the `#print axioms` report of an assembled file (nobody ran
-our files), so a recorded response alone is never `verified`. The tests marked "synthetic"
-add a recorded `#print axioms` message (the `guard_msgs` templates) at the line where the
-assembled file puts its `#print axioms` command, to exercise the positive path."""
+Recorded responses never contain the `#prover_check` report of an assembled file (nobody ran
+our files: ProverCheck was never compiled), so a recorded response alone is never `verified`.
+The tests marked "synthetic" add an information message in the recorded shape of a REPL info
+message (severity, pos at column 0, endPos) whose text is the report ProverCheck's source says it
+logs, at the line where the assembled file puts its epilogue, to exercise the positive path.
+`#print axioms` messages (the `guard_msgs` templates) no longer count for anything."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from lean_replay import transcript
 
 from prover.core.lean_records import ReasonCode as R
 from prover.core.lean_records import Verdict as V
-from prover.lean.verdict import (is_heartbeat_error, is_sorry_warning, normalize_response, parse_axioms_message,
-                                 statement_verdict, verdict_from_outcome, verdict_from_response)
+from prover.lean.epilogue import NONCE_PLACEHOLDER
+from prover.lean.verdict import (is_heartbeat_error, is_sorry_warning, normalize_response, statement_verdict,
+                                 verdict_from_outcome, verdict_from_response)
 
 VENDORED = Path(__file__).parent.parent / "fixtures" / "lean"
 GUARD = [json.loads(line) for line in (VENDORED / "guard_msgs.jsonl").read_text().splitlines()]
@@ -54,30 +57,30 @@ def row_key(r):
 
 EXPECTED = {
     ("v4.33.0-rc2", "test/Mathlib/test/20240209", 0): (V.INCOMPLETE, {R.SORRY_WARNING, R.SORRY_REPORTED,
-                                                                       R.AXIOMS_REPORT_MISSING}),
+                                                                       R.CHECK_REPORT_MISSING}),
     ("v4.33.0-rc2", "test/Mathlib/test/20240209", 1): (V.FAILED, {R.LEAN_ERROR, R.SORRY_REPORTED}),
-    ("v4.33.0-rc2", "test/Mathlib/test/H20231020", 0): (V.INCOMPLETE, {R.AXIOMS_REPORT_MISSING}),
+    ("v4.33.0-rc2", "test/Mathlib/test/H20231020", 0): (V.INCOMPLETE, {R.CHECK_REPORT_MISSING}),
     ("v4.33.0-rc2", "test/Mathlib/test/H20231115", 2): (V.FAILED, {R.PROOF_INCOMPLETE}),
     ("v4.33.0-rc2", "test/Mathlib/test/exact", 2): (V.INCOMPLETE, {R.TACTIC_MODE_ONLY}),
     ("v4.33.0-rc2", "test/Mathlib/test/exact", 4): (V.FAILED, {R.LEAN_ERROR}),
     ("v4.33.0-rc2", "test/Mathlib/test/induction", 4): (V.INCOMPLETE, {R.SORRY_REPORTED}),
-    ("v4.33.0-rc2", "test/have_by_sorry", 0): (V.FAILED, {R.LEAN_ERROR, R.SORRY_REPORTED, R.AXIOMS_REPORT_MISSING}),
+    ("v4.33.0-rc2", "test/have_by_sorry", 0): (V.FAILED, {R.LEAN_ERROR, R.SORRY_REPORTED, R.CHECK_REPORT_MISSING}),
     ("v4.33.0-rc2", "test/app_type_mismatch2", 4): (V.FAILED, {R.PROOF_INCOMPLETE}),
     ("v4.33.0-rc2", "test/Mathlib/test/placeholder_synthesis", 4): (V.FAILED, {R.PROOF_INCOMPLETE}),
     ("v4.33.0-rc2", "test/unknown_environment", 0): (V.CRASHED, {R.BACKEND_ERROR}),
-    ("v4.33.0-rc2", "test/variables", 1): (V.INCOMPLETE, {R.AXIOMS_REPORT_MISSING}),
+    ("v4.33.0-rc2", "test/variables", 1): (V.INCOMPLETE, {R.CHECK_REPORT_MISSING}),
     ("v4.26.0", "test/Mathlib/test/20240209", 0): (V.INCOMPLETE, {R.SORRY_WARNING, R.SORRY_REPORTED,
-                                                                   R.AXIOMS_REPORT_MISSING}),
+                                                                   R.CHECK_REPORT_MISSING}),
     ("v4.19.0", "test/Mathlib/test/exact", 2): (V.INCOMPLETE, {R.TACTIC_MODE_ONLY}),
     ("v4.19.0", "test/assumption_proof", 1): (V.INCOMPLETE, {R.TACTIC_MODE_ONLY}),
     ("v4.15.0", "test/Mathlib/test/exact", 4): (V.FAILED, {R.LEAN_ERROR}),
     ("v4.9.0", "test/Mathlib/test/20240209", 0): (V.INCOMPLETE, {R.SORRY_WARNING, R.SORRY_REPORTED,
-                                                                  R.AXIOMS_REPORT_MISSING}),
+                                                                  R.CHECK_REPORT_MISSING}),
     ("v4.9.0", "test/Mathlib/test/20240209", 1): (V.FAILED, {R.LEAN_ERROR, R.TACTIC_MODE_ONLY}),
     ("v4.9.0", "test/Mathlib/test/H20231115", 2): (V.FAILED, {R.PROOF_INCOMPLETE}),
-    ("v4.9.0", "test/def_eval", 1): (V.INCOMPLETE, {R.AXIOMS_REPORT_MISSING}),
-    ("kimina", "goedel-lean_workbook_10009"): (V.INCOMPLETE, {R.AXIOMS_REPORT_MISSING}),
-    ("kimina", "goedel-lean_workbook_1001"): (V.INCOMPLETE, {R.AXIOMS_REPORT_MISSING}),
+    ("v4.9.0", "test/def_eval", 1): (V.INCOMPLETE, {R.CHECK_REPORT_MISSING}),
+    ("kimina", "goedel-lean_workbook_10009"): (V.INCOMPLETE, {R.CHECK_REPORT_MISSING}),
+    ("kimina", "goedel-lean_workbook_1001"): (V.INCOMPLETE, {R.CHECK_REPORT_MISSING}),
     ("kimina", "goedel-lean_workbook_10036"): (V.TIMEOUT, {R.WALL_TIMEOUT}),
 }
 
@@ -117,7 +120,7 @@ def test_every_recorded_response_obeys_the_rules(message_rows):
         elif any(is_sorry_warning(m["data"]) for m in r["messages"]) or resp.get("sorries"):
             assert result.verdict is V.INCOMPLETE, r["source"]
         else:
-            assert result.reasons == [R.AXIOMS_REPORT_MISSING], r["source"]
+            assert result.reasons == [R.CHECK_REPORT_MISSING], r["source"]
         seen[result.verdict] += 1
     assert all(seen.values()), seen
 
@@ -164,69 +167,96 @@ def test_vendored_transcripts_both_wordings():
         assert bad_premise.verdict is V.FAILED
 
 
-# -- the `#print axioms` report (synthetic responses from recorded templates) -------------------
+# -- the epilogue's report (synthetic responses: recorded message shapes, ProverCheck's text) -----
 
 AXIOMS_LINE = 12
+NONCE = "3f9a0c1d2e4b5a6978877665544332211"[:32]
+
+
+def report(nonce: str = NONCE_PLACEHOLDER, status: str = "ok", type_: str = "match",
+           axioms: str = "propext,Classical.choice,Quot.sound", sorry: int = 0, other: int = 0, used: str = "-") -> str:
+    """The text ProverCheck.lean's `Outcome.render` produces."""
+    return (f"prover_check 1 nonce={nonce} status={status} type={type_} axioms={axioms} sorry={sorry} "
+            f"other={other} used={used}")
+
+
+GOOD = report()
 
 
 def with_report(data: str | None, *, line: int | None = AXIOMS_LINE, base: dict | None = None) -> dict:
-    """Synthetic: a recorded clean command response plus one recorded axioms message."""
+    """Synthetic: a recorded clean command response plus one info message in the recorded shape."""
     resp = json.loads(json.dumps(base or {"env": 0}))
     if data is not None:
         msg = {"severity": "info", "data": data}
         if line is not None:
-            msg |= {"pos": {"line": line, "column": 0}, "endPos": {"line": line, "column": 13}}
+            msg |= {"pos": {"line": line, "column": 0}, "endPos": {"line": line, "column": 60}}
         resp.setdefault("messages", []).append(msg)
     return resp
 
 
-def test_axioms_message_parsing_in_every_recorded_form():
-    assert parse_axioms_message(guard("standard axioms")).axioms == ("propext", "Classical.choice", "Quot.sound")
-    assert parse_axioms_message(guard("standard axioms")).name == "Graphiti.run'_refines"
-    assert parse_axioms_message(guard("native_decide")).axioms == ("Lean.ofReduceBool", "Lean.trustCompiler")
-    assert parse_axioms_message(guard("custom axiom")).axioms == ("A0", "A1", "A2")
-    none = parse_axioms_message("'Foam.t193' does not depend on any axioms")
-    assert none.name == "Foam.t193" and none.axioms == ()
-    tick = parse_axioms_message("`my_thm` depends on axioms: [propext]")
-    assert tick.name == "my_thm" and tick.axioms == ("propext",)
-    wrapped = parse_axioms_message("'t' depends on axioms: [propext,\n Classical.choice,\n Quot.sound]")
-    assert wrapped.axioms == ("propext", "Classical.choice", "Quot.sound")
-    assert parse_axioms_message(guard("failed declaration is added with sorry (error recovery)")) is None
-    assert parse_axioms_message("theorem t : True := trivial") is None
-
-
 @pytest.mark.parametrize("data, verdict, reasons", [
-    ("'two_add_two' depends on axioms: [propext, Classical.choice, Quot.sound]", V.VERIFIED, set()),
-    ("'two_add_two' does not depend on any axioms", V.VERIFIED, set()),
-    ("`two_add_two` depends on axioms: [propext]", V.VERIFIED, set()),
-    ("'two_add_two' depends on axioms: [propext, sorryAx]", V.INCOMPLETE, {R.SORRY_AXIOM}),
-    ("'two_add_two' depends on axioms: [Lean.ofReduceBool, Lean.trustCompiler]", V.UNSOUND_AXIOMS,
-     {R.NONSTANDARD_AXIOMS}),
-    ("'two_add_two' depends on axioms: [A0, A1, A2]", V.UNSOUND_AXIOMS, {R.NONSTANDARD_AXIOMS}),
-    ("'other_name' depends on axioms: [propext]", V.INCOMPLETE, {R.AXIOMS_REPORT_MISSING}),
-    ("Try this: exact foo", V.INCOMPLETE, {R.AXIOMS_REPORT_MISSING}),
+    (report(), V.VERIFIED, set()),
+    (report(axioms="-"), V.VERIFIED, set()),
+    (report(axioms="propext"), V.VERIFIED, set()),
+    (report(axioms="propext", sorry=1), V.INCOMPLETE, {R.SORRY_AXIOM}),
+    (report(axioms="-", other=2), V.UNSOUND_AXIOMS, {R.NONSTANDARD_AXIOMS}),
+    (report(type_="mismatch"), V.STATEMENT_MISMATCH, {R.STATEMENT_MISMATCH}),
+    (report(type_="mismatch", other=1), V.STATEMENT_MISMATCH, {R.STATEMENT_MISMATCH, R.NONSTANDARD_AXIOMS}),
+    (report(status="not-theorem", type_="unchecked"), V.STATEMENT_MISMATCH, {R.TARGET_NOT_CHECKABLE}),
+    (report(status="missing-target", type_="unchecked", axioms="-"), V.STATEMENT_MISMATCH,
+     {R.TARGET_NOT_CHECKABLE}),
+    (report(status="universes", type_="unchecked"), V.STATEMENT_MISMATCH, {R.TARGET_NOT_CHECKABLE}),
+    # the report is compared whole: any other text at the epilogue's line is a forgery
+    (report(nonce=NONCE), V.FAILED, {R.CHECK_REPORT_INVALID}),
+    (report() + " ", V.FAILED, {R.CHECK_REPORT_INVALID}),
+    (report() + "\nprover_check 1", V.FAILED, {R.CHECK_REPORT_INVALID}),
+    (report(axioms="Quot.sound,propext"), V.FAILED, {R.CHECK_REPORT_INVALID}),
+    (report(axioms="propext,propext"), V.FAILED, {R.CHECK_REPORT_INVALID}),
+    (report(status="ok", type_="unchecked"), V.FAILED, {R.CHECK_REPORT_INVALID}),
+    (report(status="bogus", type_="unchecked"), V.FAILED, {R.CHECK_REPORT_INVALID}),
+    (report().replace("prover_check 1", "prover_check 2"), V.FAILED, {R.CHECK_REPORT_INVALID}),
+    ("'two_add_two' depends on axioms: [propext]", V.FAILED, {R.CHECK_REPORT_INVALID}),
+    ("Try this: exact foo", V.FAILED, {R.CHECK_REPORT_INVALID}),
 ])
-def test_synthetic_axioms_reports(data, verdict, reasons):
+def test_synthetic_check_reports(data, verdict, reasons):
     result = v(with_report(data), axioms_line=AXIOMS_LINE, target="two_add_two")
     assert (result.verdict, set(result.reasons)) == (verdict, reasons)
-    assert result.definitive == (verdict is not V.INCOMPLETE or R.AXIOMS_REPORT_MISSING not in reasons)
+    assert result.definitive
 
 
-def test_synthetic_report_only_counts_at_the_print_axioms_line():
-    good = "'two_add_two' does not depend on any axioms"
+def test_recorded_print_axioms_reports_no_longer_count():
+    """The recorded `#print axioms` outputs (guard_msgs), even at the epilogue's line, are not a
+    report: the old dotted-suffix matching is gone."""
+    for topic in ("standard axioms", "native_decide", "custom axiom"):
+        result = v(with_report(guard(topic)), axioms_line=AXIOMS_LINE, target="run'_refines")
+        assert result.verdict is V.FAILED and result.reasons == [R.CHECK_REPORT_INVALID]
+        assert v(with_report(guard(topic), line=3), axioms_line=AXIOMS_LINE).reasons == [R.CHECK_REPORT_MISSING]
+
+
+def test_the_nonce_of_this_check_is_required():
+    assert v(with_report(report(nonce=NONCE)), axioms_line=AXIOMS_LINE, nonce=NONCE).verdict is V.VERIFIED
+    other = v(with_report(report()), axioms_line=AXIOMS_LINE, nonce=NONCE)
+    assert other.verdict is V.FAILED and other.reasons == [R.CHECK_REPORT_INVALID]
+    assert "another nonce" in other.notes[0]
+
+
+def test_synthetic_report_only_counts_at_the_epilogue_line():
     # a proof can print this text with `trace`, but only at one of its own lines
-    assert v(with_report(good, line=AXIOMS_LINE - 3), axioms_line=AXIOMS_LINE).verdict is V.INCOMPLETE
-    assert v(with_report(good, line=None), axioms_line=AXIOMS_LINE).verdict is V.INCOMPLETE
-    # a clean fake earlier does not hide a real sorryAx at the right line
-    fake_then_real = with_report("'two_add_two' depends on axioms: [sorryAx]",
-                                 base=with_report(good, line=AXIOMS_LINE - 1))
-    assert v(fake_then_real, axioms_line=AXIOMS_LINE).verdict is V.INCOMPLETE
+    early = v(with_report(GOOD, line=AXIOMS_LINE - 3), axioms_line=AXIOMS_LINE)
+    assert early.verdict is V.INCOMPLETE and early.reasons == [R.CHECK_REPORT_MISSING] and not early.definitive
+    assert v(with_report(GOOD, line=None), axioms_line=AXIOMS_LINE).reasons == [R.CHECK_REPORT_MISSING]
+    # a clean fake earlier does not hide a real sorryAx at the right line: it spoils the check
+    fake_then_real = with_report(report(sorry=1), base=with_report(GOOD, line=AXIOMS_LINE - 1))
+    assert v(fake_then_real, axioms_line=AXIOMS_LINE).verdict in (V.INCOMPLETE, V.FAILED)
+    # two messages at the epilogue's line: never verified
+    twice = with_report(GOOD, base=with_report(GOOD))
+    assert v(twice, axioms_line=AXIOMS_LINE).reasons == [R.CHECK_REPORT_INVALID]
     # Kimina strips the import lines: positions move up by that many
-    assert v(with_report(good, line=AXIOMS_LINE - 3), axioms_line=AXIOMS_LINE, line_offset=3).verdict is V.VERIFIED
+    assert v(with_report(GOOD, line=AXIOMS_LINE - 3), axioms_line=AXIOMS_LINE, line_offset=3).verdict is V.VERIFIED
 
 
 def test_synthetic_errors_and_warnings_beat_a_clean_report():
-    good = "'t' does not depend on any axioms"
+    good = GOOD
     base = {"messages": [{"severity": "warning", "pos": {"line": 3, "column": 0}, "data": "declaration uses 'sorry'"}]}
     assert v(with_report(good, base=base), axioms_line=AXIOMS_LINE).verdict is V.INCOMPLETE
     base = {"messages": [{"severity": "error", "pos": {"line": 3, "column": 0}, "data": "unsolved goals"}]}
@@ -235,13 +265,14 @@ def test_synthetic_errors_and_warnings_beat_a_clean_report():
     assert v(with_report(good, base=base), axioms_line=AXIOMS_LINE).verdict is V.INCOMPLETE
     base = {"messages": [{"severity": "weird", "data": "?"}]}
     assert v(with_report(good, base=base), axioms_line=AXIOMS_LINE).verdict is V.FAILED
-    # linter warnings and infos are fine
-    base = {"messages": [{"severity": "warning", "pos": {"line": 3, "column": 0}, "data": "unused variable `h`"}]}
+    # linter warnings and infos elsewhere are fine
+    base = {"messages": [{"severity": "warning", "pos": {"line": 3, "column": 0}, "data": "unused variable `h`"},
+                         {"severity": "info", "pos": {"line": 4, "column": 0}, "data": "Try this: simp"}]}
     assert v(with_report(good, base=base), axioms_line=AXIOMS_LINE).verdict is V.VERIFIED
 
 
 def test_synthetic_answer_slots():
-    good = with_report("'t' does not depend on any axioms")
+    good = with_report(GOOD)
     unchecked = v(good, axioms_line=AXIOMS_LINE, answer_filled=True)
     assert unchecked.verdict is V.VERIFIED_ANSWER_UNCHECKED and unchecked.reasons == [R.ANSWER_UNCHECKED]
     assert unchecked.definitive
@@ -260,8 +291,7 @@ def test_synthetic_guard_msgs_messages(topic, verdict, reason):
     """Synthetic: each recorded `#guard_msgs` output (severity and text) placed in a response."""
     row = next(r for r in GUARD if r["topic"] == topic)
     messages = [dict(m, pos={"line": 5, "column": 2}) for m in row["messages"]]
-    result = v(with_report("'t' does not depend on any axioms", base={"messages": messages}),
-               axioms_line=AXIOMS_LINE)
+    result = v(with_report(GOOD, base={"messages": messages}), axioms_line=AXIOMS_LINE)
     assert result.verdict is verdict and reason in result.reasons
     if verdict is V.TIMEOUT:
         assert is_heartbeat_error(messages[0]["data"]) and not result.definitive
@@ -289,16 +319,16 @@ def test_kimina_shapes():
     other = {"results": [{"custom_id": "x", "error": "REPL died", "response": None}]}
     assert v(other).verdict is V.CRASHED
     clean = {"results": [{"custom_id": "x", "error": None, "response": {"time": 1.0}}]}
-    assert v(clean).reasons == [R.AXIOMS_REPORT_MISSING]
+    assert v(clean).reasons == [R.CHECK_REPORT_MISSING]
     api_check = {"results": [{"id": "x", "time": 0.1, "error": None,
-                              "response": with_report("'t' does not depend on any axioms")}]}
+                              "response": with_report(GOOD)}]}
     assert v(api_check, axioms_line=AXIOMS_LINE).verdict is V.VERIFIED
     assert v({"results": []}).verdict is V.CRASHED
 
 
 def test_file_mode_json_lines():
     lines = [{"severity": "information", "pos": {"line": AXIOMS_LINE, "column": 0}, "fileName": "x.lean",
-              "data": "'t' depends on axioms: [propext]", "caption": "", "endPos": None}]
+              "data": GOOD, "caption": "", "endPos": None}]
     result = v(lines, axioms_line=AXIOMS_LINE)
     assert result.verdict is V.VERIFIED and result.messages[0].severity == "info"
 

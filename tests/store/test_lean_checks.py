@@ -66,3 +66,27 @@ def test_rescreen_finds_verified_rows_of_older_screens(store):
     store.set_lean_check_verdict(old, Verdict.REJECTED, [ReasonCode.NATIVE])
     assert [r.id for r in store.lean_checks_to_rescreen(2)] == [unchecked]
     assert store.get_lean_check(_request(version=1).cache_key).reasons == (ReasonCode.NATIVE,)
+
+
+def test_a_definitive_key_stored_by_another_process_at_the_same_moment_is_got_not_inserted(db_url):
+    """Two writers (two engines, as two processes) store the same definitive check at once: the
+    second's insert finds the first's row already committed between its look-up and its insert.
+    Insert-or-get returns that row; no IntegrityError, one row."""
+    from sqlalchemy import event
+
+    from prover.store import ProofStore
+
+    req = _request()
+    result = _result(req)
+    with ProofStore.open(db_url) as mine, ProofStore.open(db_url) as other:
+        raced: list[int] = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("INSERT INTO LEAN_CHECKS") and not raced:
+                raced.append(other.add_lean_check(result))
+
+        event.listen(mine.engine, "before_cursor_execute", before)
+        got = mine.add_lean_check(result)
+        assert raced and got == raced[0]
+        assert mine.add_lean_check(result) == got
+        assert mine.stats()["tables"]["lean_checks"] == 1
