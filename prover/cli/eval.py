@@ -99,7 +99,8 @@ def _print_agreement(agreement: dict) -> None:
 @click.argument("benchmark")
 @db_option
 @model_options()
-@click.option("--split", default="all", show_default=True, help="Split to run: basic, advanced or all.")
+@click.option("--split", default="all", show_default=True,
+              help="Split: basic or advanced (imo-proofbench), test or valid (minif2f, proofnet), or all.")
 @click.option("--budget", type=click.Choice(list(BUDGETS)), help=f"Search size preset [default: {DEFAULT_BUDGET}].")
 @_knob_options
 @click.option("--grader-model", help="Model of the grader (the judge role) [default: the judge's model].")
@@ -139,6 +140,9 @@ def eval_run(benchmark, db, model_flags, split, budget, grader_model, seed, limi
     from prover.pipeline.evaluate import formal_eval, get_benchmark, run_eval
 
     if get_benchmark(benchmark).kind == "formal":
+        if dry_run:
+            raise UsageError("--dry-run plans graded benchmarks; for a formal one, `prover run PROBLEMS --formal "
+                             "--dry-run` bounds the run that makes its attempts")
         run = None
         if formal:
             from prover.informal.prompts import load_templates

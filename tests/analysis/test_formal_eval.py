@@ -118,6 +118,9 @@ def test_formal_eval_cli(db_path, tmp_path):
     assert "no figure below is a result" in out.stderr
     shown = CliRunner().invoke(cli, ["eval", "show", "1", "--db", str(db_path)])
     assert shown.exit_code == 0 and shown.stdout.splitlines()[1:3] == lines[1:3]
+    dry = CliRunner().invoke(cli, ["eval", "minif2f", "--formal", "--dry-run", "--data", str(data),
+                                   "--db", str(db_path)])
+    assert dry.exit_code == 2 and "prover run PROBLEMS --formal --dry-run" in dry.output
     bad = CliRunner().invoke(cli, ["eval", "putnambench", "--split", "test", "--db", str(db_path)])
     assert bad.exit_code == 2 and "no splits" in bad.output
 
