@@ -59,6 +59,8 @@ class ReportData:
     images: dict[str, bytes] = field(default_factory=dict)
     """Image name (``progress``, ``crosscheck_lean_reliability``...) → PNG bytes."""
     captions: dict[str, str] = field(default_factory=dict)
+    benchmarks: list[dict[str, Any]] = field(default_factory=list)
+    """Stored evaluations (``prover eval``), one row per group, with the published figures."""
 
 
 @dataclass
@@ -275,6 +277,12 @@ def report_data(store, *, run_id: int | None = None, bootstrap: int = 200, seed:
     data.captions["funnel"] = "Formal funnel"
     data.images["cost"] = plots.cost_png(data.cost["by_role"])
     data.captions["cost"] = "Model calls and tokens per role"
+    from prover.analysis.report_benchmarks import benchmark_rows, benchmarks_png
+
+    data.benchmarks = benchmark_rows(store, run_id)
+    if data.benchmarks:
+        data.images["benchmarks"] = benchmarks_png(data.benchmarks)
+        data.captions["benchmarks"] = "Benchmarks: ours against published figures"
     return data
 
 
@@ -330,6 +338,9 @@ def _tables(data: ReportData) -> dict[str, tuple[list[str], list[list[str]]]]:
         rows.append(["all", _num(tot["calls"]), _num(tot["errors"]), _num(tot["prompt_tokens"]),
                      _num(tot["completion_tokens"]), f"{tot['latency_s']:.1f}"])
     t["cost"] = (["role", "calls", "errors", "prompt tokens", "completion tokens", "model seconds"], rows)
+    from prover.analysis.report_benchmarks import benchmark_table
+
+    t["benchmarks"] = benchmark_table(data.benchmarks)
     t["runs"] = (["run", "kind", "status", "started", "seconds", "reveals reference"],
                  [[str(r["id"]), r["kind"], r["status"], r["started_at"] or NONE, _num(r["seconds"]),
                    "yes" if r["reveals_reference"] else "no"] for r in data.runs])
@@ -349,9 +360,13 @@ SECTIONS = [
     ("funnel", "Formal funnel", None),
     ("labels", "Labels", "Stored labels of the proofs in scope, by source and value."),
     ("cost", "Cost", None),
+    ("benchmarks", "Benchmarks",
+     "Stored evaluations (`prover eval`): ours as % of the maximum score with a 95% bootstrap interval over "
+     "problems, beside published figures with their sources. A scripted evaluation is never a result."),
     ("runs", "Runs", None),
 ]
-_SECTION_IMAGES = {"progress": ["progress"], "scores": ["scores"], "funnel": ["funnel"], "cost": ["cost"]}
+_SECTION_IMAGES = {"progress": ["progress"], "scores": ["scores"], "funnel": ["funnel"], "cost": ["cost"],
+                   "benchmarks": ["benchmarks"]}
 
 
 def _section_images(data: ReportData, key: str) -> list[str]:

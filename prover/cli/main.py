@@ -45,6 +45,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _register() -> None:
     from prover.cli.crosscheck import crosscheck
     from prover.cli.db import db
+    from prover.cli.eval import eval_group
     from prover.cli.export import export
     from prover.cli.formal import formalize
     from prover.cli.grades import grades
@@ -72,6 +73,7 @@ def _register() -> None:
     register_lean_processes(lean)
     cli.add_command(lean)
     cli.add_command(formalize)
+    cli.add_command(eval_group)
 
 
 _register()

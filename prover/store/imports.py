@@ -354,6 +354,25 @@ def _dsm_v2(rec: SourceRecord, collection: str) -> ProblemRecord:
                          metadata=_rest(rec, used), source=f"{rec.path}:{rec.where}")
 
 
+_PROOFBENCH_SPLIT = re.compile(r"PB-(Basic|Advanced)-\d+")
+
+
+def _imo_proofbench(rec: SourceRecord, collection: str) -> ProblemRecord:
+    # IMO-ProofBench (google-deepmind/superhuman, imobench/proofbench.csv); the split, basic or
+    # advanced, is read from the id. The Lean statements of lean_proof_bench.csv are kept in
+    # metadata only: their comments quote the solution.
+    pid = text_value(rec, "Problem ID", required=True)
+    m = _PROOFBENCH_SPLIT.fullmatch(pid.strip())
+    used = {"Problem ID", "Problem", "Solution", "Grading guidelines", "Short Answer", "Category"}
+    return ProblemRecord(collection=collection, external_id=pid.strip(),
+                         informal_statement=text_value(rec, "Problem", required=True),
+                         reference_answer=text_value(rec, "Short Answer", none_strings=True),
+                         reference_solution=text_value(rec, "Solution", none_strings=True),
+                         grading_guidelines=text_value(rec, "Grading guidelines", none_strings=True),
+                         split=m.group(1).lower() if m else None, tags=_tags(get_path(rec.data, "Category")),
+                         metadata=_rest(rec, used), source=f"{rec.path}:{rec.where}")
+
+
 def _canonical(rec: SourceRecord, collection: str) -> ProblemRecord:
     # Fields that already carry the names of FIELD_NAMES map to themselves.
     return _mapped({name: name for name in FIELD_NAMES if name in rec.data}, rec, collection)
@@ -387,6 +406,8 @@ LAYOUTS: list[Layout] = [
                                             "coq_statement", "isabelle_statement"}), _goedel, "putnambench"),
     Layout("goedel", frozenset({"name", "header", "formal_statement", "informal_statement"}), _goedel),
     Layout("deepseekmath-v2", frozenset({"problem_idx", "question"}), _dsm_v2),
+    Layout("imo-proofbench", frozenset({"Problem ID", "Problem", "Solution", "Grading guidelines"}),
+           _imo_proofbench, "imo-proofbench"),
     Layout("canonical", frozenset({"id"}), _canonical,
            any_of=frozenset({"statement", "formal_statement", "lean_file"})),
 ]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from prover.core.errors import StoreError, StoreNotWritableError
 from prover.store._calls import CallsMixin
+from prover.store._evals import EvalsMixin
 from prover.store._formal import FormalMixin
 from prover.store._grades import GradesMixin
 from prover.store._informal import InformalMixin
@@ -90,7 +91,7 @@ def _cannot_open(path: Path) -> str:
 
 class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin, InformalMixin,
                  LeanChecksMixin, LeanProcMixin, FormalMixin, LabelsMixin, ReportsMixin, VerifiedChecksMixin,
-                 FormalReadsMixin):
+                 FormalReadsMixin, EvalsMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""
 

@@ -203,11 +203,12 @@ def test_canonical_formal_only_record(tmp_path):
 
 
 def test_unknown_layout_suggests_a_mapping_that_fits(tmp_path):
-    """IMO-ProofBench's columns: the suggested --field options import the file as they are."""
+    """IMO-ProofBench-like columns (a "Rubric" where IMO-ProofBench, a known layout, has "Grading
+    guidelines"): the suggested --field options import the file as they are."""
     import shlex
 
     f = tmp_path / "proofbench.csv"
-    f.write_text("Problem ID,Problem,Solution,Grading guidelines,Category,Level,Short Answer,Source\n"
+    f.write_text("Problem ID,Problem,Solution,Rubric,Category,Level,Short Answer,Source\n"
                  'PB-Basic-001,"Determine all f.","By taking x = 0.","(Partial) ...",Algebra,Basic,f(x) = 0,X\n')
     with pytest.raises(BadDataError) as err:
         parse_problem_file(f)
@@ -216,7 +217,7 @@ def test_unknown_layout_suggests_a_mapping_that_fits(tmp_path):
     args = shlex.split(message.partition("e.g. ")[2])
     fields = dict(a.split("=", 1) for a in args if a != "--field")
     assert fields == {"id": "Problem ID", "statement": "Problem", "answer": "Short Answer", "solution": "Solution",
-                      "guidelines": "Grading guidelines", "tags": "Category"}
+                      "guidelines": "Rubric", "tags": "Category"}
     (r,) = parse_problem_file(f, fields=fields)
     assert (r.external_id, r.informal_statement, r.reference_answer) == ("PB-Basic-001", "Determine all f.",
                                                                          "f(x) = 0")
@@ -289,3 +290,16 @@ def test_minif2f_lean_files_have_a_collection_of_their_own(data_dir):
     """Not `minif2f`: without informal statements they would be second problems under its names."""
     miniF2F = data_dir / "minif2f" / "yangky11-miniF2F-lean4" / "MiniF2F"
     assert {r.collection for r in parse_problem_file(miniF2F / "Valid")} == {"minif2f-lean4"}
+
+
+def test_imo_proofbench_layout(data_dir):
+    """IMO-ProofBench's CSV is recognised: ids, splits from the ids, references in their columns."""
+    from prover.store.imports import parse_problem_file
+
+    records = parse_problem_file(data_dir / "imo-proofbench" / "proofbench.csv")
+    assert len(records) == 60 and {r.collection for r in records} == {"imo-proofbench"}
+    assert [r.split for r in records].count("basic") == 30 and [r.split for r in records].count("advanced") == 30
+    first = records[0]
+    assert first.external_id == "PB-Basic-001" and first.reference_solution and first.grading_guidelines
+    assert first.grading_guidelines.lstrip().startswith("(Partial)") and first.tags == ["Algebra"]
+    assert "Solution" not in first.metadata and "Grading guidelines" not in first.metadata
