@@ -18,7 +18,8 @@ def analysis(score: str, *, marker: bool = True, phrase: bool = True) -> str:
 
 
 def generation(self_score: str, **kw) -> str:
-    return f"## Solution\nBoth numbers are even, so the sum is even.\n\n## Self Evaluation\n{analysis(self_score, **kw)}"
+    proof = "Both numbers are even, so the sum is even."
+    return f"## Solution\n{proof}\n\n## Self Evaluation\n{analysis(self_score, **kw)}"
 
 
 META = 'Here is my analysis of the "solution evaluation":\nThe issue is real.\n' \
@@ -35,9 +36,9 @@ def test_score_reward_is_one_minus_the_distance(predicted, label, expected):
     assert score_reward(predicted, label) == expected
 
 
-@pytest.mark.parametrize("box,label,expected", [("1", 1.0, 1.0), ("0.5", 1.0, 0.5), ("0", 1.0, 0.0),
-                                                ("1", 0.0, 0.0), ("0", 0.0, 1.0), ("\\frac{1}{2}", 0.0, 0.5),
-                                                ("0.5", 0.5, 1.0)])
+@pytest.mark.parametrize("box,label,expected", [
+    ("1", 1.0, 1.0), ("0.5", 1.0, 0.5), ("0", 1.0, 0.0), ("1", 0.0, 0.0), ("0", 0.0, 1.0),
+    ("\\frac{1}{2}", 0.0, 0.5), ("0.5", 0.5, 1.0)])
 def test_verifier_reward_of_well_formed_analyses(box, label, expected):
     r = verifier_reward(analysis(box), label)
     assert (r.total, r.format, r.score, r.meta) == (expected, 1.0, expected, 1.0)
