@@ -27,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
+import os
 import threading
 import time
 from collections import defaultdict
@@ -251,7 +253,40 @@ def load_rows(config: TrainConfig, templates: Any) -> tuple[list[dict[str, Any]]
     return rows, DataSummary(records=len(records), examples=len(rows))
 
 
-def _grpo_args(config: TrainConfig, out: Path, device: str, progress: bool) -> Any:
+def epoch_order(rows: Sequence[dict[str, Any]], config: TrainConfig, world_size: int = 1) -> list[dict[str, Any]]:
+    """The prompts of the whole run in the order they are used: each epoch a permutation drawn
+    from (seed, epoch), epochs one after the other (enough of them for ``max_steps``). TRL gets
+    them unshuffled, so the order is a function of the position alone and a resumed run uses the
+    prompts the uninterrupted one would have (TRL's own shuffle restarts at a resume)."""
+    import random
+
+    g = config.grpo
+    assert g is not None
+    epochs = config.epochs
+    if g.max_steps is not None:
+        epochs = math.ceil(g.max_steps * g.prompts_per_step * config.grad_accum * world_size / len(rows))
+    out: list[dict[str, Any]] = []
+    for epoch in range(epochs):
+        order = list(range(len(rows)))
+        random.Random(f"prover-grpo-order:{config.seed}:{epoch}").shuffle(order)
+        out.extend(rows[i] for i in order)
+    return out
+
+
+def steps_per_epoch(rows: int, config: TrainConfig, world_size: int = 1) -> int:
+    g = config.grpo
+    assert g is not None
+    return max(1, rows // (g.prompts_per_step * config.grad_accum * world_size))
+
+
+def newest_checkpoint(out: Path) -> str | None:
+    """TRL's newest checkpoint in ``OUT/checkpoints`` (None: none)."""
+    found = sorted((p for p in (out / CHECKPOINTS).glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()),
+                   key=lambda p: int(p.name[11:]))
+    return str(found[-1]) if found else None
+
+
+def _grpo_args(config: TrainConfig, out: Path, device: str, progress: bool, epoch_steps: int) -> Any:
     from trl import GRPOConfig
 
     g = config.grpo
@@ -259,12 +294,12 @@ def _grpo_args(config: TrainConfig, out: Path, device: str, progress: bool) -> A
     return GRPOConfig(
         output_dir=str(out / CHECKPOINTS), learning_rate=config.learning_rate, weight_decay=config.weight_decay,
         warmup_steps=config.warmup_steps, lr_scheduler_type=config.schedule,
-        max_grad_norm=config.max_grad_norm or 0.0, num_train_epochs=config.epochs,
+        max_grad_norm=config.max_grad_norm or 0.0, num_train_epochs=1, shuffle_dataset=False,
         max_steps=g.max_steps if g.max_steps is not None else -1,
         per_device_train_batch_size=g.generations * g.prompts_per_step, gradient_accumulation_steps=config.grad_accum,
         num_generations=g.generations, max_completion_length=g.max_completion_length, temperature=g.temperature,
         beta=g.kl, seed=config.seed, data_seed=config.seed, logging_steps=1,
-        save_strategy="steps" if config.save_every else "epoch", save_steps=config.save_every or 500,
+        save_strategy="steps", save_steps=config.save_every or epoch_steps,
         save_total_limit=config.keep_checkpoints, report_to="none", use_cpu=device == "cpu",
         **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}), disable_tqdm=not progress,
         bf16=device != "cpu" and config.dtype in ("auto", "bfloat16"), remove_unused_columns=False)
@@ -300,10 +335,8 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
                            source=config.data)
     fingerprint = rows_fingerprint(rows)
     checkpoint = None
-    if resume and (out / CHECKPOINTS).is_dir():
-        found = sorted((p for p in (out / CHECKPOINTS).glob("checkpoint-*") if p.is_dir()),
-                       key=lambda p: int(p.name.split("-")[1]))
-        checkpoint = str(found[-1]) if found else None
+    if resume:
+        checkpoint = newest_checkpoint(out)
         saved = out / FINGERPRINT_FILE
         if checkpoint and saved.is_file() and saved.read_text().strip() != fingerprint:
             raise UsageError(f"--resume: the training prompts differ from those of the checkpoint {checkpoint}")
@@ -348,7 +381,10 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     class Metrics(TrainerCallback):
         """One ``metrics.jsonl`` line per optimizer step; stops (with a checkpoint) at ``stop_after``."""
 
-        seen_tokens = 0.0  # TRL counts tokens cumulatively
+        seen_tokens = 0.0  # TRL counts tokens cumulatively (from the checkpoint's count on resume)
+        if checkpoint is not None:
+            history = json.loads((Path(checkpoint) / "trainer_state.json").read_text()).get("log_history", [])
+            seen_tokens = float(next((h["num_tokens"] for h in reversed(history) if "num_tokens" in h), 0.0))
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
@@ -356,7 +392,7 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
                 return
             total = float(logs.get("num_tokens", 0) or 0)
             tokens, self.seen_tokens = max(0, int(total - self.seen_tokens)), total
-            m = StepMetrics(step=state.global_step, epoch=int(state.epoch or 0),
+            m = StepMetrics(step=state.global_step, epoch=(state.global_step - 1) // epoch_steps,
                             loss=float(logs["loss"]), tokens=tokens,
                             lr=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
                             reward=logs.get("reward"), reward_std=logs.get("reward_std"))
@@ -370,9 +406,13 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
 
     from datasets import Dataset
 
-    trainer = GRPOTrainer(model=model, reward_funcs=list(reward_funcs), args=_grpo_args(config, out, device, progress),
-                          train_dataset=Dataset.from_list(rows), processing_class=tokenizer, peft_config=peft_config,
-                          callbacks=[Metrics()])
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    epoch_steps = steps_per_epoch(len(rows), config, world_size)
+
+    trainer = GRPOTrainer(model=model, reward_funcs=list(reward_funcs),
+                          args=_grpo_args(config, out, device, progress, epoch_steps),
+                          train_dataset=Dataset.from_list(epoch_order(rows, config, world_size)),
+                          processing_class=tokenizer, peft_config=peft_config, callbacks=[Metrics()])
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # it prints each step's logs on stdout; metrics.jsonl has them
@@ -387,6 +427,8 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     state = trainer.state
     status = "completed" if stop_after is None or state.global_step < stop_after or \
         state.global_step >= state.max_steps else "stopped"
+    params = list(trainer.model.parameters())  # before a merge folds the adapters away
+    trainable, total = sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
     output, merged = "none", False
     if status == "completed":
         tokenizer.save_pretrained(out)
@@ -399,7 +441,6 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
             trained.save_pretrained(out)
             output = "adapter" if config.lora else "model"
     curve = [m for m in read_metrics(metrics_path) if m.kind == "train"]
-    params = list(trainer.model.parameters())
     summary = TrainSummary(
         out=str(out), task=config.task, method="grpo", status=status, steps=state.global_step,
         total_steps=state.max_steps,
@@ -408,8 +449,7 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
         first_reward=curve[0].reward if curve else None, last_reward=curve[-1].reward if curve else None,
         train=data, loss="grpo", lora=config.lora, merged=merged, output=output, device=device,
         dtype=str(dtype).removeprefix("torch."),
-        trainable_parameters=sum(p.numel() for p in params if p.requires_grad),
-        parameters=sum(p.numel() for p in params), checkpoint=checkpoint)
+        trainable_parameters=trainable, parameters=total, checkpoint=newest_checkpoint(out))
     summary.seconds = time.perf_counter() - started
     (out / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     return summary

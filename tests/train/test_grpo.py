@@ -133,6 +133,9 @@ def toy_config(tmp_path, model, templates_file, out="out", **grpo) -> TrainConfi
 @pytest.mark.timeout(600)
 def test_a_few_grpo_steps_raise_a_reachable_reward(tiny_model_dir, tmp_path, templates_file):
     pytest.importorskip("trl", reason="needs TRL (pip install -e '.[rl]')")
+    import torch
+    from safetensors.torch import load_file
+
     from prover.train.grpo import train_grpo
 
     config = toy_config(tmp_path, tiny_model_dir, templates_file)
@@ -149,12 +152,20 @@ def test_a_few_grpo_steps_raise_a_reachable_reward(tiny_model_dir, tmp_path, tem
     parts = toy_config(tmp_path, tiny_model_dir, templates_file, out="parts")
     first = train_grpo(parts, reward_funcs=[even_share], stop_after=2, progress=False)
     assert first.status == "stopped" and first.steps == 2 and first.output == "none"
+    assert first.checkpoint.endswith("checkpoint-2")
     with pytest.raises(UsageError, match="--resume"):
         train_grpo(parts, reward_funcs=[even_share], progress=False)
     second = train_grpo(parts, reward_funcs=[even_share], resume=True, progress=False)
     assert second.resumed_from == 2 and second.steps == 4 and second.status == "completed"
-    assert [json.loads(x)["step"] for x in (tmp_path / "parts" / "metrics.jsonl").read_text().splitlines()] == \
-        [1, 2, 3, 4]
+    resumed = [json.loads(x) for x in (tmp_path / "parts" / "metrics.jsonl").read_text().splitlines()]
+    # the same prompts, completions and updates as the uninterrupted run
+    assert [(m["step"], m["epoch"], m["tokens"]) for m in resumed] == \
+        [(m["step"], m["epoch"], m["tokens"]) for m in lines]
+    assert [m["reward"] for m in resumed] == pytest.approx(rewards, abs=1e-6)
+    whole_w = load_file(tmp_path / "out" / "model.safetensors")
+    parts_w = load_file(tmp_path / "parts" / "model.safetensors")
+    for name in whole_w:
+        torch.testing.assert_close(parts_w[name], whole_w[name], rtol=1e-5, atol=1e-6, msg=name)
     data = tmp_path / "pointwise.jsonl"
     data.write_text(data.read_text().replace("plus 2", "plus 4"))
     with pytest.raises(UsageError, match="prompts differ"):
@@ -175,12 +186,15 @@ def test_grpo_on_the_command_line(labelled_db, tiny_model_dir, tmp_path, templat
     _, export, _ = labelled_db
     args = ["train", "verifier", "--method", "grpo", "--data", str(export), "--model", str(tiny_model_dir),
             "--out", str(tmp_path / "v"), "--templates", str(templates_file), "--generations", "2",
-            "--max-completion-length", "4", "--max-steps", "1", "--device", "cpu", "--no-progress", "--json"]
+            "--max-completion-length", "4", "--max-steps", "1", "--device", "cpu", "--no-progress", "--json",
+            "--lora", "--lora-r", "4", "--merge"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output[result.output.index("{"):])
     assert (summary["method"], summary["task"], summary["steps"], summary["status"]) == \
         ("grpo", "verifier", 1, "completed")
     assert summary["train"]["examples"] == 18 and summary["first_reward"] == 0.0
+    assert summary["lora"] and summary["merged"] and (tmp_path / "v" / "adapter" / "adapter_config.json").is_file()
+    assert 0 < summary["trainable_parameters"] < summary["parameters"]
     bad = CliRunner().invoke(cli, ["train", "meta-verifier", *args[4:9], str(tmp_path / "m")])
     assert bad.exit_code == 2 and "no 'train' split" in bad.output, bad.output
