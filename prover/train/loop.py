@@ -281,8 +281,13 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
     ``progress``: a progress bar on stderr (None: when stderr is a terminal). ``on_step``: called
     with each step's metrics."""
     require_ml()
+    import os
+
     import torch
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UsageError("supervised training runs in one process: launch it without accelerate/torchrun "
+                         "(GRPO, --method grpo, runs under accelerate launch)")
     started = time.perf_counter()
     out = Path(config.out)
     check_out(out, config, resume)
