@@ -239,6 +239,22 @@ def make_reward(task: str, *, scorer: RoleScorer | None = None, meta: bool = Fal
 
 # -- the run -----------------------------------------------------------------------------------------
 
+def check_scoring_roles(config: TrainConfig, model_config: Any, backends: Mapping[str, Any] | None) -> None:
+    """Refuse, before any model loads, a run whose reward needs a role that names no model."""
+    g = config.grpo
+    assert g is not None
+    roles = (["verifier"] if config.task == "generator" else []) + (["meta_verifier"] if g.meta else [])
+    if config.task == "meta-verifier" and g.meta:
+        raise UsageError("--meta applies to the verifier and the generator (R_meta), not to the meta-verifier")
+    for role in roles:
+        if role in (backends or {}):
+            continue
+        s = model_config.role(role)
+        if not s.model and s.backend != "scripted":
+            raise UsageError(f"the reward needs the {role} role: name its model, e.g. --role {role}.model=NAME "
+                             f"--role {role}.backend=vllm (or [roles.{role}] in prover.toml)")
+
+
 def _require_trl() -> None:
     try:
         import trl  # noqa: F401
@@ -328,6 +344,12 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     g = config.grpo
     out = Path(config.out)
     check_out(out, config, resume)
+    if reward_funcs is None:
+        if model_config is None and (config.task == "generator" or (config.task == "verifier" and g.meta)):
+            from prover.llm.config import load_model_config
+
+            model_config = load_model_config()
+        check_scoring_roles(config, model_config, backends)
     templates = templates or load_templates(config.templates)
     rows, data = load_rows(config, templates)
     if not rows:
@@ -369,10 +391,6 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     if reward_funcs is None:
         needs_models = config.task == "generator" or (config.task == "verifier" and g.meta)
         if needs_models:
-            if model_config is None:
-                from prover.llm.config import load_model_config
-
-                model_config = load_model_config()
             scorer = RoleScorer(model_config, templates, store=store, run_id=run_id, backends=backends,
                                 seed=config.seed, verifier_samples=g.verifier_samples)
         reward_funcs = [make_reward(config.task, scorer=scorer, meta=g.meta, limit=g.max_completion_length,

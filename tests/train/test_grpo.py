@@ -198,3 +198,33 @@ def test_grpo_on_the_command_line(labelled_db, tiny_model_dir, tmp_path, templat
     assert 0 < summary["trainable_parameters"] < summary["parameters"]
     bad = CliRunner().invoke(cli, ["train", "meta-verifier", *args[4:9], str(tmp_path / "m")])
     assert bad.exit_code == 2 and "no 'train' split" in bad.output, bad.output
+
+
+def test_a_reward_that_needs_a_role_without_a_model_is_refused_up_front(tmp_path):
+    from prover.core.llm_records import ModelConfig
+    from prover.train.grpo import check_scoring_roles
+
+    def cfg(task, meta):
+        return TrainConfig(task=task, data="d", model="m", out=str(tmp_path), grpo=GrpoSettings(meta=meta))
+
+    bare = ModelConfig()
+    with pytest.raises(UsageError, match="the verifier role.*--role verifier.model=NAME"):
+        check_scoring_roles(cfg("generator", False), bare, None)
+    with pytest.raises(UsageError, match="the meta_verifier role"):
+        check_scoring_roles(cfg("verifier", True), bare, None)
+    with pytest.raises(UsageError, match="not to the meta-verifier"):
+        check_scoring_roles(cfg("meta-verifier", True), bare, None)
+    check_scoring_roles(cfg("verifier", False), bare, None)  # needs no model
+    check_scoring_roles(cfg("generator", True), ModelConfig(roles={"verifier": {"model": "v"}}),
+                        {"meta_verifier": object()})
+    with pytest.raises(ValueError, match="grpo only"):
+        TrainConfig(task="generator", data="d", model="m", out=str(tmp_path))
+
+
+def test_supervised_training_refuses_a_multi_process_launch(tmp_path, monkeypatch):
+    pytest.importorskip("transformers", reason="needs transformers (pip install -e '.[ml]')")
+    from prover.train import train_verifier
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(UsageError, match="one process"):
+        train_verifier(TrainConfig(data="d", model="m", out=str(tmp_path / "o")))
