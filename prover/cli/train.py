@@ -215,6 +215,8 @@ def _run(task: str, lora_targets, max_grad_norm, eval_split, resume, stop_after,
               help="SFT: fused (prover.kernels, no logits tensor) or plain (the model's logits, reference).")
 @click.option("--kernel", "kernel_impl", type=click.Choice(["auto", "torch", "triton"]), default="auto",
               show_default=True, help="Fused-loss implementation.")
+@click.option("--trainer", type=click.Choice(["loop", "trl"]), default="loop", show_default=True,
+              help="SFT: prover's loop, or TRL's SFTTrainer (same batches, loss and schedule; extra rl).")
 @_grpo_options
 def verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_after, progress, as_json,
              **settings) -> None:
@@ -223,6 +225,7 @@ def verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_after
     Example: prover train verifier --data exports/ --model Qwen/Qwen2.5-1.5B-Instruct --out runs/v1 --lora --merge
     """
     if method == "grpo":
+        settings.pop("trainer")
         _run_grpo("verifier", lora_targets, max_grad_norm, resume, stop_after, progress, as_json, settings)
         return
     for name in ("generations", "prompts_per_step", "max_completion_length", "temperature", "kl", "max_steps",

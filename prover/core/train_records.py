@@ -117,6 +117,9 @@ class TrainConfig(BaseModel):
     """Reward model: a TOML file of prompt templates (those the export used); the reward model
     reads the verification prompt of each proof. The SFT records carry their own prompts."""
 
+    trainer: Literal["loop", "trl"] = "loop"
+    """Supervised fine-tuning: ``loop`` (``prover.train.loop``) or ``trl`` (TRL's ``SFTTrainer``,
+    the same sequences, batches, loss and schedule; extra ``rl``)."""
     grpo: GrpoSettings | None = None
     """Reinforcement learning with DeepSeekMath-V2's rewards through TRL's GRPO (None: supervised
     fine-tuning, the loop of ``loop.py``)."""
@@ -129,6 +132,8 @@ class TrainConfig(BaseModel):
             raise ValueError(f"{self.task} is trained with --method grpo only")
         if self.task == "reward-model" and self.grpo is not None:
             raise ValueError("a reward model is trained with its binary loss, not grpo")
+        if self.trainer == "trl" and (self.task != "verifier" or self.grpo is not None):
+            raise ValueError("--trainer trl is for supervised verifier training (GRPO always runs on TRL)")
         return self
 
     @property

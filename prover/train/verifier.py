@@ -106,4 +106,10 @@ def train_verifier(config: TrainConfig, *, resume: bool = False, stop_after: int
     ``progress`` and ``on_step``)."""
     if config.task != "verifier":
         raise UsageError(f"train_verifier needs task 'verifier', got {config.task!r}")
+    if config.trainer == "trl":
+        from prover.train.sft_trl import train_verifier_trl
+
+        if on_step is not None:
+            raise UsageError("on_step is a callback of the loop (trainer 'loop')")
+        return train_verifier_trl(config, resume=resume, stop_after=stop_after, progress=progress)
     return run_training(config, SftTask(), resume=resume, stop_after=stop_after, progress=progress, on_step=on_step)

@@ -228,3 +228,15 @@ def test_supervised_training_refuses_a_multi_process_launch(tmp_path, monkeypatc
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(UsageError, match="one process"):
         train_verifier(TrainConfig(data="d", model="m", out=str(tmp_path / "o")))
+
+
+def test_a_run_written_before_a_setting_existed_resumes_with_its_default(tmp_path):
+    from prover.train.loop import CONFIG_FILE, check_out
+
+    config = TrainConfig(data="d", model="m", out=str(tmp_path))
+    earlier = config.identity()
+    del earlier["grpo"], earlier["trainer"]
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(earlier))
+    check_out(tmp_path, config, resume=True)
+    with pytest.raises(UsageError, match="trainer"):
+        check_out(tmp_path, config.model_copy(update={"trainer": "trl"}), resume=True)
