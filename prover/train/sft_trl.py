@@ -9,14 +9,16 @@ guarantees kept:
   ``prover.kernels``, or ``plain``) divided by the step's target tokens, which the trainer counts
   (``num_items_in_batch``); the same AdamW and the same schedule (``loop.lr_at``), so the loss
   curve is the loop's (a test compares them);
-* the trainer's checkpoints (``OUT/checkpoints/checkpoint-N``, weights, optimizer, schedule,
+* the trainer's checkpoints (``OUT/checkpoints/checkpoint-N``: weights, optimizer, schedule,
   random generators, data position) and an exact ``--resume``, refused on changed settings or
   data (the data fingerprint); LoRA through peft, ``--merge``, ``metrics.jsonl``, progress.
 
-Not yet here: the loss on ``--eval-split`` at checkpoints (the loop's ``kind: eval`` lines)."""
+Checkpoints are written where the loop writes them, each with the loss on ``--eval-split`` (the
+``kind: eval`` lines of ``metrics.jsonl``). One process only, for now."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -67,7 +69,8 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
     ``config.out`` (the arguments are :func:`prover.train.loop.run_training`'s)."""
     from prover.train.data import data_fingerprint, pack_batches
     from prover.train.loop import (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, _write_output, check_out, context_length,
-                                   device_and_dtype, load_model, load_tokenizer, lr_at, read_metrics, require_ml)
+                                   device_and_dtype, evaluation_loss, load_model, load_tokenizer, lr_at, read_metrics,
+                                   require_ml)
     from prover.train.verifier import SftTask
 
     require_ml()
@@ -96,6 +99,15 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
     assert data is not None
     if not examples:
         raise BadDataError(f"no usable training record in split {config.split!r}", source=config.data)
+    eval_examples: list[Any] = []
+    eval_data = None
+    if config.eval_split and not Path(config.data).is_file():
+        eval_examples, eval_data = task.examples(config, config.eval_split, tokenizer, max_length, required=False)
+
+    def autocast():
+        if amp:
+            return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
     fingerprint = data_fingerprint(examples)
     checkpoint = _newest(out) if resume else None
     if checkpoint is not None:
@@ -146,20 +158,30 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
             m = StepMetrics(step=step, epoch=(step - 1) // steps_per_epoch, loss=step_sum["loss"],
                             tokens=step_sum["tokens"], lr=lr_at(step - 1, total_steps, config),
                             grad_norm=logs.get("grad_norm"), seconds=time.perf_counter() - step_sum["tic"])
+            lines = [m]
+            if control.should_save and eval_examples:  # the loop's evaluation, at each checkpoint
+                loss, units = evaluation_loss(model, task, eval_examples, config, pad_id=pad_id, device=device,
+                                              autocast=autocast)
+                lines.append(StepMetrics(kind="eval", step=step, epoch=m.epoch, loss=loss, tokens=units,
+                                         split=config.eval_split))
             with open(metrics_path, "a", encoding="utf-8") as f:
-                f.write(m.model_dump_json(exclude_none=True) + "\n")
+                f.write("".join(x.model_dump_json(exclude_none=True) + "\n" for x in lines))
             step_sum.update(loss=0.0, tokens=0, tic=time.perf_counter())
 
         def on_step_end(self, args, state, control, **kwargs):
-            if stop_after is not None and state.global_step >= stop_after:
+            # Checkpoints where the loop writes them: each epoch's end, every --save-every, at --stop-after.
+            step = state.global_step
+            if step % steps_per_epoch == 0 or (config.save_every and step % config.save_every == 0):
+                control.should_save = True
+            if stop_after is not None and step >= stop_after:
                 control.should_save = True
                 control.should_training_stop = True
 
     args = SFTConfig(
         output_dir=str(out / CHECKPOINTS), per_device_train_batch_size=1,
         gradient_accumulation_steps=config.grad_accum, num_train_epochs=config.epochs,
-        max_grad_norm=config.max_grad_norm or 0.0, logging_steps=1, save_strategy="steps",
-        save_steps=config.save_every or steps_per_epoch, save_total_limit=config.keep_checkpoints,
+        max_grad_norm=config.max_grad_norm or 0.0, logging_steps=1, save_strategy="no",
+        save_total_limit=config.keep_checkpoints,
         seed=config.seed, report_to="none", use_cpu=device.type == "cpu", bf16=amp, remove_unused_columns=False,
         disable_tqdm=not (sys.stderr.isatty() if progress is None else progress),
         dataset_kwargs={"skip_prepare_dataset": True}, dataloader_num_workers=0)
@@ -181,11 +203,14 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
     n_trainable, n_total = sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
     if status == "completed":
         output, merged = _write_output(model, tokenizer, out, config)
-    curve = [m for m in read_metrics(metrics_path) if m.kind == "train"]
+    metrics = read_metrics(metrics_path)
+    curve = [m for m in metrics if m.kind == "train"]
+    evals = [m for m in metrics if m.kind == "eval"]
     summary = TrainSummary(
         out=str(out), task="verifier", status=status, steps=state.global_step, total_steps=total_steps,
         resumed_from=int(Path(checkpoint).name[11:]) if checkpoint else None,
-        first_loss=curve[0].loss if curve else None, last_loss=curve[-1].loss if curve else None, train=data,
+        first_loss=curve[0].loss if curve else None, last_loss=curve[-1].loss if curve else None,
+        eval_loss=evals[-1].loss if evals else None, train=data, eval=eval_data,
         loss=config.loss, lora=config.lora, merged=merged, output=output, device=str(device),
         dtype=str(dtype).removeprefix("torch.") + ("+bf16-autocast" if amp else ""),
         trainable_parameters=n_trainable, parameters=n_total, checkpoint=_newest(out))

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.hf, pytest.mark.slow, pytest.mark.timeout(600)]
 
 def config(data, model, out, **overrides) -> TrainConfig:
     settings = dict(data=str(data), model=str(model), out=str(out), lr=3e-3, epochs=2, batch_tokens=400,
-                    grad_accum=2, device="cpu", warmup_steps=2, eval_split=None)
+                    grad_accum=2, device="cpu", warmup_steps=2, eval_split="test", save_every=3)
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -37,8 +37,8 @@ def weights(out):
 
 def same_run(a, b) -> None:
     ca, cb = curve(a), curve(b)
-    assert [(m.step, m.epoch, m.tokens) for m in ca] == [(m.step, m.epoch, m.tokens) for m in cb]
-    assert [m.lr for m in cb] == pytest.approx([m.lr for m in ca], rel=1e-9)
+    assert [(m.kind, m.step, m.epoch, m.tokens) for m in ca] == [(m.kind, m.step, m.epoch, m.tokens) for m in cb]
+    assert [m.lr for m in cb] == [None if m.lr is None else pytest.approx(m.lr, rel=1e-9) for m in ca]
     assert [m.loss for m in cb] == pytest.approx([m.loss for m in ca], rel=1e-5, abs=1e-6)
     wa, wb = weights(a), weights(b)
     for name in wa:
@@ -55,6 +55,11 @@ def test_sft_trainer_draws_the_loops_curve_and_resumes_exactly(labelled_db, tiny
     assert trl.status == "completed" and trl.steps == loop.steps == loop.total_steps >= 4
     assert trl.train.target_tokens == loop.train.target_tokens
     assert trl.last_loss < trl.first_loss
+    evals = [m for m in curve(tmp_path / "trl") if m.kind == "eval"]
+    assert evals and trl.eval_loss == evals[-1].loss == pytest.approx(loop.eval_loss, rel=1e-5)
+    # checkpoints where the loop writes them (each epoch's end, every --save-every), the newest kept
+    assert sorted(int(p.name[11:]) for p in (tmp_path / "trl" / "checkpoints").glob("checkpoint-*")) == \
+        sorted(int(p.name[5:]) for p in (tmp_path / "loop" / "checkpoints").glob("step-*"))
     same_run(tmp_path / "loop", tmp_path / "trl")
 
     parts = tmp_path / "parts"
