@@ -3,6 +3,7 @@ proofs against the labels."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -141,6 +142,8 @@ def _run_grpo(task: str, lora_targets, max_grad_norm, resume, stop_after, progre
         if store is not None:
             store.finish_run(run_id)
             store.close()
+    if os.environ.get("RANK", "0") != "0":
+        return  # under accelerate launch the first process reports
     if as_json:
         echo_json(summary.model_dump(mode="json"))
         return

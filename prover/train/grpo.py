@@ -343,7 +343,11 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     started = time.perf_counter()
     g = config.grpo
     out = Path(config.out)
-    check_out(out, config, resume)
+    # Under accelerate launch every process runs this; the first one alone reads and writes OUT's
+    # files (the trainer saves checkpoints and the model the distributed way).
+    main = int(os.environ.get("RANK", "0")) == 0
+    if main:
+        check_out(out, config, resume)
     if reward_funcs is None:
         if model_config is None and (config.task == "generator" or (config.task == "verifier" and g.meta)):
             from prover.llm.config import load_model_config
@@ -379,13 +383,14 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
         peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                                  target_modules=list(config.lora_targets) or "all-linear", task_type="CAUSAL_LM")
 
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / CONFIG_FILE).is_file():
-        (out / CONFIG_FILE).write_text(json.dumps(config.identity(), indent=2), encoding="utf-8")
-    (out / FINGERPRINT_FILE).write_text(fingerprint + "\n", encoding="utf-8")
     metrics_path = out / METRICS_FILE
-    if checkpoint is None and metrics_path.exists():
-        metrics_path.unlink()
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / CONFIG_FILE).is_file():
+            (out / CONFIG_FILE).write_text(json.dumps(config.identity(), indent=2), encoding="utf-8")
+        (out / FINGERPRINT_FILE).write_text(fingerprint + "\n", encoding="utf-8")
+        if checkpoint is None and metrics_path.exists():
+            metrics_path.unlink()
 
     scorer = None
     if reward_funcs is None:
@@ -406,7 +411,7 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
-            if "loss" not in logs or state.global_step < 1:
+            if "loss" not in logs or state.global_step < 1 or not state.is_world_process_zero:
                 return
             total = float(logs.get("num_tokens", 0) or 0)
             tokens, self.seen_tokens = max(0, int(total - self.seen_tokens)), total
@@ -434,7 +439,7 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # it prints each step's logs on stdout; metrics.jsonl has them
-    if checkpoint is not None:
+    if checkpoint is not None and main:
         kept = [m for m in read_metrics(metrics_path) if m.step <= int(Path(checkpoint).name.split("-")[1])]
         metrics_path.write_text("".join(m.model_dump_json(exclude_none=True) + "\n" for m in kept), encoding="utf-8")
     try:
@@ -449,15 +454,22 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     trainable, total = sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
     output, merged = "none", False
     if status == "completed":
-        tokenizer.save_pretrained(out)
-        trained = trainer.model
+        if config.lora and Path(config.model).is_dir():  # the adapter must find its base from anywhere
+            trainer.model.peft_config["default"].base_model_name_or_path = str(Path(config.model).resolve())
+        # save_model gathers sharded weights (FSDP, ZeRO-3) and writes on the first process only.
+        trainer.save_model(str(out / "adapter") if config.lora and config.merge else str(out))
+        trainer.accelerator.wait_for_everyone()
         if config.lora and config.merge:
-            trained.save_pretrained(out / "adapter")
-            trained.merge_and_unload().save_pretrained(out)
+            if main:
+                from peft import AutoPeftModelForCausalLM
+
+                AutoPeftModelForCausalLM.from_pretrained(str(out / "adapter"), dtype=dtype) \
+                    .merge_and_unload().save_pretrained(out)
             output, merged = "model", True
         else:
-            trained.save_pretrained(out)
             output = "adapter" if config.lora else "model"
+        if main:
+            tokenizer.save_pretrained(out)
     curve = [m for m in read_metrics(metrics_path) if m.kind == "train"]
     summary = TrainSummary(
         out=str(out), task=config.task, method="grpo", status=status, steps=state.global_step,
@@ -469,5 +481,6 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
         dtype=str(dtype).removeprefix("torch."),
         trainable_parameters=trainable, parameters=total, checkpoint=newest_checkpoint(out))
     summary.seconds = time.perf_counter() - started
-    (out / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    if main:
+        (out / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     return summary

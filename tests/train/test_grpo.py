@@ -240,3 +240,40 @@ def test_a_run_written_before_a_setting_existed_resumes_with_its_default(tmp_pat
     check_out(tmp_path, config, resume=True)
     with pytest.raises(UsageError, match="trainer"):
         check_out(tmp_path, config.model_copy(update={"trainer": "trl"}), resume=True)
+
+
+@pytest.mark.slow
+@pytest.mark.hf
+@pytest.mark.timeout(600)
+def test_grpo_with_two_processes(tiny_model_dir, tmp_path, templates_file):
+    """Two processes on CPU (torchrun, gloo — what accelerate launch starts on GPUs): they share
+    each step (twice the completions of one process), the first alone writes OUT and reports."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("trl", reason="needs TRL (pip install -e '.[rl]')")
+    root = Path(__file__).resolve().parents[2]
+    config = toy_config(tmp_path, tiny_model_dir, templates_file)
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "prover.cli.main", "train",
+           "verifier", "--method", "grpo", "--data", config.data, "--model", str(tiny_model_dir), "--out", str(out),
+           "--templates", str(templates_file), "--generations", "4", "--max-completion-length", "8",
+           "--max-steps", "2", "--device", "cpu", "--no-progress", "--lora", "--lora-r", "4", "--merge"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=500)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count("merged model written to") == 1  # the first process reports
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [1, 2]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["merged"] and (out / "model.safetensors").is_file() and (out / "adapter").is_dir()
+
+    from prover.train.grpo import train_grpo
+
+    single = toy_config(tmp_path, tiny_model_dir, templates_file, out="single", generations=4, prompts_per_step=1,
+                        max_steps=1)
+    train_grpo(single, reward_funcs=[even_share], progress=False)
+    one = json.loads((tmp_path / "single" / "metrics.jsonl").read_text().splitlines()[0])["tokens"]
+    assert lines[0]["tokens"] > one  # each process sampled a group of its own
