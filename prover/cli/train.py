@@ -184,6 +184,8 @@ def _run(task: str, lora_targets, max_grad_norm, eval_split, resume, stop_after,
         click.echo(f"Interrupted; the last finished step is checkpointed in {config.out}: add --resume to continue.",
                    err=True)
         click.get_current_context().exit(130)
+    if os.environ.get("RANK", "0") != "0":
+        return  # under accelerate launch the first process reports
     if as_json:
         echo_json(summary.model_dump(mode="json"))
         return

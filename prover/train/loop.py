@@ -289,8 +289,8 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
     import torch
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise UsageError("supervised training runs in one process: launch it without accelerate/torchrun "
-                         "(GRPO, --method grpo, runs under accelerate launch)")
+        raise UsageError("the training loop runs in one process: under accelerate launch or torchrun use "
+                         "--trainer trl (or --method grpo)")
     started = time.perf_counter()
     out = Path(config.out)
     check_out(out, config, resume)

@@ -14,7 +14,11 @@ guarantees kept:
   data (the data fingerprint); LoRA through peft, ``--merge``, ``metrics.jsonl``, progress.
 
 Checkpoints are written where the loop writes them, each with the loss on ``--eval-split`` (the
-``kind: eval`` lines of ``metrics.jsonl``). One process only, for now."""
+``kind: eval`` lines of ``metrics.jsonl``). Under ``accelerate launch`` (or torchrun) with N
+processes (data parallel), each takes every N-th micro-batch, so N processes with
+``--grad-accum g`` make the steps of one process with ``--grad-accum N·g`` (a test checks it); the
+first process alone writes ``OUT``. Not yet on this path: FSDP, DeepSpeed, and the fused loss under
+several processes (``--loss plain`` there)."""
 
 from __future__ import annotations
 
@@ -82,11 +86,18 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
     from datasets import Dataset
     from transformers import TrainerCallback
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise UsageError("--trainer trl runs in one process for now")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    main = int(os.environ.get("RANK", "0")) == 0
+    if world > 1 and (os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+                      or os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"):
+        raise UsageError("--trainer trl runs on one device or data-parallel (DDP) for now, not FSDP or DeepSpeed")
+    if world > 1 and config.loss == "fused":
+        # The fused loss calls the model's body, not the DDP wrapper whose forward syncs the gradients.
+        raise UsageError("under several processes --trainer trl needs --loss plain for now")
     started = time.perf_counter()
     out = Path(config.out)
-    check_out(out, config, resume)
+    if main:
+        check_out(out, config, resume)
     device, dtype, amp = device_and_dtype(config)
     tokenizer = load_tokenizer(config.model)
     torch.manual_seed(config.seed)
@@ -116,17 +127,21 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
             raise UsageError(f"--resume: the training data differ from those of the checkpoint {checkpoint}")
     packed = pack_batches(examples, config.batch_tokens, config.seed)
     data.micro_batches = len(packed)
-    steps_per_epoch = -(-len(packed) // config.grad_accum)
+    # Each process takes every world-th micro-batch (the last ones padded to an even share).
+    steps_per_epoch = -(-(-(-len(packed) // world)) // config.grad_accum)
     total_steps = steps_per_epoch * config.epochs
 
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / CONFIG_FILE).is_file():
-        (out / CONFIG_FILE).write_text(json.dumps(config.identity(), indent=2), encoding="utf-8")
-    (out / FINGERPRINT_FILE).write_text(fingerprint + "\n", encoding="utf-8")
     metrics_path = out / METRICS_FILE
-    if checkpoint is None and metrics_path.exists():
-        metrics_path.unlink()
-    elif checkpoint is not None:
+    if not main:
+        pass
+    elif checkpoint is None:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / CONFIG_FILE).is_file():
+            (out / CONFIG_FILE).write_text(json.dumps(config.identity(), indent=2), encoding="utf-8")
+        (out / FINGERPRINT_FILE).write_text(fingerprint + "\n", encoding="utf-8")
+        if metrics_path.exists():
+            metrics_path.unlink()
+    else:
         done = int(Path(checkpoint).name[11:])
         kept = [m for m in read_metrics(metrics_path) if m.step <= done]
         metrics_path.write_text("".join(m.model_dump_json(exclude_none=True) + "\n" for m in kept), encoding="utf-8")
@@ -146,8 +161,10 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
             units = int(num_items_in_batch) if num_items_in_batch is not None else \
                 int((inputs["labels"][:, 1:] != -100).sum())
             loss = task.loss_sum(model, inputs, config) / units
-            step_sum["loss"] += float(loss.detach())
+            step_sum["loss"] += float(loss.detach())  # this process's share of the step's loss
             step_sum["tokens"] = units
+            if world > 1:
+                loss = loss * world  # data parallelism averages the processes' gradients
             return (loss, None) if return_outputs else loss
 
     class Metrics(TrainerCallback):
@@ -155,7 +172,13 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
             if not logs or "loss" not in logs or state.global_step < 1:
                 return
             step = state.global_step
-            m = StepMetrics(step=step, epoch=(step - 1) // steps_per_epoch, loss=step_sum["loss"],
+            loss = step_sum["loss"]
+            if world > 1:
+                loss = float(trainer.accelerator.reduce(torch.tensor(loss, device=trainer.accelerator.device), "sum"))
+            if not state.is_world_process_zero:
+                step_sum.update(loss=0.0, tokens=0, tic=time.perf_counter())
+                return
+            m = StepMetrics(step=step, epoch=(step - 1) // steps_per_epoch, loss=loss,
                             tokens=step_sum["tokens"], lr=lr_at(step - 1, total_steps, config),
                             grad_norm=logs.get("grad_norm"), seconds=time.perf_counter() - step_sum["tic"])
             lines = [m]
@@ -184,7 +207,8 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
         save_total_limit=config.keep_checkpoints,
         seed=config.seed, report_to="none", use_cpu=device.type == "cpu", bf16=amp, remove_unused_columns=False,
         disable_tqdm=not (sys.stderr.isatty() if progress is None else progress),
-        dataset_kwargs={"skip_prepare_dataset": True}, dataloader_num_workers=0)
+        dataset_kwargs={"skip_prepare_dataset": True}, dataloader_num_workers=0,
+        average_tokens_across_devices=True, ddp_find_unused_parameters=False)
     trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list([{"batch": b} for b in packed]),
                       processing_class=tokenizer,
                       data_collator=lambda rows: task.collate(examples, rows[0]["batch"], pad_id),
@@ -201,8 +225,12 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
     output, merged = "none", False
     params = list(model.parameters())
     n_trainable, n_total = sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+    trainer.accelerator.wait_for_everyone()
     if status == "completed":
-        output, merged = _write_output(model, tokenizer, out, config)
+        if main:
+            output, merged = _write_output(model, tokenizer, out, config)
+        else:
+            output, merged = ("adapter" if config.lora and not config.merge else "model"), config.merge
     metrics = read_metrics(metrics_path)
     curve = [m for m in metrics if m.kind == "train"]
     evals = [m for m in metrics if m.kind == "eval"]
@@ -215,5 +243,6 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
         dtype=str(dtype).removeprefix("torch.") + ("+bf16-autocast" if amp else ""),
         trainable_parameters=n_trainable, parameters=n_total, checkpoint=_newest(out))
     summary.seconds = time.perf_counter() - started
-    (out / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    if main:
+        (out / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     return summary
