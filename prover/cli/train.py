@@ -93,10 +93,18 @@ _GRPO = [
 ]
 
 
-def _training_options(f):
-    for option in reversed(_COMMON):
-        f = option(f)
-    return f
+def _training_options(f=None, *, skip: tuple[str, ...] = ()):
+    """The shared options (less those named in ``skip``, e.g. SFT-only ones on a GRPO-only command)."""
+    def apply(f):
+        for option in reversed(_COMMON):
+            probe = option(lambda: None)
+            if probe.__click_params__[0].name not in skip:
+                f = option(f)
+        return f
+    return apply(f) if f is not None else apply
+
+
+_SFT_ONLY = ("eval_split", "batch_tokens", "max_length")
 
 
 def _grpo_options(f):
@@ -243,10 +251,9 @@ def verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_after
 @click.option("--data", required=True, type=click.Path(exists=True),
               help="Meta-verification records (problem, proof, analysis, meta_score): a folder or JSONL/Parquet file.")
 @click.option("--method", type=click.Choice(["grpo"]), default="grpo", show_default=True, help="Training method.")
-@_training_options
+@_training_options(skip=_SFT_ONLY)
 @_grpo_options
-def meta_verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_after, progress, as_json,
-                  **settings) -> None:
+def meta_verifier(method, lora_targets, max_grad_norm, resume, stop_after, progress, as_json, **settings) -> None:
     """Train a meta-verifier with GRPO: R_format·R_score against the records' meta-scores.
 
     Example: prover train meta-verifier --data meta.jsonl --model runs/v1 --out runs/mv --max-steps 500
@@ -258,12 +265,11 @@ def meta_verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_
 @click.option("--data", required=True, type=click.Path(exists=True),
               help="Problems: an export folder, its pointwise folder, or a JSONL/Parquet file of problem records.")
 @click.option("--method", type=click.Choice(["grpo"]), default="grpo", show_default=True, help="Training method.")
-@_training_options
+@_training_options(skip=_SFT_ONLY)
 @_grpo_options
 @click.option("--verifier-samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="Verdicts per proof (R_Y is their mean).")
-def generator(method, lora_targets, max_grad_norm, eval_split, resume, stop_after, progress, as_json,
-              **settings) -> None:
+def generator(method, lora_targets, max_grad_norm, resume, stop_after, progress, as_json, **settings) -> None:
     """Train a proof generator with GRPO: R_format(Y, Z)·(0.76·R_Y + 0.24·R_Z), scored by the verifier role.
 
     Example: prover train generator --data exports/ --model runs/g0 --out runs/g1 --role verifier.model=runs/v1 --meta

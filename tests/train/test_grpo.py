@@ -277,3 +277,22 @@ def test_grpo_with_two_processes(tiny_model_dir, tmp_path, templates_file):
     train_grpo(single, reward_funcs=[even_share], progress=False)
     one = json.loads((tmp_path / "single" / "metrics.jsonl").read_text().splitlines()[0])["tokens"]
     assert lines[0]["tokens"] > one  # each process sampled a group of its own
+
+
+@pytest.mark.slow
+@pytest.mark.hf
+@pytest.mark.timeout(600)
+def test_generator_grpo_scores_through_the_model_layer(tiny_model_dir, tmp_path, templates_file):
+    """The generator's reward inside a TRL run, the verifier a scripted backend: the tiny model's
+    noise is never in format, so nothing is sent and every reward is 0 — the wiring, not a result."""
+    pytest.importorskip("trl", reason="needs TRL (pip install -e '.[rl]')")
+    from prover.core.llm_records import ModelConfig
+    from prover.llm.scripted import ScriptedBackend
+    from prover.train.grpo import train_grpo
+
+    verifier = ScriptedBackend(lambda call: analysis("1"))
+    base = toy_config(tmp_path, tiny_model_dir, templates_file, generations=2, max_steps=1)
+    config = base.model_copy(update={"task": "generator", "out": str(tmp_path / "gen")})
+    summary = train_grpo(config, model_config=ModelConfig(), backends={"verifier": verifier}, progress=False)
+    assert (summary.task, summary.status, summary.steps, summary.train.examples) == ("generator", "completed", 1, 4)
+    assert summary.first_reward == 0.0 and verifier.calls == []
