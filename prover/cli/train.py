@@ -83,6 +83,8 @@ _GRPO = [
     click.option("--kl", type=click.FloatRange(min=0), default=0.0, show_default=True,
                  help="GRPO: KL penalty against the initial model (0: none)."),
     click.option("--max-steps", type=click.IntRange(min=1), help="GRPO: optimizer steps [default: --epochs passes]."),
+    click.option("--vllm", type=click.Choice(["colocate", "server"]),
+                 help="GRPO: sample with vLLM, in the training processes or from `trl vllm-serve` [default: no]."),
     click.option("--meta/--no-meta", default=False, show_default=True,
                  help="GRPO: multiply by the meta_verifier role's score of the analysis (R_meta)."),
     click.option("--templates", type=click.Path(exists=True, dir_okay=False),
@@ -123,7 +125,7 @@ def _run_grpo(task: str, lora_targets, max_grad_norm, resume, stop_after, progre
     from prover.train.grpo import train_grpo
 
     grpo = {k: settings.pop(k) for k in ("generations", "prompts_per_step", "max_completion_length", "temperature",
-                                         "kl", "max_steps", "meta")}
+                                         "kl", "max_steps", "meta", "vllm")}
     grpo["verifier_samples"] = settings.pop("verifier_samples", 1)
     roles, db = settings.pop("role_values"), settings.pop("db")
     for name in ("loss", "kernel_impl", "batch_tokens", "max_length"):
@@ -242,7 +244,7 @@ def verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_after
         _run_grpo("verifier", lora_targets, max_grad_norm, resume, stop_after, progress, as_json, settings)
         return
     for name in ("generations", "prompts_per_step", "max_completion_length", "temperature", "kl", "max_steps",
-                 "meta", "templates", "role_values", "db"):
+                 "meta", "vllm", "templates", "role_values", "db"):
         settings.pop(name, None)
     _run("verifier", lora_targets, max_grad_norm, eval_split, resume, stop_after, progress, as_json, settings)
 

@@ -40,6 +40,9 @@ class GrpoSettings(BaseModel):
     ``meta_verifier`` role of the model settings."""
     verifier_samples: int = Field(1, ge=1)
     """Generator: verdicts per proof; ``R_Y`` is the mean of the parsed ones."""
+    vllm: Literal["colocate", "server"] | None = None
+    """Sample the completions with vLLM (TRL's ``use_vllm``): ``colocate`` in the training
+    processes, ``server`` from ``trl vllm-serve``; None: transformers' ``generate``."""
 
 
 class TrainConfig(BaseModel):

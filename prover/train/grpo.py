@@ -302,7 +302,7 @@ def newest_checkpoint(out: Path) -> str | None:
     return str(found[-1]) if found else None
 
 
-def _grpo_args(config: TrainConfig, out: Path, device: str, progress: bool, epoch_steps: int) -> Any:
+def _grpo_args(config: TrainConfig, out: Path, device: str, amp: bool, progress: bool, epoch_steps: int) -> Any:
     from trl import GRPOConfig
 
     g = config.grpo
@@ -318,7 +318,8 @@ def _grpo_args(config: TrainConfig, out: Path, device: str, progress: bool, epoc
         save_strategy="steps", save_steps=config.save_every or epoch_steps,
         save_total_limit=config.keep_checkpoints, report_to="none", use_cpu=device == "cpu",
         **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}), disable_tqdm=not progress,
-        bf16=device != "cpu" and config.dtype in ("auto", "bfloat16"), remove_unused_columns=False)
+        bf16=amp, remove_unused_columns=False,
+        **({"use_vllm": True, "vllm_mode": g.vllm} if g.vllm else {}))
 
 
 def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any = None, store: Any = None,
@@ -331,7 +332,8 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     import sys
 
     from prover.informal.prompts import load_templates
-    from prover.train.loop import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, check_out, load_tokenizer, read_metrics
+    from prover.train.loop import (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, check_out, device_and_dtype,
+                                   load_tokenizer, read_metrics)
 
     if config.grpo is None:
         raise UsageError("train_grpo needs GRPO settings (--method grpo)")
@@ -366,14 +368,14 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
         saved = out / FINGERPRINT_FILE
         if checkpoint and saved.is_file() and saved.read_text().strip() != fingerprint:
             raise UsageError(f"--resume: the training prompts differ from those of the checkpoint {checkpoint}")
-    device = config.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    # As the SFT loop: float32 on CPU; on CUDA float32 weights under bf16 mixed precision for full
+    # training, bf16 frozen weights for LoRA.
+    torch_device, dtype, amp = device_and_dtype(config)
+    device = torch_device.type
     progress = sys.stderr.isatty() if progress is None else progress
 
     tokenizer = load_tokenizer(config.model)
     tokenizer.padding_side = "left"  # generation pads on the left
-    dtype = torch.float32 if config.dtype == "auto" else getattr(torch, config.dtype)
     torch.manual_seed(config.seed)
     model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
     peft_config = None
@@ -433,7 +435,7 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     epoch_steps = steps_per_epoch(len(rows), config, world_size)
 
     trainer = GRPOTrainer(model=model, reward_funcs=list(reward_funcs),
-                          args=_grpo_args(config, out, device, progress, epoch_steps),
+                          args=_grpo_args(config, out, device, amp, progress, epoch_steps),
                           train_dataset=Dataset.from_list(epoch_order(rows, config, world_size)),
                           processing_class=tokenizer, peft_config=peft_config, callbacks=[Metrics()])
     from transformers.trainer_callback import PrinterCallback
@@ -478,7 +480,7 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
         first_loss=curve[0].loss if curve else None, last_loss=curve[-1].loss if curve else None,
         first_reward=curve[0].reward if curve else None, last_reward=curve[-1].reward if curve else None,
         train=data, loss="grpo", lora=config.lora, merged=merged, output=output, device=device,
-        dtype=str(dtype).removeprefix("torch."),
+        dtype=str(dtype).removeprefix("torch.") + ("+bf16-autocast" if amp else ""),
         trainable_parameters=trainable, parameters=total, checkpoint=newest_checkpoint(out))
     summary.seconds = time.perf_counter() - started
     if main:
