@@ -17,8 +17,8 @@ Checkpoints are written where the loop writes them, each with the loss on ``--ev
 ``kind: eval`` lines of ``metrics.jsonl``). Under ``accelerate launch`` (or torchrun) with N
 processes (data parallel), each takes every N-th micro-batch, so N processes with
 ``--grad-accum g`` make the steps of one process with ``--grad-accum N·g`` (a test checks it); the
-first process alone writes ``OUT``. Not yet on this path: FSDP, DeepSpeed, and the fused loss under
-several processes (``--loss plain`` there)."""
+first process alone writes ``OUT``; the fused loss then takes the hidden states from the wrapped
+model's forward. Not yet on this path: FSDP and DeepSpeed."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
     from prover.train.loop import (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, _write_output, check_out, context_length,
                                    device_and_dtype, evaluation_loss, load_model, load_tokenizer, lr_at, read_metrics,
                                    require_ml)
-    from prover.train.verifier import SftTask
+    from prover.train.verifier import SftTask, fused_loss_sum_through_forward
 
     require_ml()
     try:
@@ -91,9 +91,6 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
     if world > 1 and (os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
                       or os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"):
         raise UsageError("--trainer trl runs on one device or data-parallel (DDP) for now, not FSDP or DeepSpeed")
-    if world > 1 and config.loss == "fused":
-        # The fused loss calls the model's body, not the DDP wrapper whose forward syncs the gradients.
-        raise UsageError("under several processes --trainer trl needs --loss plain for now")
     started = time.perf_counter()
     out = Path(config.out)
     if main:
@@ -160,7 +157,13 @@ def train_verifier_trl(config: TrainConfig, *, resume: bool = False, stop_after:
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             units = int(num_items_in_batch) if num_items_in_batch is not None else \
                 int((inputs["labels"][:, 1:] != -100).sum())
-            loss = task.loss_sum(model, inputs, config) / units
+            if world > 1 and config.loss == "fused":
+                # Through the DDP wrapper's forward, which synchronises the gradients.
+                loss = fused_loss_sum_through_forward(model, inputs, impl=config.kernel_impl,
+                                                      check=not step_sum.get("checked")) / units
+                step_sum["checked"] = True
+            else:
+                loss = task.loss_sum(model, inputs, config) / units
             step_sum["loss"] += float(loss.detach())  # this process's share of the step's loss
             step_sum["tokens"] = units
             if world > 1:

@@ -105,8 +105,8 @@ def test_sft_trainer_lora_merge_on_the_command_line(labelled_db, tiny_model_dir,
 
 def test_two_processes_make_the_steps_of_one_with_twice_the_accumulation(labelled_db, tiny_model_dir, tmp_path):
     """Data parallel on CPU (torchrun, gloo — what accelerate launch starts on GPUs): two processes
-    with --grad-accum 1 draw the loop's curve with --grad-accum 2, and end with its weights (plain
-    loss: the fused one is refused under several processes for now)."""
+    with --grad-accum 1 draw the loop's curve with --grad-accum 2, and end with its weights (the fused
+    loss, through the wrapped model's forward)."""
     import os
     import subprocess
     import sys
@@ -121,13 +121,12 @@ def test_two_processes_make_the_steps_of_one_with_twice_the_accumulation(labelle
     examples, _ = build_examples(records, load_tokenizer(str(tiny_model_dir)), None)
     # An odd count gives each process an uneven share at an epoch's end (padded): not the loop's steps.
     assert len(pack_batches(examples, 500, 0)) % 2 == 0
-    train_verifier(config(export, tiny_model_dir, tmp_path / "loop", batch_tokens=500, loss="plain"), progress=False)
+    train_verifier(config(export, tiny_model_dir, tmp_path / "loop", batch_tokens=500), progress=False)
     root = Path(__file__).resolve().parents[2]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "prover.cli.main", "train",
            "verifier", "--trainer", "trl", "--data", str(export), "--model", str(tiny_model_dir), "--out",
            str(tmp_path / "ddp"), "--lr", "3e-3", "--epochs", "2", "--batch-tokens", "500", "--grad-accum", "1",
-           "--warmup-steps", "2", "--eval-split", "test", "--save-every", "3", "--device", "cpu", "--no-progress",
-           "--loss", "plain"]
+           "--warmup-steps", "2", "--eval-split", "test", "--save-every", "3", "--device", "cpu", "--no-progress"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
