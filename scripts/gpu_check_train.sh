@@ -5,7 +5,8 @@
 #
 #   bash scripts/gpu_check_train.sh            # PYTHON=/path/to/python to pick the interpreter
 #
-# Needs torch (CUDA build), triton, transformers, tokenizers, safetensors, peft (extra ml).
+# Needs torch (CUDA build), triton, transformers, tokenizers, safetensors, peft (extra ml), and
+# TRL (extra rl) for the GRPO steps.
 set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
@@ -23,6 +24,17 @@ HF_HUB_OFFLINE=1 "$PY" -m pytest tests/train -q -rs -p no:cacheprovider -m "not 
 
 section "benchmark: one training step, fused against plain, GPU shape"
 "$PY" scripts/bench_train.py --device cuda || failed+=("bench")
+
+section "GRPO: a few steps through TRL on one GPU (tiny model; GRPO_MODEL=DIR for a small open model)"
+if "$PY" -c "import trl" 2>/dev/null; then
+    HF_HUB_OFFLINE=1 "$PY" scripts/grpo_check.py --device cuda --steps 4 || failed+=("grpo-tiny")
+    if [ -n "${GRPO_MODEL:-}" ]; then
+        HF_HUB_OFFLINE=1 "$PY" scripts/grpo_check.py --device cuda --steps 3 --model "$GRPO_MODEL" \
+            --max-completion-length 256 --verifier-reward || failed+=("grpo-model")
+    fi
+else
+    echo "(TRL not installed: pip install -e '.[rl]')"; failed+=("grpo-trl")
+fi
 
 section "summary"
 if [ ${#failed[@]} -eq 0 ]; then

@@ -3,6 +3,7 @@ proofs against the labels."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -70,10 +71,102 @@ _COMMON = [
 ]
 
 
-def _training_options(f):
-    for option in reversed(_COMMON):
+_GRPO = [
+    click.option("--generations", type=click.IntRange(min=2), default=8, show_default=True,
+                 help="GRPO: completions per prompt."),
+    click.option("--prompts-per-step", type=click.IntRange(min=1), default=1, show_default=True,
+                 help="GRPO: prompts per micro-batch."),
+    click.option("--max-completion-length", type=click.IntRange(min=1), default=1024, show_default=True,
+                 help="GRPO: most tokens per completion (a cut completion earns 0)."),
+    click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+                 help="GRPO: sampling temperature."),
+    click.option("--kl", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                 help="GRPO: KL penalty against the initial model (0: none)."),
+    click.option("--max-steps", type=click.IntRange(min=1), help="GRPO: optimizer steps [default: --epochs passes]."),
+    click.option("--vllm", type=click.Choice(["colocate", "server"]),
+                 help="GRPO: sample with vLLM, in the training processes or from `trl vllm-serve` [default: no]."),
+    click.option("--meta/--no-meta", default=False, show_default=True,
+                 help="GRPO: multiply by the meta_verifier role's score of the analysis (R_meta)."),
+    click.option("--templates", type=click.Path(exists=True, dir_okay=False),
+                 help="TOML file replacing prompt templates (those the export used)."),
+    click.option("--role", "role_values", multiple=True, metavar="ROLE.KEY=VALUE",
+                 help="GRPO: settings of the verifier/meta_verifier roles that score, e.g. verifier.model=NAME."),
+    db_option,
+]
+
+
+def _training_options(f=None, *, skip: tuple[str, ...] = ()):
+    """The shared options (less those named in ``skip``, e.g. SFT-only ones on a GRPO-only command)."""
+    def apply(f):
+        for option in reversed(_COMMON):
+            probe = option(lambda: None)
+            if probe.__click_params__[0].name not in skip:
+                f = option(f)
+        return f
+    return apply(f) if f is not None else apply
+
+
+_SFT_ONLY = ("eval_split", "batch_tokens", "max_length")
+
+
+def _grpo_options(f):
+    for option in reversed(_GRPO):
         f = option(f)
     return f
+
+
+def _run_grpo(task: str, lora_targets, max_grad_norm, resume, stop_after, progress, as_json, settings) -> None:
+    """Build the settings, run GRPO through TRL, print."""
+    from pydantic import ValidationError
+
+    from prover.core.errors import UsageError
+    from prover.core.train_records import GrpoSettings, TrainConfig
+    from prover.llm.config import ModelFlags, load_model_config
+    from prover.train.grpo import train_grpo
+
+    grpo = {k: settings.pop(k) for k in ("generations", "prompts_per_step", "max_completion_length", "temperature",
+                                         "kl", "max_steps", "meta", "vllm")}
+    grpo["verifier_samples"] = settings.pop("verifier_samples", 1)
+    roles, db = settings.pop("role_values"), settings.pop("db")
+    for name in ("loss", "kernel_impl", "batch_tokens", "max_length"):
+        settings.pop(name, None)  # SFT options; GRPO batches by prompts
+    settings.pop("eval_split", None)
+    try:
+        config = TrainConfig(task=task, **settings, eval_split=None, grpo=GrpoSettings(**grpo),
+                             lora_targets=tuple(t.strip() for t in (lora_targets or "").split(",") if t.strip()),
+                             max_grad_norm=max_grad_norm or None)
+    except ValidationError as exc:
+        raise UsageError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    needs_models = task == "generator" or grpo["meta"]
+    model_config = load_model_config(ModelFlags(role_overrides=tuple(roles))) if needs_models else None
+    store = open_store(db) if needs_models else None
+    run_id = store.start_run("grpo-train", command=["prover", *sys.argv[1:]], seed=config.seed,
+                             config=config.identity()) if store is not None else None
+    try:
+        summary = train_grpo(config, model_config=model_config, store=store, run_id=run_id, resume=resume,
+                             stop_after=stop_after, progress=progress)
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted; continue from the last checkpoint in {config.out} with --resume.", err=True)
+        click.get_current_context().exit(130)
+    finally:
+        if store is not None:
+            store.finish_run(run_id)
+            store.close()
+    if os.environ.get("RANK", "0") != "0":
+        return  # under accelerate launch the first process reports
+    if as_json:
+        echo_json(summary.model_dump(mode="json"))
+        return
+    print_table([(summary.steps, summary.total_steps, _fmt(summary.first_reward), _fmt(summary.last_reward),
+                  _fmt(summary.last_loss), summary.device, summary.dtype,
+                  f"{summary.trainable_parameters}/{summary.parameters}", f"{summary.seconds:.1f}s")],
+                ["steps", "of", "first reward", "last reward", "last loss", "device", "dtype", "trainable/params",
+                 "time"], title=f"train {task} grpo ({summary.status}), {summary.train.examples} prompts")
+    if summary.status == "stopped":
+        click.echo(f"stopped after {summary.steps} steps; continue with --resume")
+    else:
+        what = {"model": "merged model" if summary.merged else "model", "adapter": "LoRA adapter"}[summary.output]
+        click.echo(f"{what} written to {summary.out}")
 
 
 def _run(task: str, lora_targets, max_grad_norm, eval_split, resume, stop_after, progress, as_json,
@@ -101,6 +194,8 @@ def _run(task: str, lora_targets, max_grad_norm, eval_split, resume, stop_after,
         click.echo(f"Interrupted; the last finished step is checkpointed in {config.out}: add --resume to continue.",
                    err=True)
         click.get_current_context().exit(130)
+    if os.environ.get("RANK", "0") != "0":
+        return  # under accelerate launch the first process reports
     if as_json:
         echo_json(summary.model_dump(mode="json"))
         return
@@ -127,18 +222,61 @@ def _run(task: str, lora_targets, max_grad_norm, eval_split, resume, stop_after,
 
 @train.command("verifier")
 @click.option("--data", required=True, type=click.Path(exists=True),
-              help="SFT data: an export folder, its sft folder, or a JSONL/Parquet file.")
+              help="An export folder, its sft (or, for grpo, pointwise) folder, or a JSONL/Parquet file.")
+@click.option("--method", type=click.Choice(["sft", "grpo"]), default="sft", show_default=True,
+              help="sft: learn agreeing analyses; grpo: RL with R_format·R_score·R_meta against the labels.")
 @_training_options
 @click.option("--loss", type=click.Choice(["fused", "plain"]), default="fused", show_default=True,
-              help="fused: prover.kernels, no logits tensor; plain: the model's logits (reference).")
+              help="SFT: fused (prover.kernels, no logits tensor) or plain (the model's logits, reference).")
 @click.option("--kernel", "kernel_impl", type=click.Choice(["auto", "torch", "triton"]), default="auto",
               show_default=True, help="Fused-loss implementation.")
-def verifier(lora_targets, max_grad_norm, eval_split, resume, stop_after, progress, as_json, **settings) -> None:
-    """Fine-tune a causal-LM verifier on an SFT export (analyses that agree with the labels).
+@click.option("--trainer", type=click.Choice(["loop", "trl"]), default="loop", show_default=True,
+              help="SFT: prover's loop, or TRL's SFTTrainer (same batches, loss and schedule; extra rl).")
+@_grpo_options
+def verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_after, progress, as_json,
+             **settings) -> None:
+    """Train a causal-LM verifier on a label export: SFT on agreeing analyses, or GRPO.
 
     Example: prover train verifier --data exports/ --model Qwen/Qwen2.5-1.5B-Instruct --out runs/v1 --lora --merge
     """
+    if method == "grpo":
+        settings.pop("trainer")
+        _run_grpo("verifier", lora_targets, max_grad_norm, resume, stop_after, progress, as_json, settings)
+        return
+    for name in ("generations", "prompts_per_step", "max_completion_length", "temperature", "kl", "max_steps",
+                 "meta", "vllm", "templates", "role_values", "db"):
+        settings.pop(name, None)
     _run("verifier", lora_targets, max_grad_norm, eval_split, resume, stop_after, progress, as_json, settings)
+
+
+@train.command("meta-verifier")
+@click.option("--data", required=True, type=click.Path(exists=True),
+              help="Meta-verification records (problem, proof, analysis, meta_score): a folder or JSONL/Parquet file.")
+@click.option("--method", type=click.Choice(["grpo"]), default="grpo", show_default=True, help="Training method.")
+@_training_options(skip=_SFT_ONLY)
+@_grpo_options
+def meta_verifier(method, lora_targets, max_grad_norm, resume, stop_after, progress, as_json, **settings) -> None:
+    """Train a meta-verifier with GRPO: R_format·R_score against the records' meta-scores.
+
+    Example: prover train meta-verifier --data meta.jsonl --model runs/v1 --out runs/mv --max-steps 500
+    """
+    _run_grpo("meta-verifier", lora_targets, max_grad_norm, resume, stop_after, progress, as_json, settings)
+
+
+@train.command("generator")
+@click.option("--data", required=True, type=click.Path(exists=True),
+              help="Problems: an export folder, its pointwise folder, or a JSONL/Parquet file of problem records.")
+@click.option("--method", type=click.Choice(["grpo"]), default="grpo", show_default=True, help="Training method.")
+@_training_options(skip=_SFT_ONLY)
+@_grpo_options
+@click.option("--verifier-samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Verdicts per proof (R_Y is their mean).")
+def generator(method, lora_targets, max_grad_norm, resume, stop_after, progress, as_json, **settings) -> None:
+    """Train a proof generator with GRPO: R_format(Y, Z)·(0.76·R_Y + 0.24·R_Z), scored by the verifier role.
+
+    Example: prover train generator --data exports/ --model runs/g0 --out runs/g1 --role verifier.model=runs/v1 --meta
+    """
+    _run_grpo("generator", lora_targets, max_grad_norm, resume, stop_after, progress, as_json, settings)
 
 
 @train.command("reward-model")

@@ -18,15 +18,44 @@ DEFAULT_LR_FULL = 1e-5
 DEFAULT_LR_LORA = 2e-4
 
 
+class GrpoSettings(BaseModel):
+    """The GRPO part of a run's settings (TRL's ``GRPOConfig`` gets them)."""
+
+    model_config = _FROZEN
+
+    generations: int = Field(8, ge=2)
+    """Completions sampled per prompt (the group whose rewards are compared)."""
+    prompts_per_step: int = Field(1, ge=1)
+    """Prompts per micro-batch (each with its ``generations`` completions)."""
+    max_completion_length: int = Field(1024, ge=1)
+    """Tokens a completion may have; a completion cut there is truncated (reward 0)."""
+    temperature: float = Field(1.0, gt=0)
+    """Sampling temperature of the completions."""
+    kl: float = Field(0.0, ge=0)
+    """Weight of the KL penalty against the initial model (TRL's ``beta``; 0: no reference model)."""
+    max_steps: int | None = Field(None, ge=1)
+    """Optimizer steps in all (None: ``epochs`` passes over the prompts)."""
+    meta: bool = False
+    """Verifier and generator: multiply by the meta-verifier's score (``R_meta``), the
+    ``meta_verifier`` role of the model settings."""
+    verifier_samples: int = Field(1, ge=1)
+    """Generator: verdicts per proof; ``R_Y`` is the mean of the parsed ones."""
+    vllm: Literal["colocate", "server"] | None = None
+    """Sample the completions with vLLM (TRL's ``use_vllm``): ``colocate`` in the training
+    processes, ``server`` from ``trl vllm-serve``; None: transformers' ``generate``."""
+
+
 class TrainConfig(BaseModel):
     """The settings of one training run. Everything here decides the weights it produces, so a
     resumed run must have the same settings (``resume`` and ``stop_after`` are not settings)."""
 
     model_config = _FROZEN
 
-    task: Literal["verifier", "reward-model"] = "verifier"
-    """``verifier``: a causal LM learns the agreeing analyses of the ``sft`` dataset;
-    ``reward-model``: a scalar head learns the labels of the ``pointwise`` dataset."""
+    task: Literal["verifier", "reward-model", "meta-verifier", "generator"] = "verifier"
+    """``verifier``: a causal LM learns the agreeing analyses of the ``sft`` dataset (or, with
+    ``grpo``, to grade the proofs of the ``pointwise`` dataset); ``reward-model``: a scalar head
+    learns the labels of the ``pointwise`` dataset; ``meta-verifier`` and ``generator``: GRPO
+    only (meta-verification records; problems)."""
     data: str
     """The data: an export folder (``prover labels export --out``), its ``sft`` (or
     ``pointwise``) folder, or one JSONL/Parquet file of such records."""
@@ -91,11 +120,28 @@ class TrainConfig(BaseModel):
     """Reward model: a TOML file of prompt templates (those the export used); the reward model
     reads the verification prompt of each proof. The SFT records carry their own prompts."""
 
+    trainer: Literal["loop", "trl"] = "loop"
+    """Supervised fine-tuning: ``loop`` (``prover.train.loop``) or ``trl`` (TRL's ``SFTTrainer``,
+    the same sequences, batches, loss and schedule; extra ``rl``)."""
+    grpo: GrpoSettings | None = None
+    """Reinforcement learning with DeepSeekMath-V2's rewards through TRL's GRPO (None: supervised
+    fine-tuning, the loop of ``loop.py``)."""
+
     @model_validator(mode="after")
     def _lora_only_options(self) -> TrainConfig:
         if self.merge and not self.lora:
             raise ValueError("merge needs lora (full fine-tuning already writes full weights)")
+        if self.task in ("meta-verifier", "generator") and self.grpo is None:
+            raise ValueError(f"{self.task} is trained with --method grpo only")
+        if self.task == "reward-model" and self.grpo is not None:
+            raise ValueError("a reward model is trained with its binary loss, not grpo")
+        if self.trainer == "trl" and (self.task != "verifier" or self.grpo is not None):
+            raise ValueError("--trainer trl is for supervised verifier training (GRPO always runs on TRL)")
         return self
+
+    @property
+    def method(self) -> str:
+        return "sft" if self.grpo is None else "grpo"
 
     @property
     def learning_rate(self) -> float:
@@ -131,6 +177,10 @@ class StepMetrics(BaseModel):
     """Wall time of the step."""
     split: str | None = None
     """For ``eval``: the split."""
+    reward: float | None = None
+    """GRPO: the mean reward of the step's completions."""
+    reward_std: float | None = None
+    """GRPO: the standard deviation of those rewards."""
 
 
 class DataSummary(BaseModel):
@@ -155,6 +205,8 @@ class TrainSummary(BaseModel):
 
     out: str
     task: str = "verifier"
+    method: str = "sft"
+    """``sft`` or ``grpo``."""
     status: Literal["completed", "stopped"] = "completed"
     """``stopped``: ended early at ``stop_after`` (continue with ``--resume``)."""
     steps: int = 0
@@ -169,6 +221,10 @@ class TrainSummary(BaseModel):
     """Loss of the last step."""
     eval_loss: float | None = None
     """Last loss on the evaluation split."""
+    first_reward: float | None = None
+    """GRPO: the mean reward of step 1."""
+    last_reward: float | None = None
+    """GRPO: the mean reward of the last step."""
     train: DataSummary = Field(default_factory=DataSummary)
     eval: DataSummary | None = None
     loss: str = "fused"

@@ -225,7 +225,10 @@ def check_out(out: Path, config: TrainConfig, resume: bool) -> None:
             raise UsageError(f"{out} holds an earlier training run: pass --resume to continue it, or name a new --out")
         earlier = json.loads(saved.read_text(encoding="utf-8"))
         now = config.identity()
-        changed = sorted(k for k in set(earlier) | set(now) if earlier.get(k) != now.get(k))
+        # A setting added since the earlier run was written holds its default there.
+        defaults = {k: f.default for k, f in TrainConfig.model_fields.items() if k not in earlier}
+        changed = sorted(k for k in set(earlier) | set(now)
+                         if earlier.get(k, defaults.get(k)) != now.get(k, defaults.get(k)))
         if changed:
             raise UsageError(f"--resume: settings differ from the run in {out}: "
                              + ", ".join(f"{k} ({earlier.get(k)!r} -> {now.get(k)!r})" for k in changed))
@@ -281,8 +284,13 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
     ``progress``: a progress bar on stderr (None: when stderr is a terminal). ``on_step``: called
     with each step's metrics."""
     require_ml()
+    import os
+
     import torch
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UsageError("the training loop runs in one process: under accelerate launch or torchrun use "
+                         "--trainer trl (or --method grpo)")
     started = time.perf_counter()
     out = Path(config.out)
     check_out(out, config, resume)

@@ -66,6 +66,38 @@ def loss_sum(model: Any, batch: dict[str, Any], kind: str, *, impl: str = "auto"
                                           ignore_index=IGNORE_INDEX, reduction="sum", impl=impl)
 
 
+def fused_loss_sum_through_forward(model: Any, batch: dict[str, Any], *, impl: str = "auto",
+                                   check: bool = False) -> Any:
+    """The fused loss of :func:`loss_sum`, the hidden states taken from the model's own forward
+    (``output_hidden_states``, the logits of one position only) — for a model wrapped by data
+    parallelism, whose forward is what synchronises the gradients. ``check``: first make sure the
+    last hidden state the forward returns is the one the head reads (some models return it before
+    their final norm), else refuse."""
+    import torch
+
+    from prover.kernels import fused_linear_cross_entropy
+
+    targets = batch["labels"][:, 1:]
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False,
+                output_hidden_states=True, logits_to_keep=1)
+    hidden = out.hidden_states[-1][:, :-1]
+    keep = targets != IGNORE_INDEX
+    inner = getattr(model, "module", model)
+    if check:
+        with torch.no_grad():
+            body = causal_lm(inner).base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                               use_cache=False).last_hidden_state[:, :-1]
+        if not torch.allclose(body.float(), hidden.detach().float(), rtol=1e-3, atol=1e-4):
+            raise UsageError(f"{type(causal_lm(inner)).__name__} returns its last hidden state before the head's "
+                             "input: under several processes use --loss plain")
+    weight = causal_lm(inner).get_output_embeddings().weight
+    # The one position of logits computed costs nothing and keeps every weight in the forward.
+    anchor = out.logits.float().sum() * 0.0
+    with torch.autocast(device_type=hidden.device.type, enabled=False):
+        return fused_linear_cross_entropy(hidden[keep].to(weight.dtype), weight, targets[keep],
+                                          ignore_index=IGNORE_INDEX, reduction="sum", impl=impl) + anchor
+
+
 class SftTask:
     """Chat records of the ``sft`` dataset, the assistant turn as the target."""
 
@@ -106,4 +138,10 @@ def train_verifier(config: TrainConfig, *, resume: bool = False, stop_after: int
     ``progress`` and ``on_step``)."""
     if config.task != "verifier":
         raise UsageError(f"train_verifier needs task 'verifier', got {config.task!r}")
+    if config.trainer == "trl":
+        from prover.train.sft_trl import train_verifier_trl
+
+        if on_step is not None:
+            raise UsageError("on_step is a callback of the loop (trainer 'loop')")
+        return train_verifier_trl(config, resume=resume, stop_after=stop_after, progress=progress)
     return run_training(config, SftTask(), resume=resume, stop_after=stop_after, progress=progress, on_step=on_step)
