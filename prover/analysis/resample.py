@@ -84,8 +84,7 @@ def resample_labels(store, *, model_config, max_new: int, precedence: str | Sequ
     try:
         done = asyncio.run(main()) if todo else []
     except BaseException as exc:
-        store.finish_run(run_id, status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                         summary={"error": str(exc)[:500]})
+        store.abort_run(run_id, exc)
         raise
     by_source: Counter = Counter()
     for pid, ok in zip(todo, done):

@@ -135,8 +135,7 @@ def top_up_analyses(store, *, model_config, policy: InformalPolicy | None = None
     try:
         done = asyncio.run(main()) if todo else []
     except BaseException as exc:
-        store.finish_run(run_id, status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                         summary={"error": str(exc)[:500]})
+        store.abort_run(run_id, exc)
         raise
     for (info, *_), ok in zip(todo, done):
         if ok:

@@ -228,8 +228,7 @@ def formalize_proofs(store: Any, proof_ids: Sequence[int], *, config: FormalConf
     try:
         results = asyncio.run(main())
     except BaseException as exc:
-        store.finish_run(run_id, status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                         summary={"error": str(exc)[:500]})
+        store.abort_run(run_id, exc)
         raise
     status = "incomplete" if any(r.status in ("incomplete", "unavailable", "error") for r in results) else "completed"
     store.finish_run(run_id, status=status, summary={

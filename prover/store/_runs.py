@@ -41,6 +41,12 @@ class RunsMixin:
             if summary is not None:
                 run.summary = summary
 
+    def abort_run(self, run_id: int, exc: BaseException) -> None:
+        """End a run that stopped on ``exc``: ``interrupted`` for Ctrl-C, else ``failed``, with the
+        error's text in its summary."""
+        self.finish_run(run_id, status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                        summary={"error": str(exc)[:500]})
+
     def reap_dead_runs(self) -> list[int]:
         """Mark ``interrupted`` the runs of this host still ``running`` whose process is gone (a
         kill or a crash ends a process before it can say so), and their informal searches. Runs

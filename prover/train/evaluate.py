@@ -151,8 +151,7 @@ def evaluate_verifier(store, model_config, *, data: str | Path | None = None, sp
     try:
         asyncio.run(main())
     except BaseException as exc:
-        store.finish_run(run_id, status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                         summary={"error": str(exc)[:500]})
+        store.abort_run(run_id, exc)
         raise
     summary = EvalSummary(run_id=run_id, verifier=name, split=split, proofs=len(proof_ids), calls=counts["calls"],
                           parsed=counts["parsed"], errors=counts["errors"],

@@ -143,6 +143,18 @@ def test_runs(store):
     assert run.status == "completed" and run.summary == {"n": 3} and run.finished_at is not None
 
 
+def test_a_run_that_stops_on_an_exception_says_how(store):
+    cancelled, broken = store.start_run("x"), store.start_run("x")
+    store.abort_run(cancelled, KeyboardInterrupt())
+    store.abort_run(broken, RuntimeError("backend gone"))
+    from prover.store.schema import Run
+
+    with store.session() as s:
+        rows = {r.id: (r.status, r.summary, r.finished_at is not None) for r in s.query(Run)}
+    assert rows == {cancelled: ("interrupted", {"error": ""}, True),
+                    broken: ("failed", {"error": "backend gone"}, True)}
+
+
 def test_a_run_whose_process_died_is_interrupted_when_the_database_is_next_opened(db_url):
     """A killed or crashed process cannot finish its run row: the next open of the database sees
     that the run's process is gone and says so. Live runs (this process) and runs of other hosts
