@@ -15,6 +15,7 @@ from typing import Any, Sequence
 from sqlalchemy import MetaData, Table, func, inspect, select
 
 from prover.core.label_records import FormalEvidence, StepEvidence
+from prover.store._formal import closing_uses
 
 FUNNEL_STAGES = ("statements", "faithful", "direct attempts", "sketches elaborated", "nodes solved", "verified")
 
@@ -33,6 +34,7 @@ def _evidence(a: dict[str, Any], steps: list[dict[str, Any]], refutations: list[
     step_refutations = {r["step_id"]: r for r in refutations if r["what"] == "step" and r["step_id"] is not None}
     statement_refutations = [r for r in refutations if r["what"] == "statement"]
     faithful = a["statement_faithful"] is True
+    uses = closing_uses(a.get("config"))
     origin = a["statement_source"] if a["statement_source"] in ("given", "autoformalized") else None
     return FormalEvidence(
         proof_id=a["proof_id"], attempt_id=a["id"], formal_statement_id=a["formal_statement_id"],
@@ -45,7 +47,9 @@ def _evidence(a: dict[str, Any], steps: list[dict[str, Any]], refutations: list[
         sketch_id=a["sketch_id"],
         steps=[StepEvidence(index=s["position"], name=s["name"] or "", votes=[bool(v) for v in s["votes"] if v is not None],
                             aligned=s["aligned"] is True, refuted=s["id"] in step_refutations,
-                            refutation_check_id=(step_refutations.get(s["id"]) or {}).get("check_id"))
+                            refutation_check_id=(step_refutations.get(s["id"]) or {}).get("check_id"),
+                            node_lemma=s.get("node_key") if s.get("hole") else None,
+                            used=(uses or {}).get(s.get("node_key")) if s.get("hole") else None)
                for s in steps],
         root_closed_independently=bool(a["root_closed_independently"]),
         statement_refuted=bool(statement_refutations),

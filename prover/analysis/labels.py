@@ -3,7 +3,9 @@ in-memory state.
 
 * **formal 1** — all of: the statement is faithful (gated or from a trusted collection), the
   verified file descends from this proof's sketch, every sketch step passed its alignment
-  judgment, and the root goal was not closed independently of the sketch.
+  judgment, the closing proof uses the aligned steps (each node lemma occurs in the target's
+  proof term, as the final check's `#prover_check` epilogue reports), and the root goal was not
+  closed independently of the sketch.
 * **formal 0** — Lean proves the negation of a faithful statement, or of an aligned step in its
   context. Refuting a *given* benchmark statement flags the statement as false instead.
 * **informal** — DeepSeekMath-V2's consensus rule (``prover.informal.pool.informal_label``) on
@@ -31,7 +33,7 @@ DEFAULT_TAU = 1.0
 # -- formal ------------------------------------------------------------------------------------
 
 #: The conditions of formal 1, in the order they are reported.
-FORMAL_ONE_CONDITIONS = ("statement-faithful", "verified", "from-sketch", "steps-aligned",
+FORMAL_ONE_CONDITIONS = ("statement-faithful", "verified", "from-sketch", "steps-aligned", "steps-used",
                          "root-not-closed-independently")
 
 
@@ -47,6 +49,10 @@ def formal_one_missing(ev: FormalEvidence) -> list[str]:
     # A sketch with no step has nothing that mirrors the NL proof: it cannot vouch for it.
     if not ev.steps or not all(s.aligned for s in ev.steps):
         missing.append("steps-aligned")
+    # The closing proof must use the aligned steps: each node lemma occurs in the target's proof
+    # term, as the final check's trusted epilogue reported it (not reported: not shown).
+    if not all(s.used is True for s in ev.steps if s.node_lemma is not None):
+        missing.append("steps-used")
     if ev.root_closed_independently:
         missing.append("root-not-closed-independently")
     if ev.epilogue_checked is False:

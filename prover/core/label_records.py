@@ -91,6 +91,12 @@ class StepEvidence(BaseModel):
     """Lean proved the negation of this step in its context."""
     refutation_check_id: int | None = None
     """The ``lean_checks`` row of that refutation."""
+    node_lemma: str | None = None
+    """The step's node lemma in the checked file (``prover_node_<n>``) when it is a hole of the
+    sketch; None when it is proved in place (no lemma of its own)."""
+    used: bool | None = None
+    """Its node lemma occurs in the target's proof term, as the final check's trusted epilogue
+    reported it; None: not reported (or no node lemma)."""
 
 
 class FormalEvidence(BaseModel):

@@ -22,8 +22,8 @@ from prover.core.lean_proc_records import LeanRunRequest, ProjectPin
 from prover.core.lean_records import LeanCheckResult, LeanLimits, Verdict
 from prover.lean.audit import audit
 from prover.core.hashing import sha256_text
-from prover.lean.check import (CheckOutcome, cached_outcome, final_confirmation, prepare_check, run_prepared,
-                               verdict_of_raw)
+from prover.lean.check import (CheckOutcome, cached_outcome, constants_used, final_confirmation, prepare_check,
+                               run_prepared, verdict_of_raw)
 from prover.lean.epilogue import without_check_messages
 from prover.lean.problem import LeanProblem
 from prover.lean.verdict import statement_verdict
@@ -69,6 +69,10 @@ class Proved:
     result: LeanCheckResult
     check_id: int | None
     cached: bool = False
+    used: dict[str, bool] | None = None
+    """Which of the constants asked about (``prove(..., constants=...)``) occur in the target's
+    proof term, as the trusted epilogue reported it; None when none were asked or there is no
+    accepted report."""
 
     @property
     def success(self) -> bool:
@@ -131,13 +135,14 @@ class LeanRunner:
 
     async def prove(self, proof_text: str, problem: str | LeanProblem, *,
                     formal_statement_id: int | None = None, final: bool = False,
-                    references: dict[str, str] | None = None) -> Proved:
+                    references: dict[str, str] | None = None, constants: tuple[str, ...] | None = None) -> Proved:
         """``final``: the attempt's assembled file, the one a formal label rests on — a verified
         result is then confirmed by ``final_check`` (its own row). ``references``: the stored
         reference answers of its answer slots (the answer check; default: the problem text's
-        own reference comments)."""
+        own reference comments). ``constants``: full names whose use in the target's proof term
+        the epilogue reports (``Proved.used``)."""
         prepared = await asyncio.to_thread(prepare_check, proof_text, problem, self.backend, pin=self.pin,
-                                           limits=self.limits, references=references)
+                                           limits=self.limits, references=references, constants=constants)
         final_check = self.final_check if final else "none"
 
         async def make() -> Proved:
@@ -153,7 +158,8 @@ class LeanRunner:
                 out.final = await asyncio.to_thread(final_confirmation, out.result, prepared.problem, final_check,
                                                     self.pin, None, self.store, formal_statement_id,
                                                     prepared.proof_text)
-            return Proved(out.result, out.check_id, out.cached)
+            used = constants_used(out.result, constants) if constants is not None else None
+            return Proved(out.result, out.check_id, out.cached, used)
 
         proved = await self._flights.run(("prove", prepared.cache_key, final_check), make)
         self.checks += 1

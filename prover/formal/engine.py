@@ -702,10 +702,17 @@ class Attempt:
             return Outcome("unsolved", f"{len(unsolved)} of {len(holes)} node(s) could not be established "
                                        "(handed back as formal feedback)")
         final = sketch.assemble(proofs, aux)
+        # The epilogue reports which node lemmas occur in the target's proof term: formal 1 needs
+        # every aligned step's (DESIGN.md, "Labels"), read by the trusted check, not by a linter.
+        ns = tuple(st.problem.target.namespace)
+        lemmas = {s.key: ".".join(ns + (s.key,)) for s in holes}
         proved = await self.e.lean.prove(final, st.problem, formal_statement_id=st.formal_statement_id, final=True,
-                                         references=st.references)
+                                         references=st.references, constants=tuple(lemmas.values()))
         await self.try_row("final", proved, code=final, messages=messages_for_prompt(proved.result, final, st.problem))
-        self.values.update(final_check_id=proved.check_id, final_verdict=proved.verdict)
+        closing_uses = (None if proved.used is None
+                        else {key: proved.used.get(name) for key, name in lemmas.items()})
+        self.values.update(final_check_id=proved.check_id, final_verdict=proved.verdict,
+                           config={**self.c.identity(), "closing_uses": closing_uses})
         if proved.success:
             return Outcome("verified", f"the assembled file is {proved.verdict}")
         if not proved.definitive:

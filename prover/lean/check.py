@@ -19,7 +19,7 @@ from prover.lean.answer import (AnswerCheckFile, answer_verdict, assemble_answer
 from prover.lean.assemble import with_nonce
 from prover.lean.audit import audit
 from prover.lean.backends import LeanBackend
-from prover.lean.epilogue import NONCE_PLACEHOLDER, new_nonce
+from prover.lean.epilogue import CHECK_COMMAND, NONCE_PLACEHOLDER, epilogue_command, new_nonce, parse_check_message
 from prover.lean.problem import LeanProblem
 from prover.lean.screen import SCREEN_RULES_VERSION
 from prover.lean.verdict import (VerdictResult, kimina_header_lines, statement_verdict, verdict_from_outcome,
@@ -106,6 +106,23 @@ def run_check(request: LeanCheckRequest, backend: LeanBackend, *, answer_checked
     return LeanCheckResult.for_request(request, verdict=v.verdict, backend=raw.backend, reasons=v.reasons,
                                        messages=v.messages, axioms=v.axioms, wall_time_s=raw.wall_s,
                                        peak_memory_mb=peak, detail=_detail(raw))
+
+
+def constants_used(result: LeanCheckResult, constants: tuple[str, ...]) -> dict[str, bool] | None:
+    """Which of ``constants`` occur in the target's proof term, as the trusted epilogue reported
+    it for this (stored or fresh) check: the report at the epilogue's line of the checked file,
+    which the verdict accepted (``result.axioms`` is set only then). None when the file's
+    epilogue did not ask about exactly these constants, or there is no accepted report."""
+    if result.axioms is None or not result.assembled or not result.target:
+        return None
+    lines = result.assembled.splitlines()
+    at = [i for i, line in enumerate(lines) if line.startswith(CHECK_COMMAND + " ")]
+    if not at or lines[at[-1]] != epilogue_command(result.target, NONCE_PLACEHOLDER, tuple(constants)):
+        return None
+    line = at[-1] + 1 - (kimina_header_lines(result.assembled) if result.backend == "kimina" else 0)
+    found = [m for m in result.messages if m.pos is not None and m.pos.line == line and m.severity == "info"]
+    report = parse_check_message(found[0].data) if len(found) == 1 else None
+    return None if report is None else report.constants_used(tuple(constants))
 
 
 @dataclass

@@ -70,6 +70,15 @@ from prover.store.schema import Base, FormalStatement, Proof, utcnow
 _CHUNK = 500
 
 
+def closing_uses(config: dict[str, Any] | None) -> dict[str, bool | None] | None:
+    """Node key → whether the node lemma occurs in the proof term of the attempt's final check,
+    as that check's trusted epilogue reported it (stored under ``closing_uses`` in the attempt's
+    ``config``); None when the final check did not report it (no final check, no accepted
+    report, or an attempt stored before the question was asked)."""
+    uses = (config or {}).get("closing_uses")
+    return dict(uses) if isinstance(uses, dict) else None
+
+
 class FormalAttempt(Base):
     """The formal stage run on one NL proof (see the module docstring for the evidence columns)."""
 
@@ -467,9 +476,10 @@ class FormalMixin:
                                   "reasons": list(gate.reasons or [])}},
                 "sketch_id": a.sketch_id,
                 "steps": [{"id": st.id, "kind": st.kind, "name": st.name, "nl_step_index": st.nl_step_index,
-                           "hole": st.hole, "status": st.status, "aligned": st.aligned,
+                           "hole": st.hole, "node_key": st.node_key, "status": st.status, "aligned": st.aligned,
                            "votes_yes": st.votes_yes, "votes_total": st.votes_total} for st in steps],
                 "steps_aligned": a.steps_aligned,
+                "closing_uses": closing_uses(a.config),
                 "root_closed_independently": a.root_closed_independently, "root_closed_by": a.root_closed_by,
                 "direct_check_id": a.direct_check_id,
                 "final_check_id": a.final_check_id, "final_verdict": final.verdict if final is not None else None,

@@ -338,7 +338,8 @@ class FormalReadsMixin:
             steps: dict[int, list[dict[str, Any]]] = defaultdict(list)
             step_by_id: dict[int, dict[str, Any]] = {}
             sq = select(FormalStep.id, FormalStep.sketch_id, FormalStep.position, FormalStep.name, FormalStep.kind,
-                        FormalStep.status, FormalStep.aligned).where(FormalStep.aligned.is_not(None))
+                        FormalStep.status, FormalStep.aligned, FormalStep.hole,
+                        FormalStep.node_key).where(FormalStep.aligned.is_not(None))
             for r in by_ids(sq, FormalStep.sketch_id, sketch_ids):
                 step = dict(r._mapping, votes=[])
                 steps[r.sketch_id].append(step)

@@ -11,7 +11,7 @@ import pytest
 from labeldb import add_problem, add_proof
 
 from prover.analysis.formal_evidence import FUNNEL_STAGES, formal_evidence, formal_funnel, statement_proved_by_problem
-from prover.analysis.labels import build_labels
+from prover.analysis.labels import build_labels, formal_one_missing
 from prover.core.lean_records import LeanCheckRequest, LeanCheckResult, ReasonCode, Verdict
 
 
@@ -222,11 +222,14 @@ def engine_kit(tmp_path):
             ("prover", "does not check", fs.lean_block(node_proof("prover_node_2", "by\n  linarith"))),
         ])
 
-    def solvable(world):
-        """Both nodes and the assembled sketch check."""
+    def solvable(world, used="11"):
+        """Both nodes and the assembled sketch check; the assembled file's epilogue report says
+        which node lemmas its proof term uses (``used``: a synthetic report in the recorded
+        message shape, one digit per node)."""
         world.proves(node_text("prover_node_1"), node_proof("prover_node_1", "by\n  omega"))
         world.proves(node_text("prover_node_2"), node_proof("prover_node_2", "by\n  linarith"))
-        world.proves(fs.TOY, nodes.assemble({"prover_node_1": "by\n  omega", "prover_node_2": "by\n  linarith"}))
+        world.proves(fs.TOY, nodes.assemble({"prover_node_1": "by\n  omega", "prover_node_2": "by\n  linarith"}),
+                     used=used)
 
     world = fs.LeanWorld(tmp_path)
     world.statement_elaborates(fs.TOY).sketch_elaborates(fs.TOY, fs.SKETCH)
@@ -250,6 +253,22 @@ def test_engine_verified_sketch_gives_formal_one(engine_kit):
     assert ev["faithfulness"] == "trusted" and ev["statement_origin"] == "given" and ev["from_sketch"]
     assert [st["aligned"] for st in ev["steps"]] == [True, True] and all(st["votes"] for st in ev["steps"])
     assert ev["verdict"] == "verified" and label.evidence["attempts"] == [result.attempt_id]
+    assert [(st["node_lemma"], st["used"]) for st in ev["steps"]] == [("prover_node_1", True), ("prover_node_2", True)]
+
+
+@pytest.mark.timeout(120)
+def test_engine_closing_proof_without_a_step_gives_no_formal_one(engine_kit):
+    """The assembled file verifies, but the epilogue's report omits node 2's lemma from the
+    target's proof term (``used=10``): no formal 1, reason ``not-steps-used``."""
+    fs, store, proof_id, world, node_text, node_proof, script, solvable = engine_kit
+    solvable(world, used="10")
+    result, _ = fs.formalize(store, world, script(), proof_id, direct_attempts=1, refute=False)
+    assert result.status == "verified" and result.final_verdict == "verified", result.stop_reason
+    s = build_labels(store, sources="formal", final_check="none").sources["formal"]
+    assert store.labels(sources=["formal"]) == [] and s.no_label == {"not-steps-used": 1}
+    [ev] = [e for e in formal_evidence(store) if e.attempt_id == result.attempt_id]
+    assert formal_one_missing(ev) == ["steps-used"]
+    assert [(st.node_lemma, st.used) for st in ev.steps] == [("prover_node_1", True), ("prover_node_2", False)]
 
 
 @pytest.mark.timeout(120)

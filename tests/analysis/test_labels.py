@@ -20,7 +20,8 @@ def full_evidence(**over) -> FormalEvidence:
     """Evidence meeting every condition of formal 1."""
     base = dict(proof_id=1, formal_statement_id=3, statement_origin="autoformalized", faithfulness="gated",
                 verified_check_id=11, verdict="verified", from_sketch=True, sketch_id=5,
-                steps=[StepEvidence(index=0, name="h0", votes=[True, True], aligned=True),
+                steps=[StepEvidence(index=0, name="h0", votes=[True, True], aligned=True,
+                                    node_lemma="prover_node_1", used=True),
                        StepEvidence(index=1, name="h1", votes=[True, False, True], aligned=True)],
                 root_closed_independently=False)
     base.update(over)
@@ -44,6 +45,13 @@ BREAKS = {
     "steps-aligned": [dict(steps=[StepEvidence(index=0, votes=[True], aligned=True),
                                   StepEvidence(index=1, votes=[False, False], aligned=False)]),
                       dict(steps=[])],
+    # The closing proof must use each aligned step's node lemma, as the trusted epilogue reported
+    # it: reported unused, or not reported at all (a step proved in place has no lemma of its own).
+    "steps-used": [dict(steps=[StepEvidence(index=0, votes=[True], aligned=True, node_lemma="prover_node_1",
+                                            used=False),
+                               StepEvidence(index=1, votes=[True], aligned=True, node_lemma="prover_node_2",
+                                            used=True)]),
+                   dict(steps=[StepEvidence(index=0, votes=[True], aligned=True, node_lemma="prover_node_1")])],
     "root-not-closed-independently": [dict(root_closed_independently=True)],
 }
 

@@ -66,14 +66,20 @@ class LeanWorld:
 
     # -- what Lean "says" -------------------------------------------------------------------------
 
-    def proves(self, problem_text: str, proof_text: str) -> "LeanWorld":
+    def proves(self, problem_text: str, proof_text: str, used: str | None = None) -> "LeanWorld":
         """``proof_text`` is verified against ``problem_text``: the assembled file gets only the
-        epilogue's report at its `#prover_check` line."""
+        epilogue's report at its `#prover_check` line. ``used``: the report's ``used=`` digits
+        (one per constant the epilogue asks about, 1: it occurs in the target's proof term), as
+        ProverCheck's source would log them — SYNTHETIC, assembled like ``CHECK_REPORT`` from the
+        recorded message shape, never produced by Lean; None: ``used=-`` (no list asked).
+        The match key stops before the epilogue, so the rule answers the file whatever
+        constants its epilogue lists."""
         result = audit(proof_text, problem_text)
         assert result.accepted, [r.to_json() for r in result.reasons]
         a = result.assembled(LIMITS)
+        report = CHECK_REPORT if used is None else CHECK_REPORT.replace(" used=-", f" used={used}")
         msg = {"severity": "info", "pos": {"line": a.axioms_line, "column": 0},
-               "endPos": {"line": a.axioms_line, "column": 60}, "data": CHECK_REPORT}
+               "endPos": {"line": a.axioms_line, "column": 60}, "data": report}
         self.rules.append({"match": {"cmd_contains": body(a.text)}, "response": {"messages": [msg]}})
         return self
 

@@ -100,13 +100,15 @@ def test_sketch_that_does_not_elaborate_is_repaired_then_given_up(fstore, world)
     assert fstore.formal_rows("step", attempt_id=result.attempt_id) == []
 
 
-def verified_world(world, *, node2_body: str = "by\n  nlinarith [h2]"):
-    """Node 1 closes with `omega` (the portfolio); node 2 only with the prover's third try."""
+def verified_world(world, *, node2_body: str = "by\n  nlinarith [h2]", used: str = "11"):
+    """Node 1 closes with `omega` (the portfolio); node 2 only with the prover's third try. The
+    assembled file's epilogue report says which node lemmas its proof term uses (``used``: one
+    digit per node, in sketch order — a synthetic report in the recorded message shape)."""
     world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
     world.proves(node_text("prover_node_1"), node_proof("prover_node_1", "by\n  omega"))
     world.proves(node_text("prover_node_2"), node_proof("prover_node_2", node2_body))
     final = NODES.assemble({"prover_node_1": "by\n  omega", "prover_node_2": node2_body})
-    world.proves(TOY, final)
+    world.proves(TOY, final, used=used)
     return final
 
 
@@ -146,6 +148,11 @@ def test_portfolio_node_then_two_repairs_then_verified(fstore, world):
     ev = fstore.formal_evidence(result.attempt_id)
     assert supports_formal_one(ev), formal_one_conditions(ev)
     assert _check(fstore, ev["final_check_id"]).proof_text == final
+    # The final check's epilogue asked about both node lemmas; its report said both are used.
+    assert ev["closing_uses"] == {"prover_node_1": True, "prover_node_2": True}
+    [sent] = [r["request"]["cmd"] for r in world.requests() if "theorem prover_node_2" in r["request"]["cmd"]
+              and "theorem toy_sum" in r["request"]["cmd"]]
+    assert sent.rstrip().splitlines()[-1].endswith(" [prover_node_1, prover_node_2]")
     sketch = fstore.formal_rows("sketch", attempt_id=result.attempt_id)[-1]
     assert sketch.dag["edges"] == [{"source": "prover_node_1", "target": "prover_node_2"}]
     votes = [v for s in steps.values() for v in fstore.formal_rows("vote", step_id=s.id)]
@@ -162,8 +169,23 @@ def test_misaligned_step_blocks_the_formal_label(fstore, world):
     ev = fstore.formal_evidence(result.attempt_id)
     assert [s["aligned"] for s in ev["steps"] if s["kind"] == "have"] == [True, False]
     assert formal_one_conditions(ev) == {"statement_faithful": True, "descends_from_sketch": True,
-                                         "steps_aligned": False, "root_not_closed_independently": True,
-                                         "file_verified": True}
+                                         "steps_aligned": False, "steps_used": True,
+                                         "root_not_closed_independently": True, "file_verified": True}
+    assert not supports_formal_one(ev)
+
+
+def test_closing_proof_that_skips_a_step_blocks_the_formal_label(fstore, world):
+    """The file verifies and every step is aligned, but the epilogue's report says node 2's lemma
+    does not occur in the target's proof term (``used=10``): no formal 1."""
+    verified_world(world, used="10")
+    script, _ = repairs_script()
+    result, _ = formalize(fstore, world, script, fstore.proof_id, direct_attempts=1, refute=False)
+    assert result.status == "verified" and result.steps_aligned is True and result.final_verdict == "verified"
+    ev = fstore.formal_evidence(result.attempt_id)
+    assert ev["closing_uses"] == {"prover_node_1": True, "prover_node_2": False}
+    assert formal_one_conditions(ev) == {"statement_faithful": True, "descends_from_sketch": True,
+                                         "steps_aligned": True, "steps_used": False,
+                                         "root_not_closed_independently": True, "file_verified": True}
     assert not supports_formal_one(ev)
 
 

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from prover.cli.main import cli
 from prover.core.lean_records import LeanLimits, ReasonCode, Verdict
 from prover.lean.audit import audit
-from prover.lean.check import check_proof
+from prover.lean.check import check_proof, constants_used
 from prover.lean.toolchain import REPO_ROOT, read_pin
 
 pytestmark = pytest.mark.timeout(60)
@@ -138,6 +138,31 @@ def test_definitive_verdicts_are_cached_in_the_store(fake, assembled, pin, store
     assert len([r for r in fake.requests() if "env" in r["request"]]) == 2
     rows = store.lean_checks_of_file(first.result.file_hash)
     assert len(rows) == 2 and rows[0].proof_text == PROOF
+
+
+def test_constants_used_are_read_from_the_epilogue_report(fake, pin, store):
+    """The epilogue asks which constants the target's proof term uses; the answer is read from
+    the report the verdict accepted, fresh or served from the store. Synthetic report: the
+    recorded message shape carrying ProverCheck's text with ``used=10`` (never produced by Lean)."""
+    constants = ("foo", "Bar.baz")
+    with_list = audit(PROOF, PROBLEM).assembled(constants=constants)
+    assert with_list.text.rstrip().endswith(" [foo, Bar.baz]")
+    report = STANDARD.replace(" used=-", " used=10")
+    fake.write({"default": {"messages": [axioms_message(report, with_list.axioms_line)]}})
+    with fake.pool() as pool:
+        first = check_proof(PROOF, PROBLEM, pool, pin=pin, store=store, constants=constants)
+        second = check_proof(PROOF, PROBLEM, pool, pin=pin, store=store, constants=constants)
+    assert first.result.verdict is Verdict.VERIFIED and second.cached
+    for out in (first, second):
+        assert constants_used(out.result, constants) == {"foo": True, "Bar.baz": False}
+    # Asked about other constants than the file's epilogue lists: no answer.
+    assert constants_used(first.result, ("foo",)) is None
+    assert constants_used(first.result, ("Bar.baz", "foo")) is None
+    # The same report one line off is not the file's report: no answer either.
+    fake.write({"default": {"messages": [axioms_message(report, with_list.axioms_line - 1)]}})
+    with fake.pool() as pool:
+        off = check_proof(PROOF, PROBLEM, pool, pin=pin, constants=constants).result
+    assert off.verdict is not Verdict.VERIFIED and constants_used(off, constants) is None
 
 
 def test_timeouts_are_stored_but_not_served(fake, pin, store):
