@@ -95,7 +95,18 @@ class LeanChecksMixin:
         """Store a check; returns its row id. A definitive result whose key is already stored
         is not stored twice: the existing row's id is returned — also when another process
         stores the same key at the same moment (insert-or-get: ``INSERT … ON CONFLICT DO
-        NOTHING``, then select)."""
+        NOTHING``, then select). Checks finish on worker threads: while the store's writer
+        runs, the insert is handed to it (one writer per process)."""
+        from prover.store.writer import active_writer
+
+        writer = active_writer(self)
+        if writer is not None and not writer.on_thread():
+            return writer.route(self._add_lean_check, result, formal_statement_id=formal_statement_id,
+                                proof_text=proof_text)
+        return self._add_lean_check(result, formal_statement_id=formal_statement_id, proof_text=proof_text)
+
+    def _add_lean_check(self, result: LeanCheckResult, *, formal_statement_id: int | None,
+                        proof_text: str | None) -> int:
         values = dict(
             cache_key=result.cache_key, definitive=result.definitive, file_hash=result.file_hash,
             target=result.target, toolchain=result.toolchain, mathlib_rev=result.mathlib_rev,
