@@ -65,3 +65,8 @@ class StoreError(ProverError):
 class StoreNotWritableError(StoreError):
     """The database cannot be written: a read-only file, folder or connection, or a folder that
     does not exist."""
+
+
+class LeaseHeldError(StoreError):
+    """Work on a problem that a live worker holds the lease of (its formal attempts are that
+    worker's; nobody else redoes them)."""

@@ -330,11 +330,16 @@ class FormalMixin:
         """(attempt id, finished). A finished attempt with this key is returned as it is; one
         left running by an interrupted run (or incomplete, or without a definitive Lean answer)
         loses its child rows and starts again (its model calls and definitive Lean checks come
-        back from the caches)."""
+        back from the caches) — unless a live worker other than this store's ``lease_holder``
+        holds its problem's lease: then LeaseHeldError, and the attempt is left to that worker."""
         with self.session() as s:  # type: ignore[attr-defined]
             row = s.scalars(select(FormalAttempt).where(FormalAttempt.attempt_key == attempt_key)).first()
             if row is not None and row.status not in REDO:
                 return row.id, True
+            if row is not None and row.status == "running":
+                # Running, maybe right now by the worker holding the problem's lease: only that
+                # worker (or whoever takes over an expired lease) may redo it.
+                self.check_not_leased(row.problem_id)  # type: ignore[attr-defined]
             if row is not None:
                 for model in _CHILDREN:
                     s.execute(delete(model).where(model.attempt_id == row.id))

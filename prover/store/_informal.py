@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, bindparam,
                         insert, select, update)
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prover.store._proofs import sqlite_insert_ids
@@ -23,9 +24,10 @@ from prover.store.schema import Base, ModelCall, Proof, Verification, utcnow
 
 _CHUNK = 500
 
-# Rows are found again by their model call.
-Index("ix_proofs_model_call_id", Proof.__table__.c.model_call_id)
-Index("ix_verifications_model_call_id", Verification.__table__.c.model_call_id)
+# Rows are found again by their model call, and there is one per call (revision 0014): a replayed
+# insert finds the row, a racing one fails on the index and is retried as a lookup.
+Index("uq_proofs_model_call_id", Proof.__table__.c.model_call_id, unique=True)
+Index("uq_verifications_model_call_id", Verification.__table__.c.model_call_id, unique=True)
 
 
 class InformalSearch(Base):
@@ -66,11 +68,12 @@ class MetaVerification(Base):
     unparsed)."""
 
     __tablename__ = "meta_verifications"
+    __table_args__ = (Index("uq_meta_verifications_model_call_id", "model_call_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     verification_id: Mapped[int] = mapped_column(ForeignKey("verifications.id", ondelete="CASCADE"), index=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
-    model_call_id: Mapped[int | None] = mapped_column(ForeignKey("model_calls.id", ondelete="SET NULL"), index=True)
+    model_call_id: Mapped[int | None] = mapped_column(ForeignKey("model_calls.id", ondelete="SET NULL"))
     meta_verifier_model: Mapped[str | None] = mapped_column(String(300))
     sample_index: Mapped[int] = mapped_column(Integer, default=0)
     text: Mapped[str] = mapped_column(Text)
@@ -239,6 +242,22 @@ class InformalMixin:
         meta-verification its analysis by ``verification_call_key``. A call that already has its
         row keeps it, and that row's id is returned instead: writing the same answer twice is
         harmless. Returns the ids per kind, in order."""
+        for attempt in range(3):
+            try:
+                return self._add_informal_rows(batches)
+            except (IntegrityError, OperationalError):
+                # Another process stored one of these calls' rows between our lookup and our
+                # insert (the unique index on model_call_id refused the copy), or held SQLite's
+                # lock past the timeout: the next try finds its rows and inserts the rest. Ids
+                # remembered during the rolled-back transaction are not rows any more.
+                with self._informal_lock():
+                    for d in self._informal_ids().values():
+                        d.clear()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _add_informal_rows(self, batches: dict[str, tuple[Sequence[dict[str, Any]], Sequence[str]]]) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
         ids = self._informal_ids()
         # One batch at a time per store: the ids remembered by call key are shared by every

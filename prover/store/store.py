@@ -21,6 +21,7 @@ from prover.store._informal import InformalMixin
 from prover.store._labels import FormalReadsMixin, LabelsMixin
 from prover.store._lean import LeanChecksMixin
 from prover.store._lean_proc import LeanProcMixin
+from prover.store._leases import LeasesMixin
 from prover.store._problems import ProblemsMixin
 from prover.store._proofs import ProofsMixin
 from prover.store._reports import ReportsMixin, VerifiedChecksMixin
@@ -91,12 +92,14 @@ def _cannot_open(path: Path) -> str:
 
 class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin, InformalMixin,
                  LeanChecksMixin, LeanProcMixin, FormalMixin, LabelsMixin, ReportsMixin, VerifiedChecksMixin,
-                 FormalReadsMixin, EvalsMixin):
+                 FormalReadsMixin, EvalsMixin, LeasesMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.lease_holder: str | None = None
+        """The worker this store works for (``prover worker``): its leased problems are its own."""
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
