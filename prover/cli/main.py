@@ -58,6 +58,7 @@ def _register() -> None:
     from prover.cli.run import run
     from prover.cli.show import show
     from prover.cli.train import train
+    from prover.cli.worker import worker
 
     cli.add_command(problems)
     cli.add_command(db)
@@ -65,6 +66,7 @@ def _register() -> None:
     cli.add_command(crosscheck)
     cli.add_command(models)
     cli.add_command(run)
+    cli.add_command(worker)
     cli.add_command(show)
     cli.add_command(labels)
     cli.add_command(report)

@@ -9,6 +9,7 @@ import click
 from prover.cli.common import db_option, echo_json, open_store, print_table
 from prover.cli.formal import formal_options, print_formal
 from prover.cli.options import model_options
+from prover.cli.worker import lease_option, poll_option, problems_option
 from prover.core.informal_records import BUDGETS, DEFAULT_BUDGET
 
 _KNOBS = [
@@ -65,10 +66,15 @@ def _fmt(value, digits: int = 3) -> str:
 @formal_options
 @click.option("--dry-run", is_flag=True,
               help="Print the most calls and tokens of the budget (with --formal, Lean checks too); make no call.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Start N local worker processes; `prover worker` on other machines may join [default: one process].")
+@lease_option
+@problems_option
+@poll_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def run(problems, db, model_flags, budget, max_verdict_retries, verification_wave, call_budget, token_budget, seed,
         templates_file, label_n, label_k, label_tau, answer_judge, formal, formal_sample, formal_settings, dry_run,
-        as_json,
+        workers, lease_s, problems_at_once, poll_s, as_json,
         **knobs) -> None:
     """Prove problems: generate, verify, meta-verify and refine (PROBLEMS: files or problem ids).
 
@@ -76,6 +82,8 @@ def run(problems, db, model_flags, budget, max_verdict_retries, verification_wav
     (id, COLLECTION/ID or row id). The same command continues an interrupted run. With --formal,
     the formal stage runs on proofs as they are selected (it needs Lean: without a usable
     toolchain the command exits 3 before any model call; see `prover lean doctor`). With
+    --workers N, N local processes share the problems through leases in the database, and
+    `prover worker` joins from other machines (README, "Running on a cluster"). With
     --backend scripted, every answer comes from the JSONL file that PROVER_SCRIPT names (a demo
     of the machinery: PROVER_SCRIPT=prover/data/demo_script.jsonl).
 
@@ -139,8 +147,12 @@ def run(problems, db, model_flags, budget, max_verdict_retries, verification_wav
         if demo:
             click.echo("Scripted backend: a demo of the machinery; its outputs are not mathematics and no "
                        "figure below is a result.", err=True)
+        from prover.pipeline.workers import WorkerSettings
+
         summary = run_informal(store, problems, config=config, model_config=model_config, templates=templates,
-                               command=sys.argv[1:], formal=formal_run)
+                               command=sys.argv[1:], formal=formal_run, workers=workers,
+                               worker_settings=WorkerSettings(lease_s=lease_s, problems_at_once=problems_at_once,
+                                                              poll_s=poll_s))
 
     if as_json:
         echo_json(summary.model_dump(mode="json"))

@@ -23,7 +23,8 @@ from prover.pipeline.progress import RichProgress
 SCHEDULES = {"pipelined": run_pipelined, "barrier": run_barrier}
 
 
-def _info(p: Any) -> ProblemInfo:
+def problem_info(p: Any) -> ProblemInfo:
+    """A stored problem as a search sees it."""
     return ProblemInfo(id=p.id, label=f"{p.collection}/{p.external_id}",
                        key=f"{p.collection}/{p.external_id}/{p.statement_hash}",
                        statement=p.informal_statement, reference_answer=p.reference_answer)
@@ -53,7 +54,7 @@ def resolve_problems(store: Any, tokens: Sequence[str], *, import_files: bool = 
                                    reference_answer=rec.reference_answer)
                 out.setdefault((pid, info.key), info)
         else:
-            info = _info(_resolve_stored(store, token))
+            info = problem_info(_resolve_stored(store, token))
             out.setdefault((info.id, info.key), info)
     return list(out.values())
 
@@ -105,14 +106,20 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
                  templates: Templates | None = None, backends: Mapping[str, Any] | None = None,
                  progress: bool | None = None, command: Sequence[str] | None = None,
                  schedule: str = "pipelined", commit_window_s: float | None = None, formal: Any = None,
-                 lean: tuple[Any, Any] | None = None) -> RunSummary:
+                 lean: tuple[Any, Any] | None = None, workers: int | None = None,
+                 worker_settings: Any = None) -> RunSummary:
     """Run the informal search on every problem the tokens name; returns the summary (also
     stored on the run row). ``backends`` maps roles to ready backends (tests pass scripted
     ones); ``progress`` None shows bars on a terminal only; ``commit_window_s`` sets the model
     client's group-commit window (tests with instant scripted answers shorten it). ``formal`` (``FormalSettings``)
     adds the formal stage (``prover run --formal``): Lean is opened first — without a usable
     toolchain the run stops with PrerequisiteError before any model call — unless ``lean``
-    gives a ready (backend, pin)."""
+    gives a ready (backend, pin). ``workers`` N: the problems are queued as leases and N local
+    ``prover worker`` processes (and any that join from other machines) do them
+    (``prover.pipeline.workers``); ``backends`` and ``lean`` cannot cross into them."""
+    if workers:
+        return _run_with_workers(store, tokens, config=config, model_config=model_config, templates=templates,
+                                 command=command, formal=formal, workers=workers, settings=worker_settings)
     lean_backend = pin = None
     if formal is not None:
         from prover.pipeline.formal_run import open_lean
@@ -127,11 +134,35 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
             lean_backend.close()
 
 
-def _run_informal(store, tokens, *, config, model_config, templates, backends, progress, command, schedule,
-                  commit_window_s, formal, lean_backend, pin) -> RunSummary:
-    from prover.llm import ModelClient
+def _run_with_workers(store, tokens, *, config, model_config, templates, command, formal, workers,
+                      settings) -> RunSummary:
+    from prover.pipeline.workers import WorkerSettings, run_with_workers
 
-    templates = templates or default_templates()
+    if formal is not None:
+        from prover.pipeline.formal_run import open_lean
+
+        backend, _ = open_lean(formal)  # no usable Lean here: stop before any worker starts
+        backend.close()
+    run_id = queue_run(store, tokens, config=config, model_config=model_config, templates=templates,
+                       command=command, formal=formal)
+    return run_with_workers(store, run_id, workers, settings or WorkerSettings())
+
+
+def queue_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
+              templates: Templates | None = None, command: Sequence[str] | None = None, formal: Any = None) -> int:
+    """Store a run and queue its problems as leases, starting no worker: ``prover worker``
+    processes (``prover.pipeline.workers.work``) do them. Returns the run's id."""
+    run_id, problems = _open_run(store, tokens, config=config, model_config=model_config,
+                                 templates=templates or default_templates(), command=command, schedule="pipelined",
+                                 formal=formal)
+    store.queue_problems(run_id, [p.id for p in problems])
+    return run_id
+
+
+def _open_run(store, tokens, *, config, model_config, templates, command, schedule, formal):
+    """The run row (its settings, and all a worker needs to join it) and its problems."""
+    from prover.pipeline.workers import RunPlan
+
     problems = resolve_problems(store, tokens)
     key_parts = {"problems": [p.key for p in problems], "config": config.model_dump(mode="json"),
                  "templates": templates.fingerprint(), "models": model_config.model_dump(mode="json")}
@@ -139,12 +170,23 @@ def _run_informal(store, tokens, *, config, model_config, templates, backends, p
         key_parts["formal"] = [formal.config.model_dump(mode="json"), formal.sample]
     run_key = hash_json(key_parts)
     run_config = {"search": config.model_dump(mode="json"), "templates": templates.source,
-                  "schedule": schedule, "problems": [p.label for p in problems]}
+                  "schedule": schedule, "problems": [p.label for p in problems],
+                  "plan": RunPlan.of(config, templates, model_config, formal).model_dump(mode="json")}
     if formal is not None:
         run_config["formal"] = {"config": formal.config.model_dump(mode="json"), "sample": formal.sample,
                                 "backend": formal.backend}
     run_id = store.start_run("informal" if formal is None else "informal+formal", command=list(command or []),
                              seed=config.seed, run_key=run_key, config=run_config)
+    return run_id, problems
+
+
+def _run_informal(store, tokens, *, config, model_config, templates, backends, progress, command, schedule,
+                  commit_window_s, formal, lean_backend, pin) -> RunSummary:
+    from prover.llm import ModelClient
+
+    templates = templates or default_templates()
+    run_id, problems = _open_run(store, tokens, config=config, model_config=model_config, templates=templates,
+                                 command=command, schedule=schedule, formal=formal)
     started = time.perf_counter()
     extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
     client = ModelClient(model_config, store=store, run_id=run_id, backends=backends, **extra)

@@ -66,6 +66,11 @@ class RunsMixin:
                           .values(status="interrupted", updated_at=utcnow()))
         return dead
 
+    def get_run(self, run_id: int) -> Run | None:
+        """The run with this id, or None."""
+        with self.session() as s:
+            return s.get(Run, run_id)
+
     def find_run(self, run_key: str) -> Run | None:
         """The newest run with this key (a hash of the command's inputs), for resuming."""
         with self.session() as s:

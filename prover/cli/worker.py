@@ -1,0 +1,45 @@
+"""``prover worker``: join a run's workers from any machine that reaches its database."""
+
+from __future__ import annotations
+
+import click
+
+from prover.cli.common import db_option, open_store
+
+lease_option = click.option("--lease-s", type=click.FloatRange(min=1), default=120.0, show_default=True,
+                            help="Seconds a claim lasts unrenewed (a dead worker's problems wait this long).")
+problems_option = click.option("--problems-at-once", type=click.IntRange(min=1), default=8, show_default=True,
+                               help="Problems one worker searches at the same time.")
+poll_option = click.option("--poll-s", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
+                           help="Seconds between looks for expired leases while others hold the rest.")
+
+
+@click.command("worker")
+@db_option
+@click.option("--run", "run_id", type=int, help="The run to join [default: the newest with problems left].")
+@lease_option
+@problems_option
+@poll_option
+@click.option("--json", "as_json", is_flag=True, help="Print the worker's report as one JSON line.")
+def worker(db, run_id, lease_s, problems_at_once, poll_s, as_json) -> None:
+    """Work on a run's problems until none is left (start the run with `prover run … --workers N`).
+
+    Problems are claimed through leases in the database: run one worker per machine against the
+    same PostgreSQL, and a worker that dies leaves its problems to the others once its leases
+    expire. The run's settings (models, prompts, search and formal settings) come from the database.
+
+    Example: prover worker --db postgresql://prover@db-host/prover --run 12
+    """
+    from prover.pipeline.workers import WorkerSettings, pick_run, work
+
+    settings = WorkerSettings(lease_s=lease_s, problems_at_once=problems_at_once, poll_s=poll_s)
+    with open_store(db) as store:
+        report = work(store, pick_run(store, run_id), settings=settings)
+    if as_json:
+        click.echo(report.model_dump_json())
+        return
+    c = report.client
+    click.echo(f"worker {report.holder}: run {report.run_id}, {report.problems} problem(s) finished "
+               f"({report.takeovers} taken over from a worker that stopped), {c.get('sent', 0)} calls sent "
+               f"({c.get('resent', 0)} re-sent after an interruption), {c.get('cached', 0)} from the call cache, "
+               f"{report.seconds:.1f}s")

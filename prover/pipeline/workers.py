@@ -1,0 +1,314 @@
+"""Workers: a run's problems shared by processes on any number of machines, through the database.
+
+``prover run … --workers N`` stores the run (its settings, and one lease row per problem), starts N
+local ``prover worker`` processes and waits for them; ``prover worker --db URL [--run ID]`` joins
+a run from any machine that reaches the database. A worker claims a problem (``claim_problem``),
+runs its search (and formal stage) exactly as a single process would, renews its leases while it
+works, and ends each lease with the problem's result. A worker that dies (SIGKILL, a lost machine)
+stops renewing; once its leases expire another worker claims them and resumes from stored rows:
+answered calls come from the call cache, stored rows are found by their calls, and only the calls
+it had in flight (at most its concurrency limit) are sent again.
+
+Everything a worker needs is in the run row (``config["plan"]``): the search settings, the
+prompt templates, the model settings (API keys stay in each machine's environment; only the
+variable's name is stored) and the formal stage's settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from prover.core.errors import NotFoundError, UsageError
+from prover.core.informal_records import ProblemResult, RunSummary, SearchConfig
+from prover.core.llm_records import ModelConfig
+from prover.informal.prompts import Templates
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How a worker holds its problems."""
+
+    lease_s: float = 120.0
+    """How long a claim lasts without renewal: a dead worker's problems wait this long."""
+    problems_at_once: int = 8
+    """Problems a worker searches at the same time (the model client's limit gates the calls)."""
+    poll_s: float = 2.0
+    """While other workers hold every open problem: how often to look for an expired lease."""
+
+    @property
+    def renew_s(self) -> float:
+        # A third of the lease: two renewals may be late (a busy writer, a slow database)
+        # before another worker takes the problem over.
+        return self.lease_s / 3
+
+
+class RunPlan(BaseModel):
+    """What a worker needs to run a run's problems, as stored on the run row."""
+
+    model_config = ConfigDict(frozen=True)
+
+    search: SearchConfig
+    templates: Templates
+    models: ModelConfig
+    formal: dict[str, Any] | None = None
+    """``FormalSettings`` fields (its ``config`` as FormalConfig's fields), or None."""
+
+    def formal_settings(self) -> Any:
+        if self.formal is None:
+            return None
+        from prover.core.formal_records import FormalConfig
+        from prover.pipeline.formal_run import FormalSettings
+
+        values = dict(self.formal)
+        return FormalSettings(config=FormalConfig.model_validate(values.pop("config")), **values)
+
+    @classmethod
+    def of(cls, search: SearchConfig, templates: Templates, models: ModelConfig, formal: Any) -> "RunPlan":
+        fdict = None
+        if formal is not None:
+            fdict = {**asdict(formal), "config": formal.config.model_dump(mode="json")}
+        return cls(search=search, templates=templates, models=models, formal=fdict)
+
+
+class WorkerReport(BaseModel):
+    """What one worker did (``prover worker --json`` prints it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: int
+    holder: str
+    problems: int = 0
+    """Problems this worker finished."""
+    takeovers: int = 0
+    """Of those, problems taken over from a worker whose lease expired."""
+    lost: int = 0
+    """Problems whose lease this worker lost while working on them (it stopped; another took over)."""
+    client: dict[str, int] = {}
+    """The model client's counts (``sent``, ``cached``, ``resent``…)."""
+    seconds: float = 0.0
+
+
+def new_holder() -> str:
+    """A worker's name in lease rows: machine, process and a nonce (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def load_plan(store: Any, run_id: int) -> RunPlan:
+    run = store.get_run(run_id)
+    if run is None:
+        raise NotFoundError(f"no run {run_id}")
+    plan = (run.config or {}).get("plan")
+    if plan is None:
+        raise UsageError(f"run {run_id} was not started for workers (start it with `prover run … --workers N`)")
+    return RunPlan.model_validate(plan)
+
+
+def pick_run(store: Any, run_id: int | None) -> int:
+    """``--run`` or else the newest run with problems left."""
+    if run_id is not None:
+        return run_id
+    open_runs = store.runs_with_open_leases()
+    if not open_runs:
+        raise NotFoundError("no run has problems left for workers; start one with `prover run … --workers N`")
+    return open_runs[0]
+
+
+def work(store: Any, run_id: int, *, settings: WorkerSettings = WorkerSettings(),
+         backends: Mapping[str, Any] | None = None, commit_window_s: float | None = None,
+         lean: tuple[Any, Any] | None = None, holder: str | None = None) -> WorkerReport:
+    """Work on a run's problems until none is left (done by this worker or others). ``lean``
+    gives a ready (backend, pin) for a formal run; else the run's formal settings open one."""
+    plan = load_plan(store, run_id)
+    formal = plan.formal_settings()
+    lean_backend = pin = None
+    if formal is not None:
+        from prover.pipeline.formal_run import open_lean
+
+        lean_backend, pin = lean if lean is not None else open_lean(formal)
+    holder = holder or new_holder()
+    store.lease_holder = holder
+    try:
+        return asyncio.run(_work(store, run_id, plan, formal, settings, backends, commit_window_s, lean_backend,
+                                 pin, holder))
+    finally:
+        store.lease_holder = None
+        if lean_backend is not None and lean is None:
+            lean_backend.close()
+
+
+async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, backends, commit_window_s,
+                lean_backend, pin, holder: str) -> WorkerReport:
+    from prover.informal.search import Engine, ProblemSearch
+    from prover.llm import ModelClient
+    from prover.pipeline.run import problem_info
+
+    started = time.perf_counter()
+    extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
+    client = ModelClient(plan.models, store=store, run_id=run_id, backends=backends, **extra)
+    engine = Engine(store=store, client=client, config=plan.search, templates=plan.templates, run_id=run_id)
+    hooks = None
+    if formal is not None:
+        from prover.pipeline.formal_run import FormalHooks, make_engine
+
+        hooks = FormalHooks(make_engine(store, client, lean_backend, pin, formal.config, run_id=run_id,
+                                        worker=engine.worker, final_check=formal.final_check),
+                            sample=formal.sample, seed=plan.search.seed)
+        engine.hooks = hooks
+    db = engine.worker.run
+    held: dict[asyncio.Task, Any] = {}
+    finished = takeovers = lost = 0
+
+    async def renew() -> None:
+        nonlocal lost
+        while True:
+            await asyncio.sleep(settings.renew_s)
+            by_id = {lease.id: task for task, lease in held.items()}
+            gone = await db(store.renew_leases, list(by_id), holder, lease_s=settings.lease_s)
+            for lease_id in gone:
+                # Another worker has it now: stop, it resumes from what is stored.
+                lost += 1
+                by_id[lease_id].cancel()
+
+    renewer = asyncio.ensure_future(renew())
+    try:
+        while True:
+            while len(held) < settings.problems_at_once:
+                lease = await db(store.claim_problem, run_id, holder, lease_s=settings.lease_s)
+                if lease is None:
+                    break
+                info = problem_info(await db(store.get_problem, lease.problem_id))
+                held[asyncio.ensure_future(ProblemSearch(engine, info).run())] = lease
+            if not held:
+                counts = await db(store.lease_counts, run_id)
+                if counts.open == 0:
+                    break
+                await asyncio.sleep(settings.poll_s)  # others hold the rest; take over any that expire
+                continue
+            done, _ = await asyncio.wait(list(held), timeout=settings.poll_s, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                lease = held.pop(task)
+                if task.cancelled():
+                    continue
+                result: ProblemResult = task.result()  # a search's unexpected error ends the worker
+                formal_results = [r.model_dump(mode="json") for r in hooks.results
+                                  if r.problem_id == lease.problem_id] if hooks is not None else []
+                if await db(store.finish_lease, lease.id, holder,
+                            {"problem": result.model_dump(mode="json"), "formal": formal_results}):
+                    finished += 1
+                    takeovers += lease.claims > 1
+    except BaseException:
+        # Stopping on an error or Ctrl-C: give the problems back at once rather than after the
+        # lease expires (what is stored stays; the next holder resumes from it).
+        for task in held:
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(*held, return_exceptions=True)
+            await db(store.release_leases, [lease.id for lease in held.values()], holder)
+        raise
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(BaseException):
+            await renewer
+        await engine.worker.aclose()
+        await client.aclose()
+    return WorkerReport(run_id=run_id, holder=holder, problems=finished, takeovers=takeovers, lost=lost,
+                        client=client.stats.as_dict(), seconds=time.perf_counter() - started)
+
+
+# -- the coordinator: `prover run … --workers N` ------------------------------------------------
+
+def worker_command(run_id: int, settings: WorkerSettings) -> list[str]:
+    """The command line of a local worker process (the database URL goes in $PROVER_DB: a
+    password on a command line is visible to every user of the machine)."""
+    return [sys.executable, "-m", "prover.cli.main", "worker", "--run", str(run_id), "--json",
+            "--lease-s", str(settings.lease_s), "--problems-at-once", str(settings.problems_at_once),
+            "--poll-s", str(settings.poll_s)]
+
+
+@dataclass
+class LocalWorkers:
+    """N ``prover worker`` processes on this machine."""
+
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, db_url: str, run_id: int, n: int, settings: WorkerSettings) -> "LocalWorkers":
+        cmd = worker_command(run_id, settings)
+        env = {**os.environ, "PROVER_DB": db_url}
+        return cls([subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                    for _ in range(n)])
+
+    def wait(self) -> tuple[list[WorkerReport], list[str]]:
+        """Reports of the workers that finished, and what the others said when they failed."""
+        reports, failures = [], []
+        for proc in self.procs:
+            out, err = proc.communicate()
+            if proc.returncode == 0:
+                reports.append(WorkerReport.model_validate_json(out.strip().splitlines()[-1]))
+            else:
+                failures.append(f"worker {proc.pid} exited {proc.returncode}: {(err or out).strip()[-500:]}")
+        return reports, failures
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+
+
+def summarize(store: Any, run_id: int, reports: Sequence[WorkerReport], *, seconds: float) -> RunSummary:
+    """The run's summary from its leases' results and the workers' reports."""
+    done = store.lease_results(run_id)
+    results = [ProblemResult.model_validate(r["problem"]) for r in done]
+    formal = [f for r in done for f in r.get("formal", [])]
+    client = {k: sum(r.client.get(k, 0) for r in reports) for k in ("sent", "cached", "resent")}
+    counts = store.lease_counts(run_id)
+    formal_errors = any(f.get("status") == "error" for f in formal)
+    status = "completed" if counts.open == 0 and not formal_errors and \
+        not any(r.status == "incomplete" for r in results) else "incomplete"
+    return RunSummary(run_id=run_id, results=results, calls=sum(r.calls for r in results), sent=client["sent"],
+                      cached=client["cached"], resent=client["resent"], tokens=sum(r.tokens for r in results),
+                      seconds=seconds, status=status, formal=formal)
+
+
+def run_with_workers(store: Any, run_id: int, n: int, settings: WorkerSettings) -> RunSummary:
+    """Start ``n`` local workers on a queued run, wait for every problem (remote workers may
+    help), and end the run with its summary."""
+    started = time.perf_counter()
+    workers = LocalWorkers.start(store.engine.url.render_as_string(hide_password=False), run_id, n, settings)
+    try:
+        reports, failures = workers.wait()
+    except BaseException as exc:
+        workers.stop()
+        store.abort_run(run_id, exc)
+        raise
+    # A worker leaves only when no problem is open, so one that reported means the run is done; a
+    # worker that failed left its problems to the others.
+    summary = summarize(store, run_id, reports, seconds=time.perf_counter() - started)
+    if store.lease_counts(run_id).open:
+        from prover.core.errors import BackendError
+
+        why = "; ".join(failures) or "the workers stopped with problems left"
+        store.finish_run(run_id, status="failed", summary={"error": why[:500], "workers": len(reports)})
+        raise BackendError(why)
+    counts = store.lease_counts(run_id)
+    store.finish_run(run_id, status=summary.status, summary={
+        "calls": summary.calls, "sent": summary.sent, "cached": summary.cached, "resent": summary.resent,
+        "tokens": summary.tokens, "seconds": summary.seconds, "solved": sum(r.passed for r in summary.results),
+        "problems": len(summary.results), "workers": [json.loads(r.model_dump_json()) for r in reports],
+        "takeovers": counts.takeovers, "worker_failures": failures})
+    return summary
