@@ -1,10 +1,11 @@
 """Workers sharing a run through leases, one of them SIGKILLed mid-run: every problem finishes
 exactly once, no row is written twice, and at most the killed worker's calls in flight (its
 concurrency limit) are sent again. 4 workers on PostgreSQL (when PROVER_TEST_PG_URL is set), 2
-local workers on SQLite.
+local workers on SQLite; informal only, and with the formal stage on the fake REPL (the worker is
+killed inside a formal attempt, which the next holder of the problem redoes).
 
-The model is the scripted backend (canned text with delays): wiring and bookkeeping only, never
-a result."""
+The model is the scripted backend (canned text with delays) and Lean the fake REPL answering from
+recorded message templates: wiring and bookkeeping only, never a result."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from prover.store import ProofStore
 from prover.store._informal import InformalSearch
 from prover.store._leases import ProblemLease
 from prover.store.schema import ModelCall, Proof, Verification
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "formal"))
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -48,33 +51,77 @@ def _script(path: Path) -> Path:
     return path
 
 
-def _problems(path: Path, n: int, *, bait: bool = True) -> Path:
+def _problems(path: Path, n: int, *, bait: bool = True, formal: bool = False) -> Path:
     lines = [{"collection": "w", "id": f"p{i:02d}",
               "statement": BAIT if bait and i == n // 4 else f"Prove that {i} + 0 = {i}."} for i in range(n)]
+    if formal:
+        from formal_support import TOY
+
+        for line in lines:
+            line.update(header="import Mathlib\n\n", formal_statement=TOY.removeprefix("import Mathlib\n\n"))
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
     return path
 
 
-def _queue(store, tmp_path, n):
+BAIT_PROOF = "BAIT-PROOF"
+"""In the formal variant: the bait problem's NL proof, whose sketch is slow to come."""
+
+
+def _formal_script(path: Path) -> Path:
+    from formal_support import NL_PROOF, SKETCH, lean_block, proof_output, verdict_output, vote
+
+    sketch = "Write a Lean 4 proof sketch"
+    rules = [{"role": "generator", "match": BAIT, "text": proof_output(f"{BAIT_PROOF}. {NL_PROOF}")},
+             {"role": "generator", "text": proof_output(NL_PROOF)},
+             {"role": "verifier", "text": verdict_output("1")},
+             {"role": "prover", "text": lean_block("theorem nope : True := trivial")},
+             {"role": "formalizer", "match": BAIT_PROOF, "text": lean_block(SKETCH), "delay_s": 4.0},
+             {"role": "formalizer", "match": sketch, "text": lean_block(SKETCH)},
+             {"role": "formalizer", "text": "<think>.</think>The claim."},
+             {"role": "judge", "text": vote(True)}]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rules) + "\n", encoding="utf-8")
+    return path
+
+
+def _queue(store, tmp_path, n, *, formal: bool = False):
     from prover.pipeline.run import queue_run
 
     knobs = SearchKnobs(proofs=1, verifications=1, rounds=0, refine_top=1, analyses_per_refinement=1,
                         meta_verifications=0, proofs_per_refinement=1)
+    script = (_formal_script if formal else _script)(tmp_path / "script.jsonl")
     models = ModelConfig(defaults=RoleSettings(backend="scripted", concurrency=CONCURRENCY, max_retries=0,
-                                               backoff_s=0, script=str(_script(tmp_path / "script.jsonl"))))
-    return queue_run(store, [str(_problems(tmp_path / "problems.jsonl", n))], config=SearchConfig(knobs=knobs),
-                     model_config=models)
+                                               backoff_s=0, script=str(script)))
+    settings = None
+    if formal:
+        from prover.core.formal_records import FormalConfig
+        from prover.pipeline.formal_run import FormalSettings
+
+        settings = FormalSettings(config=FormalConfig(trusted_collections=("w",), direct_attempts=1,
+                                                      repairs_per_node=0, refute=False),
+                                  processes=2, memory_cap_bytes=None, final_check="none")
+    return queue_run(store, [str(_problems(tmp_path / "problems.jsonl", n, formal=formal))],
+                     config=SearchConfig(knobs=knobs), model_config=models, formal=settings)
 
 
-def _worker(db_url: str, run_id: int) -> subprocess.Popen:
+def _lean_world(tmp_path: Path):
+    from formal_support import SKETCH, TOY, LeanWorld
+
+    world = LeanWorld(tmp_path)
+    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH).write()
+    return world
+
+
+def _worker(db_url: str, run_id: int, lean: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "PROVER_DB": db_url, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    if lean is not None:
+        env["PROVER_LEAN_REPL"] = lean
     cmd = [sys.executable, "-m", "prover.cli.main", "worker", "--run", str(run_id), "--json", "--lease-s", "2",
            "--problems-at-once", "2", "--poll-s", "0.2"]
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _bait_holder(store, run_id, deadline_s=120.0) -> str:
-    bait = store.resolve_problem(f"w/p{40 // 4:02d}").id
+def _bait_holder(store, run_id, n, marks=(BAIT,), deadline_s=120.0) -> str:
+    bait = store.resolve_problem(f"w/p{n // 4:02d}").id
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         with store.engine.connect() as conn:
@@ -82,7 +129,8 @@ def _bait_holder(store, run_id, deadline_s=120.0) -> str:
                                .where(ProblemLease.run_id == run_id, ProblemLease.problem_id == bait)).first()
             pending = conn.execute(select(ModelCall.request).where(ModelCall.status == "pending")).scalars().all()
         # The bait's generation is in flight (its pending row is committed) in the lease holder.
-        if row is not None and row.status == "leased" and any(BAIT in json.dumps(r) for r in pending):
+        if row is not None and row.status == "leased" and \
+                any(all(m in json.dumps(r) for m in marks) for r in pending):
             return row.holder
         time.sleep(0.05)
     raise AssertionError("no worker took the bait problem")
@@ -92,14 +140,21 @@ def _count(conn, table, *where):
     return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
 
-def test_workers_share_a_run_and_survive_a_killed_one(db_url, tmp_path):
+@pytest.mark.parametrize("formal", [False, True], ids=["informal", "formal"])
+def test_workers_share_a_run_and_survive_a_killed_one(db_url, tmp_path, formal):
+    import shlex
+
     n_workers = 4 if db_url.startswith("postgresql") else 2
-    n = 40
+    # 40 problems; 20 for the formal stage on SQLite (2 cores in CI: the slowest variant)
+    n = 20 if formal and n_workers == 2 else 40
     store = ProofStore.open(db_url)
     try:
-        run_id = _queue(store, tmp_path, n)
-        procs = [_worker(db_url, run_id) for _ in range(n_workers)]
-        holder = _bait_holder(store, run_id)
+        run_id = _queue(store, tmp_path, n, formal=formal)
+        lean = shlex.join(_lean_world(tmp_path).command) if formal else None
+        procs = [_worker(db_url, run_id, lean) for _ in range(n_workers)]
+        # Killed while its bait call is in flight: the generation, or in the formal variant the
+        # sketch of the bait's formal attempt (the attempt row is `running`).
+        holder = _bait_holder(store, run_id, n, marks=(BAIT_PROOF, "proof sketch") if formal else (BAIT,))
         victim = next(p for p in procs if f":{p.pid}:" in holder)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
@@ -127,10 +182,20 @@ def test_workers_share_a_run_and_survive_a_killed_one(db_url, tmp_path):
             assert _count(conn, Verification.__table__) == n
             assert conn.execute(select(func.count(func.distinct(Proof.model_call_id)))).scalar_one() == n
             assert _count(conn, ModelCall.__table__, ModelCall.status == "pending") == 0
-            assert _count(conn, ModelCall.__table__) == 2 * n
+            if not formal:
+                assert _count(conn, ModelCall.__table__) == 2 * n
             searches = conn.execute(select(InformalSearch.problem_id, InformalSearch.status)).all()
+            if formal:
+                from prover.store._formal import FormalAttempt
+
+                attempts = conn.execute(select(FormalAttempt.problem_id, FormalAttempt.status)).all()
         assert len(searches) == n and len({pid for pid, _ in searches}) == n
         assert all(status != "running" for _, status in searches)
+        if formal:
+            # one attempt per problem (the bait's redone by its new holder), none left running
+            assert len(attempts) == n and len({pid for pid, _ in attempts}) == n
+            assert all(status not in ("running", "error") for _, status in attempts), attempts
+            assert sum(len(r["formal"]) for r in results) == n
     finally:
         store.close()
 
