@@ -157,8 +157,7 @@ def run_once(schedule: str, args, problems: list[ProblemRecord], db: Path, *, wa
     if keep:
         return summary, backend.calls, keys, wall, store
     store.close()
-    threads = {"engine row writer": THREAD_CPU.get("prover-informal-writer", 0.0),
-               "call cache writer": THREAD_CPU.get("prover-call-writer", 0.0)}
+    threads = {"store writer (calls and rows)": THREAD_CPU.get("prover-store-writer", 0.0)}
     threads["event loop and the rest"] = cpu - sum(threads.values())
     return summary, backend.calls, keys, wall, cpu, threads, backend.cpu_s
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from prover.cli.common import db_option, open_store
+from prover.cli.common import db_option, open_store, print_table
 
 lease_option = click.option("--lease-s", type=click.FloatRange(min=1), default=120.0, show_default=True,
                             help="Seconds a claim lasts unrenewed (a dead worker's problems wait this long).")
@@ -20,8 +20,9 @@ poll_option = click.option("--poll-s", type=click.FloatRange(min=0.05), default=
 @lease_option
 @problems_option
 @poll_option
+@click.option("--status", is_flag=True, help="Print the run's progress and which workers hold what; work on nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the worker's report as one JSON line.")
-def worker(db, run_id, lease_s, problems_at_once, poll_s, as_json) -> None:
+def worker(db, run_id, lease_s, problems_at_once, poll_s, status, as_json) -> None:
     """Work on a run's problems until none is left (start the run with `prover run … --workers N`).
 
     Problems are claimed through leases in the database: run one worker per machine against the
@@ -30,9 +31,17 @@ def worker(db, run_id, lease_s, problems_at_once, poll_s, as_json) -> None:
 
     Example: prover worker --db postgresql://prover@db-host/prover --run 12
     """
-    from prover.pipeline.workers import WorkerSettings, pick_run, work
+    from prover.pipeline.workers import WorkerSettings, pick_run, progress_line, work
 
     settings = WorkerSettings(lease_s=lease_s, problems_at_once=problems_at_once, poll_s=poll_s)
+    if status:
+        with open_store(db, create=False) as store:
+            run = run_id if run_id is not None else pick_run(store, None)
+            click.echo(progress_line(store, run))
+            holders = store.lease_holders(run)
+            if holders:
+                print_table(sorted(holders.items()), ["worker", "problems held"])
+        return
     with open_store(db) as store:
         report = work(store, pick_run(store, run_id), settings=settings)
     if as_json:

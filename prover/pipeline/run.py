@@ -119,7 +119,8 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
     (``prover.pipeline.workers``); ``backends`` and ``lean`` cannot cross into them."""
     if workers:
         return _run_with_workers(store, tokens, config=config, model_config=model_config, templates=templates,
-                                 command=command, formal=formal, workers=workers, settings=worker_settings)
+                                 command=command, formal=formal, workers=workers, settings=worker_settings,
+                                 progress=progress)
     lean_backend = pin = None
     if formal is not None:
         from prover.pipeline.formal_run import open_lean
@@ -135,7 +136,7 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
 
 
 def _run_with_workers(store, tokens, *, config, model_config, templates, command, formal, workers,
-                      settings) -> RunSummary:
+                      settings, progress) -> RunSummary:
     from prover.pipeline.workers import WorkerSettings, run_with_workers
 
     if formal is not None:
@@ -145,7 +146,7 @@ def _run_with_workers(store, tokens, *, config, model_config, templates, command
         backend.close()
     run_id = queue_run(store, tokens, config=config, model_config=model_config, templates=templates,
                        command=command, formal=formal)
-    return run_with_workers(store, run_id, workers, settings or WorkerSettings())
+    return run_with_workers(store, run_id, workers, settings or WorkerSettings(), progress=progress)
 
 
 def queue_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,

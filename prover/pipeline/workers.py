@@ -23,8 +23,9 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -239,26 +240,41 @@ def worker_command(run_id: int, settings: WorkerSettings) -> list[str]:
 
 @dataclass
 class LocalWorkers:
-    """N ``prover worker`` processes on this machine."""
+    """N ``prover worker`` processes on this machine. Their output goes to files, not pipes: a
+    worker that says much (warnings, tracebacks) must never block on a full pipe."""
 
     procs: list[subprocess.Popen] = field(default_factory=list)
+    outputs: list[tuple[Any, Any]] = field(default_factory=list)
 
     @classmethod
     def start(cls, db_url: str, run_id: int, n: int, settings: WorkerSettings) -> "LocalWorkers":
         cmd = worker_command(run_id, settings)
         env = {**os.environ, "PROVER_DB": db_url}
-        return cls([subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-                    for _ in range(n)])
+        workers = cls()
+        for _ in range(n):
+            out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+            workers.outputs.append((out, err))
+            workers.procs.append(subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env))
+        return workers
 
-    def wait(self) -> tuple[list[WorkerReport], list[str]]:
-        """Reports of the workers that finished, and what the others said when they failed."""
+    def wait(self, tick: Callable[[], None] | None = None, every_s: float = 2.0) -> tuple[list[WorkerReport], list[str]]:
+        """Wait for every worker (calling ``tick`` every ``every_s`` meanwhile): the reports of
+        those that finished, and what the others said when they failed."""
+        while any(p.poll() is None for p in self.procs):
+            if tick is not None:
+                tick()
+            time.sleep(every_s if tick is not None else 0.2)
         reports, failures = [], []
-        for proc in self.procs:
-            out, err = proc.communicate()
+        for proc, (out, err) in zip(self.procs, self.outputs):
+            out.seek(0)
+            err.seek(0)
+            text, said = out.read(), err.read()
+            out.close()
+            err.close()
             if proc.returncode == 0:
-                reports.append(WorkerReport.model_validate_json(out.strip().splitlines()[-1]))
+                reports.append(WorkerReport.model_validate_json(text.strip().splitlines()[-1]))
             else:
-                failures.append(f"worker {proc.pid} exited {proc.returncode}: {(err or out).strip()[-500:]}")
+                failures.append(f"worker {proc.pid} exited {proc.returncode}: {(said or text).strip()[-500:]}")
         return reports, failures
 
     def stop(self) -> None:
@@ -268,6 +284,15 @@ class LocalWorkers:
         for proc in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=30)
+
+
+def progress_line(store: Any, run_id: int) -> str:
+    """One line on a run's leases (``prover run --workers`` prints it while it waits)."""
+    c = store.lease_counts(run_id)
+    total = c.todo + c.leased + c.expired + c.done
+    return (f"run {run_id}: {c.done}/{total} problems done, {c.leased} in progress"
+            + (f", {c.expired} with an expired lease" if c.expired else "")
+            + (f", {c.takeovers} taken over" if c.takeovers else ""))
 
 
 def summarize(store: Any, run_id: int, reports: Sequence[WorkerReport], *, seconds: float) -> RunSummary:
@@ -285,13 +310,17 @@ def summarize(store: Any, run_id: int, reports: Sequence[WorkerReport], *, secon
                       seconds=seconds, status=status, formal=formal)
 
 
-def run_with_workers(store: Any, run_id: int, n: int, settings: WorkerSettings) -> RunSummary:
+def run_with_workers(store: Any, run_id: int, n: int, settings: WorkerSettings, *,
+                     progress: bool | None = None) -> RunSummary:
     """Start ``n`` local workers on a queued run, wait for every problem (remote workers may
-    help), and end the run with its summary."""
+    help), and end the run with its summary. ``progress`` (None: on a terminal) prints a line on
+    the run's leases every few seconds."""
     started = time.perf_counter()
     workers = LocalWorkers.start(store.engine.url.render_as_string(hide_password=False), run_id, n, settings)
+    show = sys.stderr.isatty() if progress is None else progress
     try:
-        reports, failures = workers.wait()
+        reports, failures = workers.wait(
+            (lambda: print(progress_line(store, run_id), file=sys.stderr, flush=True)) if show else None)
     except BaseException as exc:
         workers.stop()
         store.abort_run(run_id, exc)

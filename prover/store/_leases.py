@@ -177,6 +177,14 @@ class LeasesMixin:
             takeovers += max(0, claims - 1)
         return LeaseCounts(**counts, takeovers=takeovers)
 
+    def lease_holders(self, run_id: int) -> dict[str, int]:
+        """Problems each worker holds now (live leases), by holder."""
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            now = _now(conn)
+            rows = conn.execute(select(_T.c.holder, func.count()).where(
+                _T.c.run_id == run_id, _T.c.status == "leased", _T.c.expires_at >= now).group_by(_T.c.holder))
+            return {holder: n for holder, n in rows}
+
     def lease_results(self, run_id: int) -> list[dict[str, Any]]:
         """Results of the run's finished problems, in the run's order."""
         with self.engine.connect() as conn:  # type: ignore[attr-defined]

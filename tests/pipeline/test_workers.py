@@ -231,3 +231,20 @@ def test_worker_without_a_queued_run_says_how_to_start_one(tmp_path):
 
     out = CliRunner().invoke(cli, ["worker", "--db", str(tmp_path / "x.db")])
     assert out.exit_code != 0 and "prover run … --workers N" in out.output
+
+
+def test_worker_status_shows_progress_and_holders(tmp_path):
+    from click.testing import CliRunner
+
+    from prover.cli.main import cli
+
+    db = tmp_path / "s.db"
+    with ProofStore.open(db) as store:
+        run_id = _queue(store, tmp_path, 4)
+        store.claim_problem(run_id, "hostA:1:abc", lease_s=60)
+        lease = store.claim_problem(run_id, "hostB:2:def", lease_s=60)
+        store.finish_lease(lease.id, "hostB:2:def", {"problem": {}})
+    out = CliRunner().invoke(cli, ["worker", "--status", "--db", str(db), "--run", str(run_id)])
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[0] == f"run {run_id}: 1/4 problems done, 1 in progress"
+    assert "hostA:1:abc\t1" in out.output and "hostB" not in out.output
