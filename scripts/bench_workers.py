@@ -13,8 +13,9 @@ window, calls per second over it, and the speed-up over 1 worker (target ≥ 3×
 while the servers are not the bottleneck).
 
 **Insert rate.** W processes (1 and 4) each write call records and the proofs those calls made
-through their process's store writer (``prover.store.writer``), on PostgreSQL: rows per second
-summed over writers.
+through their process's store writer (``prover.store.writer``), on PostgreSQL, as a run does (a
+call's record committed before the row it made is queued; ``--streams`` batches in flight, like
+the many calls of a run): rows per second summed over writers.
 
 The scripted backend is a test double: these are wiring figures (what the machinery costs), not
 results about proving.
@@ -102,7 +103,7 @@ def _worker_process(db: str, run_id: int, concurrency: int, barrier, out) -> Non
         out.put(traceback.format_exc()[-2000:])
 
 
-def _writer_process(url: str, rows: int, batch: int, tag: str, out) -> None:
+def _writer_process(url: str, rows: int, batch: int, streams: int, tag: str, out) -> None:
     from prover.core.llm_records import CallRecord
     from prover.informal.worker import StoreWorker
     from prover.llm.calls import CallWriter
@@ -114,16 +115,21 @@ def _writer_process(url: str, rows: int, batch: int, tag: str, out) -> None:
 
     async def main() -> float:
         calls, worker = CallWriter(store, window_s=0.02), StoreWorker(store, linger_s=0.02)
+
+        async def stream(first: int) -> None:
+            # As a run does: a call's record is committed, then the row it made is queued.
+            for start in range(first, rows, batch * streams):
+                keys = [f"{tag}-{i}" for i in range(start, min(rows, start + batch))]
+                now = datetime.now(timezone.utc)
+                await calls.put([CallRecord(call_key=k, role="generator", backend="bench", model="m", request={},
+                                            status="ok", response_text=text, created_at=now) for k in keys])
+                await asyncio.gather(*(worker.add("proofs", {
+                    "problem_id": pid, "run_id": None, "source": "generated", "round": 0, "sample_index": 0,
+                    "parent_ids": [], "text": text, "self_evaluation": None, "self_score": 1.0,
+                    "parse_status": "ok", "answer": None, "answer_match": None, "extra": {}}, k) for k in keys))
+
         t0 = time.perf_counter()
-        for start in range(0, rows, batch):
-            keys = [f"{tag}-{i}" for i in range(start, min(rows, start + batch))]
-            now = datetime.now(timezone.utc)
-            await calls.put([CallRecord(call_key=k, role="generator", backend="bench", model="m", request={},
-                                        status="ok", response_text=text, created_at=now) for k in keys])
-            await asyncio.gather(*(worker.add("proofs", {
-                "problem_id": pid, "run_id": None, "source": "generated", "round": 0, "sample_index": 0,
-                "parent_ids": [], "text": text, "self_evaluation": None, "self_score": 1.0, "parse_status": "ok",
-                "answer": None, "answer_match": None, "extra": {}}, k) for k in keys))
+        await asyncio.gather(*(stream(i * batch) for i in range(streams)))
         elapsed = time.perf_counter() - t0
         await worker.aclose()
         await calls.aclose()
@@ -133,11 +139,11 @@ def _writer_process(url: str, rows: int, batch: int, tag: str, out) -> None:
     store.close()
 
 
-def insert_rate(url: str, writers: int, rows: int, batch: int) -> dict:
+def insert_rate(url: str, writers: int, rows: int, batch: int, streams: int) -> dict:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     tag = uuid.uuid4().hex[:6]
-    procs = [ctx.Process(target=_writer_process, args=(url, rows, batch, f"{tag}-{w}", out)) for w in range(writers)]
+    procs = [ctx.Process(target=_writer_process, args=(url, rows, batch, streams, f"{tag}-{w}", out)) for w in range(writers)]
     t0 = time.perf_counter()
     for p in procs:
         p.start()
@@ -160,7 +166,8 @@ def main() -> None:
     ap.add_argument("--pg-url", default=os.environ.get("PROVER_TEST_PG_URL"),
                     help="PostgreSQL server for the insert rate (a scratch database is created).")
     ap.add_argument("--rows", type=int, default=2000, help="Rows per writer (each: a call record and its proof).")
-    ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--batch", type=int, default=50, help="Calls per batch.")
+    ap.add_argument("--streams", type=int, default=8, help="Batches in flight per writer.")
     args = ap.parse_args()
 
     print("scripted backend with a fixed latency (a test double): wiring figures, not results")
@@ -193,9 +200,9 @@ def main() -> None:
         with ProofStore.open(url) as store:
             store.add_problems([ProblemRecord(collection="bench", external_id="p", informal_statement="P.")])
         print(f"insert rate on PostgreSQL: {args.rows} call records + {args.rows} proofs (~2 KB) per writer, "
-              f"batches of {args.batch}, through each process's store writer")
+              f"batches of {args.batch}, {args.streams} batches in flight, through each process's store writer")
         for w in (1, 4):
-            r = insert_rate(url, w, args.rows, args.batch)
+            r = insert_rate(url, w, args.rows, args.batch, args.streams)
             print(f"  {w} writer(s): {r['rows']} rows, {r['rows_per_s']:,.0f} rows/s summed "
                   f"(slowest writer {r['slowest_s']:.1f}s)")
     finally:
