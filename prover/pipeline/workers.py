@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -178,9 +179,17 @@ async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, 
             by_id = {lease.id: task for task, lease in held.items()}
             gone = await db(store.renew_leases, list(by_id), holder, lease_s=settings.lease_s)
             for lease_id in gone:
-                # Another worker has it now: stop, it resumes from what is stored.
+                task = by_id[lease_id]
+                lease = held.get(task)
+                if lease is None or task.done():  # finished meanwhile: ended by this worker
+                    continue
+                # Another worker has it now: stop (the problem's formal attempts too); it
+                # resumes from what is stored.
                 lost += 1
-                by_id[lease_id].cancel()
+                task.cancel()
+                if hooks is not None:
+                    for formal_task in hooks.tasks.get(lease.problem_id, []):
+                        formal_task.cancel()
 
     renewer = asyncio.ensure_future(renew())
     try:
@@ -199,10 +208,12 @@ async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, 
                 continue
             done, _ = await asyncio.wait(list(held), timeout=settings.poll_s, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                lease = held.pop(task)
+                lease = held[task]
                 if task.cancelled():
+                    del held[task]
                     continue
                 result: ProblemResult = task.result()  # a search's unexpected error ends the worker
+                del held[task]
                 formal_results = [r.model_dump(mode="json") for r in hooks.results
                                   if r.problem_id == lease.problem_id] if hooks is not None else []
                 if await db(store.finish_lease, lease.id, holder,
@@ -278,12 +289,16 @@ class LocalWorkers:
         return reports, failures
 
     def stop(self) -> None:
+        """Stop the workers as Ctrl-C would (each gives its problems back), then for good."""
         for proc in self.procs:
             if proc.poll() is None:
-                proc.terminate()
+                proc.send_signal(signal.SIGINT)
         for proc in self.procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def progress_line(store: Any, run_id: int) -> str:

@@ -53,6 +53,7 @@ class StoreWriter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._users = 0
+        self._life = threading.Lock()
         self.transactions = 0
         """Write transactions committed (for benchmarks and tests)."""
         self.batches = 0
@@ -62,7 +63,9 @@ class StoreWriter:
 
     def acquire(self) -> "StoreWriter":
         """Count one more user; starts the thread when it is not running."""
-        with _LOCK:
+        # Under the same lock as release's join: a stopping thread finishes its last batch
+        # before another starts, so two never write at once.
+        with self._life:
             self._users += 1
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="prover-store-writer", daemon=True)
@@ -71,14 +74,15 @@ class StoreWriter:
 
     def release(self) -> None:
         """One user fewer; the last one stops the thread once everything queued is committed."""
-        with _LOCK:
+        with self._life:
             self._users = max(0, self._users - 1)
             thread = self._thread if self._users == 0 else None
-            if thread is not None:
-                self._thread = None
-                self._queue.put(_STOP)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+            if thread is None:
+                return
+            self._queue.put(_STOP)
+            if thread is not threading.current_thread():
+                thread.join()
+            self._thread = None
 
     async def arelease(self) -> None:
         await asyncio.to_thread(self.release)

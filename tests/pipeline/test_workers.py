@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,46 @@ def test_worker_status_shows_progress_and_holders(tmp_path):
     assert out.exit_code == 0, out.output
     assert out.output.splitlines()[0] == f"run {run_id}: 1/4 problems done, 1 in progress"
     assert "hostA:1:abc\t1" in out.output and "hostB" not in out.output
+
+
+def test_a_worker_that_loses_its_lease_stops_that_problem(tmp_path):
+    """A worker too slow to renew (here: its lease is made to expire and another claims it) stops
+    working on the problem and leaves its result to the new holder."""
+    import threading
+
+    from sqlalchemy import update
+
+    from prover.llm import ScriptedBackend
+    from prover.pipeline.workers import WorkerSettings, work
+
+    db = tmp_path / "lost.db"
+    with ProofStore.open(db) as store:
+        run_id = _queue(store, tmp_path, 1)
+    backend = ScriptedBackend([{"role": "generator", "text": GENERATED, "delay_s": 30.0},
+                               {"role": "verifier", "text": VERDICT}])
+    reports = []
+
+    def run_worker():
+        with ProofStore.open(db) as mine:
+            reports.append(work(mine, run_id, settings=WorkerSettings(lease_s=0.6, problems_at_once=1, poll_s=0.1),
+                                backends={r: backend for r in ("generator", "verifier", "judge")},
+                                commit_window_s=0.002, holder="slow"))
+
+    thread = threading.Thread(target=run_worker)
+    thread.start()
+    with ProofStore.open(db) as store:
+        deadline = time.monotonic() + 60
+        while not backend.calls and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backend.calls, "the worker never asked for the generation"
+        with store.engine.begin() as conn:
+            conn.execute(update(ProblemLease).values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=5)))
+        thief = store.claim_problem(run_id, "thief", lease_s=60)
+        assert thief is not None and thief.claims == 2
+        time.sleep(1.0)  # the slow worker's next renewal finds the lease gone
+        assert store.finish_lease(thief.id, "thief", {"problem": {"by": "thief"}})
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+        [report] = reports
+        assert (report.lost, report.problems) == (1, 0)
+        assert store.lease_results(run_id) == [{"problem": {"by": "thief"}}]
