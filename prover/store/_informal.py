@@ -241,7 +241,16 @@ class InformalMixin:
         call that made it, stored before or in this batch) instead of ``proof_id``; a
         meta-verification its analysis by ``verification_call_key``. A call that already has its
         row keeps it, and that row's id is returned instead: writing the same answer twice is
-        harmless. Returns the ids per kind, in order."""
+        harmless. Returns the ids per kind, in order. Called from another thread while the
+        store's writer runs (analyses topped up from worker threads), the batch is handed to it."""
+        from prover.store.writer import active_writer
+
+        writer = active_writer(self)
+        if writer is not None and not writer.on_thread():
+            return writer.route(self._add_informal_rows_retrying, batches)
+        return self._add_informal_rows_retrying(batches)
+
+    def _add_informal_rows_retrying(self, batches: dict[str, tuple[Sequence[dict[str, Any]], Sequence[str]]]) -> dict[str, list[int]]:
         for attempt in range(3):
             try:
                 return self._add_informal_rows(batches)

@@ -106,6 +106,28 @@ def test_lean_checks_from_threads_are_written_by_the_writer(store, monkeypatch):
     assert seen[-1] == threading.current_thread().name
 
 
+def test_rows_written_from_other_threads_go_through_the_writer(store, monkeypatch):
+    from prover.store._informal import InformalMixin
+
+    pid = _problem(store)
+    store.put_calls([_call(f"k{i}") for i in range(6)])
+    seen: list[str] = []
+    real = InformalMixin._add_informal_rows
+
+    def spy(self, batches):
+        seen.append(threading.current_thread().name)
+        return real(self, batches)
+
+    monkeypatch.setattr(InformalMixin, "_add_informal_rows", spy)
+    writer = writer_for(store).acquire()
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            ids = list(pool.map(lambda i: store.add_informal_proofs([_proof(pid, i)], [f"k{i}"])[0], range(6)))
+    finally:
+        writer.release()
+    assert len(set(ids)) == 6 and set(seen) == {"prover-store-writer"}
+
+
 def test_during_a_run_only_the_writer_thread_commits(store):
     """A scripted search (wiring, not results): every commit made while the searches run comes
     from the writer thread; the main thread only opens and closes the run."""
