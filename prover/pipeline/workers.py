@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -36,6 +37,8 @@ from prover.core.errors import NotFoundError, UsageError
 from prover.core.informal_records import ProblemResult, RunSummary, SearchConfig
 from prover.core.llm_records import ModelConfig
 from prover.informal.prompts import Templates
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,13 @@ async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, 
         while True:
             await asyncio.sleep(settings.renew_s)
             by_id = {lease.id: task for task, lease in held.items()}
-            gone = await db(store.renew_leases, list(by_id), holder, lease_s=settings.lease_s)
+            try:
+                gone = await db(store.renew_leases, list(by_id), holder, lease_s=settings.lease_s)
+            except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors as well as ours
+                # The database is unreachable for a moment: try again next time round (the
+                # lease outlives two missed renewals).
+                log.warning("cannot renew leases: %s", exc)
+                continue
             for lease_id in gone:
                 task = by_id[lease_id]
                 lease = held.get(task)

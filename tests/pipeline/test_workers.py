@@ -56,10 +56,8 @@ def _problems(path: Path, n: int, *, bait: bool = True, formal: bool = False) ->
     lines = [{"collection": "w", "id": f"p{i:02d}",
               "statement": BAIT if bait and i == n // 4 else f"Prove that {i} + 0 = {i}."} for i in range(n)]
     if formal:
-        from formal_support import TOY
-
-        for line in lines:
-            line.update(header="import Mathlib\n\n", formal_statement=TOY.removeprefix("import Mathlib\n\n"))
+        for i, line in enumerate(lines):
+            line.update(header="import Mathlib\n\n", formal_statement=_toy(i)[0].removeprefix("import Mathlib\n\n"))
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
     return path
 
@@ -68,18 +66,26 @@ BAIT_PROOF = "BAIT-PROOF"
 """In the formal variant: the bait problem's NL proof, whose sketch is slow to come."""
 
 
-def _formal_script(path: Path) -> Path:
-    from formal_support import NL_PROOF, SKETCH, lean_block, proof_output, verdict_output, vote
+def _toy(i: int) -> tuple[str, str]:
+    """Problem i's own Lean statement and sketch: statement-level work (shared by the proofs of a
+    statement, and so by problems with the same statement) stays the problem's own."""
+    from formal_support import SKETCH, TOY
 
-    sketch = "Write a Lean 4 proof sketch"
+    return TOY.replace("toy_sum", f"toy_sum_{i}"), SKETCH.replace("toy_sum", f"toy_sum_{i}")
+
+
+def _formal_script(path: Path, n: int) -> Path:
+    from formal_support import NL_PROOF, lean_block, proof_output, verdict_output, vote
+
     rules = [{"role": "generator", "match": BAIT, "text": proof_output(f"{BAIT_PROOF}. {NL_PROOF}")},
              {"role": "generator", "text": proof_output(NL_PROOF)},
              {"role": "verifier", "text": verdict_output("1")},
              {"role": "prover", "text": lean_block("theorem nope : True := trivial")},
-             {"role": "formalizer", "match": BAIT_PROOF, "text": lean_block(SKETCH), "delay_s": 4.0},
-             {"role": "formalizer", "match": sketch, "text": lean_block(SKETCH)},
-             {"role": "formalizer", "text": "<think>.</think>The claim."},
-             {"role": "judge", "text": vote(True)}]
+             {"role": "formalizer", "match": BAIT_PROOF, "text": lean_block(_toy(n // 4)[1]), "delay_s": 4.0}]
+    rules += [{"role": "formalizer", "match": f"toy_sum_{i} (a", "text": lean_block(_toy(i)[1])}
+              for i in range(n)]
+    rules += [{"role": "formalizer", "text": "<think>.</think>The claim."},
+              {"role": "judge", "text": vote(True)}]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rules) + "\n", encoding="utf-8")
     return path
 
@@ -89,7 +95,7 @@ def _queue(store, tmp_path, n, *, formal: bool = False):
 
     knobs = SearchKnobs(proofs=1, verifications=1, rounds=0, refine_top=1, analyses_per_refinement=1,
                         meta_verifications=0, proofs_per_refinement=1)
-    script = (_formal_script if formal else _script)(tmp_path / "script.jsonl")
+    script = _formal_script(tmp_path / "script.jsonl", n) if formal else _script(tmp_path / "script.jsonl")
     models = ModelConfig(defaults=RoleSettings(backend="scripted", concurrency=CONCURRENCY, max_retries=0,
                                                backoff_s=0, script=str(script)))
     settings = None
@@ -104,12 +110,14 @@ def _queue(store, tmp_path, n, *, formal: bool = False):
                      config=SearchConfig(knobs=knobs), model_config=models, formal=settings)
 
 
-def _lean_world(tmp_path: Path):
-    from formal_support import SKETCH, TOY, LeanWorld
+def _lean_world(tmp_path: Path, n: int):
+    from formal_support import LeanWorld
 
     world = LeanWorld(tmp_path)
-    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH).write()
-    return world
+    for i in range(n):
+        toy, sketch = _toy(i)
+        world.statement_elaborates(toy).sketch_elaborates(toy, sketch)
+    return world.write()
 
 
 def _worker(db_url: str, run_id: int, lean: str | None = None) -> subprocess.Popen:
@@ -151,7 +159,7 @@ def test_workers_share_a_run_and_survive_a_killed_one(db_url, tmp_path, formal):
     store = ProofStore.open(db_url)
     try:
         run_id = _queue(store, tmp_path, n, formal=formal)
-        lean = shlex.join(_lean_world(tmp_path).command) if formal else None
+        lean = shlex.join(_lean_world(tmp_path, n).command) if formal else None
         procs = [_worker(db_url, run_id, lean) for _ in range(n_workers)]
         # Killed while its bait call is in flight: the generation, or in the formal variant the
         # sketch of the bait's formal attempt (the attempt row is `running`).
@@ -195,7 +203,7 @@ def test_workers_share_a_run_and_survive_a_killed_one(db_url, tmp_path, formal):
         if formal:
             # one attempt per problem (the bait's redone by its new holder), none left running
             assert len(attempts) == n and len({pid for pid, _ in attempts}) == n
-            assert all(status not in ("running", "error") for _, status in attempts), attempts
+            assert {status for _, status in attempts} == {"unsolved"}, attempts  # as in one process
             assert sum(len(r["formal"]) for r in results) == n
     finally:
         store.close()
