@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from prover.core.lean_proc_records import LeanRunRequest, ProjectPin
+from prover.core.lean_backend_records import LeanRunRequest, ProjectPin
 from prover.core.lean_records import LeanCheckResult, LeanLimits, Verdict
 from prover.lean.audit import audit
 from prover.core.hashing import sha256_text

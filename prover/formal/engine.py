@@ -354,7 +354,7 @@ class Attempt:
     async def compatible(self, fs: Any, problem: LeanProblem) -> bool | None:
         """Whether a given statement elaborates on our toolchain (stored per statement; attempts
         on one problem asking at once share one answer)."""
-        from prover.store._lean_proc import COMPATIBLE, INCOMPATIBLE
+        from prover.store._statement_compat import COMPATIBLE, INCOMPATIBLE
 
         lean = self.e.lean
 

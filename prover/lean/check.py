@@ -11,7 +11,7 @@ from typing import Callable
 
 from prover.core.errors import UsageError
 from prover.core.hashing import sha256_text
-from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest, ProjectPin
+from prover.core.lean_backend_records import LeanRawResponse, LeanRunRequest, ProjectPin
 from prover.core.lean_records import (LeanCheckRequest, LeanCheckResult, LeanLimits, ReasonCode, Verdict,
                                       lean_cache_key)
 from prover.lean.answer import (AnswerCheckFile, answer_verdict, assemble_answer_check, combine,
@@ -355,7 +355,7 @@ def precheck_statements(store, backend: LeanBackend, *, pin: ProjectPin, collect
                         progress: Callable[[PrecheckItem], None] | None = None) -> PrecheckSummary:
     """Elaborate each stored formal statement once with `sorry` on the project toolchain and
     store whether it is compatible (cached per toolchain and Mathlib rev; ``force`` re-checks)."""
-    from prover.store._lean_proc import COMPATIBLE, INCOMPATIBLE
+    from prover.store._statement_compat import COMPATIBLE, INCOMPATIBLE
 
     limits = limits or LeanLimits()
     prov = Provenance.of(pin, backend)
