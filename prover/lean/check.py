@@ -16,12 +16,12 @@ from prover.core.lean_records import (LeanCheckRequest, LeanCheckResult, LeanLim
                                       lean_cache_key)
 from prover.lean.answer import (AnswerCheckFile, answer_verdict, assemble_answer_check, combine,
                                 problem_references)
-from prover.lean.assemble import with_nonce
+from prover.lean.assemble import AssembledFile, with_nonce
 from prover.lean.audit import audit
 from prover.lean.backends import LeanBackend
 from prover.lean.epilogue import CHECK_COMMAND, NONCE_PLACEHOLDER, epilogue_command, new_nonce, parse_check_message
 from prover.lean.problem import LeanProblem
-from prover.lean.screen import SCREEN_RULES_VERSION
+from prover.lean.screen import SCREEN_RULES_VERSION, ProofParts
 from prover.lean.verdict import (VerdictResult, kimina_header_lines, statement_verdict, verdict_from_outcome,
                                  verdict_from_response)
 
@@ -194,6 +194,10 @@ class PreparedCheck:
     """What the prologue changed in the problem's own text (recorded with the check)."""
     prov: Provenance | None = None
     limits: LeanLimits | None = None
+    parts: ProofParts | None = None
+    """The screen's reading of the proof (an accepted one): its target body and auxiliary commands."""
+    assembled: AssembledFile | None = None
+    """The assembled file, with its map from file lines back to the proof's own lines."""
 
     @property
     def cache_key(self) -> str:
@@ -226,17 +230,18 @@ def prepare_check(proof_text: str, problem: str | LeanProblem, backend: LeanBack
     if answer_file is not None:
         request = request.model_copy(update={"answer_file_hash": answer_file.assembled.file_hash})
     return PreparedCheck(proof_text, problem, request, answer_file=answer_file, replaced=tuple(assembled.replaced),
-                         prov=prov, limits=limits)
+                         prov=prov, limits=limits, parts=screened.parts, assembled=assembled)
 
 
 def cached_outcome(prepared: PreparedCheck, store) -> CheckOutcome | None:
     """The definitive verdict stored for the prepared file's key, if any."""
     if prepared.request is None or store is None:
         return None
-    cached = store.get_lean_check(prepared.cache_key)
-    if cached is None:
+    hit = store.cached_lean_check(prepared.cache_key)
+    if hit is None:
         return None
-    return CheckOutcome(cached, cached=True, check_id=store.lean_check_row_id(prepared.cache_key),
+    check_id, cached = hit
+    return CheckOutcome(cached, cached=True, check_id=check_id,
                         notes=["verdict from the store (same file, toolchain, Mathlib, REPL, screen rules and limits)"])
 
 
