@@ -29,7 +29,7 @@ async def align(ctx: AttemptContext, step: SketchStep, sid: int, nl_steps: list[
     """Back-translate a ``have`` step and ask the judges whether it states its NL step."""
     nl = nl_step(nl_steps, step.nl_step)
     if nl is None:
-        await ctx.record.step_update(sid, aligned=False)
+        await ctx.record.step_alignment(sid, False)
         return False
     statement = step.goal.statement() if step.goal else f": {step.type_text}"
     back = await ctx.ask("formalizer", prompts.align_back(step.name or "this", statement), "align", step.position,
@@ -40,7 +40,5 @@ async def align(ctx: AttemptContext, step: SketchStep, sid: int, nl_steps: list[
     votes = Votes(votes=await ctx.judge(prompt, ctx.config.alignment_votes, "align", step.position),
                   back=back_text, back_key=back.key)
     aligned = votes.yes >= ctx.config.alignment_needed
-    await ctx.record.votes("alignment", votes, step_id=sid)
-    await ctx.record.step_update(sid, aligned=aligned, back_translation=back_text, back_translation_call_key=back.key,
-                                 votes_yes=votes.yes, votes_total=votes.total)
+    await ctx.record.step_alignment(sid, aligned, votes)
     return aligned

@@ -68,8 +68,10 @@ async def fill_all(ctx: AttemptContext, sk: Sketch, step_ids: dict[int, int],
             left -= budgets[step.key]
 
     async def finish(step: SketchStep) -> NodeResult:
+        state = began[step.key]
+        assert isinstance(state, OpenNode)
         async with slots:
-            return await fill_rest(ctx, sk, step, step_ids[id(step)], began[step.key], budgets[step.key])  # type: ignore[arg-type]
+            return await fill_rest(ctx, sk, step, step_ids[id(step)], state, budgets[step.key])
 
     async with asyncio.TaskGroup() as tg:
         rest = {s.key: tg.create_task(finish(s)) for s in order if s.key in budgets}
@@ -89,7 +91,7 @@ async def fill_first(ctx: AttemptContext, sk: Sketch, step: SketchStep, sid: int
     memo = await ctx.db(ctx.engine.store.solved_node, sk.memo_key(step))
     if memo is not None and memo.proof_text:
         await ctx.tried("memo", None, step_id=sid, code=memo.proof_text, verdict="memo")
-        await ctx.record.step_update(sid, status="solved", solved_by=f"memo:{memo.id}", proof_text=memo.proof_text,
+        await ctx.record.step_solved(sid, solved_by=f"memo:{memo.id}", proof_text=memo.proof_text,
                                      aux=list(memo.aux or []), check_id=memo.check_id,
                                      uses_steps=list(memo.uses_steps or []))
         return NodeResult(status="solved", body=memo.proof_text, aux=tuple(memo.aux or ()))
@@ -147,7 +149,7 @@ async def fill_rest(ctx: AttemptContext, sk: Sketch, step: SketchStep, sid: int,
                 proposition=step.goal.negation(), try_id=hit.try_id, check_id=hit.check_id,  # type: ignore[union-attr]
                 formal_statement_id=ctx.statement.formal_statement_id,  # type: ignore[union-attr]
                 statement_given=ctx.statement.source == "given", flags_statement=False)  # type: ignore[union-attr]
-            await ctx.record.step_update(sid, status="refuted")
+            await ctx.record.step_status(sid, "refuted")
             return NodeResult(status="refuted", refutation_id=rid)
     return await unsolved(ctx, sid, seen)
 
@@ -174,11 +176,11 @@ async def solved(ctx: AttemptContext, sid: int, step: SketchStep, body: str, aux
                  proved: Proved) -> NodeResult:
     names = {n for b in (step.goal.binders if step.goal else ()) for n in b.names}
     used = sorted({t.text for t in lex(body).tokens if t.kind is Kind.IDENT and t.text in names})
-    await ctx.record.step_update(sid, status="solved", solved_by=how, proof_text=body, aux=aux,
-                                 check_id=proved.check_id, uses_steps=used)
+    await ctx.record.step_solved(sid, solved_by=how, proof_text=body, aux=aux, check_id=proved.check_id,
+                                 uses_steps=used)
     return NodeResult(status="solved", body=body, aux=tuple(aux))
 
 
 async def unsolved(ctx: AttemptContext, sid: int, messages: tuple[dict, ...]) -> NodeResult:
-    await ctx.record.step_update(sid, status="unsolved")
+    await ctx.record.step_status(sid, "unsolved")
     return NodeResult(status="unsolved", messages=messages)

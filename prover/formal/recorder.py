@@ -9,7 +9,7 @@ from typing import Any
 
 from prover.core.formal_step_records import Votes
 from prover.formal.checker import Proved
-from prover.store._formal import FormalAttempt, FormalSketch, FormalStep
+from prover.store._formal import FormalAttempt
 
 
 def _columns(model: Any, values: dict[str, Any]) -> dict[str, Any]:
@@ -78,15 +78,38 @@ class FormalRecorder:
                                reasons=reasons or [], messages=messages or [], dag=dag or {})
 
     async def sketch_dag(self, sketch_id: int, dag: dict[str, Any]) -> None:
-        await self._update("sketch", sketch_id, **_columns(FormalSketch, {"dag": dag}))
+        await self._update("sketch", sketch_id, dag=dag)
 
-    async def step(self, **columns: Any) -> int:
-        """One step of a sketch (columns of ``formal_steps``)."""
-        return await self._add("step", **_columns(FormalStep, columns))
+    async def step(self, *, attempt_id: int, sketch_id: int, position: int, kind: str, node_key: str | None,
+                   name: str | None, nl_step_index: int | None, nl_step: str | None, type_text: str | None,
+                   statement: str | None, memo_key: str | None, context_source: str | None, hole: bool,
+                   depends_on: list[str], status: str) -> int:
+        """One step of a sketch (a hole is a node of the lemma DAG)."""
+        return await self._add("step", attempt_id=attempt_id, sketch_id=sketch_id, position=position, kind=kind,
+                               node_key=node_key, name=name, nl_step_index=nl_step_index, nl_step=nl_step,
+                               type_text=type_text, statement=statement, memo_key=memo_key,
+                               context_source=context_source, hole=hole, depends_on=depends_on, status=status)
 
-    async def step_update(self, step_id: int, **columns: Any) -> None:
-        """A step's status, proof, edges or alignment (columns of ``formal_steps``)."""
-        await self._update("step", step_id, **_columns(FormalStep, columns))
+    async def step_solved(self, step_id: int, *, solved_by: str, proof_text: str, aux: list[str],
+                          check_id: int | None, uses_steps: list[str]) -> None:
+        await self._update("step", step_id, status="solved", solved_by=solved_by, proof_text=proof_text, aux=aux,
+                           check_id=check_id, uses_steps=uses_steps)
+
+    async def step_status(self, step_id: int, status: str) -> None:
+        """A node that ended ``unsolved`` or ``refuted``."""
+        await self._update("step", step_id, status=status)
+
+    async def step_edges(self, step_id: int, depends_on: list[str]) -> None:
+        await self._update("step", step_id, depends_on=depends_on)
+
+    async def step_alignment(self, step_id: int, aligned: bool, votes: Votes | None = None) -> None:
+        """A ``have`` step's alignment vote (no votes: it names no NL step)."""
+        if votes is None:
+            await self._update("step", step_id, aligned=aligned)
+            return
+        await self._update("step", step_id, aligned=aligned, back_translation=votes.back,
+                           back_translation_call_key=votes.back_key, votes_yes=votes.yes, votes_total=votes.total)
+        await self.votes("alignment", votes, step_id=step_id)
 
     # -- Lean tries and what they found ------------------------------------------------------------
 

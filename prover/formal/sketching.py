@@ -99,6 +99,6 @@ async def store_dag(ctx: AttemptContext, sk: Sketch, sketch_id: int, step_ids: d
     mention (a step's ``depends_on``, the sketch's ``dag``)."""
     dag = sk.dag(proofs)
     for s in sk.holes:
-        await ctx.record.step_update(step_ids[id(s)], depends_on=sorted(dag.predecessors(s.key)))
+        await ctx.record.step_edges(step_ids[id(s)], sorted(dag.predecessors(s.key)))
     await ctx.record.sketch_dag(sketch_id, nx.node_link_data(dag, edges="edges"))
 

@@ -168,14 +168,15 @@ async def autoformalize(ctx: AttemptContext) -> Statement | StepOutcome:
                                            candidate=gate.candidate)
             inconclusive += gate.inconclusive
             reasons.append(f"candidate {i}: " + "; ".join(gate.reasons))
-        return AutoformalizeResult(reasons=tuple(reasons), inconclusive=inconclusive == ctx.config.autoformalize_attempts)
+        every = inconclusive == ctx.config.autoformalize_attempts
+        return AutoformalizeResult(reasons=tuple(reasons), inconclusive=every)
 
     out: AutoformalizeResult = await ctx.engine.shared(key, make)
     if not out.accepted:
         return StepOutcome(status="unavailable" if out.inconclusive else "no_statement",
                            reason="autoformalization rejected: " + " | ".join(out.reasons))
-    return Statement(out.formal_statement_id, LeanProblem.parse(out.candidate), "autoformalized",  # type: ignore[arg-type]
-                     gate_id=out.gate_id, faithful=True)
+    problem = LeanProblem.parse(out.candidate or "")
+    return Statement(out.formal_statement_id, problem, "autoformalized", gate_id=out.gate_id, faithful=True)
 
 
 async def gate_candidate(ctx: AttemptContext, key: str, index: int, call_key: str, code: str | None,
@@ -225,8 +226,9 @@ async def gate_candidate(ctx: AttemptContext, key: str, index: int, call_key: st
     if accepted:
         toks = problem.lexed.tokens  # type: ignore[union-attr]
         start = toks[problem.target.command.start].start  # type: ignore[union-attr]
+        text = code or ""
         fsid = await ctx.db(ctx.engine.store.add_formal_statement, p.problem_id, toolchain=ctx.lean.toolchain,
-                            preamble=code[:start], statement=code[start:], source="autoformalized",  # type: ignore[index]
+                            preamble=text[:start], statement=text[start:], source="autoformalized",
                             extra={"autoformalized": True, "proof_id": p.id, "answer": answer})
     gid = await ctx.record.gate(
         gate_key=key, problem_id=p.problem_id, proof_id=p.id, run_id=ctx.engine.run_id, kind="autoformalized",
