@@ -1,10 +1,12 @@
 """The formal stage's two questions to Lean, asked from async code:
 
-* ``elaborate`` — does this file elaborate, `sorry` allowed (a statement, a sketch)? Read with
-  ``statement_verdict``: an error-severity message means no.
+* ``elaborate_with_sorry`` — does this statement (or this sketch, assembled into it) elaborate,
+  `sorry` allowed? Read by ``prover.lean.check.read_with_sorry``: an error-severity message means
+  no. The answer (``Elaboration``) maps a sketch's messages back to its lines.
 * ``prove`` — is this proof verified? The whole soundness path of ``prover.lean.check_proof``:
   screen, assemble with the problem's own statement behind a fingerprint, the `#prover_check`
-  epilogue, verdict, answer check, cache, and ``lean_checks`` rows.
+  epilogue, verdict, answer check, cache, and ``lean_checks`` rows. The answer (``Proved``)
+  carries its row id, the screen's parts and the line map: nothing screens the text again.
 
 Lean runs in threads (the backends block); at most ``parallel`` checks are in flight. Identical
 checks asked at once (attempts on several proofs of one problem try the same files) are made
@@ -24,11 +26,10 @@ from prover.lean.assemble import AssembledFile, assemble
 from prover.lean.audit import audit
 from prover.core.hashing import sha256_text
 from prover.lean.check import (CheckOutcome, cached_outcome, constants_used, final_confirmation, prepare_check,
-                               run_prepared, verdict_of_raw)
+                               read_with_sorry, run_prepared)
 from prover.lean.epilogue import without_check_messages
 from prover.lean.problem import LeanProblem
 from prover.lean.screen import ProofParts, screen
-from prover.lean.verdict import statement_verdict
 
 PROVED = (Verdict.VERIFIED, Verdict.VERIFIED_ANSWER_UNCHECKED)
 
@@ -162,20 +163,13 @@ class LeanRunner:
             return await asyncio.to_thread(fn)
 
     async def elaborate(self, code: str) -> Elaboration:
+        """Elaborate a file as it is, `sorry` allowed (read by ``read_with_sorry``)."""
         request = LeanRunRequest(code=code, timeout_s=self.limits.time_s)
         raw = await self._flights.run(("elaborate", sha256_text(code)),
                                       lambda: self._run(lambda: self.backend.check(request)))
         self.checks += 1
-        if raw.status == "ok":
-            v = statement_verdict(raw.response)
-        else:
-            v = verdict_of_raw(raw, axioms_line=None, target=None)
-        msgs = [m.to_wire() for m in without_check_messages(v.messages)]  # never the epilogue's report
-        if v.verdict is Verdict.VERIFIED:
-            return Elaboration(True, msgs)
-        if v.verdict is Verdict.INCOMPATIBLE:
-            return Elaboration(False, msgs, v.notes[0] if v.notes else None)
-        return Elaboration(None, msgs, raw.error or v.verdict.value)
+        el = read_with_sorry(raw)
+        return Elaboration(el.ok, el.messages, el.detail)
 
     async def elaborate_with_sorry(self, problem: LeanProblem, sketch: str | None = None) -> Elaboration:
         """Whether ``problem`` elaborates with `sorry` as its proof — or, given ``sketch`` (a proof

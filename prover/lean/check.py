@@ -19,7 +19,8 @@ from prover.lean.answer import (AnswerCheckFile, answer_verdict, assemble_answer
 from prover.lean.assemble import AssembledFile, with_nonce
 from prover.lean.audit import audit
 from prover.lean.backends import LeanBackend
-from prover.lean.epilogue import CHECK_COMMAND, NONCE_PLACEHOLDER, epilogue_command, new_nonce, parse_check_message
+from prover.lean.epilogue import (CHECK_COMMAND, NONCE_PLACEHOLDER, epilogue_command, new_nonce, parse_check_message,
+                                  without_check_messages)
 from prover.lean.problem import LeanProblem
 from prover.lean.screen import SCREEN_RULES_VERSION, ProofParts
 from prover.lean.verdict import (VerdictResult, kimina_header_lines, statement_verdict, verdict_from_outcome,
@@ -329,6 +330,32 @@ def statement_with_sorry(lean_text: str) -> tuple[LeanProblem, str]:
     return problem, problem.with_proof("sorry")
 
 
+@dataclass(frozen=True)
+class WithSorry:
+    """Lean's answer on a file elaborated with its sorries (a statement, a sketch)."""
+
+    ok: bool | None
+    """True: no error; False: Lean reported an error; None: no definitive answer (timeout,
+    crash, no backend)."""
+    messages: list[dict]
+    """Lean's messages (wire form)."""
+    detail: str | None
+    """The first error's line (not ok), or why there is no answer (None)."""
+
+
+def read_with_sorry(raw: LeanRawResponse) -> WithSorry:
+    """How Lean's answer on a file elaborated with its sorries reads: sorry warnings are
+    expected, an error-severity message means no. The one reading of a with-sorry elaboration
+    (``precheck_statements`` here, ``LeanRunner.elaborate_with_sorry`` in the formal stage)."""
+    v = statement_verdict(raw.response) if raw.status == "ok" else verdict_of_raw(raw, axioms_line=None, target=None)
+    msgs = [m.to_wire() for m in without_check_messages(v.messages)]  # never the epilogue's report
+    if v.verdict is Verdict.VERIFIED:
+        return WithSorry(True, msgs, None)
+    if v.verdict is Verdict.INCOMPATIBLE:
+        return WithSorry(False, msgs, v.notes[0] if v.notes else None)
+    return WithSorry(None, msgs, raw.error or v.verdict.value)
+
+
 @dataclass
 class PrecheckItem:
     formal_statement_id: int
@@ -387,16 +414,14 @@ def precheck_statements(store, backend: LeanBackend, *, pin: ProjectPin, collect
                                        wall_time_s=time.monotonic() - t0)
             return PrecheckItem(fs.id, coll, ext, INCOMPATIBLE, str(exc))
         raw = backend.check(LeanRunRequest(code=code, timeout_s=limits.time_s))
-        v = statement_verdict(raw.response) if raw.status == "ok" else verdict_of_raw(
-            raw, axioms_line=None, target=None)
-        if v.verdict not in (Verdict.VERIFIED, Verdict.INCOMPATIBLE):
-            return PrecheckItem(fs.id, coll, ext, "unknown", raw.error or v.verdict.value)
-        status = COMPATIBLE if v.verdict is Verdict.VERIFIED else INCOMPATIBLE
-        detail = v.notes[0] if v.notes else None
+        el = read_with_sorry(raw)
+        if el.ok is None:
+            return PrecheckItem(fs.id, coll, ext, "unknown", el.detail)
+        status = COMPATIBLE if el.ok else INCOMPATIBLE
         store.set_statement_compat(fs.id, toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev, status=status,
-                                   content_hash=fs.content_hash, backend=raw.backend,
-                                   messages=[m.to_wire() for m in v.messages], detail=detail, wall_time_s=raw.wall_s)
-        return PrecheckItem(fs.id, coll, ext, status, detail)
+                                   content_hash=fs.content_hash, backend=raw.backend, messages=el.messages,
+                                   detail=el.detail, wall_time_s=raw.wall_s)
+        return PrecheckItem(fs.id, coll, ext, status, el.detail)
 
     n = workers or getattr(backend, "size", 1)
     with ThreadPoolExecutor(max_workers=max(1, n)) as ex:

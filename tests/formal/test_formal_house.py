@@ -150,3 +150,19 @@ def test_the_recorder_refuses_an_attempt_column_its_table_lacks(fstore):
     record = FormalRecorder(fstore, db)
     with pytest.raises(ValueError, match="formal_attempts has no column"):
         asyncio.run(record.attempt(1, sketch=3))
+
+
+def test_read_with_sorry_is_the_one_reading_of_a_with_sorry_elaboration():
+    """Sorry warnings are expected; an error means no (its first line is the detail); no answer
+    from Lean is neither. Recorded REPL message templates (formal_support.py), SYNTHETIC pairs."""
+    from formal_support import UNSOLVED
+    from prover.core.lean_backend_records import LeanRawResponse
+    from prover.lean.check import read_with_sorry
+
+    fine = read_with_sorry(LeanRawResponse(backend="repl", status="ok", response={"messages": [SORRY_WARNING]}))
+    broken = read_with_sorry(LeanRawResponse(backend="repl", status="ok",
+                                             response={"messages": [SORRY_WARNING, UNSOLVED]}))
+    late = read_with_sorry(LeanRawResponse(backend="repl", status="timeout", error="no answer in 300 s"))
+    assert (fine.ok, fine.detail, len(fine.messages)) == (True, None, 1)
+    assert broken.ok is False and broken.detail == UNSOLVED["data"].splitlines()[0] and len(broken.messages) == 2
+    assert late.ok is None and late.detail
