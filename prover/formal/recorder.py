@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from prover.core.formal_step_records import Votes
+from prover.core.formal_step_records import AnswerChecks, Votes
 from prover.formal.checker import Proved
 from prover.store._formal import FormalAttempt
 
@@ -48,13 +48,14 @@ class FormalRecorder:
                    sample_index: int = 0, call_key: str | None = None, answer: str | None = None,
                    formal_statement_id: int | None = None, elaborates: bool | None = None,
                    messages: list | None = None, votes: Votes | None = None,
-                   answer_checks: dict[str, Any] | None = None) -> int:
+                   answer_checks: AnswerChecks | None = None) -> int:
         """A candidate statement through the faithfulness gate, with its judges' votes."""
         gid = await self._add(
             "gate", gate_key=gate_key, problem_id=problem_id, proof_id=proof_id, run_id=run_id, kind=kind,
             sample_index=sample_index, call_key=call_key, candidate=candidate, answer=answer,
             formal_statement_id=formal_statement_id, elaborates=elaborates, messages=messages or [],
-            votes_needed=votes_needed, status=status, reasons=reasons, **(answer_checks or {}),
+            votes_needed=votes_needed, status=status, reasons=reasons,
+            **(answer_checks.model_dump() if answer_checks is not None else {}),
             **({} if votes is None else dict(back_translation=votes.back, back_translation_call_key=votes.back_key,
                                              votes_yes=votes.yes, votes_total=votes.total)))
         if votes is not None:

@@ -234,7 +234,7 @@ async def gate_candidate(ctx: AttemptContext, key: str, index: int, call_key: st
         gate_key=key, problem_id=p.problem_id, proof_id=p.id, run_id=ctx.engine.run_id, kind="autoformalized",
         sample_index=index, call_key=call_key, answer=answer, votes_needed=needed, candidate=code,
         elaborates=el.ok if el is not None else None, messages=el.messages if el is not None else None,
-        answer_checks=checks.model_dump(exclude_unset=True) if checks is not None else None, votes=votes,
+        answer_checks=checks, votes=votes,
         formal_statement_id=fsid, status="accepted" if accepted else "rejected", reasons=reasons)
     return GateDecision(gate_id=gid, accepted=accepted, reasons=tuple(reasons), candidate=code,
                         formal_statement_id=fsid, inconclusive=inconclusive)
