@@ -112,7 +112,8 @@ class FormalEngine:
         return await asyncio.shield(self._attempts[key])
 
     async def shared(self, key: str, make):
-        """One computation per key at a time (a statement gate shared by proofs of a problem)."""
+        """One computation per key in a run (a statement's gate or root work, shared by the proofs of
+        its problem)."""
         if key not in self._gates:
             self._gates[key] = asyncio.ensure_future(make())
         return await asyncio.shield(self._gates[key])
