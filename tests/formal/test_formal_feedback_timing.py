@@ -65,7 +65,7 @@ def prepare(world):
     world.proves(node("prover_node_1"), node("prover_node_1", "by\n  omega"))
 
 
-def run(store, world, knobs, refined_text: str):
+def run(store, world, knobs, refined_text: str, schedule: str = "pipelined"):
     from prover.core.formal_records import FormalConfig
     from prover.core.informal_records import SearchConfig
     from prover.llm import ScriptedBackend
@@ -78,16 +78,18 @@ def run(store, world, knobs, refined_text: str):
     with world.pool(processes=4) as pool:
         summary = run_informal(store, ["mini/toy"], config=SearchConfig(knobs=knobs), model_config=model_config(),
                                backends={r: backend for r in ROLES}, progress=False, formal=formal,
-                               lean=(pool, pin()))
+                               lean=(pool, pin()), schedule=schedule)
     return summary, backend
 
 
-def test_budget_small_gives_formal_feedback_to_a_refinement(fstore, world):
-    """One refinement round: each refinement is given the feedback of the proof it refines."""
+@pytest.mark.parametrize("schedule", ["pipelined", "barrier"])
+def test_budget_small_gives_formal_feedback_to_a_refinement(fstore, world, schedule):
+    """One refinement round: each refinement is given the feedback of the proof it refines, under
+    either schedule."""
     from prover.core.informal_records import BUDGETS
 
     prepare(world)
-    summary, backend = run(fstore, world, BUDGETS["small"], NL_PROOF + "\n\nRefined.")
+    summary, backend = run(fstore, world, BUDGETS["small"], NL_PROOF + "\n\nRefined.", schedule)
     [r] = summary.results
     assert r.rounds == 2
     refinements = [c.messages[-1].content for c in backend.calls if is_refinement(c)]
