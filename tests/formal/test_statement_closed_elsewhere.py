@@ -18,8 +18,9 @@ from test_formal_engine import DIRECT, TOY, repairs_script, verified_world
 pytestmark = pytest.mark.timeout(180)
 
 
-def test_a_direct_proof_in_a_later_run_blocks_formal_one(fstore, world):
+def test_a_direct_proof_in_a_later_run_blocks_formal_one(fstore, world, capsys):
     from prover.analysis.labels import build_labels
+    from prover.cli.show import _print_formal
 
     verified_world(world)
     script, _ = repairs_script()
@@ -41,3 +42,7 @@ def test_a_direct_proof_in_a_later_run_blocks_formal_one(fstore, world):
     assert formal_one_conditions(ev)["root_not_closed_independently"] is False and not supports_formal_one(ev)
     summary = build_labels(fstore, sources="formal", final_check="none").sources["formal"]
     assert summary.values == {} and summary.no_label.get("root-closed-independently") == 2
+    # `prover show` says why.
+    [entry] = fstore.formal_report(fstore.proof_id)
+    _print_formal(entry)
+    assert "statement closed by direct in another attempt" in capsys.readouterr().out
