@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from sqlalchemy import MetaData, Table, func, inspect, select
 
 from prover.core.label_records import FormalEvidence
-from prover.formal.evidence import FORMALIZATION_FAILED, read_attempt
+from prover.formal.evidence import read_attempt
 from prover.store._formal import closed_by, closing_uses
 
 FUNNEL_STAGES = ("statements", "faithful", "direct attempts", "sketches elaborated", "nodes solved", "verified")

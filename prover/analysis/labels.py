@@ -26,7 +26,7 @@ from prover.core.label_records import (ConflictReport, FormalDecision, FormalEvi
                                        LabelBuildSummary, LabelRecord, SourceBuildSummary,
                                        formal_policy_version, human_policy_version, informal_policy_version,
                                        label_score, parse_sources)
-from prover.formal.evidence import FORMAL_ONE_CONDITIONS, formal_label, formal_one_missing
+from prover.formal.evidence import FORMAL_ONE_CONDITIONS, formal_label, formal_one_missing  # noqa: F401
 from prover.store._labels import AnalysisRow
 
 DEFAULT_K = 1

@@ -491,7 +491,7 @@ class FormalMixin:
                 "closing_uses": closing_uses(a.config),
                 "root_closed_independently": a.root_closed_independently, "root_closed_by": a.root_closed_by,
                 "statement_closed_by": closed_by(self.statement_closures([a.formal_statement_id]),
-                                                 a.formal_statement_id, final.toolchain if final is not None else None),
+                                                 a.formal_statement_id, None if final is None else final.toolchain),
                 "direct_check_id": a.direct_check_id,
                 "final_check_id": a.final_check_id, "final_verdict": final.verdict if final is not None else None,
                 "refutations": [{"id": r.id, "what": r.what, "step_id": r.step_id, "proposition": r.proposition,
@@ -501,7 +501,8 @@ class FormalMixin:
                 "population": a.population, "inclusion_probability": a.inclusion_probability,
             }
 
-    def statement_closures(self, formal_statement_ids: Sequence[int] | None = None) -> dict[tuple[int, str | None], str]:
+    def statement_closures(self, formal_statement_ids: Sequence[int] | None = None
+                           ) -> dict[tuple[int, str | None], str]:
         """(formal statement, toolchain) → how statement-level work closed the statement in any
         attempt of the database, whatever the run, settings or status: a root try
         (``portfolio:TACTIC``, ``direct``) whose check is still verified, or a refutation of the
