@@ -132,6 +132,10 @@ class FormalEvidence(BaseModel):
     root_closed_independently: bool = False
     """The root goal was closed without the sketch (direct attempt or the portfolio on the root):
     ``statement_proved`` evidence, not a label for the NL proof."""
+    statement_closed_by: str | None = None
+    """How statement-level work (the root's portfolio ``portfolio:TACTIC``, a ``direct`` attempt,
+    its ``negation``) closed the same formal statement on the same toolchain in any attempt of the
+    database; None: nowhere. Like ``root_closed_independently``, it blocks formal 1."""
     statement_refuted: bool = False
     """Lean proved the negation of the statement."""
     statement_refutation_check_id: int | None = None
