@@ -332,8 +332,8 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     import sys
 
     from prover.informal.prompts import load_templates
-    from prover.train.loop import (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, check_out, device_and_dtype,
-                                   load_tokenizer, read_metrics)
+    from prover.train.model_setup import device_and_dtype, load_tokenizer
+    from prover.train.trainer import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, check_out, read_metrics
 
     if config.grpo is None:
         raise UsageError("train_grpo needs GRPO settings (--method grpo)")
@@ -368,7 +368,7 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
         saved = out / FINGERPRINT_FILE
         if checkpoint and saved.is_file() and saved.read_text().strip() != fingerprint:
             raise UsageError(f"--resume: the training prompts differ from those of the checkpoint {checkpoint}")
-    # As the SFT loop: float32 on CPU; on CUDA float32 weights under bf16 mixed precision for full
+    # As SFT: float32 on CPU; on CUDA float32 weights under bf16 mixed precision for full
     # training, bf16 frozen weights for LoRA.
     torch_device, dtype, amp = device_and_dtype(config)
     device = torch_device.type

@@ -221,25 +221,27 @@ def test_a_reward_that_needs_a_role_without_a_model_is_refused_up_front(tmp_path
         TrainConfig(task="generator", data="d", model="m", out=str(tmp_path))
 
 
-def test_supervised_training_refuses_a_multi_process_launch(tmp_path, monkeypatch):
+def test_supervised_training_refuses_an_fsdp_launch(tmp_path, monkeypatch):
     pytest.importorskip("transformers", reason="needs transformers (pip install -e '.[ml]')")
+    pytest.importorskip("trl", reason="needs TRL (pip install -e '.[rl]')")
     from prover.train import train_verifier
 
     monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(UsageError, match="one process"):
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with pytest.raises(UsageError, match="not FSDP or DeepSpeed"):
         train_verifier(TrainConfig(data="d", model="m", out=str(tmp_path / "o")))
 
 
 def test_a_run_written_before_a_setting_existed_resumes_with_its_default(tmp_path):
-    from prover.train.loop import CONFIG_FILE, check_out
+    from prover.train.trainer import CONFIG_FILE, check_out
 
     config = TrainConfig(data="d", model="m", out=str(tmp_path))
     earlier = config.identity()
-    del earlier["grpo"], earlier["trainer"]
+    del earlier["grpo"], earlier["templates"]
     (tmp_path / CONFIG_FILE).write_text(json.dumps(earlier))
     check_out(tmp_path, config, resume=True)
-    with pytest.raises(UsageError, match="trainer"):
-        check_out(tmp_path, config.model_copy(update={"trainer": "trl"}), resume=True)
+    with pytest.raises(UsageError, match="templates"):
+        check_out(tmp_path, config.model_copy(update={"templates": "t.toml"}), resume=True)
 
 
 @pytest.mark.slow
