@@ -4,11 +4,12 @@ DeepSeekMath-V2's rewards (``rl_rewards.py``) through TRL's ``GRPOTrainer``.
 Prompts (chat, one user turn, the informal engine's templates — pass those the export used):
 
 * ``verifier``: the verification prompt of each proof of the ``pointwise`` dataset; its label is
-  chosen by :data:`~prover.train.rl_rewards.RL_PRECEDENCE` among the records of that proof (a
-  record may also carry ``labels``, a {source: value} object);
+  chosen by :data:`~prover.train.rl_rewards.RL_PRECEDENCE` (formal, human, informal) among the
+  labels of that proof — the export's ``labels`` column lists every source's, so the export's own
+  precedence (human first by default) does not decide here — or among several records of it;
 * ``meta-verifier``: the meta-verification prompt of (problem, proof, analysis) records, with the
-  rating the meta-verifier should give (``meta_score``) — the ``meta`` dataset of an export
-  folder, or a JSONL/Parquet file;
+  rating the meta-verifier should give (``meta_score``) — the ``meta`` dataset that ``prover
+  labels export`` writes, or a JSONL/Parquet file;
 * ``generator``: the generation prompt of each distinct problem (``problem`` of the pointwise
   records, or ``statement``).
 
