@@ -193,8 +193,8 @@ def test_lora_merge_on_the_command_line(labelled_db, tiny_model_dir, tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_make_the_steps_of_one_with_twice_the_accumulation(labelled_db, tiny_model_dir, tmp_path):
-    """Data parallel on CPU (torchrun, gloo — what accelerate launch starts on GPUs): two processes
-    with --grad-accum 1 draw the curve one process draws with --grad-accum 2 (the old loop's,
+    """Data parallel on CPU (torchrun -m prover.cli, gloo — what ``accelerate launch -m prover.cli``
+    starts on GPUs): two processes with --grad-accum 1 draw the curve one process draws with --grad-accum 2 (the old loop's,
     recorded), and end with its weights (the fused loss, through the wrapped model's forward)."""
     import os
     import subprocess
@@ -210,7 +210,7 @@ def test_two_processes_make_the_steps_of_one_with_twice_the_accumulation(labelle
     # An odd count gives each process an uneven share at an epoch's end (padded): not one process's steps.
     assert len(pack_batches(examples, 500, 0)) % 2 == 0
     root = Path(__file__).resolve().parents[2]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "prover.cli.main", "train",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "prover.cli", "train",
            "verifier", "--data", str(export), "--model", str(tiny_model_dir), "--out",
            str(tmp_path / "ddp"), "--lr", "3e-3", "--epochs", "2", "--batch-tokens", "500", "--grad-accum", "1",
            "--warmup-steps", "2", "--eval-split", "test", "--save-every", "3", "--device", "cpu", "--no-progress"]

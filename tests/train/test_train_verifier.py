@@ -13,6 +13,7 @@ from prover.core.errors import NotFoundError, UsageError
 from prover.core.train_records import StepMetrics, TrainConfig
 
 pytest.importorskip("transformers", reason="needs transformers (pip install -e '.[ml]')")
+pytest.importorskip("trl", reason="SFT runs on TRL's SFTTrainer (pip install -e '.[rl]')")
 torch = pytest.importorskip("torch")
 
 pytestmark = [pytest.mark.hf, pytest.mark.timeout(300)]
