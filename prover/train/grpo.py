@@ -39,11 +39,11 @@ from typing import Any, Callable, Mapping, Sequence
 from prover.core.errors import BadDataError, PrerequisiteError, UsageError
 from prover.core.train_records import DataSummary, StepMetrics, TrainConfig, TrainSummary
 from prover.train.data import load_sft
+from prover.train.trainer import CHECKPOINTS, keep_metrics, newest_checkpoint
 from prover.train.rl_rewards import (Reward, choose_label, generator_format, generator_reward, meta_verifier_reward,
                                      verifier_reward, verifier_score)
 
 DATASETS = {"verifier": "pointwise", "generator": "pointwise", "meta-verifier": "meta"}
-CHECKPOINTS = "checkpoints"
 FINGERPRINT_FILE = "grpo_data.sha256"
 RewardFunc = Callable[..., list[float]]
 
@@ -296,13 +296,6 @@ def steps_per_epoch(rows: int, config: TrainConfig, world_size: int = 1) -> int:
     return max(1, rows // (g.prompts_per_step * config.grad_accum * world_size))
 
 
-def newest_checkpoint(out: Path) -> str | None:
-    """TRL's newest checkpoint in ``OUT/checkpoints`` (None: none)."""
-    found = sorted((p for p in (out / CHECKPOINTS).glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()),
-                   key=lambda p: int(p.name[11:]))
-    return str(found[-1]) if found else None
-
-
 def _grpo_args(config: TrainConfig, out: Path, device: str, amp: bool, progress: bool, epoch_steps: int) -> Any:
     from trl import GRPOConfig
 
@@ -409,7 +402,7 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
 
         seen_tokens = 0.0  # TRL counts tokens cumulatively (from the checkpoint's count on resume)
         if checkpoint is not None:
-            history = json.loads((Path(checkpoint) / "trainer_state.json").read_text()).get("log_history", [])
+            history = json.loads((checkpoint / "trainer_state.json").read_text()).get("log_history", [])
             seen_tokens = float(next((h["num_tokens"] for h in reversed(history) if "num_tokens" in h), 0.0))
 
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -443,10 +436,9 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
 
     trainer.remove_callback(PrinterCallback)  # it prints each step's logs on stdout; metrics.jsonl has them
     if checkpoint is not None and main:
-        kept = [m for m in read_metrics(metrics_path) if m.step <= int(Path(checkpoint).name.split("-")[1])]
-        metrics_path.write_text("".join(m.model_dump_json(exclude_none=True) + "\n" for m in kept), encoding="utf-8")
+        keep_metrics(metrics_path, int(checkpoint.name[11:]))
     try:
-        trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     finally:
         if scorer is not None:
             scorer.close()
@@ -474,15 +466,16 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
         if main:
             tokenizer.save_pretrained(out)
     curve = [m for m in read_metrics(metrics_path) if m.kind == "train"]
+    newest = newest_checkpoint(out)
     summary = TrainSummary(
         out=str(out), task=config.task, method="grpo", status=status, steps=state.global_step,
         total_steps=state.max_steps,
-        resumed_from=int(Path(checkpoint).name.split("-")[1]) if checkpoint else None,
+        resumed_from=int(checkpoint.name[11:]) if checkpoint else None,
         first_loss=curve[0].loss if curve else None, last_loss=curve[-1].loss if curve else None,
         first_reward=curve[0].reward if curve else None, last_reward=curve[-1].reward if curve else None,
         train=data, loss="grpo", lora=config.lora, merged=merged, output=output, device=device,
         dtype=str(dtype).removeprefix("torch.") + ("+bf16-autocast" if amp else ""),
-        trainable_parameters=trainable, parameters=total, checkpoint=newest_checkpoint(out))
+        trainable_parameters=trainable, parameters=total, checkpoint=str(newest) if newest else None)
     summary.seconds = time.perf_counter() - started
     if main:
         (out / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2), encoding="utf-8")

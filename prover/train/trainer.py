@@ -408,7 +408,8 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
     summary = TrainSummary(
         out=str(out), task=task.name, status=status, steps=state.global_step, total_steps=total_steps,
         resumed_from=int(checkpoint.name[11:]) if checkpoint else None,
-        first_loss=train_curve[0].loss if train_curve else None, last_loss=train_curve[-1].loss if train_curve else None,
+        first_loss=train_curve[0].loss if train_curve else None,
+        last_loss=train_curve[-1].loss if train_curve else None,
         eval_loss=evals[-1].loss if evals else None, train=data, eval=eval_data, loss=config.loss, lora=config.lora,
         merged=merged, output=output, device=str(device),
         dtype=str(dtype).removeprefix("torch.") + ("+bf16-autocast" if amp else ""),

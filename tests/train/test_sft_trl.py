@@ -194,8 +194,9 @@ def test_lora_merge_on_the_command_line(labelled_db, tiny_model_dir, tmp_path):
 @pytest.mark.slow
 def test_two_processes_make_the_steps_of_one_with_twice_the_accumulation(labelled_db, tiny_model_dir, tmp_path):
     """Data parallel on CPU (torchrun -m prover.cli, gloo — what ``accelerate launch -m prover.cli``
-    starts on GPUs): two processes with --grad-accum 1 draw the curve one process draws with --grad-accum 2 (the old loop's,
-    recorded), and end with its weights (the fused loss, through the wrapped model's forward)."""
+    starts on GPUs): two processes with --grad-accum 1 draw the curve one process draws with
+    --grad-accum 2 (the old loop's, recorded), and end with its weights (the fused loss, through the
+    wrapped model's forward)."""
     import os
     import subprocess
     import sys
