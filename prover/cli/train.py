@@ -191,8 +191,9 @@ def _run(task: str, lora_targets, max_grad_norm, eval_split, resume, stop_after,
     try:
         summary = trainer(config, resume=resume, stop_after=stop_after, progress=progress)
     except KeyboardInterrupt:
-        click.echo(f"Interrupted; the last finished step is checkpointed in {config.out}: add --resume to continue.",
-                   err=True)
+        where = "the last finished step is checkpointed" if os.environ.get("WORLD_SIZE", "1") == "1" \
+            else "the newest checkpoint is kept"
+        click.echo(f"Interrupted; {where} in {config.out}: add --resume to continue.", err=True)
         click.get_current_context().exit(130)
     if os.environ.get("RANK", "0") != "0":
         return  # under accelerate launch the first process reports

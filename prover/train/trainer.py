@@ -234,8 +234,8 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
     ``resume``: continue the run in ``out`` from its newest checkpoint (settings and data must
     match). ``stop_after``: stop (with a checkpoint) once this many optimizer steps are done in
     all. ``progress``: a progress bar on stderr (None: when stderr is a terminal). ``on_step``:
-    called with each step's metrics (first process). Interrupted (Ctrl-C), the run checkpoints
-    its last finished step."""
+    called with each step's metrics (first process). Interrupted (Ctrl-C), a run in one process
+    checkpoints its last finished step."""
     require_ml()
     import torch
     from datasets import Dataset
@@ -384,9 +384,11 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except KeyboardInterrupt:
         # The step in progress is lost; the last finished one (weights, optimizer, schedule,
-        # generators, data position) is checkpointed unless it already is.
+        # generators, data position) is checkpointed unless it already is. One process only:
+        # several would have to agree on the step they stopped at.
         done = trainer.state.global_step
-        if main and done > 0 and metrics.rng is not None and not (out / CHECKPOINTS / f"checkpoint-{done}").is_dir():
+        if world == 1 and done > 0 and metrics.rng is not None and \
+                not (out / CHECKPOINTS / f"checkpoint-{done}").is_dir():
             _rng_restore(metrics.rng)
             trainer._save_checkpoint(trainer.model, trial=None)
         raise
