@@ -109,13 +109,13 @@ class SftTask:
     name = "verifier"
     lora_task_type = "CAUSAL_LM"
 
+    def __init__(self) -> None:
+        self._forward_checked = False  # the fused loss through a wrapper's forward is checked once
+
     def model_class(self) -> tuple[Any, dict[str, Any]]:
         from transformers import AutoModelForCausalLM
 
         return AutoModelForCausalLM, {}
-
-    def __init__(self) -> None:
-        self._forward_checked = False
 
     def trainer_class(self, config: TrainConfig) -> tuple[Any, Any, dict[str, Any]]:
         try:
