@@ -366,6 +366,8 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
                 control.should_training_stop = True
 
     metrics = Metrics()
+    # optim: torch.optim.AdamW as the loop this replaced ran it (transformers' default is the fused
+    # kernel, whose rounding differs): runs draw that loop's curves bit for bit on CPU.
     args = args_class(
         output_dir=str(out / CHECKPOINTS), per_device_train_batch_size=1, learning_rate=config.learning_rate,
         weight_decay=config.weight_decay, gradient_accumulation_steps=config.grad_accum,
@@ -373,7 +375,7 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
         save_strategy="no", save_total_limit=config.keep_checkpoints, seed=config.seed, report_to="none",
         use_cpu=device.type == "cpu", bf16=amp, remove_unused_columns=False,
         disable_tqdm=not (sys.stderr.isatty() if progress is None else progress), dataloader_num_workers=0,
-        average_tokens_across_devices=True, ddp_find_unused_parameters=False, **own_args)
+        average_tokens_across_devices=True, ddp_find_unused_parameters=False, optim="adamw_torch", **own_args)
     trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list([{"batch": b} for b in packed]),
                       processing_class=tokenizer,
                       data_collator=lambda rows: task.collate(examples, rows[0]["batch"], pad_id),
