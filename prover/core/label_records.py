@@ -22,7 +22,9 @@ DEFAULT_PRECEDENCE: tuple[str, ...] = ("human", "formal", "informal")
 #: Bumped when a rule would give a different label for the same evidence; part of every
 #: label's policy version, so a new rule adds rows next to the old ones instead of replacing them.
 HUMAN_RULE_VERSION = 1
-FORMAL_RULE_VERSION = 2  # 2: a formal 1 needs the independent confirmation (final check)
+FORMAL_RULE_VERSION = 3  # 2: a formal 1 needs the independent confirmation (final check)
+#                          3: ... and a closing proof that uses the aligned steps, with the statement
+#                             closed by no statement-level work anywhere in the database
 INFORMAL_RULE_VERSION = 2  # 2: answer-mismatch gives 0; lenient verdicts never count
 
 SCORES: tuple[float, ...] = (0.0, 0.5, 1.0)
