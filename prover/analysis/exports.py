@@ -26,6 +26,7 @@ split."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -265,9 +266,14 @@ def build_records(store, ls: LabelledSet, *, templates=None, max_pairs_per_probl
 
 # -- writing -----------------------------------------------------------------------------------
 
+# ``description`` carries a digest of the data files: datasets keys the cache of a folder whose card
+# has YAML configs on those configs alone (split names and relative paths; not the files' contents,
+# mtimes or folder), so without it a later export, here or in another folder of the same name,
+# would load the first export's cached rows and columns.
 _CARD = """---
 configs:
 - config_name: default
+  description: prover labels export of data sha256 {digest}
   data_files:
 {files}
 ---
@@ -307,6 +313,17 @@ def _check_replaceable(folder: Path) -> None:
                          "or empty --out folder")
 
 
+def _data_digest(folder: Path, names: Sequence[str]) -> str:
+    """sha256 over the named files of ``folder``, each name then its bytes."""
+    h = hashlib.sha256()
+    for name in names:
+        h.update(name.encode("utf-8") + b"\0")
+        with open(folder / name, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
 def _write_dataset(out: Path, name: str, fmt: str, records: list[dict[str, Any]], splits: dict[str, int],
                    precedence: Sequence[str]) -> dict[str, int]:
     import pyarrow as pa
@@ -340,6 +357,7 @@ def _write_dataset(out: Path, name: str, fmt: str, records: list[dict[str, Any]]
         files.append(f"  - split: {split}\n    path: {split}.{fmt}")
     if files:
         (tmp / "README.md").write_text(_CARD.format(
+            digest=_data_digest(tmp, [f"{split}.{fmt}" for split in splits if counts[split]]),
             files="\n".join(files), name=name, count=len(records), what=_WHAT[name],
             splits=", ".join(f"{k} {v}%" for k, v in splits.items()), precedence=", ".join(precedence)),
             encoding="utf-8")
