@@ -107,13 +107,33 @@ def lr_at(step: int, total: int, config: TrainConfig) -> float:
 
 # -- the output folder ---------------------------------------------------------------------------
 
+def _old_loop_run(out: Path, earlier: dict[str, Any]) -> str | None:
+    """What shows that the run in ``out`` was made by prover's own training loop, which the
+    transformers Trainer replaced (None: it was not)."""
+    if "trainer" in earlier:
+        return f"its {CONFIG_FILE} names the removed 'trainer' setting"
+    if any(p.is_dir() for p in (out / CHECKPOINTS).glob("step-*")):
+        return "its checkpoints are the old loop's step-N folders, not the Trainer's"
+    return None
+
+
 def check_out(out: Path, config: TrainConfig, resume: bool) -> None:
     """Refuse an output folder this run may not write to (nothing is written here)."""
     saved = out / CONFIG_FILE
     if saved.is_file():
+        try:
+            earlier = json.loads(saved.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{saved} cannot be read ({exc}): name a new --out") from None
+        if not isinstance(earlier, dict):
+            raise UsageError(f"{saved} is not a training run's settings: name a new --out")
+        old = _old_loop_run(out, earlier)
+        if old is not None:
+            # Its checkpoints cannot be continued; training from scratch over it would mix two runs' files.
+            raise UsageError(f"{out} holds a run of an earlier prover version's training loop ({old}), which "
+                             "cannot be resumed: start the run again in a new --out folder")
         if not resume:
             raise UsageError(f"{out} holds an earlier training run: pass --resume to continue it, or name a new --out")
-        earlier = json.loads(saved.read_text(encoding="utf-8"))
         now = config.identity()
         # A setting added since the earlier run was written holds its default there.
         defaults = {k: f.default for k, f in TrainConfig.model_fields.items() if k not in earlier}

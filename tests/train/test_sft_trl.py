@@ -155,6 +155,47 @@ def test_a_resume_on_changed_data_is_refused(labelled_db, tiny_model_dir, tmp_pa
                           progress=False).resumed_from == 1
 
 
+def old_loop_run(folder, settings: dict, *, trainer: str | None) -> None:
+    """An output folder as prover's own training loop left it: its settings (with the since
+    removed ``trainer`` setting when it had one), a ``step-N`` checkpoint, metrics of its own."""
+    saved = {k: v for k, v in settings.items() if k != "out"}
+    if trainer is not None:
+        saved["trainer"] = trainer
+    step = folder / "checkpoints" / "step-00000004"
+    step.mkdir(parents=True)
+    (step / "state.json").write_text(json.dumps({"step": 4, "position": 9, "settings": saved}))
+    (folder / "train_config.json").write_text(json.dumps(saved))
+    (folder / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 2.5, "micro_batches": 3}) + "\n")
+
+
+@pytest.mark.parametrize("command", ["verifier", "reward-model", "verifier --method grpo"])
+def test_a_run_of_the_old_loop_is_refused_in_one_line(labelled_db, tiny_model_dir, tmp_path, command):
+    """Runs made before the trainer change (settings with ``trainer``, or the loop's step-N
+    checkpoints) cannot be continued: one line says so and what to do, resumed or not."""
+    from click.testing import CliRunner
+
+    from prover.cli.main import cli
+
+    _, export, _ = labelled_db
+    task = command.split()[0]
+    for trainer, why in (("loop", "removed 'trainer' setting"), ("trl", "removed 'trainer' setting"),
+                         (None, "step-N folders")):
+        out = tmp_path / f"{task}-{trainer}"
+        settings = config(export, tiny_model_dir, out, task=task).identity()
+        old_loop_run(out, settings, trainer=trainer)
+        before = sorted(p.relative_to(out) for p in out.rglob("*"))
+        args = ["train", *command.split(), "--data", str(export), "--model", str(tiny_model_dir), "--out", str(out),
+                "--device", "cpu", "--no-progress"]
+        for resume in (["--resume"], []):
+            result = CliRunner().invoke(cli, args + resume)
+            assert result.exit_code == 2, result.output
+            lines = result.output.strip().splitlines()
+            assert len(lines) == 1 and "Traceback" not in result.output, result.output
+            assert lines[0].startswith(f"Error: {out} holds a run of an earlier prover version's training loop")
+            assert why in lines[0] and "cannot be resumed: start the run again in a new --out folder" in lines[0]
+        assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # nothing written
+
+
 def test_liger_without_its_kernels_is_refused_before_training(labelled_db, tiny_model_dir, tmp_path):
     import importlib.util
 
