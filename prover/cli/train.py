@@ -1,5 +1,5 @@
-"""``prover train``: fine-tune a verifier on the label exports, and evaluate it on held-out
-proofs against the labels."""
+"""``prover train``: train a verifier (SFT or GRPO), a meta-verifier and a generator (GRPO) and a
+reward model on the label exports, and evaluate a verifier on held-out proofs against the labels."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from prover.cli.options import model_options
 
 @click.group("train")
 def train() -> None:
-    """Train verifiers on the labeled proof database's exports."""
+    """Train verifiers, meta-verifiers, generators and reward models on the label exports."""
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -63,7 +63,8 @@ _COMMON = [
                  help="Weight dtype: auto (float32 on CPU; bf16 mixed precision on CUDA), float32, bfloat16."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."),
     click.option("--gradient-checkpointing", is_flag=True, help="Recompute activations: less memory, more time."),
-    click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint."),
+    click.option("--resume", is_flag=True,
+                 help="Continue the run in --out from its newest checkpoint (same settings and data)."),
     click.option("--stop-after", type=click.IntRange(min=1), metavar="N",
                  help="Stop with a checkpoint once N steps are done (continue with --resume)."),
     click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal]."),
@@ -88,7 +89,7 @@ _GRPO = [
     click.option("--meta/--no-meta", default=False, show_default=True,
                  help="GRPO: multiply by the meta_verifier role's score of the analysis (R_meta)."),
     click.option("--templates", type=click.Path(exists=True, dir_okay=False),
-                 help="TOML file replacing prompt templates (those the export used)."),
+                 help="GRPO: TOML file replacing prompt templates (those the export used)."),
     click.option("--role", "role_values", multiple=True, metavar="ROLE.KEY=VALUE",
                  help="GRPO: settings of the verifier/meta_verifier roles that score, e.g. verifier.model=NAME."),
     db_option,
