@@ -1,5 +1,5 @@
-"""``prover train``: fine-tune a verifier on the label exports, and evaluate it on held-out
-proofs against the labels."""
+"""``prover train``: train a verifier (SFT or GRPO), a meta-verifier and a generator (GRPO) and a
+reward model on the label exports, and evaluate a verifier on held-out proofs against the labels."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from prover.cli.options import model_options
 
 @click.group("train")
 def train() -> None:
-    """Train verifiers on the labeled proof database's exports."""
+    """Train verifiers, meta-verifiers, generators and reward models on the label exports."""
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -63,7 +63,8 @@ _COMMON = [
                  help="Weight dtype: auto (float32 on CPU; bf16 mixed precision on CUDA), float32, bfloat16."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."),
     click.option("--gradient-checkpointing", is_flag=True, help="Recompute activations: less memory, more time."),
-    click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint."),
+    click.option("--resume", is_flag=True,
+                 help="Continue the run in --out from its newest checkpoint (same settings and data)."),
     click.option("--stop-after", type=click.IntRange(min=1), metavar="N",
                  help="Stop with a checkpoint once N steps are done (continue with --resume)."),
     click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal]."),
@@ -88,7 +89,7 @@ _GRPO = [
     click.option("--meta/--no-meta", default=False, show_default=True,
                  help="GRPO: multiply by the meta_verifier role's score of the analysis (R_meta)."),
     click.option("--templates", type=click.Path(exists=True, dir_okay=False),
-                 help="TOML file replacing prompt templates (those the export used)."),
+                 help="GRPO: TOML file replacing prompt templates (those the export used)."),
     click.option("--role", "role_values", multiple=True, metavar="ROLE.KEY=VALUE",
                  help="GRPO: settings of the verifier/meta_verifier roles that score, e.g. verifier.model=NAME."),
     db_option,
@@ -191,8 +192,9 @@ def _run(task: str, lora_targets, max_grad_norm, eval_split, resume, stop_after,
     try:
         summary = trainer(config, resume=resume, stop_after=stop_after, progress=progress)
     except KeyboardInterrupt:
-        click.echo(f"Interrupted; the last finished step is checkpointed in {config.out}: add --resume to continue.",
-                   err=True)
+        where = "the last finished step is checkpointed" if os.environ.get("WORLD_SIZE", "1") == "1" \
+            else "the newest checkpoint is kept"
+        click.echo(f"Interrupted; {where} in {config.out}: add --resume to continue.", err=True)
         click.get_current_context().exit(130)
     if os.environ.get("RANK", "0") != "0":
         return  # under accelerate launch the first process reports
@@ -226,12 +228,11 @@ def _run(task: str, lora_targets, max_grad_norm, eval_split, resume, stop_after,
 @click.option("--method", type=click.Choice(["sft", "grpo"]), default="sft", show_default=True,
               help="sft: learn agreeing analyses; grpo: RL with R_format·R_score·R_meta against the labels.")
 @_training_options
-@click.option("--loss", type=click.Choice(["fused", "plain"]), default="fused", show_default=True,
-              help="SFT: fused (prover.kernels, no logits tensor) or plain (the model's logits, reference).")
+@click.option("--loss", type=click.Choice(["fused", "plain", "liger"]), default="fused", show_default=True,
+              help="SFT: fused (prover.kernels, no logits tensor), plain (the model's logits, reference) or "
+                   "liger (TRL's use_liger_kernel, CUDA).")
 @click.option("--kernel", "kernel_impl", type=click.Choice(["auto", "torch", "triton"]), default="auto",
               show_default=True, help="Fused-loss implementation.")
-@click.option("--trainer", type=click.Choice(["loop", "trl"]), default="loop", show_default=True,
-              help="SFT: prover's loop, or TRL's SFTTrainer (same batches, loss and schedule; extra rl).")
 @_grpo_options
 def verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_after, progress, as_json,
              **settings) -> None:
@@ -240,7 +241,6 @@ def verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_after
     Example: prover train verifier --data exports/ --model Qwen/Qwen2.5-1.5B-Instruct --out runs/v1 --lora --merge
     """
     if method == "grpo":
-        settings.pop("trainer")
         _run_grpo("verifier", lora_targets, max_grad_norm, resume, stop_after, progress, as_json, settings)
         return
     for name in ("generations", "prompts_per_step", "max_completion_length", "temperature", "kl", "max_steps",

@@ -1,4 +1,5 @@
-"""Verifier training on the labeled proof database's exports.
+"""Training on the labeled proof database's exports: verifiers (SFT, GRPO), meta-verifiers and generators
+(GRPO), reward models.
 
 Public names: :func:`train_verifier` (``prover train verifier``), :func:`train_reward_model`
 (``prover train reward-model``), :func:`evaluate_verifier` and :func:`held_out_proofs`

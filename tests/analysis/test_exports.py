@@ -81,7 +81,12 @@ def test_export_records_and_load_with_datasets(store, tmp_path):
     assert sum(s.files["pairs"].values()) == 5 * 3 + 2
     assert json.loads((out / "summary.json").read_text())["labelled_proofs"] == 18
 
-    loaded = {name: datasets.load_dataset(str(out / name)) for name in ("sft", "pointwise", "pairs")}
+    # a parsed meta-verification of analysis 0 of each proof graded below 1 (11), and the three
+    # analyses of P0.2 that the human grade contradicts (meta-score 0 whatever their metas say)
+    assert sum(s.files["meta"].values()) == 11 + 3
+
+    loaded = {name: datasets.load_dataset(str(out / name))
+              for name in ("sft", "pointwise", "pairs", "meta")}
     for name, ds in loaded.items():
         assert sum(len(ds[split]) for split in ds) == sum(s.files[name].values())
         assert set(ds) == {k for k, v in s.files[name].items() if v}
@@ -96,6 +101,19 @@ def test_export_records_and_load_with_datasets(store, tmp_path):
     assert point[ids["P0.2"]]["source"] == "human" and point[ids["P0.2"]]["conflict"] is True
     assert json.loads(point[ids["P1.0"]]["evidence"])["rule"] == "no-issues"
     assert point[ids["P1.0"]]["weight"] == pytest.approx(1 / 3)
+    # every source's label, for readers with their own precedence (GRPO: formal, human, informal)
+    assert json.loads(point[ids["P0.2"]]["labels"]) == {"human": 1.0, "informal": 0.0}
+    assert json.loads(point[ids["P1.0"]]["labels"]) == {"informal": 1.0}
+    meta = [r for split in loaded["meta"] for r in loaded["meta"][split]]
+    by_source = {}
+    for r in meta:
+        by_source.setdefault(r["meta_source"], []).append(r)
+        assert f"\\boxed{{{r['analysis_score']:g}}}" in r["analysis"] and r["problem"] and r["proof"]
+    assert sorted(r["proof_id"] for r in by_source["human"]) == [ids["P0.2"]] * 3
+    assert {(r["meta_score"], r["meta_samples"], r["proof_label"]) for r in by_source["human"]} == {(0.0, 0, 1.0)}
+    assert len(by_source["meta-verifier"]) == 11
+    assert {(r["meta_score"], r["meta_samples"], r["label_source"]) for r in by_source["meta-verifier"]} == \
+        {(1.0, 1, "informal")}
     for split in loaded["pairs"]:
         for r in loaded["pairs"][split]:
             assert r["chosen_label"] > r["rejected_label"] and r["margin"] > 0
@@ -113,6 +131,43 @@ def test_parquet_export_loads(store, tmp_path):
     assert len(ds["train"]) == s.files["pointwise"]["train"] == 9
     assert ds["train"].features["label"].dtype == "float64"
     assert len(datasets.load_dataset(str(tmp_path / "pq" / "sft"))["train"]) == 9
+
+
+def test_a_new_export_loads_past_the_cache_of_an_earlier_one(store, tmp_path, monkeypatch):
+    """datasets caches a folder with a card by the card's configs alone: a later export to the same
+    folder, or to another folder of the same name, must still load its own columns and rows."""
+    datasets = pytest.importorskip("datasets")
+    from prover.analysis import exports
+
+    ids = populate(store, 2, proofs_per_problem=2)
+    build_labels(store, sources="informal", informal=InformalPolicy(n=3, m=1))
+    cache = str(tmp_path / "hf")  # shared by every load below, as the default cache would be
+
+    def load(folder):
+        ds = datasets.load_dataset(str(folder / "pointwise"), cache_dir=cache)["train"]
+        return {r["proof_id"]: r for r in ds}
+
+    full = exports._schemas
+
+    def without_labels():  # an export from before the ``labels`` column
+        schemas = full()
+        schemas["pointwise"] = schemas["pointwise"].remove(schemas["pointwise"].get_field_index("labels"))
+        return schemas
+
+    monkeypatch.setattr(exports, "_schemas", without_labels)
+    export_labels(store, tmp_path / "old", splits="train=100")
+    assert "labels" not in next(iter(load(tmp_path / "old").values()))
+    monkeypatch.setattr(exports, "_schemas", full)
+    export_labels(store, tmp_path / "old", splits="train=100")  # the same folder, a new column
+    assert json.loads(load(tmp_path / "old")[ids["P0.1"]]["labels"]) == {"informal": 0.5}
+    # The same columns and row count, another label: the content alone differs.
+    add_grade(store, ids["P0.1"], 0.0)
+    build_labels(store, sources="human")
+    export_labels(store, tmp_path / "new", splits="train=100")  # another folder, the same dataset name
+    row = load(tmp_path / "new")[ids["P0.1"]]
+    assert (row["label"], row["source"]) == (0.0, "human")
+    assert json.loads(row["labels"]) == {"human": 0.0, "informal": 0.5}
+    assert load(tmp_path / "old")[ids["P0.1"]]["label"] == 0.5  # the earlier export still loads as it was
 
 
 def test_drop_conflicts_and_precedence(store, tmp_path):

@@ -1,6 +1,7 @@
 """The optional reward model: a scalar head on the tiny model, trained with a binary loss on the
-pointwise export; its loss falls, the held-out split is compared with the labels, and the output
-loads as a sequence classifier."""
+pointwise export through the transformers Trainer; it draws the old loop's curve, its loss falls,
+the held-out split is compared with the labels, the output loads as a sequence classifier, and two
+data-parallel processes make the steps of one."""
 
 from __future__ import annotations
 
@@ -18,6 +19,24 @@ torch = pytest.importorskip("torch")
 
 pytestmark = [pytest.mark.hf, pytest.mark.timeout(300)]
 
+# The curve of the training loop of our own that the transformers Trainer replaced
+# (``prover/train/loop.py``, deleted in the same change), recorded by running it on the first
+# test's settings just before it was deleted: (kind, step, epoch, examples, lr, loss) per line.
+LOOP_CURVE = [
+    ('train', 1, 0, 18, 0.003, 0.35181161761283875),
+    ('eval', 1, 0, 6, None, 0.5559940735499064),
+    ('train', 2, 1, 18, 0.003, 0.5566781759262085),
+    ('eval', 2, 1, 6, None, 0.3327055176099141),
+    ('train', 3, 2, 18, 0.003, 0.33199799060821533),
+    ('eval', 3, 2, 6, None, 0.34976863861083984),
+    ('train', 4, 3, 18, 0.003, 0.34894996881484985),
+    ('eval', 4, 3, 6, None, 0.2602750062942505),
+    ('train', 5, 4, 18, 0.003, 0.2586885392665863),
+    ('eval', 5, 4, 6, None, 0.17383750279744467),
+    ('train', 6, 5, 18, 0.003, 0.17121931910514832),
+    ('eval', 6, 5, 6, None, 0.07931314905484517),
+]
+
 
 def test_reward_model_learns_the_labels_and_loads_as_a_classifier(labelled_db, tiny_model_dir, tmp_path,
                                                                    templates_file):
@@ -34,6 +53,11 @@ def test_reward_model_learns_the_labels_and_loads_as_a_classifier(labelled_db, t
                          schedule="constant")
     summary = train_reward_model(config, progress=False)
     assert summary.task == "reward-model" and summary.status == "completed"
+    from prover.train.trainer import read_metrics
+
+    got = read_metrics(out / "metrics.jsonl")
+    assert [(m.kind, m.step, m.epoch, m.tokens, m.lr) for m in got] == [r[:5] for r in LOOP_CURVE]
+    assert [m.loss for m in got] == pytest.approx([r[5] for r in LOOP_CURVE], rel=1e-5, abs=1e-6)
     assert summary.train.examples == summary.train.records == 18  # every labelled proof of the train split
     assert summary.last_loss < 0.5 * summary.first_loss
     held = summary.held_out
@@ -70,3 +94,55 @@ def test_verifier_and_reward_entry_points_refuse_the_other_task(tmp_path):
         train_reward_model(TrainConfig(data="d", model="m", out=str(tmp_path)))
     with pytest.raises(UsageError, match="task 'verifier'"):
         train_verifier(TrainConfig(task="reward-model", data="d", model="m", out=str(tmp_path)))
+
+
+@pytest.mark.slow
+def test_two_processes_make_the_reward_models_steps_of_one_with_twice_the_accumulation(
+        labelled_db, tiny_model_dir, tmp_path, templates_file):
+    """Data parallel on CPU (torchrun -m prover.cli, gloo), as the verifier's SFT test: two
+    processes with --grad-accum 1 draw the curve and end with the weights of one process with
+    --grad-accum 2 — each step's loss over the examples of both processes' micro-batches."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from prover.informal.prompts import load_templates
+    from prover.train import train_reward_model
+    from prover.train.data import load_sft, pack_batches
+    from prover.train.model_setup import load_tokenizer
+    from prover.train.reward import build_reward_examples
+    from prover.train.trainer import read_metrics
+
+    _, export, _ = labelled_db
+    settings = dict(lr=3e-3, epochs=2, batch_tokens=300, eval_split="test", schedule="constant")
+    records, _ = load_sft(export, "train", "pointwise")
+    examples, _ = build_reward_examples(records, load_tokenizer(str(tiny_model_dir)), load_templates(templates_file),
+                                        None)
+    # An odd count gives each process an uneven share at an epoch's end (padded): not one process's steps.
+    assert len(pack_batches(examples, settings["batch_tokens"], 0)) % 2 == 0
+    one = train_reward_model(TrainConfig(task="reward-model", data=str(export), model=str(tiny_model_dir),
+                                         out=str(tmp_path / "one"), grad_accum=2, device="cpu",
+                                         templates=str(templates_file), **settings), progress=False)
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "prover.cli", "train",
+           "reward-model", "--data", str(export), "--model", str(tiny_model_dir), "--out", str(tmp_path / "ddp"),
+           "--templates", str(templates_file), "--lr", "3e-3", "--epochs", "2", "--batch-tokens", "300",
+           "--grad-accum", "1", "--eval-split", "test", "--schedule", "constant", "--device", "cpu", "--no-progress"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count("model written to") == 1
+    ddp = read_metrics(tmp_path / "ddp" / "metrics.jsonl")
+    ref = read_metrics(tmp_path / "one" / "metrics.jsonl")
+    assert one.steps == 4 and len([m for m in ref if m.kind == "train"]) == one.steps
+    assert [(m.kind, m.step, m.epoch, m.tokens, m.lr) for m in ddp] == [(m.kind, m.step, m.epoch, m.tokens, m.lr)
+                                                                        for m in ref]
+    assert [m.loss for m in ddp] == pytest.approx([m.loss for m in ref], rel=1e-5, abs=1e-6)
+    a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "ddp" / "model.safetensors")
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], rtol=1e-4, atol=1e-6, msg=name)
+    base = load_file(tiny_model_dir / "model.safetensors")
+    assert any(not torch.equal(a[n], base[n]) for n in a if n in base)  # trained: not the initial weights
