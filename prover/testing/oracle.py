@@ -196,6 +196,14 @@ def judge(text: str, *, portfolio_rate: float = 0.05, next_state: int = 0) -> Ju
         if d.kind in ("theorem", "lemma", "example", "def", "abbrev", "instance"):
             _judge_decl(d, portfolio_rate)
         goal = conclusion(d.statement)
+        for line, col, code, _ in d.proof_lines:
+            at = code.find("extract_goal")
+            if at >= 0:
+                # Mathlib's extract_goal: the goal at that point as a theorem (here: the
+                # declaration's own statement; the twin's holes add no hypotheses of their own).
+                messages.append({"severity": "info", "pos": {"line": line, "column": col + at},
+                                 "endPos": {"line": line, "column": col + at + len("extract_goal")},
+                                 "data": f"theorem extracted_1 {d.statement} := sorry"})
         if d.outcome == "error":
             line, col = d.error_at or (d.line, 0)
             messages.append({"severity": "error", "pos": {"line": line, "column": col},

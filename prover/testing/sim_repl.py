@@ -62,7 +62,7 @@ class SimLeanConfig(BaseModel):
     """Fraction of command texts that hang (the pool's timeout kills the process)."""
     death_rate: float = 0.0
     """Chance that a command ends the process with the out-of-memory panic."""
-    portfolio_rate: float = 0.05
+    portfolio_rate: float = 0.02
     """Fraction of statements a lone portfolio tactic proves."""
     seed: int = 0
     """Seeds the hash choices (hangs, portfolio)."""
