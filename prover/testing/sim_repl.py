@@ -15,8 +15,8 @@ Simulated cost: importing a header sleeps ``import_s`` and allocates ``import_mb
 memory (touched, so it is real); every command sleeps a lognormal latency and keeps
 ``grow_mb`` more (Lean's memory only grows) until the pool recycles the process. Faults:
 ``timeout_rate`` of command texts hang (chosen by a hash of the text without its nonce, so an
-uninterrupted run meets the same ones), and each command dies with Lean's out-of-memory panic
-with probability ``death_rate`` (random). Verdicts: ``prover.testing.oracle``.
+uninterrupted run meets the same ones), and each command ends the process by SIGKILL (as the
+kernel's OOM killer would) with probability ``death_rate`` (random). Verdicts: ``prover.testing.oracle``.
 
 ``PROVER_SIM_LEAN_LOG=FILE``: one JSON line per request (pid, kind, the text's hash without the
 nonce, outcome, seconds) for the twin's invariants. Never evidence about real Lean."""
@@ -29,6 +29,7 @@ import math
 import os
 import random
 import re
+import signal
 import sys
 import time
 
@@ -38,7 +39,6 @@ from prover.testing.oracle import judge, stable_unit
 
 _NONCE = re.compile(r'(#prover_check\s+\S+\s+\S+\s+")([0-9a-f]{32})(")')
 _IMPORT = re.compile(r"^[ \t]*import[ \t]+(\S+)", re.M)
-OOM_PANIC = "INTERNAL PANIC: out of memory\n"
 
 
 class SimLeanConfig(BaseModel):
@@ -161,10 +161,9 @@ class SimRepl:
                 self._log({"kind": "command", "key": key, "outcome": "hang"})
                 return None
             if self.rng.random() < self.c.death_rate:
+                # As the kernel's OOM killer ends a Lean process: SIGKILL, nothing written.
                 self._log({"kind": "command", "key": key, "outcome": "death"})
-                sys.stderr.write(OOM_PANIC)
-                sys.stderr.flush()
-                os._exit(1)
+                os.kill(os.getpid(), signal.SIGKILL)
             time.sleep(self._latency())
             self._allocate(self.c.grow_mb)
         verdict = judge(body, portfolio_rate=self.c.portfolio_rate, next_state=self.next_state)
