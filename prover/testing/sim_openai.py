@@ -389,7 +389,10 @@ class SimServer:
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
                 status, headers, payload = server.complete(body)
-                self._send(status, payload, headers)
+                try:
+                    self._send(status, payload, headers)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client was killed while waiting: as a real server, carry on
 
         return Handler
 

@@ -95,12 +95,13 @@ class RunRecord:
         return [s.ended for s in self.segments if s.killed]
 
 
-def shared_dir() -> Path:
-    return Path(os.environ.get("PROVER_SHARED", REPO_ROOT.parent / "shared"))
+def write_problems(cfg: TwinConfig, work: Path) -> Path:
+    """The first ``cfg.problems`` rows, in a file named like the source: its name is the
+    collection's, which the run marks trusted."""
+    from prover.core.paths import shared_dir
 
-
-def write_problems(cfg: TwinConfig, path: Path) -> Path:
     src = Path(cfg.data) if cfg.data else shared_dir() / "data" / DEFAULT_DATA
+    path = work / src.name
     lines = [ln for ln in src.read_text(encoding="utf-8").splitlines() if ln.strip()][: cfg.problems]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -140,7 +141,7 @@ def _pythonpath() -> str:
 def prover_command(cfg: TwinConfig, problems: Path, db: Path, url: str) -> list[str]:
     return [sys.executable, "-m", "prover.cli.main", "run", str(problems), "--db", str(db), "--formal",
             "--budget", cfg.budget, *cfg.knobs, "--backend", "openai", "--model", "twin", "--base-url", url,
-            "--concurrency", str(cfg.concurrency), "--trusted", "minif2f", "--final-check", "none",
+            "--concurrency", str(cfg.concurrency), "--trusted", problems.stem, "--final-check", "none",
             "--lean-processes", str(cfg.processes), "--lean-timeout", f"{cfg.lean_timeout_s:g}",
             "--lean-memory-gb", "0", "--seed", str(cfg.seed), "--json"]
 
@@ -247,21 +248,30 @@ def run_once(cfg: TwinConfig, work: Path, name: str, problems: Path, *, chaos: b
     return rec
 
 
-def _reap_orphans(lean_log: Path) -> int:
-    """Simulated REPLs left behind by a killed prover (a hung one never reads its closed input)."""
+def _reap_orphans(lean_log: Path, grace_s: float = 3.0) -> int:
+    """Simulated REPLs a killed prover left behind that are still alive ``grace_s`` later: a REPL
+    leaves on its own only when it next reads its closed input (a hung one never does)."""
+    end = time.monotonic() + grace_s
+    while time.monotonic() < end and any(_orphaned(pid) for pid in _sim_repl_pids(lean_log)):
+        time.sleep(0.2)
     n = 0
     for pid in _sim_repl_pids(lean_log):
-        try:
-            ppid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == 1 or ppid == os.getpid():
+        if _orphaned(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
                 n += 1
             except OSError:
                 pass
     return n
+
+
+def _orphaned(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return False
+    return ppid == 1 or ppid == os.getpid()
 
 
 def _side_chaos(cfg: TwinConfig, rec: RunRecord, server: ModelServer, rng: random.Random,
@@ -471,7 +481,7 @@ def figures_of(rec: RunRecord, cfg: TwinConfig) -> dict[str, Any]:
         "peak_rss_mb": round(max((s.peak_rss_kb for s in rec.segments), default=0) / 1024, 1),
         "stage_split": {k: round(v / stage_total, 3) for k, v in split.items()
                         if k.startswith("model:") or k == "lean"},
-        "orphan_repls_reaped": rec.orphans_killed,
+        "orphan_repls_after_kills": rec.orphans_killed,
     }
 
 
@@ -479,7 +489,7 @@ def run_twin(cfg: TwinConfig, work: str | os.PathLike, *, echo=print) -> TwinRep
     """The baseline (uninterrupted) run, then the chaos run, then the checks."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    problems = write_problems(cfg, work / "problems.jsonl")
+    problems = write_problems(cfg, work)
     base = None
     if cfg.baseline:
         echo(f"twin: baseline run of {cfg.problems} problem(s), no chaos")
