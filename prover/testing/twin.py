@@ -184,9 +184,10 @@ def _sim_repl_pids(lean_log: Path) -> set[int]:
 
 
 def run_once(cfg: TwinConfig, work: Path, name: str, problems: Path, *, chaos: bool,
-             echo=print) -> RunRecord:
+             expected_s: float | None = None, echo=print) -> RunRecord:
     """One run to completion: a prover process, killed and restarted ``cfg.kills`` times when
-    ``chaos``; REPL kills and an outage on the side."""
+    ``chaos``; REPL kills and an outage on the side, at random moments spread over
+    ``expected_s`` (the uninterrupted run's duration; 60 s when unknown)."""
     rec = RunRecord(name=name, db=work / f"{name}.db", server_log=work / f"{name}-server.jsonl",
                     lean_log=work / f"{name}-lean.jsonl")
     server = ModelServer(cfg, rec.server_log)
@@ -199,7 +200,7 @@ def run_once(cfg: TwinConfig, work: Path, name: str, problems: Path, *, chaos: b
     deadline = time.monotonic() + cfg.run_timeout_s
     kills_left = cfg.kills if chaos else 0
     stop_side = threading.Event()
-    expected = float(os.environ.get("TWIN_EXPECTED_S", "0")) or None
+    expected = expected_s
     try:
         if chaos:
             threading.Thread(target=_side_chaos, args=(cfg, rec, server, rng, stop_side, expected),
@@ -494,12 +495,11 @@ def run_twin(cfg: TwinConfig, work: str | os.PathLike, *, echo=print) -> TwinRep
     if cfg.baseline:
         echo(f"twin: baseline run of {cfg.problems} problem(s), no chaos")
         base = run_once(cfg, work, "baseline", problems, chaos=False, echo=echo)
-        os.environ.setdefault("TWIN_EXPECTED_S", f"{base.wall_s:.1f}")
     chaotic = cfg.kills or cfg.repl_kills or cfg.outage_s
     echo(f"twin: chaos run ({cfg.kills} prover kill(s), {cfg.repl_kills} REPL kill(s), outage {cfg.outage_s:g}s)"
          if chaotic else "twin: second run, no chaos")
-    rec = run_once(cfg, work, "chaos", problems, chaos=bool(chaotic), echo=echo)
-    os.environ.pop("TWIN_EXPECTED_S", None)
+    rec = run_once(cfg, work, "chaos", problems, chaos=bool(chaotic), echo=echo,
+                   expected_s=base.wall_s if base is not None else None)
     report = TwinReport(problems=cfg.problems, kills=len(rec.kill_times), repl_kills=len(rec.repl_kills),
                         outage_s=cfg.outage_s if rec.outage_at else 0.0)
     summary = json.loads(rec.stdout) if rec.stdout.strip().startswith("{") else {}
