@@ -260,6 +260,13 @@ class Responder:
         return self._proof_file(head, self.u(key, "repair") < self.c.repair_success, "(miss)")
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        # A client killed mid-connection (the twin's chaos) is routine, not an error to print.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class SimServer:
     """The HTTP server, its faults and its request log."""
 
@@ -275,7 +282,7 @@ class SimServer:
         self.failures: Counter = Counter()
         self.stats: Counter = Counter()
         handler = self._handler()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd = _Server(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
 
     @property
