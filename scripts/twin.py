@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outage", type=float, default=5.0, help="seconds of model-server outage (0: none)")
     p.add_argument("--processes", type=int, default=4)
     p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--lean-timeout", type=float, default=20.0, help="seconds per Lean check (--lean-timeout)")
     p.add_argument("--no-baseline", action="store_true", help="skip the uninterrupted run (no label check)")
     p.add_argument("--lean", default="{}", help="SimLeanConfig as JSON")
     p.add_argument("--models", default="{}", help="SimModelConfig as JSON")
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     cfg = TwinConfig(problems=a.problems, data=a.data, budget=a.budget, knobs=tuple(shlex.split(a.knobs)),
                      seed=a.seed, kills=a.kills, repl_kills=a.repl_kills, outage_s=a.outage, processes=a.processes,
-                     concurrency=a.concurrency, baseline=not a.no_baseline,
+                     concurrency=a.concurrency, lean_timeout_s=a.lean_timeout, baseline=not a.no_baseline,
                      lean=SimLeanConfig.model_validate_json(a.lean), models=SimModelConfig.model_validate_json(a.models))
     work = a.workdir or tempfile.mkdtemp(prefix="twin-")
     report = run_twin(cfg, work, echo=lambda s: print(s, file=sys.stderr, flush=True))
