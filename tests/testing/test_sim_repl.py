@@ -52,8 +52,9 @@ def test_an_error_has_the_recorded_shape():
 
 
 def test_unknown_environment_and_bad_json_as_the_repl_says_them():
-    recorded = (Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "lean-repl" / "test"
-                / "unknown_environment.expected.out")
+    from prover.core.paths import shared_dir
+
+    recorded = shared_dir() / "fixtures" / "lean-repl" / "test" / "unknown_environment.expected.out"
     with ReplProcess(command()) as repl:
         got = repl.send({"cmd": "example : True := trivial", "env": 7}, 30)
     assert got == {"message": "Unknown environment."}
