@@ -1,5 +1,6 @@
 """Benchmark of the formal stage's wiring: prover calls and Lean checks per problem in
-``prover run --formal``, and wall time, with the scripted model and the fake REPL.
+``prover run --formal`` with statement-level work shared (``after``) and not shared (``before``),
+and wall time at several Lean pool sizes, with the scripted model and the fake REPL.
 
 No Lean and no model run here. Each problem is a toy sum (`a + b = c` from `a = i`, `b = i + 1`);
 the scripted model writes the same NL proof, a direct whole proof that fails, a two-step sketch,
@@ -9,15 +10,29 @@ sketches elaborate, the first node closes with `omega`, everything else fails, s
 attempt ends `unsolved`. The figures count what the stage asks — wiring and bookkeeping, never
 proving skill; no figure here is a result about proofs.
 
-    python scripts/bench_formal.py [--problems 5] [--budget small] [--processes 4] [--time-scale 0]
+``before`` keys the statement-level work (the root's portfolio, direct attempts and negation) by
+the proof as well as the statement, as the stage did before it was shared (issue 17, item 2):
+each attempt runs it again with its own request seeds. ``after`` is the stage as it is.
 
-Prints JSON: problems, attempts, prover (and formalizer, judge) calls sent, Lean checks run (fake
-REPL requests other than header imports), per problem, and seconds.
+Latencies: each fake check sleeps one of the 98 Kimina ``/verify`` times recorded in
+shared/fixtures/lean-messages (``--latencies recorded``: drawn by request text, the same for
+every arm), or the uniform cost model of bench_lean_pool.py (``uniform``: 0.5-5 s), times
+``--time-scale``; a header import costs 10 s times the scale. 0: no sleeps.
+
+    python scripts/bench_formal.py [--problems 50] [--budget medium] [--arms before,after]
+                                   [--pools 1,4] [--time-scale 0.02] [--latencies recorded]
+
+Prints JSON: per arm and pool size (``before`` runs at the largest only: what the stage asks does
+not depend on the pool), attempts and their statuses, prover (and formalizer, judge)
+calls sent and Lean checks run (fake REPL requests other than header imports) per problem, and
+seconds; and the change of prover calls and Lean checks from ``before`` to ``after``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import json
 import os
 import sys
@@ -39,15 +54,55 @@ def toy(i: int) -> tuple[str, str, str]:
             f"Let a and b be natural numbers with a = {i} and b = {i + 1}. Prove that a + b = {2 * i + 1}.", sketch)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--problems", type=int, default=5)
-    ap.add_argument("--budget", default="small")
-    ap.add_argument("--processes", type=int, default=4)
-    ap.add_argument("--time-scale", type=float, default=0.0,
-                    help="Multiply the fake REPL's cost model (import 10 s, check 0.5-5 s); 0: no sleeps.")
-    args = ap.parse_args()
+SHARED = Path(os.environ.get("PROVER_SHARED", ROOT.parent / "shared"))
 
+
+def recorded_latencies() -> list[float]:
+    """The check times of the recorded Kimina ``/verify`` responses (seconds)."""
+    out: list[float] = []
+
+    def walk(o) -> None:
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "time" and isinstance(v, (int, float)):
+                    out.append(float(v))
+                else:
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    path = SHARED / "fixtures" / "lean-messages" / "lean_messages.jsonl"
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            walk(json.loads(line))
+    return out
+
+
+@contextlib.contextmanager
+def statement_work_per_proof():
+    """The ``before`` arm: the root's key (and so its seeds and its sharing) includes the proof."""
+    from prover.core.hashing import hash_json
+    from prover.formal.engine import Attempt, FormalEngine
+
+    proof = contextvars.ContextVar("bench_proof", default=None)
+    real_run, real_key = Attempt.run, FormalEngine.root_key
+
+    async def run(self):
+        proof.set(self.proof.id)  # this attempt's task (and the tasks it starts) see its proof
+        return await real_run(self)
+
+    def root_key(self, st):
+        return hash_json([real_key(self, st), proof.get()])
+
+    Attempt.run, FormalEngine.root_key = run, root_key
+    try:
+        yield
+    finally:
+        Attempt.run, FormalEngine.root_key = real_run, real_key
+
+
+def bench(args, *, share: bool, processes: int, cost: dict | None) -> dict:
     import formal_support as fs
     from prover.core.formal_records import FormalConfig
     from prover.core.informal_records import SearchConfig, SearchKnobs
@@ -75,9 +130,9 @@ def main() -> None:
         node1 = sk.node_problem(next(s for s in sk.holes if s.key == "prover_node_1"))
         world.proves(node1, LeanProblem.parse(node1).with_proof("by\n  omega"))
     world.write()
-    if args.time_scale:
+    if cost:
         table = json.loads(world.table_path.read_text(encoding="utf-8"))
-        table["cost"] = {"import_s": 10, "check_s": [0.5, 5], "scale": args.time_scale}
+        table["cost"] = cost
         world.table_path.write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
 
     def sketch_for(call):
@@ -103,9 +158,9 @@ def main() -> None:
     config = SearchConfig(knobs=SearchKnobs.preset(args.budget))
     formal = FormalSettings(config=FormalConfig(trusted_collections=("bench",)))
     pool = ReplPool(PoolConfig(command=world.command, env={**os.environ, "FAKE_REPL_LOG": str(world.log_path)},
-                               memory_cap_bytes=None, max_processes=args.processes, import_timeout_s=60))
+                               memory_cap_bytes=None, max_processes=processes, import_timeout_s=120))
     t0 = time.perf_counter()
-    with pool:
+    with contextlib.nullcontext() if share else statement_work_per_proof(), pool:
         summary = run_informal(store, [f"bench/toy{i}" for i in range(1, args.problems + 1)], config=config,
                                model_config=fs.model_config(), backends={r: backend for r in fs.ROLES},
                                progress=False, formal=formal, lean=(pool, fs.pin()), commit_window_s=0.001)
@@ -113,16 +168,54 @@ def main() -> None:
     calls = Counter(c.role for c in backend.calls)
     lean = [e for e in world.requests() if "env" in e["request"]]
     n = args.problems
-    print(json.dumps({
-        "note": "scripted model and fake REPL (synthetic responses): wiring figures, not results",
-        "problems": n, "budget": args.budget, "processes": args.processes, "time_scale": args.time_scale,
+    store.close()
+    return {
+        "arm": "after" if share else "before", "processes": processes,
         "formal_attempts": len(summary.formal),
-        "formal_statuses": dict(Counter(f["status"] for f in summary.formal)),
+        "formal_statuses": dict(sorted(Counter(f["status"] for f in summary.formal).items())),
         "prover_calls_per_problem": calls["prover"] / n, "formalizer_calls_per_problem": calls["formalizer"] / n,
         "judge_calls_per_problem": calls["judge"] / n, "lean_checks_per_problem": len(lean) / n,
         "lean_checks_distinct_per_problem": len({e["request"]["cmd"] for e in lean}) / n,
-        "seconds": round(seconds, 2)}, indent=1))
-    store.close()
+        "seconds": round(seconds, 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--problems", type=int, default=50)
+    ap.add_argument("--budget", default="medium")
+    ap.add_argument("--arms", default="before,after", help="before: statement-level work per proof; after: shared")
+    ap.add_argument("--pools", default="1,4", help="Lean pool sizes of the after arm (before: the largest)")
+    ap.add_argument("--time-scale", type=float, default=0.02,
+                    help="Multiplies every fake check's latency and the 10 s import; 0: no sleeps.")
+    ap.add_argument("--latencies", choices=("recorded", "uniform"), default="recorded")
+    args = ap.parse_args()
+
+    cost = None
+    if args.time_scale:
+        cost = {"import_s": 10, "scale": args.time_scale}
+        if args.latencies == "recorded":
+            cost["check_samples"] = recorded_latencies()
+        else:
+            cost["check_s"] = [0.5, 5]
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    pools = [int(p) for p in args.pools.split(",") if p.strip()]
+    # What the stage asks does not depend on the pool: ``before`` runs once, at the largest.
+    runs = [bench(args, share=arm == "after", processes=p, cost=cost)
+            for arm in arms for p in (pools if arm == "after" else [max(pools)])]
+    out: dict = {"note": "scripted model and fake REPL (synthetic responses, sleeping recorded or modelled "
+                         "latencies): wiring figures, not results",
+                 "problems": args.problems, "budget": args.budget, "time_scale": args.time_scale,
+                 "latencies": args.latencies if args.time_scale else None, "runs": runs}
+    by_arm = {r["arm"]: r for r in runs}
+    if {"before", "after"} <= set(by_arm):
+        b, a = by_arm["before"], by_arm["after"]
+        out["after_vs_before"] = {
+            "equal_outcomes": b["formal_statuses"] == a["formal_statuses"],
+            "prover_calls_change": round(a["prover_calls_per_problem"] / b["prover_calls_per_problem"] - 1, 3)
+            if b["prover_calls_per_problem"] else None,
+            "lean_checks_change": round(a["lean_checks_per_problem"] / b["lean_checks_per_problem"] - 1, 3)
+            if b["lean_checks_per_problem"] else None}
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     print(what)
     print(f"workers: {args.workers}, pool processes: {args.processes}")
 
-    from prover.core.lean_proc_records import LeanRunRequest
+    from prover.core.lean_backend_records import LeanRunRequest
 
     with ReplPool(PoolConfig(command=command, cwd=cwd, env=env, memory_cap_bytes=cap,
                              max_processes=args.processes, import_timeout_s=import_timeout)) as pool:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Check verifier training on a CUDA machine in one command: device, the training tests (GPU ones
-# included, the slow ones not), then the training-step benchmark at its GPU shape. Prints
+# included, the slow ones not), SFT under accelerate launch with the one-GPU config, then the
+# training-step benchmark at its GPU shape and a few GRPO steps. Prints
 # everything; exits non-zero if a step failed, but always runs every step.
 #
 #   bash scripts/gpu_check_train.sh            # PYTHON=/path/to/python to pick the interpreter
@@ -21,6 +22,29 @@ nvidia-smi || echo "(nvidia-smi not available)"
 
 section "training tests (pytest tests/train -m 'not slow')"
 HF_HUB_OFFLINE=1 "$PY" -m pytest tests/train -q -rs -p no:cacheprovider -m "not slow" || failed+=("tests")
+
+section "SFT under accelerate launch -m prover.cli (scripts/accelerate/one_gpu.yaml), tiny model"
+work=$(mktemp -d)
+if "$PY" - "$work" <<'PY'
+import json, sys
+from pathlib import Path
+sys.path.insert(0, "tests/llm")
+from tiny_model import build_tiny_model
+work = Path(sys.argv[1])
+build_tiny_model(work / "tiny")
+with open(work / "sft.jsonl", "w") as f:
+    for i in range(16):
+        f.write(json.dumps({"messages": [
+            {"role": "user", "content": f"Grade this proof.\nProblem: Prove that {2 * i} plus 2 is even.\nProof: Both are even."},
+            {"role": "assistant", "content": "Here is my evaluation of the solution: fine. \\boxed{1}"}]}) + "\n")
+PY
+then
+    HF_HUB_OFFLINE=1 "$PY" -m accelerate.commands.launch --config_file scripts/accelerate/one_gpu.yaml \
+        -m prover.cli train verifier --data "$work/sft.jsonl" --model "$work/tiny" --out "$work/out" \
+        --epochs 2 --batch-tokens 512 --lr 3e-3 --no-progress || failed+=("sft-accelerate")
+else
+    failed+=("sft-data")
+fi
 
 section "benchmark: one training step, fused against plain, GPU shape"
 "$PY" scripts/bench_train.py --device cuda || failed+=("bench")

@@ -1,14 +1,21 @@
 """Training exports of the labeled proof database (``prover labels export``).
 
-Three datasets, each a folder of one file per split plus a dataset card whose YAML header names
+Four datasets, each a folder of one file per split plus a dataset card whose YAML header names
 the splits, so that ``datasets.load_dataset(FOLDER)`` loads it:
 
 * ``sft`` — chat records for verifier fine-tuning: the verification prompt (the informal
   engine's own template) and, as the assistant turn, a stored analysis whose score agrees with
   the proof's label. Labelled proofs without such an analysis are reported (``prover labels
   resample`` draws more analyses for them).
-* ``pointwise`` — (problem, proof, label, source, evidence, weight) per labelled proof.
+* ``pointwise`` — (problem, proof, label, source, evidence, weight) per labelled proof, and
+  ``labels``: every source's label of the proof (JSON text), so that a reader may apply its own
+  precedence (``prover train verifier --method grpo``: formal, human, informal).
 * ``pairs`` — preference pairs of two labelled proofs of one problem, the better one chosen.
+* ``meta`` — meta-verification records for ``prover train meta-verifier``: (problem, proof,
+  analysis, meta-score) per parsed analysis of a labelled proof. The meta-score is 0 when the
+  proof's label is formal or human and the analysis' score disagrees with it (an analysis that
+  contradicts the ground truth cannot be faithful); otherwise the mean of the analysis' parsed
+  meta-verification scores (``meta_source`` says which); an analysis with neither is left out.
 
 One label per proof: by ``precedence`` (default human, formal, informal) or, with
 ``drop_conflicts``, proofs whose sources disagree are left out; either way conflicts are
@@ -25,7 +32,7 @@ import re
 import shutil
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -36,7 +43,10 @@ from prover.core.label_records import (DEFAULT_PRECEDENCE, ConflictReport, Expor
 from prover.store._labels import AnalysisRow, ProofInfo
 
 EXPORT_FORMATS = ("jsonl", "parquet")
-DATASETS = ("sft", "pointwise", "pairs")
+DATASETS = ("sft", "pointwise", "pairs", "meta")
+TRUSTED_SOURCES = ("formal", "human")
+"""Label sources that are ground truth for the meta dataset (informal labels come from the very
+analyses and meta-verifications being rated)."""
 DEFAULT_SPLITS: dict[str, int] = {"train": 90, "validation": 5, "test": 5}
 DEFAULT_MAX_PAIRS = 32
 _SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -109,12 +119,18 @@ def _schemas():
         "pointwise": pa.schema([*ident, ("problem", pa.string()), ("proof_id", pa.int64()), ("proof", pa.string()),
                                 ("label", pa.float64()), ("score", pa.float64()), ("source", pa.string()),
                                 ("policy_version", pa.string()), ("evidence", pa.string()),
-                                ("weight", pa.float64()), ("conflict", pa.bool_()), ("split", pa.string())]),
+                                ("weight", pa.float64()), ("conflict", pa.bool_()), ("labels", pa.string()),
+                                ("split", pa.string())]),
         "pairs": pa.schema([*ident, ("prompt", pa.string()), ("chosen", pa.string()), ("rejected", pa.string()),
                             ("chosen_proof_id", pa.int64()), ("rejected_proof_id", pa.int64()),
                             ("chosen_label", pa.float64()), ("rejected_label", pa.float64()),
                             ("chosen_source", pa.string()), ("rejected_source", pa.string()),
                             ("margin", pa.float64()), ("split", pa.string())]),
+        "meta": pa.schema([*ident, ("problem", pa.string()), ("proof_id", pa.int64()), ("proof", pa.string()),
+                           ("verification_id", pa.int64()), ("verifier_model", pa.string()), ("analysis", pa.string()),
+                           ("analysis_score", pa.float64()), ("meta_score", pa.float64()),
+                           ("meta_source", pa.string()), ("meta_samples", pa.int64()), ("proof_label", pa.float64()),
+                           ("label_source", pa.string()), ("split", pa.string())]),
     }
 
 
@@ -127,6 +143,19 @@ def agreeing_analysis(analyses: Sequence[AnalysisRow], label: LabelRecord) -> An
     return None
 
 
+def meta_target(analysis: AnalysisRow, label: LabelRecord) -> tuple[float, str, int] | None:
+    """(meta-score, its source, meta-verifications averaged) of a parsed analysis of a labelled
+    proof, or None: see the ``meta`` dataset above."""
+    if analysis.parse_status != "ok" or analysis.score is None:
+        return None
+    if label.source in TRUSTED_SOURCES and abs(analysis.score - label_score(label.value)) > 1e-9:
+        return 0.0, label.source, 0
+    scores = [s for _, s in analysis.metas if s is not None]
+    if not scores:
+        return None
+    return sum(scores) / len(scores), "meta-verifier", len(scores)
+
+
 @dataclass
 class LabelledSet:
     """The labels an export uses, one per proof, and what it needs to know about those proofs."""
@@ -136,6 +165,8 @@ class LabelledSet:
     infos: dict[int, ProofInfo]
     splits: dict[str, int]
     precedence: tuple[str, ...] = DEFAULT_PRECEDENCE
+    by_source: dict[int, dict[str, float]] = field(default_factory=dict)
+    """Proof id → every exported source's label value (the chosen one among them)."""
 
     def problem_key(self, pid: int) -> str:
         info = self.infos[pid]
@@ -154,9 +185,12 @@ def labelled_set(store, *, precedence: str | Sequence[str] | None = None, drop_c
     order = parse_precedence(precedence) if precedence is None or isinstance(precedence, str) \
         else parse_precedence(",".join(precedence))
     split_map = splits if isinstance(splits, dict) else parse_splits(splits)
-    chosen, conflicts = resolve_conflicts(current_labels(store.labels()), order, drop_conflicts=drop_conflicts)
+    current = current_labels(store.labels())
+    chosen, conflicts = resolve_conflicts(current, order, drop_conflicts=drop_conflicts)
     infos = store.proof_infos(list(chosen), with_text=with_text)
-    return LabelledSet(chosen=chosen, conflicts=conflicts, infos=infos, splits=split_map, precedence=order)
+    by_source = {pid: {src: current[pid][src].value for src in order if src in current[pid]} for pid in chosen}
+    return LabelledSet(chosen=chosen, conflicts=conflicts, infos=infos, splits=split_map, precedence=order,
+                       by_source=by_source)
 
 
 def _ident(ls: LabelledSet, pid: int) -> dict[str, Any]:
@@ -166,20 +200,23 @@ def _ident(ls: LabelledSet, pid: int) -> dict[str, Any]:
 
 def build_records(store, ls: LabelledSet, *, templates=None, max_pairs_per_problem: int = DEFAULT_MAX_PAIRS
                   ) -> tuple[dict[str, list[dict[str, Any]]], list[int]]:
-    """The three datasets' records (each with its ``split``), and the labelled proofs that have
-    no agreeing analysis."""
+    """The datasets' records (each with its ``split``), and the labelled proofs that have no
+    agreeing analysis."""
     from prover.informal.prompts import default_templates
 
     templates = templates or default_templates()
-    analyses = store.analyses_by_proof(list(ls.chosen), with_metas=False)
+    analyses = store.analyses_by_proof(list(ls.chosen), with_metas=True)
     targets = {pid: agreeing_analysis(analyses.get(pid, []), label) for pid, label in ls.chosen.items()}
-    # Only the chosen analyses' texts are read: all of them would not fit in memory on a large database.
-    texts = store.analysis_texts([a.id for a in targets.values() if a is not None])
+    rated = {pid: [(a, m) for a in analyses.get(pid, []) if (m := meta_target(a, label)) is not None]
+             for pid, label in ls.chosen.items()}
+    # Only the exported analyses' texts are read: all of them would not fit in memory on a large database.
+    texts = store.analysis_texts([a.id for a in targets.values() if a is not None]
+                                 + [a.id for found in rated.values() for a, _ in found])
     conflicted = set(ls.conflicts.proof_ids)
     per_problem: dict[str, list[int]] = defaultdict(list)
     for pid in ls.chosen:
         per_problem[ls.problem_key(pid)].append(pid)
-    sft, pointwise, pairs, missing = [], [], [], []
+    sft, pointwise, pairs, meta, missing = [], [], [], [], []
     for pid, label in ls.chosen.items():
         info, split = ls.infos[pid], ls.split(pid)
         statement = info.statement or ""
@@ -190,7 +227,15 @@ def build_records(store, ls: LabelledSet, *, templates=None, max_pairs_per_probl
                           "evidence": json.dumps(label.evidence, sort_keys=True, ensure_ascii=False, default=str),
                           # Each problem weighs the same, however many of its proofs are labelled.
                           "weight": 1.0 / len(per_problem[ls.problem_key(pid)]),
-                          "conflict": pid in conflicted, "split": split})
+                          "conflict": pid in conflicted,
+                          "labels": json.dumps(ls.by_source.get(pid, {label.source: label.value}), sort_keys=True),
+                          "split": split})
+        for a, (value, source, samples) in rated[pid]:
+            meta.append({**_ident(ls, pid), "problem": statement, "proof_id": pid, "proof": info.text,
+                         "verification_id": a.id, "verifier_model": a.verifier_model, "analysis": texts[a.id],
+                         "analysis_score": a.score, "meta_score": value, "meta_source": source,
+                         "meta_samples": samples, "proof_label": label.value, "label_source": label.source,
+                         "split": split})
         target = targets[pid]
         if target is None:
             missing.append(pid)
@@ -215,7 +260,7 @@ def build_records(store, ls: LabelledSet, *, templates=None, max_pairs_per_probl
                           "rejected_proof_id": b, "chosen_label": la.value, "rejected_label": lb.value,
                           "chosen_source": la.source, "rejected_source": lb.source,
                           "margin": la.value - lb.value, "split": ls.split(a)})
-    return {"sft": sft, "pointwise": pointwise, "pairs": pairs}, sorted(missing)
+    return {"sft": sft, "pointwise": pointwise, "pairs": pairs, "meta": meta}, sorted(missing)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -241,6 +286,9 @@ _WHAT = {
     "pointwise": "One record per labelled proof: problem, proof, label, its source and evidence (JSON text), and a "
                  "weight (1 / labelled proofs of the problem).",
     "pairs": "Preference pairs of two labelled proofs of the same problem; `chosen` has the higher label.",
+    "meta": "Meta-verification records: problem, proof, a stored analysis and its meta-score (0 when a formal or "
+            "human label contradicts the analysis' score, else the mean of its meta-verifications' scores; "
+            "`meta_source` says which).",
 }
 
 
@@ -304,8 +352,8 @@ def _write_dataset(out: Path, name: str, fmt: str, records: list[dict[str, Any]]
 def export_labels(store, out: str | Path, *, fmt: str = "jsonl", precedence: str | Sequence[str] | None = None,
                   drop_conflicts: bool = False, splits: str | dict[str, int] | None = None, templates=None,
                   max_pairs_per_problem: int = DEFAULT_MAX_PAIRS) -> ExportSummary:
-    """Write the ``sft``, ``pointwise`` and ``pairs`` datasets under ``out`` (each replaced as a
-    whole) and ``summary.json``; returns the summary."""
+    """Write the ``sft``, ``pointwise``, ``pairs`` and ``meta`` datasets under ``out`` (each
+    replaced as a whole) and ``summary.json``; returns the summary."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     if max_pairs_per_problem < 0:

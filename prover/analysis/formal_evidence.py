@@ -14,13 +14,11 @@ from typing import Any, Sequence
 
 from sqlalchemy import MetaData, Table, func, inspect, select
 
-from prover.core.label_records import FormalEvidence, StepEvidence
-from prover.store._formal import closing_uses
+from prover.core.label_records import FormalEvidence
+from prover.formal.evidence import read_attempt
+from prover.store._formal import closed_by, closing_uses
 
 FUNNEL_STAGES = ("statements", "faithful", "direct attempts", "sketches elaborated", "nodes solved", "verified")
-
-#: Attempt statuses that mean the formal stage could not formalize the proof (never a label).
-FORMALIZATION_FAILED = ("no_statement", "sketch_failed")
 
 _CHUNK = 500
 
@@ -29,42 +27,36 @@ def _tables(conn) -> set[str]:
     return set(inspect(conn).get_table_names())
 
 
-def _evidence(a: dict[str, Any], steps: list[dict[str, Any]], refutations: list[dict[str, Any]],
-              incompatible: set[int]) -> FormalEvidence:
-    step_refutations = {r["step_id"]: r for r in refutations if r["what"] == "step" and r["step_id"] is not None}
-    statement_refutations = [r for r in refutations if r["what"] == "statement"]
-    faithful = a["statement_faithful"] is True
-    uses = closing_uses(a.get("config"))
-    origin = a["statement_source"] if a["statement_source"] in ("given", "autoformalized") else None
-    return FormalEvidence(
-        proof_id=a["proof_id"], attempt_id=a["id"], formal_statement_id=a["formal_statement_id"],
-        statement_origin=origin,
-        faithfulness=("trusted" if a["statement_trusted"] else "gated") if faithful else None,
-        formalization_failed=a["status"] in FORMALIZATION_FAILED,
-        statement_incompatible=a["formal_statement_id"] in incompatible,
-        verified_check_id=a["final_check_id"], verdict=a["check_verdict"],
-        from_sketch=a["sketch_id"] is not None and a["status"] == "verified",
-        sketch_id=a["sketch_id"],
-        steps=[StepEvidence(index=s["position"], name=s["name"] or "", votes=[bool(v) for v in s["votes"] if v is not None],
-                            aligned=s["aligned"] is True, refuted=s["id"] in step_refutations,
-                            refutation_check_id=(step_refutations.get(s["id"]) or {}).get("check_id"),
-                            node_lemma=s.get("node_key") if s.get("hole") else None,
-                            used=(uses or {}).get(s.get("node_key")) if s.get("hole") else None)
-               for s in steps],
-        root_closed_independently=bool(a["root_closed_independently"]),
-        statement_refuted=bool(statement_refutations),
-        statement_refutation_check_id=statement_refutations[0]["check_id"] if statement_refutations else None)
+def _toolchains(store, check_ids: Sequence[int]) -> dict[int, str]:
+    """Lean check id → the toolchain it ran on."""
+    from prover.store._lean import LeanCheck
+
+    ids = sorted(set(check_ids))
+    out: dict[int, str] = {}
+    with store.engine.connect() as conn:
+        for i in range(0, len(ids), _CHUNK):
+            q = select(LeanCheck.id, LeanCheck.toolchain).where(LeanCheck.id.in_(ids[i:i + _CHUNK]))
+            out.update({cid: tc for cid, tc in conn.execute(q)})
+    return out
 
 
 def formal_evidence(store) -> list[FormalEvidence] | None:
-    """One evidence record per finished formal attempt on an NL proof, in attempt order; None
-    when the database has no formal-stage tables."""
+    """One evidence record per finished formal attempt on an NL proof, in attempt order, read by
+    the one evidence reader (``prover.formal.evidence.read_attempt``) with what statement-level
+    work did to the same statement anywhere in the database; None when the database has no
+    formal-stage tables."""
     rows = store.formal_attempt_rows()
     if rows is None:
         return None
-    return [_evidence(a, rows.steps.get(a["sketch_id"], []) if a["sketch_id"] is not None else [],
-                      rows.refutations.get(a["id"], []), rows.incompatible_statements)
-            for a in rows.attempts if a["proof_id"] is not None]
+    attempts = [a for a in rows.attempts if a["proof_id"] is not None]
+    closures = store.statement_closures()
+    toolchains = _toolchains(store, [a["final_check_id"] for a in attempts if a["final_check_id"] is not None])
+    return [read_attempt(a, rows.steps.get(a["sketch_id"], []) if a["sketch_id"] is not None else [],
+                         rows.refutations.get(a["id"], []), incompatible=rows.incompatible_statements,
+                         closing_uses=closing_uses(a.get("config")),
+                         statement_closed_by=closed_by(closures, a["formal_statement_id"],
+                                                       toolchains.get(a["final_check_id"])))
+            for a in attempts]
 
 
 def _reflect(conn, name: str) -> Table:

@@ -4,8 +4,9 @@ in-memory state.
 * **formal 1** — all of: the statement is faithful (gated or from a trusted collection), the
   verified file descends from this proof's sketch, every sketch step passed its alignment
   judgment, the closing proof uses the aligned steps (each node lemma occurs in the target's
-  proof term, as the final check's `#prover_check` epilogue reports), and the root goal was not
-  closed independently of the sketch.
+  proof term, as the final check's `#prover_check` epilogue reports), and the statement was not
+  closed by statement-level work (portfolio, direct attempts, negation) in this attempt or on the
+  same statement and toolchain anywhere in the database.
 * **formal 0** — Lean proves the negation of a faithful statement, or of an aligned step in its
   context. Refuting a *given* benchmark statement flags the statement as false instead.
 * **informal** — DeepSeekMath-V2's consensus rule (``prover.informal.pool.informal_label``) on
@@ -25,71 +26,15 @@ from prover.core.label_records import (ConflictReport, FormalDecision, FormalEvi
                                        LabelBuildSummary, LabelRecord, SourceBuildSummary,
                                        formal_policy_version, human_policy_version, informal_policy_version,
                                        label_score, parse_sources)
+from prover.formal.evidence import FORMAL_ONE_CONDITIONS, formal_label, formal_one_missing  # noqa: F401
 from prover.store._labels import AnalysisRow
 
 DEFAULT_K = 1
 DEFAULT_TAU = 1.0
 
 # -- formal ------------------------------------------------------------------------------------
-
-#: The conditions of formal 1, in the order they are reported.
-FORMAL_ONE_CONDITIONS = ("statement-faithful", "verified", "from-sketch", "steps-aligned", "steps-used",
-                         "root-not-closed-independently")
-
-
-def formal_one_missing(ev: FormalEvidence) -> list[str]:
-    """The conditions of formal 1 that ``ev`` does not meet (empty: formal 1)."""
-    missing = []
-    if ev.faithfulness not in ("gated", "trusted") or ev.statement_incompatible:
-        missing.append("statement-faithful")
-    if ev.verified_check_id is None or ev.verdict != "verified":
-        missing.append("verified")
-    if not ev.from_sketch or ev.sketch_id is None:
-        missing.append("from-sketch")
-    # A sketch with no step has nothing that mirrors the NL proof: it cannot vouch for it.
-    if not ev.steps or not all(s.aligned for s in ev.steps):
-        missing.append("steps-aligned")
-    # The closing proof must use the aligned steps: each node lemma occurs in the target's proof
-    # term, as the final check's trusted epilogue reported it (not reported: not shown).
-    if not all(s.used is True for s in ev.steps if s.node_lemma is not None):
-        missing.append("steps-used")
-    if ev.root_closed_independently:
-        missing.append("root-not-closed-independently")
-    if ev.epilogue_checked is False:
-        missing.append("epilogue")
-    if ev.final_check not in (None, "none") and ev.final_check_verdict != "verified":
-        missing.append("final-check")
-    return missing
-
-
-def formal_label(ev: FormalEvidence) -> FormalDecision:
-    """The formal label of one proof, from its evidence alone."""
-    if ev.statement_incompatible:
-        return FormalDecision(value=None, reason="statement-incompatible", missing=["statement-faithful"])
-    if ev.formalization_failed:
-        # A failure to formalize says nothing about the proof.
-        return FormalDecision(value=None, reason="formalization-failed", missing=formal_one_missing(ev))
-    missing = formal_one_missing(ev)
-    faithful = "statement-faithful" not in missing
-    refuted_steps = [s for s in ev.steps if s.refuted and s.aligned]
-    refuted = ev.statement_refuted or bool(refuted_steps)
-    if not missing and refuted:
-        # Lean cannot soundly prove and refute the same claim: the evidence is inconsistent.
-        return FormalDecision(value=None, reason="contradictory-evidence", missing=[])
-    if ev.statement_refuted:
-        if ev.statement_origin == "given":
-            return FormalDecision(value=None, reason="given-statement-refuted", missing=missing, statement_false=True)
-        if faithful:
-            return FormalDecision(value=0.0, reason="refuted-statement", missing=missing)
-    if refuted_steps and faithful:
-        return FormalDecision(value=0.0, reason="refuted-step", missing=missing)
-    if not missing:
-        return FormalDecision(value=1.0, reason="formal-1", missing=[])
-    if ev.root_closed_independently:
-        # The usual case of a proof Lean closed without its sketch: say so rather than what else is missing.
-        return FormalDecision(value=None, reason="root-closed-independently", missing=missing)
-    return FormalDecision(value=None, reason="not-" + missing[0], missing=missing)
-
+# The rule itself is the one evidence reader's (prover.formal.evidence): FORMAL_ONE_CONDITIONS,
+# formal_one_missing and formal_label are re-exported from there.
 
 def formal_evidence_json(ev: FormalEvidence, decision: FormalDecision) -> dict[str, Any]:
     return {"evidence": ev.model_dump(mode="json"), "reason": decision.reason, "missing": decision.missing}

@@ -96,7 +96,7 @@ def build(db, sources, n, m, k, tau, top_up, model_flags, templates_file, final_
               help="Most preference pairs per problem.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def export(db, fmt, out, precedence, drop_conflicts, splits, templates_file, max_pairs_per_problem, as_json) -> None:
-    """Write SFT, pointwise and preference-pair datasets (each loads with datasets.load_dataset).
+    """Write SFT, pointwise, preference-pair and meta-verification datasets (each loads with datasets.load_dataset).
 
     Example: prover labels export --format parquet --out exports/ --precedence formal,human
     """

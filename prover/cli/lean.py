@@ -1,6 +1,6 @@
 """``prover lean``: the static screen of a proof (``audit``), the verdict a recorded Lean response
 gives (``explain``) and re-screening stored checks (``rescreen``), none of which starts Lean; the
-commands that run Lean (``setup``, ``doctor``, ``check``, ``precheck``) are in ``lean_proc``."""
+commands that run Lean (``setup``, ``doctor``, ``check``, ``precheck``) are in ``lean_run``."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ def _register() -> None:
     from prover.cli.grades import grades
     from prover.cli.labels import labels
     from prover.cli.lean import lean
-    from prover.cli.lean_proc import register as register_lean_processes
+    from prover.cli.lean_run import register as register_lean_processes
     from prover.cli.models import models
     from prover.cli.problems import problems
     from prover.cli.report import report

@@ -103,6 +103,9 @@ def _print_formal(a) -> None:
         click.echo(a["formal_statement"].rstrip())
     if ev["root_closed_independently"]:
         click.echo(f"root closed without the sketch by {ev['root_closed_by']} (statement_proved evidence)")
+    elif ev.get("statement_closed_by"):
+        click.echo(f"statement closed by {ev['statement_closed_by']} in another attempt (same statement and "
+                   "toolchain): no formal 1")
     steps = [x for x in a["steps"] if x["sketch_id"] == a["sketch_id"]]
     if steps:
         print_table([(x["position"], x["nl_step_index"] or "-", excerpt(x["nl_step"], 40),

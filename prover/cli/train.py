@@ -191,8 +191,9 @@ def _run(task: str, lora_targets, max_grad_norm, eval_split, resume, stop_after,
     try:
         summary = trainer(config, resume=resume, stop_after=stop_after, progress=progress)
     except KeyboardInterrupt:
-        click.echo(f"Interrupted; the last finished step is checkpointed in {config.out}: add --resume to continue.",
-                   err=True)
+        where = "the last finished step is checkpointed" if os.environ.get("WORLD_SIZE", "1") == "1" \
+            else "the newest checkpoint is kept"
+        click.echo(f"Interrupted; {where} in {config.out}: add --resume to continue.", err=True)
         click.get_current_context().exit(130)
     if os.environ.get("RANK", "0") != "0":
         return  # under accelerate launch the first process reports
@@ -226,12 +227,11 @@ def _run(task: str, lora_targets, max_grad_norm, eval_split, resume, stop_after,
 @click.option("--method", type=click.Choice(["sft", "grpo"]), default="sft", show_default=True,
               help="sft: learn agreeing analyses; grpo: RL with R_format·R_score·R_meta against the labels.")
 @_training_options
-@click.option("--loss", type=click.Choice(["fused", "plain"]), default="fused", show_default=True,
-              help="SFT: fused (prover.kernels, no logits tensor) or plain (the model's logits, reference).")
+@click.option("--loss", type=click.Choice(["fused", "plain", "liger"]), default="fused", show_default=True,
+              help="SFT: fused (prover.kernels, no logits tensor), plain (the model's logits, reference) or "
+                   "liger (TRL's use_liger_kernel, CUDA).")
 @click.option("--kernel", "kernel_impl", type=click.Choice(["auto", "torch", "triton"]), default="auto",
               show_default=True, help="Fused-loss implementation.")
-@click.option("--trainer", type=click.Choice(["loop", "trl"]), default="loop", show_default=True,
-              help="SFT: prover's loop, or TRL's SFTTrainer (same batches, loss and schedule; extra rl).")
 @_grpo_options
 def verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_after, progress, as_json,
              **settings) -> None:
@@ -240,7 +240,6 @@ def verifier(method, lora_targets, max_grad_norm, eval_split, resume, stop_after
     Example: prover train verifier --data exports/ --model Qwen/Qwen2.5-1.5B-Instruct --out runs/v1 --lora --merge
     """
     if method == "grpo":
-        settings.pop("trainer")
         _run_grpo("verifier", lora_targets, max_grad_norm, resume, stop_after, progress, as_json, settings)
         return
     for name in ("generations", "prompts_per_step", "max_completion_length", "temperature", "kl", "max_steps",

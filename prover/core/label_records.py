@@ -22,7 +22,9 @@ DEFAULT_PRECEDENCE: tuple[str, ...] = ("human", "formal", "informal")
 #: Bumped when a rule would give a different label for the same evidence; part of every
 #: label's policy version, so a new rule adds rows next to the old ones instead of replacing them.
 HUMAN_RULE_VERSION = 1
-FORMAL_RULE_VERSION = 2  # 2: a formal 1 needs the independent confirmation (final check)
+FORMAL_RULE_VERSION = 3  # 2: a formal 1 needs the independent confirmation (final check)
+#                          3: ... and a closing proof that uses the aligned steps, with the statement
+#                             closed by no statement-level work anywhere in the database
 INFORMAL_RULE_VERSION = 2  # 2: answer-mismatch gives 0; lenient verdicts never count
 
 SCORES: tuple[float, ...] = (0.0, 0.5, 1.0)
@@ -132,6 +134,10 @@ class FormalEvidence(BaseModel):
     root_closed_independently: bool = False
     """The root goal was closed without the sketch (direct attempt or the portfolio on the root):
     ``statement_proved`` evidence, not a label for the NL proof."""
+    statement_closed_by: str | None = None
+    """How statement-level work (the root's portfolio ``portfolio:TACTIC``, a ``direct`` attempt,
+    its ``negation``) closed the same formal statement on the same toolchain in any attempt of the
+    database; None: nowhere. Like ``root_closed_independently``, it blocks formal 1."""
     statement_refuted: bool = False
     """Lean proved the negation of the statement."""
     statement_refutation_check_id: int | None = None

@@ -68,9 +68,10 @@ class TrainConfig(BaseModel):
     eval_split: str | None = "validation"
     """The split whose loss is measured at each checkpoint; None, or a split the export lacks:
     no evaluation loss."""
-    loss: Literal["fused", "plain"] = "fused"
+    loss: Literal["fused", "plain", "liger"] = "fused"
     """``fused``: hidden states through ``prover.kernels.fused_linear_cross_entropy`` (no logits
-    tensor); ``plain``: the model's own logits and ``cross_entropy`` (the reference)."""
+    tensor); ``plain``: the model's own logits and ``cross_entropy`` (the reference); ``liger``:
+    the trainer's Liger kernels (CUDA, ``pip install liger-kernel``)."""
     kernel_impl: Literal["auto", "torch", "triton"] = "auto"
     """The fused kernel's implementation (``auto``: Triton on CUDA, PyTorch otherwise)."""
     lora: bool = False
@@ -120,12 +121,9 @@ class TrainConfig(BaseModel):
     """Reward model: a TOML file of prompt templates (those the export used); the reward model
     reads the verification prompt of each proof. The SFT records carry their own prompts."""
 
-    trainer: Literal["loop", "trl"] = "loop"
-    """Supervised fine-tuning: ``loop`` (``prover.train.loop``) or ``trl`` (TRL's ``SFTTrainer``,
-    the same sequences, batches, loss and schedule; extra ``rl``)."""
     grpo: GrpoSettings | None = None
     """Reinforcement learning with DeepSeekMath-V2's rewards through TRL's GRPO (None: supervised
-    fine-tuning, the loop of ``loop.py``)."""
+    fine-tuning through the transformers ``Trainer``, ``prover.train.trainer``)."""
 
     @model_validator(mode="after")
     def _lora_only_options(self) -> TrainConfig:
@@ -135,8 +133,6 @@ class TrainConfig(BaseModel):
             raise ValueError(f"{self.task} is trained with --method grpo only")
         if self.task == "reward-model" and self.grpo is not None:
             raise ValueError("a reward model is trained with its binary loss, not grpo")
-        if self.trainer == "trl" and (self.task != "verifier" or self.grpo is not None):
-            raise ValueError("--trainer trl is for supervised verifier training (GRPO always runs on TRL)")
         return self
 
     @property

@@ -1,10 +1,12 @@
 """The formal stage's two questions to Lean, asked from async code:
 
-* ``elaborate`` — does this file elaborate, `sorry` allowed (a statement, a sketch)? Read with
-  ``statement_verdict``: an error-severity message means no.
+* ``elaborate_with_sorry`` — does this statement (or this sketch, assembled into it) elaborate,
+  `sorry` allowed? Read by ``prover.lean.check.read_with_sorry``: an error-severity message means
+  no. The answer (``Elaboration``) maps a sketch's messages back to its lines.
 * ``prove`` — is this proof verified? The whole soundness path of ``prover.lean.check_proof``:
   screen, assemble with the problem's own statement behind a fingerprint, the `#prover_check`
-  epilogue, verdict, answer check, cache, and ``lean_checks`` rows.
+  epilogue, verdict, answer check, cache, and ``lean_checks`` rows. The answer (``Proved``)
+  carries its row id, the screen's parts and the line map: nothing screens the text again.
 
 Lean runs in threads (the backends block); at most ``parallel`` checks are in flight. Identical
 checks asked at once (attempts on several proofs of one problem try the same files) are made
@@ -15,18 +17,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from prover.core.lean_proc_records import LeanRunRequest, ProjectPin
+from prover.core.lean_backend_records import LeanRunRequest, ProjectPin
 from prover.core.lean_records import LeanCheckResult, LeanLimits, Verdict
+from prover.lean.assemble import AssembledFile, assemble
 from prover.lean.audit import audit
 from prover.core.hashing import sha256_text
 from prover.lean.check import (CheckOutcome, cached_outcome, constants_used, final_confirmation, prepare_check,
-                               run_prepared, verdict_of_raw)
+                               read_with_sorry, run_prepared)
 from prover.lean.epilogue import without_check_messages
 from prover.lean.problem import LeanProblem
-from prover.lean.verdict import statement_verdict
+from prover.lean.screen import ProofParts, screen
 
 PROVED = (Verdict.VERIFIED, Verdict.VERIFIED_ANSWER_UNCHECKED)
 
@@ -54,18 +57,43 @@ class SingleFlight:
         return await asyncio.shield(flight)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Elaboration:
+    """Lean's answer on a file elaborated with its sorries (a statement, a sketch)."""
+
     ok: bool | None
     """True: no error; False: Lean reported an error; None: no definitive answer (timeout,
     crash, no backend)."""
     messages: list[dict[str, Any]] = field(default_factory=list)
     """Lean's messages (wire form)."""
     detail: str | None = None
+    assembled: AssembledFile | None = None
+    """The file, when a proof text was assembled into its problem: maps messages to its lines."""
+
+    def error_text(self, *, width: int = 1500) -> str:
+        """Lean's errors as prompt text (the reason for no answer when there are none)."""
+        errors = [m for m in self.messages if m.get("severity") == "error"]
+        return format_messages(errors or [{"severity": "error", "data": self.detail or "no answer"}], width=width)
+
+    def infos_by_proof_line(self) -> dict[int, str]:
+        """Info messages (the first on each line) by the line of the proof text they are on."""
+        out: dict[int, str] = {}
+        if self.assembled is None:
+            return out
+        for m in self.messages:
+            pos = m.get("pos") or {}
+            if m.get("severity") == "info" and "line" in pos:
+                where = self.assembled.locate(pos["line"])
+                if where is not None and where[0].source == "proof" and where[1] is not None:
+                    out.setdefault(where[1], m.get("data", ""))
+        return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class Proved:
+    """One proof check: its verdict, its ``lean_checks`` row and the screen's reading of the
+    proof, so that nothing screens the same text again or looks the row up."""
+
     result: LeanCheckResult
     check_id: int | None
     cached: bool = False
@@ -73,6 +101,12 @@ class Proved:
     """Which of the constants asked about (``prove(..., constants=...)``) occur in the target's
     proof term, as the trusted epilogue reported it; None when none were asked or there is no
     accepted report."""
+    proof_text: str = ""
+    problem: LeanProblem | None = None
+    parts: ProofParts | None = None
+    """The screen's parts of an accepted proof (None: the screen rejected it)."""
+    assembled: AssembledFile | None = None
+    """The file checked, with its line map back to the proof's own lines."""
 
     @property
     def success(self) -> bool:
@@ -85,6 +119,17 @@ class Proved:
     @property
     def definitive(self) -> bool:
         return self.result.definitive
+
+    def prompt_messages(self, *, limit: int = 12) -> list[dict[str, Any]]:
+        """Lean's errors and warnings, at lines of the proof's own text (``messages_for_prompt``)."""
+        return messages_for_prompt(self.result, self.proof_text, self.problem, limit=limit,  # type: ignore[arg-type]
+                                   assembled=self.assembled)
+
+    def body_and_aux(self) -> tuple[str, list[str]]:
+        """An accepted proof's target body and its auxiliary commands, as the screen read them."""
+        parts = self.parts
+        assert parts is not None and parts.target is not None, "only an accepted proof has parts"
+        return parts.body_text(parts.target).strip(), [parts.command_text(c) for c in parts.aux]
 
 
 class LeanRunner:
@@ -118,20 +163,25 @@ class LeanRunner:
             return await asyncio.to_thread(fn)
 
     async def elaborate(self, code: str) -> Elaboration:
+        """Elaborate a file as it is, `sorry` allowed (read by ``read_with_sorry``)."""
         request = LeanRunRequest(code=code, timeout_s=self.limits.time_s)
         raw = await self._flights.run(("elaborate", sha256_text(code)),
                                       lambda: self._run(lambda: self.backend.check(request)))
         self.checks += 1
-        if raw.status == "ok":
-            v = statement_verdict(raw.response)
-        else:
-            v = verdict_of_raw(raw, axioms_line=None, target=None)
-        msgs = [m.to_wire() for m in without_check_messages(v.messages)]  # never the epilogue's report
-        if v.verdict is Verdict.VERIFIED:
-            return Elaboration(True, msgs)
-        if v.verdict is Verdict.INCOMPATIBLE:
-            return Elaboration(False, msgs, v.notes[0] if v.notes else None)
-        return Elaboration(None, msgs, raw.error or v.verdict.value)
+        el = read_with_sorry(raw)
+        return Elaboration(el.ok, el.messages, el.detail)
+
+    async def elaborate_with_sorry(self, problem: LeanProblem, sketch: str | None = None) -> Elaboration:
+        """Whether ``problem`` elaborates with `sorry` as its proof — or, given ``sketch`` (a proof
+        whose holes are `sorry`), that proof screened and assembled into the problem (the
+        answer's ``assembled`` then maps messages back to the sketch's lines). The one place
+        that reads a with-sorry elaboration: statements, autoformalized candidates, sketches."""
+        if sketch is None:
+            return await self.elaborate(problem.with_proof("sorry"))
+        parts = screen(problem, sketch).parts
+        assembled = assemble(problem, parts, heartbeats=self.limits.heartbeats)  # type: ignore[arg-type]
+        el = await self.elaborate(assembled.text)
+        return replace(el, assembled=assembled)
 
     async def prove(self, proof_text: str, problem: str | LeanProblem, *,
                     formal_statement_id: int | None = None, final: bool = False,
@@ -159,7 +209,8 @@ class LeanRunner:
                                                     self.pin, None, self.store, formal_statement_id,
                                                     prepared.proof_text)
             used = constants_used(out.result, constants) if constants is not None else None
-            return Proved(out.result, out.check_id, out.cached, used)
+            return Proved(out.result, out.check_id, out.cached, used, proof_text=prepared.proof_text,
+                          problem=prepared.problem, parts=prepared.parts, assembled=prepared.assembled)
 
         proved = await self._flights.run(("prove", prepared.cache_key, final_check), make)
         self.checks += 1
@@ -167,16 +218,18 @@ class LeanRunner:
 
 
 def messages_for_prompt(result: LeanCheckResult, proof_text: str, problem: str | LeanProblem, *,
-                        limit: int = 12) -> list[dict[str, Any]]:
+                        limit: int = 12, assembled: AssembledFile | None = None) -> list[dict[str, Any]]:
     """Lean's errors and warnings on a checked proof, with lines of the model's own text where
-    the assembled file came from it (the screen's reasons for a rejected proof)."""
+    the assembled file came from it (the screen's reasons for a rejected proof). ``assembled``:
+    the checked file's line map when the caller has it (else the proof is screened again)."""
     if result.verdict is Verdict.REJECTED:
         return [{"severity": "error", "data": line} for line in (result.detail or "rejected").splitlines()][:limit]
-    located = None
-    try:
-        located = audit(proof_text, problem).assembled(result.limits)
-    except Exception:  # noqa: BLE001 - a mapping is a nicety; the raw lines still help
-        located = None
+    located = assembled
+    if located is None:
+        try:
+            located = audit(proof_text, problem).assembled(result.limits)
+        except Exception:  # noqa: BLE001 - a mapping is a nicety; the raw lines still help
+            located = None
     out = []
     for m in without_check_messages(result.messages):  # the epilogue's report never reaches a prompt
         if m.severity == "info":

@@ -78,14 +78,12 @@ class Progress(Protocol):
 class SearchHooks(Protocol):
     """What another stage (the formal stage of ``prover run --formal``) plugs into a search. The
     search calls them at fixed points, so that an identical command still builds identical
-    requests: ``before_plan`` may wait for work started earlier, and ``refinement_notes`` must
-    depend only on what was finished by then."""
-
-    async def before_plan(self, search: "ProblemSearch", r: int) -> None: ...
+    requests: ``selected`` may start work on the proofs chosen for refinement, and
+    ``refinement_notes`` may wait for that work — its answer must depend only on the proof."""
 
     def selected(self, search: "ProblemSearch", proofs: Sequence[PoolProof], r: int) -> None: ...
 
-    def refinement_notes(self, search: "ProblemSearch", proof: PoolProof) -> list[tuple[int, str]]:
+    async def refinement_notes(self, search: "ProblemSearch", proof: PoolProof) -> list[tuple[int, str]]:
         """(id, text) issues to give a refinement of ``proof`` besides its analyses."""
         ...
 
@@ -169,6 +167,11 @@ class Slot:
     analysis_ids: list[int] = field(default_factory=list)
     feedback_ids: list[int] = field(default_factory=list)
     """Issues from another stage (formal feedback) given with the analyses."""
+    notes_of: PoolProof | None = None
+    """The proof this slot refines while another stage's notes on it are still to come: the
+    prompt is written when they are (``ProblemSearch.generate``)."""
+    analyses: list[str] = field(default_factory=list)
+    """The analyses given with the refinement (kept to write the prompt with the notes)."""
 
 
 _TRANSIENT = object()
@@ -253,8 +256,6 @@ class ProblemSearch:
         await self.open()
         r = 0
         while not self.stopped:
-            if self.e.hooks is not None:
-                await self.e.hooks.before_plan(self, r)
             slots = self.plan(r)
             if not slots:
                 break
@@ -299,15 +300,14 @@ class ProblemSearch:
             for j, proof in enumerate(chosen):
                 analyses = pair_analyses(proof, k.analyses_per_refinement, rng, m=k.meta_verifications,
                                          tau=c.label.tau)
-                notes = self.e.hooks.refinement_notes(self, proof) if self.e.hooks is not None else []
-                prompt = self.e.templates.refinement(self.p.statement or "", proof.text,
-                                                     [v.analysis for v in analyses] + [text for _, text in notes])
+                texts = [v.analysis for v in analyses]
+                prompt = self.e.templates.refinement(self.p.statement or "", proof.text, texts)
                 for q in range(k.proofs_per_refinement):
                     slots.append(Slot(round=r, index=j * k.proofs_per_refinement + q, prompt=prompt,
                                       seed=derive_seed(c.seed, self.p.key, "refine", r, j, q),
                                       parent_ids=[proof.id] if proof.id is not None else [],
                                       analysis_ids=[v.id for v in analyses if v.id is not None],
-                                      feedback_ids=[i for i, _ in notes]))
+                                      notes_of=proof if self.e.hooks is not None else None, analyses=texts))
         if c.call_budget is not None:
             per_proof = max_calls_per_proof(c, self.p.reference_answer is not None)
             fit = max(0, (c.call_budget - self.calls) // per_proof)
@@ -392,6 +392,8 @@ class ProblemSearch:
     async def generate(self, slot: Slot) -> PoolProof | None:
         """The proof of a slot, from its stored row or a call. None when the call failed."""
         stage = "generate" if slot.round == 0 else "refine"
+        if slot.notes_of is not None:
+            await self._add_notes(slot)
         req, key = self._request("generator", slot.prompt, slot.seed, "proofs")
         row = self._stored("proofs", key)
         if row is not None:
@@ -427,6 +429,17 @@ class ProblemSearch:
         self.pool.append(proof)
         self.e.progress.done(stage)
         return proof
+
+    async def _add_notes(self, slot: Slot) -> None:
+        """Write a refinement's prompt with the other stage's notes on the proof it refines,
+        waiting for them here rather than at planning: only the refinements of that proof wait,
+        and the notes are those of that proof itself, in the round that refines it."""
+        proof, slot.notes_of = slot.notes_of, None
+        notes = await self.e.hooks.refinement_notes(self, proof)  # type: ignore[union-attr]
+        if notes:
+            slot.prompt = self.e.templates.refinement(self.p.statement or "", proof.text,
+                                                      slot.analyses + [text for _, text in notes])
+            slot.feedback_ids = [i for i, _ in notes]
 
     def waves(self) -> VerificationWaves:
         """A proof's verification plan (see :class:`VerificationWaves`)."""
@@ -628,10 +641,6 @@ async def run_barrier(engine: Engine, problems: Sequence[ProblemInfo]) -> list[P
     await asyncio.gather(*(s.open() for s in searches))
     r = 0
     while True:
-        if engine.hooks is not None:
-            for s in searches:
-                if not s.stopped:
-                    await engine.hooks.before_plan(s, r)
         plans = [(s, s.plan(r)) for s in searches if not s.stopped]
         plans = [(s, slots) for s, slots in plans if slots]
         if not plans:

@@ -12,7 +12,7 @@ import os
 from typing import Protocol, runtime_checkable
 
 from prover.core.errors import PrerequisiteError, UsageError
-from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest, ProjectPin
+from prover.core.lean_backend_records import LeanRawResponse, LeanRunRequest, ProjectPin
 from prover.lean.limits import DEFAULT_CAP_BYTES
 
 BACKENDS = ("repl", "file", "kimina", "dojo")

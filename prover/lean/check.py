@@ -11,17 +11,18 @@ from typing import Callable
 
 from prover.core.errors import UsageError
 from prover.core.hashing import sha256_text
-from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest, ProjectPin
+from prover.core.lean_backend_records import LeanRawResponse, LeanRunRequest, ProjectPin
 from prover.core.lean_records import (LeanCheckRequest, LeanCheckResult, LeanLimits, ReasonCode, Verdict,
                                       lean_cache_key)
 from prover.lean.answer import (AnswerCheckFile, answer_verdict, assemble_answer_check, combine,
                                 problem_references)
-from prover.lean.assemble import with_nonce
+from prover.lean.assemble import AssembledFile, with_nonce
 from prover.lean.audit import audit
 from prover.lean.backends import LeanBackend
-from prover.lean.epilogue import CHECK_COMMAND, NONCE_PLACEHOLDER, epilogue_command, new_nonce, parse_check_message
+from prover.lean.epilogue import (CHECK_COMMAND, NONCE_PLACEHOLDER, epilogue_command, new_nonce, parse_check_message,
+                                  without_check_messages)
 from prover.lean.problem import LeanProblem
-from prover.lean.screen import SCREEN_RULES_VERSION
+from prover.lean.screen import SCREEN_RULES_VERSION, ProofParts
 from prover.lean.verdict import (VerdictResult, kimina_header_lines, statement_verdict, verdict_from_outcome,
                                  verdict_from_response)
 
@@ -194,6 +195,10 @@ class PreparedCheck:
     """What the prologue changed in the problem's own text (recorded with the check)."""
     prov: Provenance | None = None
     limits: LeanLimits | None = None
+    parts: ProofParts | None = None
+    """The screen's reading of the proof (an accepted one): its target body and auxiliary commands."""
+    assembled: AssembledFile | None = None
+    """The assembled file, with its map from file lines back to the proof's own lines."""
 
     @property
     def cache_key(self) -> str:
@@ -226,17 +231,18 @@ def prepare_check(proof_text: str, problem: str | LeanProblem, backend: LeanBack
     if answer_file is not None:
         request = request.model_copy(update={"answer_file_hash": answer_file.assembled.file_hash})
     return PreparedCheck(proof_text, problem, request, answer_file=answer_file, replaced=tuple(assembled.replaced),
-                         prov=prov, limits=limits)
+                         prov=prov, limits=limits, parts=screened.parts, assembled=assembled)
 
 
 def cached_outcome(prepared: PreparedCheck, store) -> CheckOutcome | None:
     """The definitive verdict stored for the prepared file's key, if any."""
     if prepared.request is None or store is None:
         return None
-    cached = store.get_lean_check(prepared.cache_key)
-    if cached is None:
+    hit = store.cached_lean_check(prepared.cache_key)
+    if hit is None:
         return None
-    return CheckOutcome(cached, cached=True, check_id=store.lean_check_row_id(prepared.cache_key),
+    check_id, cached = hit
+    return CheckOutcome(cached, cached=True, check_id=check_id,
                         notes=["verdict from the store (same file, toolchain, Mathlib, REPL, screen rules and limits)"])
 
 
@@ -324,6 +330,32 @@ def statement_with_sorry(lean_text: str) -> tuple[LeanProblem, str]:
     return problem, problem.with_proof("sorry")
 
 
+@dataclass(frozen=True)
+class WithSorry:
+    """Lean's answer on a file elaborated with its sorries (a statement, a sketch)."""
+
+    ok: bool | None
+    """True: no error; False: Lean reported an error; None: no definitive answer (timeout,
+    crash, no backend)."""
+    messages: list[dict]
+    """Lean's messages (wire form)."""
+    detail: str | None
+    """The first error's line (not ok), or why there is no answer (None)."""
+
+
+def read_with_sorry(raw: LeanRawResponse) -> WithSorry:
+    """How Lean's answer on a file elaborated with its sorries reads: sorry warnings are
+    expected, an error-severity message means no. The one reading of a with-sorry elaboration
+    (``precheck_statements`` here, ``LeanRunner.elaborate_with_sorry`` in the formal stage)."""
+    v = statement_verdict(raw.response) if raw.status == "ok" else verdict_of_raw(raw, axioms_line=None, target=None)
+    msgs = [m.to_wire() for m in without_check_messages(v.messages)]  # never the epilogue's report
+    if v.verdict is Verdict.VERIFIED:
+        return WithSorry(True, msgs, None)
+    if v.verdict is Verdict.INCOMPATIBLE:
+        return WithSorry(False, msgs, v.notes[0] if v.notes else None)
+    return WithSorry(None, msgs, raw.error or v.verdict.value)
+
+
 @dataclass
 class PrecheckItem:
     formal_statement_id: int
@@ -355,7 +387,7 @@ def precheck_statements(store, backend: LeanBackend, *, pin: ProjectPin, collect
                         progress: Callable[[PrecheckItem], None] | None = None) -> PrecheckSummary:
     """Elaborate each stored formal statement once with `sorry` on the project toolchain and
     store whether it is compatible (cached per toolchain and Mathlib rev; ``force`` re-checks)."""
-    from prover.store._lean_proc import COMPATIBLE, INCOMPATIBLE
+    from prover.store._statement_compat import COMPATIBLE, INCOMPATIBLE
 
     limits = limits or LeanLimits()
     prov = Provenance.of(pin, backend)
@@ -382,16 +414,14 @@ def precheck_statements(store, backend: LeanBackend, *, pin: ProjectPin, collect
                                        wall_time_s=time.monotonic() - t0)
             return PrecheckItem(fs.id, coll, ext, INCOMPATIBLE, str(exc))
         raw = backend.check(LeanRunRequest(code=code, timeout_s=limits.time_s))
-        v = statement_verdict(raw.response) if raw.status == "ok" else verdict_of_raw(
-            raw, axioms_line=None, target=None)
-        if v.verdict not in (Verdict.VERIFIED, Verdict.INCOMPATIBLE):
-            return PrecheckItem(fs.id, coll, ext, "unknown", raw.error or v.verdict.value)
-        status = COMPATIBLE if v.verdict is Verdict.VERIFIED else INCOMPATIBLE
-        detail = v.notes[0] if v.notes else None
+        el = read_with_sorry(raw)
+        if el.ok is None:
+            return PrecheckItem(fs.id, coll, ext, "unknown", el.detail)
+        status = COMPATIBLE if el.ok else INCOMPATIBLE
         store.set_statement_compat(fs.id, toolchain=prov.toolchain, mathlib_rev=prov.mathlib_rev, status=status,
-                                   content_hash=fs.content_hash, backend=raw.backend,
-                                   messages=[m.to_wire() for m in v.messages], detail=detail, wall_time_s=raw.wall_s)
-        return PrecheckItem(fs.id, coll, ext, status, detail)
+                                   content_hash=fs.content_hash, backend=raw.backend, messages=el.messages,
+                                   detail=el.detail, wall_time_s=raw.wall_s)
+        return PrecheckItem(fs.id, coll, ext, status, el.detail)
 
     n = workers or getattr(backend, "size", 1)
     with ThreadPoolExecutor(max_workers=max(1, n)) as ex:

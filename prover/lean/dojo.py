@@ -12,7 +12,7 @@ import time
 from typing import Any, Sequence
 
 from prover.core.errors import PrerequisiteError
-from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest
+from prover.core.lean_backend_records import LeanRawResponse, LeanRunRequest
 
 NOT_A_VERDICT = ("lean-dojo checks tactic by tactic in a traced repository; it cannot check a whole file "
                  "(use --lean-backend repl, file or kimina for verdicts)")

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest, MemoryCap
+from prover.core.lean_backend_records import LeanRawResponse, LeanRunRequest, MemoryCap
 from prover.lean.limits import DEFAULT_CAP_BYTES, plan_memory_cap, pool_sizing, preexec_for
 from prover.lean.repl import likely_cause
 

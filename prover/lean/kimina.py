@@ -27,7 +27,7 @@ import httpx
 
 from prover.core.balance import LeastBusy
 from prover.core.errors import ConfigError
-from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest
+from prover.core.lean_backend_records import LeanRawResponse, LeanRunRequest
 
 Api = Literal["auto", "check", "verify"]
 

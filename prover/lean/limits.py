@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from prover.core.lean_proc_records import GiB, MemoryCap, PoolSizing
+from prover.core.lean_backend_records import GiB, MemoryCap, PoolSizing
 
 DEFAULT_CAP_BYTES = 8 * GiB
 

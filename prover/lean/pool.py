@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from prover.core.errors import LeanError
-from prover.core.lean_proc_records import LeanRawResponse, LeanRunRequest, MemoryCap, PoolSizing
+from prover.core.lean_backend_records import LeanRawResponse, LeanRunRequest, MemoryCap, PoolSizing
 from prover.lean.header import SplitFile, split_imports
 from prover.lean.limits import DEFAULT_CAP_BYTES, plan_memory_cap, pool_sizing
 from prover.lean.repl import ReplCrashed, ReplProcess, ReplProtocolError, ReplTimeout

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from prover.core.errors import LeanError
-from prover.core.lean_proc_records import MemoryCap
+from prover.core.lean_backend_records import MemoryCap
 from prover.lean.limits import fmt_bytes, peak_rss, plan_memory_cap, preexec_for, tree_pids, verify_cap
 
 TAIL = 4000

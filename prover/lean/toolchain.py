@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from prover.core.errors import ConfigError, PrerequisiteError
-from prover.core.lean_proc_records import DoctorReport, ProjectPin, ToolInfo
+from prover.core.lean_backend_records import DoctorReport, ProjectPin, ToolInfo
 from prover.lean.limits import DEFAULT_CAP_BYTES, pool_sizing, probe_memory_cap
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

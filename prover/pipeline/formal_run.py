@@ -8,9 +8,11 @@ uniformly at random once the search ends (population ``random``, inclusion proba
 size). Both are written into the proof's metadata (``formal_population``,
 ``formal_inclusion_probability``) for cross-checks.
 
-**Determinism.** Before a search plans round r, it waits for the formal attempts started by
-then; a refinement is given the feedback of the nearest proof of its lineage (itself, then its
-parent...) whose attempt finished. An identical command therefore builds identical requests."""
+**Feedback on time.** A proof's attempt starts when the proof is selected for refinement, and
+the refinements of that proof wait for it (``ProblemSearch.generate``): they are given that
+proof's own feedback, in the same round — so at ``--budget small`` (one refinement round) too —
+and its step numbers are those of the text being refined, never a parent's. The wait depends
+only on the proof, so an identical command builds identical requests."""
 
 from __future__ import annotations
 
@@ -114,24 +116,21 @@ class FormalHooks:
         if pending:
             await asyncio.gather(*pending)
 
-    async def before_plan(self, search: Any, r: int) -> None:
-        await self._wait(search)
-
     def selected(self, search: Any, proofs: Sequence[Any], r: int) -> None:
         for proof in proofs:
             self._start(search, proof, "selected")
 
-    def refinement_notes(self, search: Any, proof: Any) -> list[tuple[int, str]]:
-        by_id = {p.id: p for p in search.pool if p.id is not None}
-        seen: set[int] = set()
-        cur = proof
-        while cur is not None and cur.id is not None and cur.id not in seen:
-            seen.add(cur.id)
-            if cur.id in self.feedback:
-                return list(self.feedback[cur.id])
-            parent = cur.parent_ids[0] if cur.parent_ids else None
-            cur = by_id.get(parent)
-        return []
+    async def refinement_notes(self, search: Any, proof: Any) -> list[tuple[int, str]]:
+        """The feedback of ``proof``'s own attempt, once it is done (started when the proof was
+        selected). An attempt that ended in an exception gives none here; ``finished`` reports it."""
+        if proof.id is None:
+            return []
+        if proof.id not in self.started:
+            self._start(search, proof, "selected")
+        task = self.started[proof.id]
+        # Several refinements of one proof wait for the same attempt; none may cancel it.
+        await asyncio.wait([task])
+        return list(self.feedback.get(proof.id, []))
 
     async def finished(self, search: Any, best: Any) -> None:
         if best is not None:

@@ -70,6 +70,15 @@ from prover.store.schema import Base, FormalStatement, Proof, utcnow
 _CHUNK = 500
 
 
+def closed_by(closures: dict[tuple[int, str | None], str], formal_statement_id: int | None,
+              toolchain: str | None) -> str | None:
+    """How statement-level work closed this statement on this toolchain (``statement_closures``);
+    None: it did not. An unknown toolchain on either side matches."""
+    hits = sorted((how for (fs, tc), how in closures.items()
+                   if fs == formal_statement_id and (tc is None or toolchain is None or tc == toolchain)))
+    return hits[0] if hits else None
+
+
 def closing_uses(config: dict[str, Any] | None) -> dict[str, bool | None] | None:
     """Node key → whether the node lemma occurs in the proof term of the attempt's final check,
     as that check's trusted epilogue reported it (stored under ``closing_uses`` in the attempt's
@@ -481,6 +490,8 @@ class FormalMixin:
                 "steps_aligned": a.steps_aligned,
                 "closing_uses": closing_uses(a.config),
                 "root_closed_independently": a.root_closed_independently, "root_closed_by": a.root_closed_by,
+                "statement_closed_by": closed_by(self.statement_closures([a.formal_statement_id]),
+                                                 a.formal_statement_id, None if final is None else final.toolchain),
                 "direct_check_id": a.direct_check_id,
                 "final_check_id": a.final_check_id, "final_verdict": final.verdict if final is not None else None,
                 "refutations": [{"id": r.id, "what": r.what, "step_id": r.step_id, "proposition": r.proposition,
@@ -489,6 +500,42 @@ class FormalMixin:
                                 for r in refs],
                 "population": a.population, "inclusion_probability": a.inclusion_probability,
             }
+
+    def statement_closures(self, formal_statement_ids: Sequence[int] | None = None
+                           ) -> dict[tuple[int, str | None], str]:
+        """(formal statement, toolchain) → how statement-level work closed the statement in any
+        attempt of the database, whatever the run, settings or status: a root try
+        (``portfolio:TACTIC``, ``direct``) whose check is still verified, or a refutation of the
+        statement (``negation``). Toolchain None: an attempt marked closed without a check to say
+        on which toolchain (it matches every one)."""
+        from prover.store._lean import LeanCheck
+
+        proved = ("verified", "verified-answer-unchecked")
+        fa, ft, fr, lc = FormalAttempt, FormalTry, FormalRefutation, LeanCheck
+        tries = (select(fa.formal_statement_id, lc.toolchain, ft.stage, ft.tactic).join(fa, fa.id == ft.attempt_id)
+                 .join(lc, lc.id == ft.check_id)
+                 .where(ft.stage.in_(("root-portfolio", "direct")), ft.step_id.is_(None), ft.negated.is_(False),
+                        lc.verdict.in_(proved), fa.formal_statement_id.is_not(None)))
+        marked = (select(fa.formal_statement_id, lc.toolchain, fa.root_closed_by, lc.verdict)
+                  .outerjoin(lc, lc.id == fa.direct_check_id)
+                  .where(fa.root_closed_independently.is_(True), fa.formal_statement_id.is_not(None)))
+        refuted = (select(fr.formal_statement_id, lc.toolchain).join(lc, lc.id == fr.check_id)
+                   .where(fr.what == "statement", lc.verdict == "verified", fr.formal_statement_id.is_not(None)))
+        if formal_statement_ids is not None:
+            ids = [i for i in formal_statement_ids if i is not None]
+            tries = tries.where(fa.formal_statement_id.in_(ids))
+            marked = marked.where(fa.formal_statement_id.in_(ids))
+            refuted = refuted.where(fr.formal_statement_id.in_(ids))
+        out: dict[tuple[int, str | None], str] = {}
+        with self.session() as s:  # type: ignore[attr-defined]
+            for fs_id, toolchain, stage, tactic in s.execute(tries):
+                out.setdefault((fs_id, toolchain), f"portfolio:{tactic}" if stage == "root-portfolio" else "direct")
+            for fs_id, toolchain, how, verdict in s.execute(marked):
+                if verdict is None or verdict in proved:
+                    out.setdefault((fs_id, toolchain), how or "direct")
+            for fs_id, toolchain in s.execute(refuted):
+                out.setdefault((fs_id, toolchain), "negation")
+        return out
 
     def formal_report(self, proof_id: int) -> list[dict[str, Any]]:
         """Everything stored about the formal attempts on one proof (``prover show``)."""

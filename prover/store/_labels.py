@@ -356,7 +356,7 @@ class FormalReadsMixin:
                 refutations[r.attempt_id].append(dict(r._mapping))
             incompatible: set[int] = set()
             if "statement_compat" in tables:
-                from prover.store._lean_proc import StatementCompat
+                from prover.store._statement_compat import StatementCompat
 
                 status: dict[int, set[str]] = defaultdict(set)
                 for fs_id, st in conn.execute(select(StatementCompat.formal_statement_id, StatementCompat.status)):

@@ -138,6 +138,13 @@ class LeanChecksMixin:
                                                     LeanCheck.definitive.is_(True))).first()
             return row.to_result() if row is not None else None
 
+    def cached_lean_check(self, cache_key: str) -> tuple[int, LeanCheckResult] | None:
+        """The cached (definitive) result for a key with its row id, in one query (None: run Lean)."""
+        with self.session() as s:
+            row = s.scalars(select(LeanCheck).where(LeanCheck.cache_key == cache_key,
+                                                    LeanCheck.definitive.is_(True))).first()
+            return (row.id, row.to_result()) if row is not None else None
+
     def lean_check_key(self, check_id: int) -> str | None:
         """The cache key of a stored check (None when there is no such row)."""
         with self.session() as s:

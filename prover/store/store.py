@@ -20,7 +20,7 @@ from prover.store._grades import GradesMixin
 from prover.store._informal import InformalMixin
 from prover.store._labels import FormalReadsMixin, LabelsMixin
 from prover.store._lean import LeanChecksMixin
-from prover.store._lean_proc import LeanProcMixin
+from prover.store._statement_compat import StatementCompatMixin
 from prover.store._problems import ProblemsMixin
 from prover.store._proofs import ProofsMixin
 from prover.store._reports import ReportsMixin, VerifiedChecksMixin
@@ -90,7 +90,7 @@ def _cannot_open(path: Path) -> str:
 
 
 class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin, InformalMixin,
-                 LeanChecksMixin, LeanProcMixin, FormalMixin, LabelsMixin, ReportsMixin, VerifiedChecksMixin,
+                 LeanChecksMixin, StatementCompatMixin, FormalMixin, LabelsMixin, ReportsMixin, VerifiedChecksMixin,
                  FormalReadsMixin, EvalsMixin):
     """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
     to the newest revision on open (idempotent)."""

@@ -34,7 +34,7 @@ PORTFOLIO_TACTICS = frozenset({"omega", "simp", "norm_num", "linarith", "nlinari
 STANDARD_AXIOMS = "propext,Classical.choice,Quot.sound"
 
 #: Recorded wordings (leanprover-community/repl test suite, v4.26.0 recordings: see
-#: tests/fixtures/lean_proc/repl_pairs.jsonl rows 725 and 719).
+#: tests/fixtures/lean_recorded/repl_pairs.jsonl rows 725 and 719).
 SORRY_WARNING = "declaration uses 'sorry'"
 UNSOLVED = "unsolved goals"
 

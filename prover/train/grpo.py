@@ -4,11 +4,12 @@ DeepSeekMath-V2's rewards (``rl_rewards.py``) through TRL's ``GRPOTrainer``.
 Prompts (chat, one user turn, the informal engine's templates — pass those the export used):
 
 * ``verifier``: the verification prompt of each proof of the ``pointwise`` dataset; its label is
-  chosen by :data:`~prover.train.rl_rewards.RL_PRECEDENCE` among the records of that proof (a
-  record may also carry ``labels``, a {source: value} object);
+  chosen by :data:`~prover.train.rl_rewards.RL_PRECEDENCE` (formal, human, informal) among the
+  labels of that proof — the export's ``labels`` column lists every source's, so the export's own
+  precedence (human first by default) does not decide here — or among several records of it;
 * ``meta-verifier``: the meta-verification prompt of (problem, proof, analysis) records, with the
-  rating the meta-verifier should give (``meta_score``) — the ``meta`` dataset of an export
-  folder, or a JSONL/Parquet file;
+  rating the meta-verifier should give (``meta_score``) — the ``meta`` dataset that ``prover
+  labels export`` writes, or a JSONL/Parquet file;
 * ``generator``: the generation prompt of each distinct problem (``problem`` of the pointwise
   records, or ``statement``).
 
@@ -38,11 +39,11 @@ from typing import Any, Callable, Mapping, Sequence
 from prover.core.errors import BadDataError, PrerequisiteError, UsageError
 from prover.core.train_records import DataSummary, StepMetrics, TrainConfig, TrainSummary
 from prover.train.data import load_sft
+from prover.train.trainer import CHECKPOINTS, keep_metrics, newest_checkpoint
 from prover.train.rl_rewards import (Reward, choose_label, generator_format, generator_reward, meta_verifier_reward,
                                      verifier_reward, verifier_score)
 
 DATASETS = {"verifier": "pointwise", "generator": "pointwise", "meta-verifier": "meta"}
-CHECKPOINTS = "checkpoints"
 FINGERPRINT_FILE = "grpo_data.sha256"
 RewardFunc = Callable[..., list[float]]
 
@@ -295,13 +296,6 @@ def steps_per_epoch(rows: int, config: TrainConfig, world_size: int = 1) -> int:
     return max(1, rows // (g.prompts_per_step * config.grad_accum * world_size))
 
 
-def newest_checkpoint(out: Path) -> str | None:
-    """TRL's newest checkpoint in ``OUT/checkpoints`` (None: none)."""
-    found = sorted((p for p in (out / CHECKPOINTS).glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()),
-                   key=lambda p: int(p.name[11:]))
-    return str(found[-1]) if found else None
-
-
 def _grpo_args(config: TrainConfig, out: Path, device: str, amp: bool, progress: bool, epoch_steps: int) -> Any:
     from trl import GRPOConfig
 
@@ -332,8 +326,8 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
     import sys
 
     from prover.informal.prompts import load_templates
-    from prover.train.loop import (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, check_out, device_and_dtype,
-                                   load_tokenizer, read_metrics)
+    from prover.train.model_setup import device_and_dtype, load_tokenizer
+    from prover.train.trainer import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, check_out, read_metrics
 
     if config.grpo is None:
         raise UsageError("train_grpo needs GRPO settings (--method grpo)")
@@ -368,7 +362,7 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
         saved = out / FINGERPRINT_FILE
         if checkpoint and saved.is_file() and saved.read_text().strip() != fingerprint:
             raise UsageError(f"--resume: the training prompts differ from those of the checkpoint {checkpoint}")
-    # As the SFT loop: float32 on CPU; on CUDA float32 weights under bf16 mixed precision for full
+    # As SFT: float32 on CPU; on CUDA float32 weights under bf16 mixed precision for full
     # training, bf16 frozen weights for LoRA.
     torch_device, dtype, amp = device_and_dtype(config)
     device = torch_device.type
@@ -408,7 +402,7 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
 
         seen_tokens = 0.0  # TRL counts tokens cumulatively (from the checkpoint's count on resume)
         if checkpoint is not None:
-            history = json.loads((Path(checkpoint) / "trainer_state.json").read_text()).get("log_history", [])
+            history = json.loads((checkpoint / "trainer_state.json").read_text()).get("log_history", [])
             seen_tokens = float(next((h["num_tokens"] for h in reversed(history) if "num_tokens" in h), 0.0))
 
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -442,10 +436,9 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
 
     trainer.remove_callback(PrinterCallback)  # it prints each step's logs on stdout; metrics.jsonl has them
     if checkpoint is not None and main:
-        kept = [m for m in read_metrics(metrics_path) if m.step <= int(Path(checkpoint).name.split("-")[1])]
-        metrics_path.write_text("".join(m.model_dump_json(exclude_none=True) + "\n" for m in kept), encoding="utf-8")
+        keep_metrics(metrics_path, int(checkpoint.name[11:]))
     try:
-        trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     finally:
         if scorer is not None:
             scorer.close()
@@ -473,15 +466,16 @@ def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any 
         if main:
             tokenizer.save_pretrained(out)
     curve = [m for m in read_metrics(metrics_path) if m.kind == "train"]
+    newest = newest_checkpoint(out)
     summary = TrainSummary(
         out=str(out), task=config.task, method="grpo", status=status, steps=state.global_step,
         total_steps=state.max_steps,
-        resumed_from=int(Path(checkpoint).name.split("-")[1]) if checkpoint else None,
+        resumed_from=int(checkpoint.name[11:]) if checkpoint else None,
         first_loss=curve[0].loss if curve else None, last_loss=curve[-1].loss if curve else None,
         first_reward=curve[0].reward if curve else None, last_reward=curve[-1].reward if curve else None,
         train=data, loss="grpo", lora=config.lora, merged=merged, output=output, device=device,
         dtype=str(dtype).removeprefix("torch.") + ("+bf16-autocast" if amp else ""),
-        trainable_parameters=trainable, parameters=total, checkpoint=newest_checkpoint(out))
+        trainable_parameters=trainable, parameters=total, checkpoint=str(newest) if newest else None)
     summary.seconds = time.perf_counter() - started
     if main:
         (out / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2), encoding="utf-8")

@@ -19,7 +19,8 @@ from typing import Any, Callable, Sequence
 from prover.core.errors import BadDataError, UsageError
 from prover.core.train_records import DataSummary, StepMetrics, TrainConfig, TrainSummary
 from prover.train.data import load_sft, sft_file
-from prover.train.loop import run_training, unwrap
+from prover.train.model_setup import unwrap
+from prover.train.trainer import run_training
 
 DATASET = "pointwise"
 
@@ -95,6 +96,11 @@ class RewardTask:
 
         return AutoModelForSequenceClassification, {"num_labels": 1}
 
+    def trainer_class(self, config: TrainConfig) -> tuple[Any, Any, dict[str, Any]]:
+        from transformers import Trainer, TrainingArguments
+
+        return Trainer, TrainingArguments, {}
+
     def prepare(self, model: Any, tokenizer: Any, config: TrainConfig) -> None:
         if config.loss != "fused" or config.kernel_impl != "auto":
             raise UsageError("--loss and --kernel are verifier options; a reward model has a scalar head")
@@ -122,6 +128,11 @@ class RewardTask:
         return {"input_ids": ids, "attention_mask": mask,
                 "labels": torch.tensor([r.label for r in rows], dtype=torch.float32),
                 "weights": torch.tensor([r.weight for r in rows], dtype=torch.float32)}
+
+    def units(self, batch: dict[str, Any]) -> Any:
+        import torch
+
+        return torch.tensor(len(batch["labels"]))
 
     def scores(self, model: Any, batch: dict[str, Any]) -> Any:
         return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.squeeze(-1).float()

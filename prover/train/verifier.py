@@ -1,24 +1,29 @@
-"""``prover train verifier``: supervised fine-tuning of a causal language model on the SFT
-export (prompt: the verification prompt; target: an analysis whose score agrees with the label).
+"""``prover train verifier`` (``--method sft``): supervised fine-tuning of a causal language
+model on the SFT export (prompt: the verification prompt; target: an analysis whose score agrees
+with the label), run by TRL's ``SFTTrainer`` (``trainer.py``).
 
-The loss is the cross-entropy of the assistant tokens. With ``loss = fused`` the model's body
-gives hidden states, and ``prover.kernels.fused_linear_cross_entropy`` takes them through the
-output head's weight without ever holding the ``[tokens, vocabulary]`` logits — only the target
-positions go in, shifted by one here (the kernel does not shift). ``loss = plain`` is the
-reference: the model's own logits and ``cross_entropy``. Both sum over the target tokens of a
-micro-batch; the loop (``loop.py``) divides by the target tokens of the optimizer step.
+The loss is the cross-entropy of the analysis tokens only (the prompt is masked out when the
+records are tokenized, ``data.py``). With ``loss = fused`` the model's body gives hidden states,
+and ``prover.kernels.fused_linear_cross_entropy`` takes them through the output head's weight
+without ever holding the ``[tokens, vocabulary]`` logits — only the target positions go in,
+shifted by one here (the kernel does not shift). ``loss = plain`` is the reference: the model's
+own logits and ``cross_entropy``. ``loss = liger``: the trainer's ``use_liger_kernel`` (Liger's
+fused loss patched into the model, CUDA; ``pip install liger-kernel``). Each sums over the target
+tokens of a micro-batch; the trainer divides by the target tokens of the optimizer step.
 
-``resume`` continues from the newest checkpoint exactly: same weights, optimizer moments, RNG,
-step and data position, so the loss curve is the one an uninterrupted run draws."""
+``resume`` continues from the newest checkpoint exactly: same weights, optimizer moments,
+schedule, random generators, step and data position, so the loss curve is the one an
+uninterrupted run draws."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from prover.core.errors import UsageError
+from prover.core.errors import PrerequisiteError, UsageError
 from prover.core.train_records import DataSummary, StepMetrics, TrainConfig, TrainSummary
 from prover.train.data import IGNORE_INDEX, build_examples, collate, load_sft, sft_file
-from prover.train.loop import run_training, unwrap
+from prover.train.model_setup import unwrap
+from prover.train.trainer import run_training
 
 # Settings of models whose logits are more than ``hidden @ head.T``: the fused loss would
 # silently train another function than the one the model computes.
@@ -104,14 +109,32 @@ class SftTask:
     name = "verifier"
     lora_task_type = "CAUSAL_LM"
 
+    def __init__(self) -> None:
+        self._forward_checked = False  # the fused loss through a wrapper's forward is checked once
+
     def model_class(self) -> tuple[Any, dict[str, Any]]:
         from transformers import AutoModelForCausalLM
 
         return AutoModelForCausalLM, {}
 
+    def trainer_class(self, config: TrainConfig) -> tuple[Any, Any, dict[str, Any]]:
+        try:
+            from trl import SFTConfig, SFTTrainer
+        except ModuleNotFoundError:
+            raise PrerequisiteError("verifier training needs TRL: pip install 'prover[rl]'") from None
+        # The sequences come tokenized, masked and packed (data.py): TRL prepares nothing.
+        return SFTTrainer, SFTConfig, {"dataset_kwargs": {"skip_prepare_dataset": True},
+                                       "use_liger_kernel": config.loss == "liger"}
+
     def prepare(self, model: Any, tokenizer: Any, config: TrainConfig) -> None:
         if config.loss == "fused":
             check_fused_supported(model)
+        if config.loss == "liger":
+            try:
+                import liger_kernel  # noqa: F401
+            except ModuleNotFoundError:
+                raise PrerequisiteError("--loss liger needs Liger's kernels (CUDA): pip install liger-kernel; "
+                                        "or use --loss fused") from None
 
     def examples(self, config: TrainConfig, split: str, tokenizer: Any, max_length: int | None,
                  required: bool) -> tuple[list[Any], DataSummary | None]:
@@ -123,7 +146,23 @@ class SftTask:
     def collate(self, examples: Sequence[Any], indices: Sequence[int], pad_id: int) -> dict[str, Any]:
         return collate(examples, indices, pad_id)
 
+    def units(self, batch: dict[str, Any]) -> Any:
+        return (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
+
     def loss_sum(self, model: Any, batch: dict[str, Any], config: TrainConfig) -> Any:
+        from torch.nn.parallel import DistributedDataParallel
+
+        if config.loss == "liger":
+            # The patched model's own loss: the mean over the targets.
+            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"],
+                        use_cache=False)
+            return out.loss.float() * self.units(batch)
+        if config.loss == "fused" and isinstance(model, DistributedDataParallel):
+            # Through the wrapper's forward, which synchronises the gradients.
+            loss = fused_loss_sum_through_forward(model, batch, impl=config.kernel_impl,
+                                                  check=not self._forward_checked)
+            self._forward_checked = True
+            return loss
         return loss_sum(model, batch, config.loss, impl=config.kernel_impl)
 
     def finish(self, *args: Any) -> None:
@@ -134,14 +173,8 @@ def train_verifier(config: TrainConfig, *, resume: bool = False, stop_after: int
                    progress: bool | None = None,
                    on_step: Callable[[StepMetrics], None] | None = None) -> TrainSummary:
     """Fine-tune ``config.model`` on the SFT data and write the trained causal LM to
-    ``config.out`` (see :func:`prover.train.loop.run_training` for ``resume``, ``stop_after``,
+    ``config.out`` (see :func:`prover.train.trainer.run_training` for ``resume``, ``stop_after``,
     ``progress`` and ``on_step``)."""
     if config.task != "verifier":
         raise UsageError(f"train_verifier needs task 'verifier', got {config.task!r}")
-    if config.trainer == "trl":
-        from prover.train.sft_trl import train_verifier_trl
-
-        if on_step is not None:
-            raise UsageError("on_step is a callback of the loop (trainer 'loop')")
-        return train_verifier_trl(config, resume=resume, stop_after=stop_after, progress=progress)
     return run_training(config, SftTask(), resume=resume, stop_after=stop_after, progress=progress, on_step=on_step)

@@ -81,7 +81,13 @@ def test_export_records_and_load_with_datasets(store, tmp_path):
     assert sum(s.files["pairs"].values()) == 5 * 3 + 2
     assert json.loads((out / "summary.json").read_text())["labelled_proofs"] == 18
 
-    loaded = {name: datasets.load_dataset(str(out / name)) for name in ("sft", "pointwise", "pairs")}
+    # a parsed meta-verification of analysis 0 of each proof graded below 1 (11), and the three
+    # analyses of P0.2 that the human grade contradicts (meta-score 0 whatever their metas say)
+    assert sum(s.files["meta"].values()) == 11 + 3
+
+    # A cache of its own: datasets' default cache may hold an earlier export's schema under the same key.
+    loaded = {name: datasets.load_dataset(str(out / name), cache_dir=str(tmp_path / "hf"))
+              for name in ("sft", "pointwise", "pairs", "meta")}
     for name, ds in loaded.items():
         assert sum(len(ds[split]) for split in ds) == sum(s.files[name].values())
         assert set(ds) == {k for k, v in s.files[name].items() if v}
@@ -96,6 +102,19 @@ def test_export_records_and_load_with_datasets(store, tmp_path):
     assert point[ids["P0.2"]]["source"] == "human" and point[ids["P0.2"]]["conflict"] is True
     assert json.loads(point[ids["P1.0"]]["evidence"])["rule"] == "no-issues"
     assert point[ids["P1.0"]]["weight"] == pytest.approx(1 / 3)
+    # every source's label, for readers with their own precedence (GRPO: formal, human, informal)
+    assert json.loads(point[ids["P0.2"]]["labels"]) == {"human": 1.0, "informal": 0.0}
+    assert json.loads(point[ids["P1.0"]]["labels"]) == {"informal": 1.0}
+    meta = [r for split in loaded["meta"] for r in loaded["meta"][split]]
+    by_source = {}
+    for r in meta:
+        by_source.setdefault(r["meta_source"], []).append(r)
+        assert f"\\boxed{{{r['analysis_score']:g}}}" in r["analysis"] and r["problem"] and r["proof"]
+    assert sorted(r["proof_id"] for r in by_source["human"]) == [ids["P0.2"]] * 3
+    assert {(r["meta_score"], r["meta_samples"], r["proof_label"]) for r in by_source["human"]} == {(0.0, 0, 1.0)}
+    assert len(by_source["meta-verifier"]) == 11
+    assert {(r["meta_score"], r["meta_samples"], r["label_source"]) for r in by_source["meta-verifier"]} == \
+        {(1.0, 1, "informal")}
     for split in loaded["pairs"]:
         for r in loaded["pairs"][split]:
             assert r["chosen_label"] > r["rejected_label"] and r["margin"] > 0

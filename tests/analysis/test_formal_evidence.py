@@ -117,7 +117,7 @@ def test_formal_labels_from_the_formal_tables(store, world):
     pid, proofs, a = world
     s = build_labels(store, sources="formal", final_check="none").sources["formal"]
     got = {r.proof_id: r for r in store.labels(sources=["formal"])}
-    assert {r.policy_version for r in got.values()} == {"formal/v2 final-check=none"}
+    assert {r.policy_version for r in got.values()} == {"formal/v3 final-check=none"}
     value = {name: got[p].value if p in got else None for name, p in proofs.items()}
     assert value == {"good": 1.0, "misaligned": None, "independent": None, "refuted": 0.0, "given_refuted": None,
                      "step_refuted": 0.0, "no_statement": None, "unchecked": None, "rescreened": None,
@@ -167,7 +167,7 @@ def test_formal_one_needs_the_independent_confirmation(store, world):
     build_labels(store, sources="formal")
     got = {r.proof_id: r for r in store.labels(sources=["formal"])}
     assert got[proofs["good"]].value == 1.0 and proofs["trusted"] not in got
-    assert got[proofs["good"]].policy_version == "formal/v2 final-check=lean4checker"
+    assert got[proofs["good"]].policy_version == "formal/v3 final-check=lean4checker"
     assert got[proofs["good"]].evidence["evidence"]["final_check_verdict"] == "verified"
 
 def test_funnel_and_statement_proved(store, world):

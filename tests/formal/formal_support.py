@@ -3,7 +3,7 @@
 Lean: the fake REPL (tests/lean/fake_repl.py) behind the real REPL pool. Nothing here was ever
 answered by Lean for these files: every response is SYNTHETIC, assembled from recorded message
 templates — the `declaration uses 'sorry'` warning and the `unsolved goals` error of the
-leanprover-community/repl test suite (tests/fixtures/lean_proc/repl_pairs.jsonl rows 725 and
+leanprover-community/repl test suite (tests/fixtures/lean_recorded/repl_pairs.jsonl rows 725 and
 719), and the epilogue's report: an info message in the shape of the recorded ones carrying the
 text ProverCheck's source logs (never produced by Lean here: ProverCheck was never compiled), at
 the checked file's epilogue line, with the nonce the fake REPL copies from the request. A file
@@ -33,7 +33,7 @@ LIMITS = LeanLimits()
 
 
 def _pairs() -> dict[int, dict]:
-    with open(TESTS / "fixtures" / "lean_proc" / "repl_pairs.jsonl", encoding="utf-8") as f:
+    with open(TESTS / "fixtures" / "lean_recorded" / "repl_pairs.jsonl", encoding="utf-8") as f:
         return {r["row"]: r for r in map(json.loads, f)}
 
 

@@ -23,6 +23,8 @@ pytestmark = pytest.mark.timeout(180)
 
 KNOBS = ["--proofs", "1", "--verifications", "1", "--rounds", "0", "--refine-top", "1",
          "--analyses-per-refinement", "1", "--meta-verifications", "0"]
+LEAN = ["--lean-processes", "4"]
+"""A pool of four fake REPL processes, whatever the machine's cores (Lean is tested with several)."""
 
 
 def node(key: str, body: str | None = None) -> str:
@@ -90,7 +92,7 @@ def lean_env(world, monkeypatch, tmp_path):
 
 def test_run_formal_then_show_then_formalize(prover, lean_env):
     args = ["--backend", "scripted", "--trusted", "toy", "--direct-attempts", "1", "--repairs-per-node", "1",
-            "--no-refute", *KNOBS]
+            "--no-refute", *KNOBS, *LEAN]
     out = prover("run", lean_env, "--formal", "--formal-sample", "1", "--json", *args)
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
@@ -109,12 +111,12 @@ def test_run_formal_then_show_then_formalize(prover, lean_env):
     data = json.loads(prover("show", "toy/toy", "--proof", attempt["proof_id"], "--json").stdout)
     ev = data["formal"][0]["evidence"]
     assert ev["statement"]["trusted"] and ev["steps_aligned"] is True and ev["population"] == "selected"
-    again = prover("formalize", attempt["proof_id"], "--json", "--backend", "scripted", "--trusted", "toy",
+    again = prover("formalize", attempt["proof_id"], "--json", *LEAN, "--backend", "scripted", "--trusted", "toy",
                    "--direct-attempts", "1", "--repairs-per-node", "1", "--no-refute")
     assert again.exit_code == 0, again.output
     [res] = json.loads(again.stdout)
     assert res["reused"] and res["attempt_id"] == attempt["attempt_id"]
-    fresh = prover("formalize", attempt["proof_id"], "--backend", "scripted", "--trusted", "toy",
+    fresh = prover("formalize", attempt["proof_id"], *LEAN, "--backend", "scripted", "--trusted", "toy",
                    "--direct-attempts", "0", "--repairs-per-node", "0", "--no-refute")
     assert fresh.exit_code == 0, fresh.output
     assert "unsolved" in fresh.stdout and "(stored result)" not in fresh.stdout
@@ -127,8 +129,8 @@ def test_run_formal_says_an_attempt_failed_and_exits_3(prover, lean_env, monkeyp
         raise RuntimeError("a bug in one attempt")
 
     monkeypatch.setattr(Attempt, "sketch_stage", broken)
-    out = prover("run", lean_env, "--formal", "--backend", "scripted", "--trusted", "toy", "--direct-attempts", "1",
-                 "--no-refute", *KNOBS)
+    out = prover("run", lean_env, "--formal", *LEAN, "--backend", "scripted", "--trusted", "toy",
+                 "--direct-attempts", "1", "--no-refute", *KNOBS)
     assert out.exit_code == 3, out.output
     assert "problem(s) incomplete" not in out.output
     assert "1 formal attempt(s) ended in an unexpected exception" in out.output

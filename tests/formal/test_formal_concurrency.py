@@ -122,21 +122,21 @@ def test_independent_nodes_are_filled_at_once(fstore, world, monkeypatch):
     proofs mention — none here."""
     import asyncio
 
-    from prover.formal.engine import Attempt
+    from prover.formal import nodes
 
-    real = Attempt.fill_first
+    real = nodes.fill_first
     now = {"in": 0, "most": 0}
 
-    async def counted(self, *args, **kwargs):
+    async def counted(*args, **kwargs):
         now["in"] += 1
         now["most"] = max(now["most"], now["in"])
         try:
             await asyncio.sleep(0.05)
-            return await real(self, *args, **kwargs)
+            return await real(*args, **kwargs)
         finally:
             now["in"] -= 1
 
-    monkeypatch.setattr(Attempt, "fill_first", counted)
+    monkeypatch.setattr(nodes, "fill_first", counted)
     verified_world(world)
     [result], _ = formalize_many(fstore, world, script(), [fstore.proof_id], direct_attempts=1, refute=False)
     assert result.status == "verified" and now["most"] == 2

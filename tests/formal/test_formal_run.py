@@ -1,6 +1,6 @@
 """``prover run --formal`` as a library call: the informal search with the formal stage started
 on proofs as they are selected, a random sample with inclusion probabilities, formal feedback
-in the next refinement, and an identical command that asks nothing again.
+in the refinements of the same round, and an identical command that asks nothing again.
 
 Synthetic Lean responses (see formal_support.py): assembled from recorded message templates.
 The scripted model proves wiring and bookkeeping, never proving skill."""
@@ -73,18 +73,18 @@ def test_formal_stage_in_the_search(fstore, world):
     assert r.status == "exhausted" and r.rounds == 3
     statuses = {f["status"] for f in summary.formal}
     assert statuses == {"unsolved"} and all(f["feedback"] == 1 for f in summary.formal)
-    # Round 1 refines a draft before its formal attempt is done; round 2 refines the round-1
-    # proof, whose parent's attempt finished: its feedback is one of the issues given.
+    # Each refinement waits for the attempt on the proof it refines: round 1 refines a draft and
+    # is given the draft's feedback, round 2 the round-1 proof's own.
     refinements = [c.messages[-1].content for c in backend.calls
                    if c.role == "generator" and "--- Solution 0 ---" in c.messages[-1].content]
-    assert len(refinements) == 2 and FEEDBACK not in refinements[0] and FEEDBACK in refinements[1]
+    assert len(refinements) == 2 and all(FEEDBACK in text for text in refinements)
     proofs = {p.id: p for p in fstore.proofs_of(r.problem_id)}
     [r1] = [p for p in proofs.values() if p.round == 1]
     [r2] = [p for p in proofs.values() if p.round == 2]
     [d] = [proofs[i] for i in r1.parent_ids]
-    fb = fstore.formal_feedback_of([d.id])[d.id]
-    assert r2.extra["formal_feedback_ids"] == [f.id for f in fb] and r2.parent_ids == [r1.id]
-    assert "formal_feedback_ids" not in r1.extra
+    fb = fstore.formal_feedback_of([d.id, r1.id])
+    assert r1.extra["formal_feedback_ids"] == [f.id for f in fb[d.id]]
+    assert r2.extra["formal_feedback_ids"] == [f.id for f in fb[r1.id]] and r2.parent_ids == [r1.id]
     # Populations for cross-checks: the selected proofs, and 2 of the 4 drawn at random.
     assert "selected" in d.extra["formal_population"] and "selected" in r1.extra["formal_population"]
     drawn = [p for p in proofs.values() if "random" in (p.extra.get("formal_population") or [])]

@@ -7,7 +7,8 @@ import pytest
 
 from formal_support import (
     SKETCH, TOY, Script, add_problem_with_proof, assembled_line, formalize, lean_block, toy_problem, vote)
-from prover.formal.engine import different_value, goal_copies_answer, replace_answer, sample_pool
+from prover.formal.engine import sample_pool
+from prover.formal.statement import different_value, goal_copies_answer, replace_answer
 from prover.formal.leantext import extract_lean, parse_vote, split_steps, strip_comments
 from prover.formal.sketch import negation_problem, parse_sketch
 from prover.lean.problem import LeanProblem

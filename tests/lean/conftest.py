@@ -1,5 +1,5 @@
 """Fixtures of the Lean-process tests: the fake REPL (tests/lean/fake_repl.py) driven by a table
-that each test writes, and the recorded REPL and Kimina outputs vendored in tests/fixtures/lean_proc."""
+that each test writes, and the recorded REPL and Kimina outputs vendored in tests/fixtures/lean_recorded."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 HERE = Path(__file__).parent
 FAKE_REPL = HERE / "fake_repl.py"
-VENDORED_LEAN = HERE.parent / "fixtures" / "lean_proc"
+VENDORED_LEAN = HERE.parent / "fixtures" / "lean_recorded"
 
 
 def fake_command(table_path: Path) -> list[str]:

@@ -21,7 +21,8 @@ Table (JSON):
   default: response when no rule matches (else a REPL-style error message)
   import_errors: {module: message} — imports that fail like an unknown package
   supports_gc: bool
-  cost: {"import_s": 10, "check_s": [0.5, 5], "scale": 0.02} — sleeps, for the benchmark
+  cost: {"import_s": 10, "check_s": [0.5, 5], "scale": 0.02} — sleeps, for the benchmark;
+      "check_samples": [seconds...] instead of check_s: one of these (recorded) latencies per check
 Env FAKE_REPL_LOG: append one JSON line per request ({pid, request, rule, ...}).
 Nonces: where a response says ``nonce=NONCE``, the fake writes the nonce of the request's
 `#prover_check` line instead (as ProverCheck's report would carry it).
@@ -91,10 +92,14 @@ def cost_sleep(table, kind, text):
     if kind == "import":
         time.sleep(float(cost.get("import_s", 0)) * scale)
     else:
-        lo, hi = cost.get("check_s", [0, 0])
         # Deterministic per request text, so that both arms of the benchmark pay the same.
-        u = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        time.sleep((lo + (hi - lo) * u) * scale)
+        h = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+        samples = cost.get("check_samples")
+        if samples:
+            time.sleep(float(samples[h % len(samples)]) * scale)
+            return
+        lo, hi = cost.get("check_s", [0, 0])
+        time.sleep((lo + (hi - lo) * h / 0xFFFFFFFF) * scale)
 
 
 def requests(stream):

@@ -4,7 +4,7 @@ main check through `check_proof` on the fake REPL.
 
 Synthetic responses: nobody ran these files (ProverCheck was never compiled). Each response is
 assembled from recorded message shapes — the `unsolved goals` error of the leanprover-community/
-repl test suite (tests/fixtures/lean_proc/repl_pairs.jsonl row 719) moved into an answer theorem
+repl test suite (tests/fixtures/lean_recorded/repl_pairs.jsonl row 719) moved into an answer theorem
 for a tactic that did not prove it, and info messages in the recorded REPL shape carrying the text
 ProverCheck's source logs at each `#prover_check` line (the fake REPL writes in the nonce)."""
 
@@ -31,7 +31,7 @@ SMALL = "import Mathlib\n\nabbrev ans : ℕ := sorry\n-- 7\n\ntheorem t : ans + 
 
 
 def _unsolved() -> dict:
-    with open(TESTS / "fixtures" / "lean_proc" / "repl_pairs.jsonl", encoding="utf-8") as f:
+    with open(TESTS / "fixtures" / "lean_recorded" / "repl_pairs.jsonl", encoding="utf-8") as f:
         return next(r for r in map(json.loads, f) if r["row"] == 719)["response"]["messages"][0]
 
 

@@ -5,7 +5,7 @@ Synthetic responses: Lean answers for the assembled files below were never recor
 ProverCheck was never compiled), so each test assembles its response from recorded message
 shapes — an info message shaped like the REPL's (severity, pos at column 0, endPos) carrying the
 text ProverCheck's source logs, with the nonce the fake REPL read from the file it was sent, at
-the epilogue's line — and recorded REPL messages (tests/fixtures/lean_proc/repl_pairs.jsonl)
+the epilogue's line — and recorded REPL messages (tests/fixtures/lean_recorded/repl_pairs.jsonl)
 moved to the target's lines. Where a response says `nonce=NONCE`, the fake REPL writes in the nonce
 of the request's `#prover_check` line (tests/lean/fake_repl.py), as ProverCheck would."""
 
@@ -273,7 +273,7 @@ def test_cli_precheck_marks_incompatible_and_caches(cli_env, fake, tmp_path):
     for name, coll in (("putnam_1962_a2.lean", "putnam"), ("amc12a_2019_p21.lean", "minif2f")):
         res = runner.invoke(cli, ["problems", "import", str(tmp_path / name), "--db", db, "--collection", coll])
         assert res.exit_code == 0, res.output
-    rows = [json.loads(line) for line in (Path(__file__).parent.parent / "fixtures" / "lean_proc" /
+    rows = [json.loads(line) for line in (Path(__file__).parent.parent / "fixtures" / "lean_recorded" /
                                           "repl_pairs.jsonl").read_text().splitlines()]
     by_row = {r["row"]: r for r in rows}
     fake.write({"rules": [{"match": {"cmd_contains": "putnam_1962_a2"}, "response": by_row[790]["response"]},

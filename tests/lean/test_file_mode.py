@@ -1,6 +1,6 @@
 """File mode (`lake env lean --json FILE`) against tests/lean/fake_lean.py.
 
-Synthetic: the fake prints recorded REPL messages (tests/fixtures/lean_proc/repl_pairs.jsonl)
+Synthetic: the fake prints recorded REPL messages (tests/fixtures/lean_recorded/repl_pairs.jsonl)
 re-serialised in `lean --json`'s message form; no `lean --json` output was recorded."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from prover.core.lean_proc_records import LeanRunRequest
+from prover.core.lean_backend_records import LeanRunRequest
 from prover.lean.file_mode import FileBackend, parse_lean_json
 
 pytestmark = pytest.mark.timeout(60)

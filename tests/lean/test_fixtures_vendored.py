@@ -1,11 +1,11 @@
-"""The Lean fixtures vendored in tests/fixtures/lean_proc are verbatim copies of ../shared/fixtures."""
+"""The Lean fixtures vendored in tests/fixtures/lean_recorded are verbatim copies of ../shared/fixtures."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-VENDORED = Path(__file__).parent.parent / "fixtures" / "lean_proc"
+VENDORED = Path(__file__).parent.parent / "fixtures" / "lean_recorded"
 
 
 def test_repl_pairs_are_verbatim(fixtures_dir):

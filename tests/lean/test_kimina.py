@@ -1,5 +1,5 @@
 """The Kimina client against a small HTTP server on 127.0.0.1 started by the test, which replays
-the recorded `/verify` responses of the Kimina match fixtures (tests/fixtures/lean_proc/kimina:
+the recorded `/verify` responses of the Kimina match fixtures (tests/fixtures/lean_recorded/kimina:
 proof file → recorded response)."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from prover.core.errors import ConfigError
-from prover.core.lean_proc_records import LeanRunRequest
+from prover.core.lean_backend_records import LeanRunRequest
 from prover.lean.kimina import KiminaBackend
 
 pytestmark = pytest.mark.timeout(60)
 
-KIMINA = Path(__file__).parent.parent / "fixtures" / "lean_proc" / "kimina"
+KIMINA = Path(__file__).parent.parent / "fixtures" / "lean_recorded" / "kimina"
 
 
 def recorded() -> dict[str, dict]:

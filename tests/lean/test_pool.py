@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from prover.core.lean_proc_records import LeanRunRequest
+from prover.core.lean_backend_records import LeanRunRequest
 
 pytestmark = pytest.mark.timeout(60)
 

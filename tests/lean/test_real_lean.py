@@ -119,7 +119,7 @@ def test_prover_check_builds_and_reports_in_the_parsed_format():
     """`lake build ProverCheck`, then one file through file mode: each `#prover_check` logs one
     info message at its own line, column 0, that `parse_check_message` reads whole — kernel match,
     definitional restatement, mismatch, `sorryAx`, a missing target, and the constants used."""
-    from prover.core.lean_proc_records import LeanRunRequest
+    from prover.core.lean_backend_records import LeanRunRequest
     from prover.lean.epilogue import new_nonce, parse_check_message
     from prover.lean.verdict import normalize_response
 

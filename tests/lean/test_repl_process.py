@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from prover.core.lean_proc_records import GiB
+from prover.core.lean_backend_records import GiB
 from prover.lean.limits import plan_memory_cap, pool_sizing
 from prover.lean.repl import ReplCrashed, ReplProcess, ReplTimeout
 

@@ -53,6 +53,7 @@ def test_tables_and_evidence(store):
     assert store.solved_node("m" * 64).proof_text == "by simp"
     assert store.begin_formal_attempt("k", problem_id=pid, proof_id=proof, config={}) == (aid, True)
     assert store.lean_check_row_id(req.cache_key) == check
+    assert store.cached_lean_check(req.cache_key)[0] == check and store.cached_lean_check("0" * 64) is None
     report = store.formal_report(proof)
     assert report[0]["steps"][0]["name"] == "h" and report[0]["evidence"]["attempt_id"] == aid
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from prover.core.lean_proc_records import LeanRunRequest
+from prover.core.lean_backend_records import LeanRunRequest
 from prover.lean.repl import ReplProcess
 from prover.testing.oracle import judge
 
 pytestmark = pytest.mark.timeout(120)
 
-VENDORED = Path(__file__).resolve().parents[1] / "fixtures" / "lean_proc" / "repl_pairs.jsonl"
+VENDORED = Path(__file__).resolve().parents[1] / "fixtures" / "lean_recorded" / "repl_pairs.jsonl"
 FAST = {"import_s": 0.0, "import_mb": 1, "check_median_s": 0.0}
 TOY = "import Mathlib\n\ntheorem toy_sum (a b : ℕ) (h₀ : a = 2) (h₁ : b = 3) : a + b = 5 := by sorry\n"
 

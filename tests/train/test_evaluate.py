@@ -15,6 +15,7 @@ from prover.core.errors import UsageError
 from prover.core.llm_records import ModelConfig, RoleSettings
 
 pytest.importorskip("transformers", reason="needs transformers (pip install -e '.[ml]')")
+pytest.importorskip("trl", reason="SFT runs on TRL's SFTTrainer (pip install -e '.[rl]')")
 
 pytestmark = [pytest.mark.hf, pytest.mark.timeout(600)]
 

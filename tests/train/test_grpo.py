@@ -98,9 +98,12 @@ def test_prompt_rows_choose_labels_formal_first(templates_file):
     records = [{"proof_id": 1, "problem": "P", "proof": "Q", "label": 1.0, "source": "informal"},
                {"proof_id": 1, "problem": "P", "proof": "Q", "label": 0.0, "source": "formal"},
                {"proof_id": 2, "problem": "P", "proof": "R", "label": 0.5, "source": "human",
-                "labels": json.dumps({"informal": 1.0})}]
+                "labels": json.dumps({"informal": 1.0})},
+               # as `labels export` writes it: the export's precedence chose human, every source is listed
+               {"proof_id": 3, "problem": "P", "proof": "S", "label": 1.0, "source": "human",
+                "labels": json.dumps({"formal": 0.0, "human": 1.0, "informal": 1.0})}]
     rows = prompt_rows("verifier", records, t)
-    assert [(r["label"], r["label_source"]) for r in rows] == [(0.0, "formal"), (0.5, "human")]
+    assert [(r["label"], r["label_source"]) for r in rows] == [(0.0, "formal"), (0.5, "human"), (0.0, "formal")]
     assert rows[0]["prompt"] == [{"role": "user", "content": t.verification("P", "Q")}]
     gen = prompt_rows("generator", records, t)
     assert len(gen) == 1 and gen[0]["problem"] == "P"
@@ -196,8 +199,14 @@ def test_grpo_on_the_command_line(labelled_db, tiny_model_dir, tmp_path, templat
     assert summary["train"]["examples"] == 18 and summary["first_reward"] == 0.0
     assert summary["lora"] and summary["merged"] and (tmp_path / "v" / "adapter" / "adapter_config.json").is_file()
     assert 0 < summary["trainable_parameters"] < summary["parameters"]
-    bad = CliRunner().invoke(cli, ["train", "meta-verifier", *args[4:9], str(tmp_path / "m")])
-    assert bad.exit_code == 2 and "no 'train' split" in bad.output, bad.output
+    # the meta-verifier on the export's meta dataset (`labels export` writes it)
+    meta_train = (export / "meta" / "train.jsonl").read_text().splitlines()
+    meta = CliRunner().invoke(cli, ["train", "meta-verifier", "--method", "grpo", *args[4:9], str(tmp_path / "m"),
+                                    *args[10:22]])
+    assert meta.exit_code == 0, meta.output
+    summary = json.loads(meta.output[meta.output.index("{"):])
+    assert (summary["task"], summary["steps"]) == ("meta-verifier", 1)
+    assert summary["train"]["records"] == summary["train"]["examples"] == len(meta_train) > 0
 
 
 def test_a_reward_that_needs_a_role_without_a_model_is_refused_up_front(tmp_path):
@@ -221,25 +230,27 @@ def test_a_reward_that_needs_a_role_without_a_model_is_refused_up_front(tmp_path
         TrainConfig(task="generator", data="d", model="m", out=str(tmp_path))
 
 
-def test_supervised_training_refuses_a_multi_process_launch(tmp_path, monkeypatch):
+def test_supervised_training_refuses_an_fsdp_launch(tmp_path, monkeypatch):
     pytest.importorskip("transformers", reason="needs transformers (pip install -e '.[ml]')")
+    pytest.importorskip("trl", reason="needs TRL (pip install -e '.[rl]')")
     from prover.train import train_verifier
 
     monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(UsageError, match="one process"):
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with pytest.raises(UsageError, match="not FSDP or DeepSpeed"):
         train_verifier(TrainConfig(data="d", model="m", out=str(tmp_path / "o")))
 
 
 def test_a_run_written_before_a_setting_existed_resumes_with_its_default(tmp_path):
-    from prover.train.loop import CONFIG_FILE, check_out
+    from prover.train.trainer import CONFIG_FILE, check_out
 
     config = TrainConfig(data="d", model="m", out=str(tmp_path))
     earlier = config.identity()
-    del earlier["grpo"], earlier["trainer"]
+    del earlier["grpo"], earlier["templates"]
     (tmp_path / CONFIG_FILE).write_text(json.dumps(earlier))
     check_out(tmp_path, config, resume=True)
-    with pytest.raises(UsageError, match="trainer"):
-        check_out(tmp_path, config.model_copy(update={"trainer": "trl"}), resume=True)
+    with pytest.raises(UsageError, match="templates"):
+        check_out(tmp_path, config.model_copy(update={"templates": "t.toml"}), resume=True)
 
 
 @pytest.mark.slow

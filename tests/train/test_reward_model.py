@@ -1,6 +1,6 @@
 """The optional reward model: a scalar head on the tiny model, trained with a binary loss on the
-pointwise export; its loss falls, the held-out split is compared with the labels, and the output
-loads as a sequence classifier."""
+pointwise export through the transformers Trainer; it draws the old loop's curve, its loss falls,
+the held-out split is compared with the labels, and the output loads as a sequence classifier."""
 
 from __future__ import annotations
 
@@ -18,6 +18,24 @@ torch = pytest.importorskip("torch")
 
 pytestmark = [pytest.mark.hf, pytest.mark.timeout(300)]
 
+# The curve of the training loop of our own that the transformers Trainer replaced
+# (``prover/train/loop.py``, deleted in the same change), recorded by running it on the first
+# test's settings just before it was deleted: (kind, step, epoch, examples, lr, loss) per line.
+LOOP_CURVE = [
+    ('train', 1, 0, 18, 0.003, 0.35181161761283875),
+    ('eval', 1, 0, 6, None, 0.5559940735499064),
+    ('train', 2, 1, 18, 0.003, 0.5566781759262085),
+    ('eval', 2, 1, 6, None, 0.3327055176099141),
+    ('train', 3, 2, 18, 0.003, 0.33199799060821533),
+    ('eval', 3, 2, 6, None, 0.34976863861083984),
+    ('train', 4, 3, 18, 0.003, 0.34894996881484985),
+    ('eval', 4, 3, 6, None, 0.2602750062942505),
+    ('train', 5, 4, 18, 0.003, 0.2586885392665863),
+    ('eval', 5, 4, 6, None, 0.17383750279744467),
+    ('train', 6, 5, 18, 0.003, 0.17121931910514832),
+    ('eval', 6, 5, 6, None, 0.07931314905484517),
+]
+
 
 def test_reward_model_learns_the_labels_and_loads_as_a_classifier(labelled_db, tiny_model_dir, tmp_path,
                                                                    templates_file):
@@ -34,6 +52,11 @@ def test_reward_model_learns_the_labels_and_loads_as_a_classifier(labelled_db, t
                          schedule="constant")
     summary = train_reward_model(config, progress=False)
     assert summary.task == "reward-model" and summary.status == "completed"
+    from prover.train.trainer import read_metrics
+
+    got = read_metrics(out / "metrics.jsonl")
+    assert [(m.kind, m.step, m.epoch, m.tokens, m.lr) for m in got] == [r[:5] for r in LOOP_CURVE]
+    assert [m.loss for m in got] == pytest.approx([r[5] for r in LOOP_CURVE], rel=1e-5, abs=1e-6)
     assert summary.train.examples == summary.train.records == 18  # every labelled proof of the train split
     assert summary.last_loss < 0.5 * summary.first_loss
     held = summary.held_out

@@ -1,6 +1,7 @@
-"""Verifier training on a CUDA device (skipped without one): the fused loss through the Triton
-kernel reaches the weights of the plain loss in float32; the default mixed precision (float32
-weights under bf16 autocast) and bf16 LoRA train. Tiny model, a few steps."""
+"""Verifier training (SFTTrainer) on a CUDA device (skipped without one): the fused loss through
+the Triton kernel reaches the weights of the plain loss in float32; the default mixed precision
+(float32 weights under bf16 autocast) and bf16 LoRA train; --loss liger (with liger-kernel) draws
+the plain curve. Tiny model, a few steps."""
 
 from __future__ import annotations
 
@@ -44,3 +45,17 @@ def test_mixed_precision_and_bf16_lora_train_on_cuda(labelled_db, tiny_model_dir
     assert full.dtype == "float32+bf16-autocast" and full.last_loss < full.first_loss
     lora = run(export, tiny_model_dir, tmp_path / "lora", lora=True, merge=True, lr=2e-2, epochs=3)
     assert lora.dtype == "bfloat16" and lora.merged and lora.last_loss < lora.first_loss
+
+
+def test_liger_loss_draws_the_plain_curve_on_cuda(labelled_db, tiny_model_dir, tmp_path):
+    """--loss liger: TRL's use_liger_kernel patches Liger's fused loss into the model."""
+    pytest.importorskip("liger_kernel", reason="--loss liger needs liger-kernel (pip install liger-kernel)")
+    import json
+
+    _, export, _ = labelled_db
+    curves = {}
+    for loss in ("plain", "liger"):
+        summary = run(export, tiny_model_dir, tmp_path / loss, loss=loss, dtype="float32")
+        assert summary.loss == loss and summary.last_loss < summary.first_loss
+        curves[loss] = [json.loads(x)["loss"] for x in (tmp_path / loss / "metrics.jsonl").read_text().splitlines()]
+    assert curves["liger"] == pytest.approx(curves["plain"], rel=1e-3)

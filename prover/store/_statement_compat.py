@@ -40,7 +40,7 @@ class StatementCompat(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class LeanProcMixin:
+class StatementCompatMixin:
     def set_statement_compat(self, formal_statement_id: int, *, toolchain: str, mathlib_rev: str | None,
                              status: str, content_hash: str, backend: str, messages: list[dict] | None = None,
                              detail: str | None = None, wall_time_s: float | None = None) -> None:
