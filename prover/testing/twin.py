@@ -293,7 +293,11 @@ def _side_chaos(cfg: TwinConfig, rec: RunRecord, server: ModelServer, rng: rando
             except OSError:
                 pass
             continue
-        pids = sorted(_sim_repl_pids(rec.lean_log))
+        pids: list[int] = []
+        for _ in range(60):  # REPLs live only while Lean is used (not between restarts): wait for one
+            pids = sorted(_sim_repl_pids(rec.lean_log))
+            if pids or stop.wait(1.0):
+                break
         if pids:
             try:
                 os.kill(rng.choice(pids), signal.SIGKILL)
