@@ -94,8 +94,11 @@ class AttemptContext:
     async def ask(self, role: str, prompt: str, *seed_parts: object, scope: tuple | None = None):
         """One model call; its result (status ``error`` counts as no answer). The request seed
         derives from ``scope`` — by default this proof; statement-level work passes the
-        statement's key, so that every proof of the problem (and later runs) asks the same."""
-        seed = formal_seed(self.config.seed, *(scope or (self.proof.problem_key, self.proof.id)), *seed_parts)
+        statement's key, so that every proof of the problem (and later runs) asks the same. A proof
+        is named by its text, never its row id: ids follow insertion order, which timing decides,
+        so the same run in another database would otherwise ask different requests."""
+        seed = formal_seed(self.config.seed, *(scope or (self.proof.problem_key, sha256_text(self.proof.text))),
+                           *seed_parts)
         req = ModelRequest(role=role, messages=(ChatMessage(role="user", content=prompt),),  # type: ignore[arg-type]
                            params=SamplingParams(seed=seed))
         [[res]] = await self.engine.client.generate([req])

@@ -15,6 +15,7 @@ it crashes. Thread-safe: callers are threads (``acheck`` wraps ``check`` for asy
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 from collections import Counter
@@ -58,6 +59,8 @@ class PoolStats:
     crashes: int = 0
     protocol_errors: int = 0
     header_failures: int = 0
+    crash_retries: int = 0
+    """Checks sent again on a fresh process after their process crashed."""
     gc_supported: bool | None = None
     by_header: Counter = field(default_factory=Counter)
 
@@ -65,6 +68,10 @@ class PoolStats:
         d = {k: v for k, v in self.__dict__.items() if k != "by_header"}
         d["by_header"] = {" ".join(k) or "(no imports)": v for k, v in self.by_header.items()}
         return d
+
+
+_KILLED = (-signal.SIGKILL, 128 + signal.SIGKILL)
+"""Exit codes of a process killed by SIGKILL (as Popen reports it, or through a shell)."""
 
 
 class _Worker:
@@ -194,9 +201,21 @@ class ReplPool:
     # -- checking ---------------------------------------------------------------------------
 
     def check(self, request: LeanRunRequest | str, timeout_s: float | None = None) -> LeanRawResponse:
-        """Check one whole Lean file (imports included) in command mode."""
+        """Check one whole Lean file (imports included) in command mode. A check whose process
+        was killed by SIGKILL is sent once more on a fresh process: a kill from outside (the
+        kernel's OOM killer, an operator) says nothing about the file, and a crash is not cached,
+        so without the retry one stray kill would change an attempt's outcome for good. Lean's
+        own panics (out of memory under the cap...) are the file's doing and are not retried."""
         if isinstance(request, str):
             request = LeanRunRequest(code=request, **({"timeout_s": timeout_s} if timeout_s else {}))
+        result = self._check_once(request)
+        if result.status == "crashed" and result.exit_code in _KILLED and not self._closed:
+            with self._lock:
+                self.stats.crash_retries += 1
+            result = self._check_once(request)
+        return result
+
+    def _check_once(self, request: LeanRunRequest) -> LeanRawResponse:
         split = split_imports(request.code)
         key = split.key
         t0 = time.monotonic()
