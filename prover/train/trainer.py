@@ -292,6 +292,13 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
     trainer_base, args_class, own_args = task.trainer_class(config)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     main = int(os.environ.get("RANK", "0")) == 0
+    if world > 1 and os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
+        from accelerate.utils import FullyShardedDataParallelPlugin
+
+        # The plugin the trainer's accelerator reads from the same environment.
+        if "FULL_STATE_DICT" not in str(FullyShardedDataParallelPlugin().state_dict_type):
+            raise UsageError("FSDP: set fsdp_state_dict_type: FULL_STATE_DICT (as scripts/accelerate/fsdp.yaml "
+                             "does): the trained model is written as full weights")
     started = time.perf_counter()
     out = Path(config.out)
     if main:
@@ -429,9 +436,6 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
                       data_collator=lambda rows: task.collate(examples, rows[0]["batch"], pad_id),
                       callbacks=[metrics])
     sharded = trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled
-    if trainer.is_fsdp_enabled and "FULL_STATE_DICT" not in str(trainer.accelerator.state.fsdp_plugin.state_dict_type):
-        raise UsageError("FSDP: set fsdp_state_dict_type: FULL_STATE_DICT (scripts/accelerate/fsdp.yaml), "
-                         "which the trained model is written with")
     trainer.loss_is_scaled_for_ga = True  # compute_loss divides by the step's units already
     trainer.remove_callback(PrinterCallback)  # it prints each step's logs on stdout; metrics.jsonl has them
     try:
