@@ -20,8 +20,10 @@ parallelism. What a run adds on top is here:
 What differs between the verifier and the reward model is a :class:`Task`. Under ``accelerate
 launch`` (or torchrun) with N processes each takes every N-th micro-batch, so N processes with
 ``--grad-accum g`` make the steps of one process with ``--grad-accum N·g`` (a test checks it);
-the first process alone writes ``OUT``. Not yet on this path: FSDP and DeepSpeed (GRPO runs on
-them).
+the first process alone writes ``OUT``. Under FSDP or DeepSpeed ZeRO-3 (a model sharded across
+the processes) the same holds; every process then takes part in what runs the model — the
+evaluation loss, the output (the trainer's ``save_model``, which gathers the full weights; a
+``--merge`` reloads base and adapter on the first process), the task's held-out metrics.
 
 Output folder::
 
@@ -47,7 +49,7 @@ from typing import Any, Callable, Protocol, Sequence
 from prover.core.errors import BadDataError, UsageError
 from prover.core.train_records import DataSummary, StepMetrics, TrainConfig, TrainSummary
 from prover.train.data import data_fingerprint, epoch_batches, pack_batches
-from prover.train.model_setup import context_length, device_and_dtype, load_model, load_tokenizer, require_ml
+from prover.train.model_setup import context_length, device_and_dtype, load_model, load_tokenizer, require_ml, unwrap
 
 CONFIG_FILE = "train_config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -168,7 +170,8 @@ def newest_checkpoint(out: Path) -> Path | None:
 
 
 def write_output(model: Any, tokenizer: Any, out: Path, config: TrainConfig) -> tuple[str, bool]:
-    """Save what ``from_pretrained(OUT)`` loads (``--backend hf``; vLLM for full weights)."""
+    """Save what ``from_pretrained(OUT)`` loads (``--backend hf``; vLLM for full weights), from a
+    model whole in this process."""
     tokenizer.save_pretrained(out)
     if config.lora and config.merge:
         model.save_pretrained(out / "adapter")
@@ -177,6 +180,28 @@ def write_output(model: Any, tokenizer: Any, out: Path, config: TrainConfig) -> 
         return "model", True
     model.save_pretrained(out)
     return ("adapter" if config.lora else "model"), False
+
+
+def write_sharded_output(trainer: Any, task: Task, tokenizer: Any, out: Path, config: TrainConfig,
+                         main: bool) -> tuple[str, bool]:
+    """:func:`write_output` for a model sharded across the processes (every process calls it):
+    the trainer's ``save_model`` gathers the full weights and the first process writes them. A
+    merge reloads the base model and the saved adapter on the first process alone — merging in
+    place would need every shard."""
+    merge = bool(config.lora and config.merge)
+    trainer.save_model(str(out / "adapter" if merge else out))
+    trainer.accelerator.wait_for_everyone()
+    if main:
+        (out / "adapter" / "training_args.bin" if merge else out / "training_args.bin").unlink(missing_ok=True)
+        tokenizer.save_pretrained(out)
+        if merge:
+            from peft import PeftModel
+
+            auto, kwargs = task.model_class()
+            base = auto.from_pretrained(config.model, dtype=unwrap(trainer.model).dtype, **kwargs)
+            PeftModel.from_pretrained(base, out / "adapter").merge_and_unload().save_pretrained(out)
+    trainer.accelerator.wait_for_everyone()
+    return ("adapter" if config.lora and not merge else "model"), merge
 
 
 def evaluation_loss(model: Any, task: Task, examples: Sequence[Any], config: TrainConfig, *, pad_id: int,
@@ -199,14 +224,16 @@ def evaluation_loss(model: Any, task: Task, examples: Sequence[Any], config: Tra
     return total / max(units, 1), units
 
 
-def _epoch_sampler(n: int, seed: int) -> Any:
+def _epoch_sampler(n: int, seed: int, first_epoch: int) -> Any:
     from torch.utils.data import Sampler
 
     class EpochOrder(Sampler):
-        """The order of ``data.epoch_batches``: the packed batches shuffled by (seed, epoch)."""
+        """The order of ``data.epoch_batches``: the packed batches shuffled by (seed, epoch).
+        ``first_epoch``: the epoch a resumed run continues — the trainer's ``set_epoch`` does not
+        reach a sampler under both the skip of the batches done and the processes' sharding."""
 
         def __init__(self) -> None:
-            self.epoch = 0
+            self.epoch = first_epoch
 
         def set_epoch(self, epoch: int) -> None:
             self.epoch = epoch
@@ -265,10 +292,13 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
     trainer_base, args_class, own_args = task.trainer_class(config)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     main = int(os.environ.get("RANK", "0")) == 0
-    if world > 1 and (os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
-                      or os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"):
-        raise UsageError(f"{task.name} training runs on one device or data-parallel (DDP) for now, "
-                         "not FSDP or DeepSpeed (--method grpo does)")
+    if world > 1 and os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
+        from accelerate.utils import FullyShardedDataParallelPlugin
+
+        # The plugin the trainer's accelerator reads from the same environment.
+        if "FULL_STATE_DICT" not in str(FullyShardedDataParallelPlugin().state_dict_type):
+            raise UsageError("FSDP: set fsdp_state_dict_type: FULL_STATE_DICT (as scripts/accelerate/fsdp.yaml "
+                             "does): the trained model is written as full weights")
     started = time.perf_counter()
     out = Path(config.out)
     if main:
@@ -308,6 +338,7 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
     steps_per_epoch = math.ceil(math.ceil(len(packed) / world) / config.grad_accum)
     total_steps = steps_per_epoch * config.epochs
 
+    first_epoch = int(checkpoint.name[11:]) // steps_per_epoch if checkpoint else 0
     metrics_path = out / METRICS_FILE
     if main and checkpoint is None:
         out.mkdir(parents=True, exist_ok=True)
@@ -323,7 +354,7 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
 
     class Trainer(trainer_base):
         def _get_train_sampler(self, dataset=None):
-            return _epoch_sampler(len(packed), config.seed)
+            return _epoch_sampler(len(packed), config.seed, first_epoch)
 
         def _get_num_items_in_batch(self, batch_samples, device):
             units = sum(task.units(b) for b in batch_samples).to(device)
@@ -358,6 +389,11 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
             step, loss = state.global_step, step_sum["loss"]
             if world > 1:
                 loss = float(trainer.accelerator.reduce(torch.tensor(loss, device=trainer.accelerator.device), "sum"))
+            evaluated = None
+            # A sharded model's forward gathers its weights from every process: all of them evaluate.
+            if control.should_save and eval_examples and (sharded or state.is_world_process_zero):
+                evaluated = evaluation_loss(trainer.model, task, eval_examples, config, pad_id=pad_id, device=device,
+                                            autocast=autocast)
             if not state.is_world_process_zero:
                 step_sum.update(loss=0.0, units=0, tic=time.perf_counter())
                 return
@@ -365,9 +401,8 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
                             lr=lr_at(step - 1, total_steps, config), grad_norm=logs.get("grad_norm"),
                             seconds=time.perf_counter() - step_sum["tic"])
             lines = [m]
-            if control.should_save and eval_examples:
-                loss, units = evaluation_loss(model, task, eval_examples, config, pad_id=pad_id, device=device,
-                                              autocast=autocast)
+            if evaluated is not None:
+                loss, units = evaluated
                 lines.append(StepMetrics(kind="eval", step=step, epoch=m.epoch, loss=loss, tokens=units,
                                          split=config.eval_split))
             with open(metrics_path, "a", encoding="utf-8") as f:
@@ -400,6 +435,7 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
                       processing_class=tokenizer,
                       data_collator=lambda rows: task.collate(examples, rows[0]["batch"], pad_id),
                       callbacks=[metrics])
+    sharded = trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled
     trainer.loss_is_scaled_for_ga = True  # compute_loss divides by the step's units already
     trainer.remove_callback(PrinterCallback)  # it prints each step's logs on stdout; metrics.jsonl has them
     try:
@@ -417,10 +453,14 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
     state = trainer.state
     status = "stopped" if stop_after is not None and stop_after <= state.global_step < total_steps else "completed"
     output, merged = "none", False
-    params = list(model.parameters())  # before a merge folds the adapters away
-    n_trainable, n_total = sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+    model = trainer.model  # as the trainer prepared it (sharded in place under FSDP)
+    # Before a merge folds the adapters away; ``ds_numel``: a ZeRO-3 parameter's size (its tensor is empty).
+    sizes = [(getattr(p, "ds_numel", p.numel()), p.requires_grad) for p in model.parameters()]
+    n_trainable, n_total = sum(n for n, grad in sizes if grad), sum(n for n, _ in sizes)
     trainer.accelerator.wait_for_everyone()
-    if status == "completed":
+    if status == "completed" and sharded:
+        output, merged = write_sharded_output(trainer, task, tokenizer, out, config, main)
+    elif status == "completed":
         if main:
             output, merged = write_output(model, tokenizer, out, config)
         else:
@@ -438,7 +478,7 @@ def run_training(config: TrainConfig, task: Task, *, resume: bool = False, stop_
         merged=merged, output=output, device=str(device),
         dtype=str(dtype).removeprefix("torch.") + ("+bf16-autocast" if amp else ""),
         trainable_parameters=n_trainable, parameters=n_total, checkpoint=str(newest) if newest else None)
-    if status == "completed" and main:
+    if status == "completed" and (main or sharded):
         task.finish(model, tokenizer, config, summary, device, autocast)
     summary.seconds = time.perf_counter() - started
     if main:

@@ -3,10 +3,11 @@ model on the SFT export (prompt: the verification prompt; target: an analysis wh
 with the label), run by TRL's ``SFTTrainer`` (``trainer.py``).
 
 The loss is the cross-entropy of the analysis tokens only (the prompt is masked out when the
-records are tokenized, ``data.py``). With ``loss = fused`` the model's body gives hidden states,
-and ``prover.kernels.fused_linear_cross_entropy`` takes them through the output head's weight
-without ever holding the ``[tokens, vocabulary]`` logits — only the target positions go in,
-shifted by one here (the kernel does not shift). ``loss = plain`` is the reference: the model's
+records are tokenized, ``data.py``). With ``loss = fused`` the model's forward runs with its
+output head replaced by ``prover.kernels.fused_linear_cross_entropy``, which takes the hidden
+states through the head's weight without ever holding the ``[tokens, vocabulary]`` logits — only
+the target positions go in, shifted by one here (the kernel does not shift); being inside the
+forward, it works on a model sharded by FSDP or ZeRO-3 as on one device. ``loss = plain`` is the reference: the model's
 own logits and ``cross_entropy``. ``loss = liger``: the trainer's ``use_liger_kernel`` (Liger's
 fused loss patched into the model, CUDA; ``pip install liger-kernel``). Each sums over the target
 tokens of a micro-batch; the trainer divides by the target tokens of the optimizer step.
@@ -17,6 +18,7 @@ uninterrupted run draws."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, Sequence
 
 from prover.core.errors import PrerequisiteError, UsageError
@@ -47,8 +49,8 @@ def check_fused_supported(model: Any) -> None:
 
 def loss_sum(model: Any, batch: dict[str, Any], kind: str, *, impl: str = "auto") -> Any:
     """Summed cross-entropy (float32) of the targets of one micro-batch, position i predicting
-    ``labels[i + 1]``."""
-    import torch
+    ``labels[i + 1]``. ``model`` may be wrapped (DDP, FSDP, a DeepSpeed engine): both losses run
+    in its own forward."""
     import torch.nn.functional as F
 
     targets = batch["labels"][:, 1:]
@@ -57,50 +59,37 @@ def loss_sum(model: Any, batch: dict[str, Any], kind: str, *, impl: str = "auto"
         logits = logits[:, :-1]
         return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                ignore_index=IGNORE_INDEX, reduction="sum")
-    from prover.kernels import fused_linear_cross_entropy
-
-    lm = causal_lm(model)
-    body = lm.base_model  # the decoder stack (``model.model`` for Llama, Qwen2, ...)
-    hidden = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                  use_cache=False).last_hidden_state[:, :-1]
-    keep = targets != IGNORE_INDEX
-    weight = lm.get_output_embeddings().weight
-    # Only target positions reach the head; the kernel runs outside autocast, in the head's dtype.
-    with torch.autocast(device_type=hidden.device.type, enabled=False):
-        return fused_linear_cross_entropy(hidden[keep].to(weight.dtype), weight, targets[keep],
-                                          ignore_index=IGNORE_INDEX, reduction="sum", impl=impl)
+    with _head_computes_the_loss(model, targets, impl) as result:
+        return result(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False))
 
 
-def fused_loss_sum_through_forward(model: Any, batch: dict[str, Any], *, impl: str = "auto",
-                                   check: bool = False) -> Any:
-    """The fused loss of :func:`loss_sum`, the hidden states taken from the model's own forward
-    (``output_hidden_states``, the logits of one position only) — for a model wrapped by data
-    parallelism, whose forward is what synchronises the gradients. ``check``: first make sure the
-    last hidden state the forward returns is the one the head reads (some models return it before
-    their final norm), else refuse."""
+@contextlib.contextmanager
+def _head_computes_the_loss(model: Any, targets: Any, impl: str):
+    """For one forward, the output head returns the fused loss of its input hidden states instead
+    of logits. Inside the forward a sharded head's weight is gathered (FSDP's and ZeRO-3's hooks
+    run around it), the head reads exactly what the model gives it (after its final norm), and a
+    data-parallel wrapper sees every weight used; the ``[tokens, vocabulary]`` logits are never
+    built. Yields a function from the model's output to the loss."""
     import torch
 
     from prover.kernels import fused_linear_cross_entropy
 
-    targets = batch["labels"][:, 1:]
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False,
-                output_hidden_states=True, logits_to_keep=1)
-    hidden = out.hidden_states[-1][:, :-1]
-    keep = targets != IGNORE_INDEX
-    inner = getattr(model, "module", model)
-    if check:
-        with torch.no_grad():
-            body = causal_lm(inner).base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                               use_cache=False).last_hidden_state[:, :-1]
-        if not torch.allclose(body.float(), hidden.detach().float(), rtol=1e-3, atol=1e-4):
-            raise UsageError(f"{type(causal_lm(inner)).__name__} returns its last hidden state before the head's "
-                             "input: under several processes use --loss plain")
-    weight = causal_lm(inner).get_output_embeddings().weight
-    # The one position of logits computed costs nothing and keeps every weight in the forward.
-    anchor = out.logits.float().sum() * 0.0
-    with torch.autocast(device_type=hidden.device.type, enabled=False):
-        return fused_linear_cross_entropy(hidden[keep].to(weight.dtype), weight, targets[keep],
-                                          ignore_index=IGNORE_INDEX, reduction="sum", impl=impl) + anchor
+    head = causal_lm(getattr(model, "module", model)).get_output_embeddings()
+
+    def fused(hidden):
+        keep = targets != IGNORE_INDEX
+        weight = head.weight
+        # Only target positions reach the head; the kernel runs outside autocast, in the head's dtype.
+        with torch.autocast(device_type=hidden.device.type, enabled=False):
+            loss = fused_linear_cross_entropy(hidden[:, :-1][keep].to(weight.dtype), weight, targets[keep],
+                                              ignore_index=IGNORE_INDEX, reduction="sum", impl=impl)
+        return loss.reshape(1, 1, 1)  # in the logits' place
+
+    head.forward = fused
+    try:
+        yield lambda out: out.logits.reshape(())
+    finally:
+        del head.forward  # the class's forward again
 
 
 class SftTask:
@@ -108,9 +97,6 @@ class SftTask:
 
     name = "verifier"
     lora_task_type = "CAUSAL_LM"
-
-    def __init__(self) -> None:
-        self._forward_checked = False  # the fused loss through a wrapper's forward is checked once
 
     def model_class(self) -> tuple[Any, dict[str, Any]]:
         from transformers import AutoModelForCausalLM
@@ -150,19 +136,11 @@ class SftTask:
         return (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
 
     def loss_sum(self, model: Any, batch: dict[str, Any], config: TrainConfig) -> Any:
-        from torch.nn.parallel import DistributedDataParallel
-
         if config.loss == "liger":
             # The patched model's own loss: the mean over the targets.
             out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"],
                         use_cache=False)
             return out.loss.float() * self.units(batch)
-        if config.loss == "fused" and isinstance(model, DistributedDataParallel):
-            # Through the wrapper's forward, which synchronises the gradients.
-            loss = fused_loss_sum_through_forward(model, batch, impl=config.kernel_impl,
-                                                  check=not self._forward_checked)
-            self._forward_checked = True
-            return loss
         return loss_sum(model, batch, config.loss, impl=config.kernel_impl)
 
     def finish(self, *args: Any) -> None:

@@ -230,17 +230,6 @@ def test_a_reward_that_needs_a_role_without_a_model_is_refused_up_front(tmp_path
         TrainConfig(task="generator", data="d", model="m", out=str(tmp_path))
 
 
-def test_supervised_training_refuses_an_fsdp_launch(tmp_path, monkeypatch):
-    pytest.importorskip("transformers", reason="needs transformers (pip install -e '.[ml]')")
-    pytest.importorskip("trl", reason="needs TRL (pip install -e '.[rl]')")
-    from prover.train import train_verifier
-
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
-    with pytest.raises(UsageError, match="not FSDP or DeepSpeed"):
-        train_verifier(TrainConfig(data="d", model="m", out=str(tmp_path / "o")))
-
-
 def test_a_run_written_before_a_setting_existed_resumes_with_its_default(tmp_path):
     from prover.train.trainer import CONFIG_FILE, check_out
 
