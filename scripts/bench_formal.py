@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import contextvars
 import json
 import os
 import sys
@@ -83,23 +82,18 @@ def recorded_latencies() -> list[float]:
 def statement_work_per_proof():
     """The ``before`` arm: the root's key (and so its seeds and its sharing) includes the proof."""
     from prover.core.hashing import hash_json
-    from prover.formal.engine import Attempt, FormalEngine
+    from prover.formal import root
 
-    proof = contextvars.ContextVar("bench_proof", default=None)
-    real_run, real_key = Attempt.run, FormalEngine.root_key
+    real_key = root.root_key
 
-    async def run(self):
-        proof.set(self.proof.id)  # this attempt's task (and the tasks it starts) see its proof
-        return await real_run(self)
+    def root_key(ctx, st):
+        return hash_json([real_key(ctx, st), ctx.proof.id])
 
-    def root_key(self, st):
-        return hash_json([real_key(self, st), proof.get()])
-
-    Attempt.run, FormalEngine.root_key = run, root_key
+    root.root_key = root_key
     try:
         yield
     finally:
-        Attempt.run, FormalEngine.root_key = real_run, real_key
+        root.root_key = real_key
 
 
 def bench(args, *, share: bool, processes: int, cost: dict | None) -> dict:
