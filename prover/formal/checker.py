@@ -171,14 +171,18 @@ class LeanRunner:
         el = read_with_sorry(raw)
         return Elaboration(el.ok, el.messages, el.detail)
 
-    async def elaborate_with_sorry(self, problem: LeanProblem, sketch: str | None = None) -> Elaboration:
+    async def elaborate_with_sorry(self, problem: LeanProblem, sketch: str | None = None, *,
+                                   parts: ProofParts | None = None) -> Elaboration:
         """Whether ``problem`` elaborates with `sorry` as its proof — or, given ``sketch`` (a proof
         whose holes are `sorry`), that proof screened and assembled into the problem (the
-        answer's ``assembled`` then maps messages back to the sketch's lines). The one place
-        that reads a with-sorry elaboration: statements, autoformalized candidates, sketches."""
+        answer's ``assembled`` then maps messages back to the sketch's lines). ``parts``: the
+        screen's reading of ``sketch`` when the caller already has it (it is not screened
+        again). The one place that reads a with-sorry elaboration: statements, autoformalized
+        candidates, sketches."""
         if sketch is None:
             return await self.elaborate(problem.with_proof("sorry"))
-        parts = screen(problem, sketch).parts
+        if parts is None:
+            parts = screen(problem, sketch).parts
         assembled = assemble(problem, parts, heartbeats=self.limits.heartbeats)  # type: ignore[arg-type]
         el = await self.elaborate(assembled.text)
         return replace(el, assembled=assembled)

@@ -141,6 +141,34 @@ def test_each_try_is_screened_once(fstore, world, monkeypatch):
     assert screened == Counter({c: 1 for c in codes})
 
 
+def test_the_sketch_is_screened_once(fstore, world, monkeypatch):
+    """The sketch's text is screened once — to parse it; its elaboration assembles the file from
+    that screen's parts instead of screening the text again."""
+    import prover.lean.screen  # noqa: F401 - the package exports a function of the same name
+
+    original = sys.modules["prover.lean.screen"].screen
+    seen: Counter = Counter()
+
+    def counted(problem, proof_text, *args, **kwargs):
+        seen[proof_text] += 1
+        return original(problem, proof_text, *args, **kwargs)
+
+    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "screen", None) is original:
+            monkeypatch.setattr(mod, "screen", counted)
+    script = Script([
+        ("prover", "", lean_block(WRONG)),
+        ("formalizer", "Write a Lean 4 proof sketch", lean_block(SKETCH)),
+        ("formalizer", "Restate, in plain mathematical language", "<think>.</think>It claims a + b = 2 + 3."),
+        ("judge", "formal step below", vote(True)),
+    ])
+    result, _ = formalize(fstore, world, script, fstore.proof_id, direct_attempts=1, refute=False)
+    [sketch] = [k for k in fstore.formal_rows("sketch", attempt_id=result.attempt_id) if k.status == "elaborated"]
+    assert result.nodes == 2, result.stop_reason  # it was parsed and elaborated
+    assert seen[sketch.text] == 1
+
+
 def test_the_recorder_refuses_an_attempt_column_its_table_lacks(fstore):
     from prover.formal.recorder import FormalRecorder
 
