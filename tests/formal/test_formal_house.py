@@ -169,15 +169,22 @@ def test_the_sketch_is_screened_once(fstore, world, monkeypatch):
     assert seen[sketch.text] == 1
 
 
-def test_the_recorder_refuses_an_attempt_column_its_table_lacks(fstore):
-    from prover.formal.recorder import FormalRecorder
+def test_the_attempt_row_is_a_typed_record_of_its_table():
+    """The attempt's own row is written from a record whose fields are columns of
+    ``formal_attempts``: a misspelt field or a wrong type fails when the row is built, and only
+    the fields set are written."""
+    from pydantic import ValidationError
 
-    async def db(fn, *args, **kwargs):
-        return fn(*args, **kwargs)
+    from prover.core.formal_step_records import AttemptRow
+    from prover.store._formal import FormalAttempt
 
-    record = FormalRecorder(fstore, db)
-    with pytest.raises(ValueError, match="formal_attempts has no column"):
-        asyncio.run(record.attempt(1, sketch=3))
+    assert set(AttemptRow.model_fields) <= {c.key for c in FormalAttempt.__mapper__.column_attrs}
+    row = AttemptRow().updated(sketch_id=3, nodes=2)
+    assert row.columns() == {"sketch_id": 3, "nodes": 2}
+    assert row.updated(status="unsolved").columns() == {"sketch_id": 3, "nodes": 2, "status": "unsolved"}
+    for bad in ({"sketch": 3}, {"nodes": "two"}, {"status": "done"}):
+        with pytest.raises(ValidationError):
+            row.updated(**bad)
 
 
 def test_read_with_sorry_is_the_one_reading_of_a_with_sorry_elaboration():
