@@ -77,6 +77,31 @@ def test_elaborate_with_sorry_reads_statements_and_sketches(world):
     assert broken.ok is False and "unsolved goals" in broken.error_text()
 
 
+def test_a_sketch_elaborates_once_per_run(world):
+    """The attempts on the proofs of a problem write the same sketch: its definitive elaboration
+    is asked of Lean once in a run (one after the other, not only while in flight); an answer
+    that did not come (a timeout) is asked again."""
+    from prover.core.lean_records import LeanLimits
+    from prover.formal.checker import LeanRunner
+
+    slow = SKETCH.replace("(2 : ℕ) + 3 = 5", "(3 : ℕ) + 2 = 5")
+    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
+    world.rules.append({"match": {"cmd_contains": "(3 : ℕ) + 2 = 5"}, "action": "hang"})
+    problem = LeanProblem.parse(TOY)
+    pool = world.pool()
+    lean = LeanRunner(pool, pin(), limits=LeanLimits(time_s=1))
+
+    async def go():
+        return [await lean.elaborate_with_sorry(problem, text) for text in (SKETCH, SKETCH, slow, slow)]
+
+    with pool:
+        done = asyncio.run(go())
+    assert [el.ok for el in done] == [True, True, None, None]
+    assert done[1].infos_by_proof_line() == done[0].infos_by_proof_line() and done[1].assembled is not None
+    sent = Counter("(3 : ℕ) + 2" in e["request"]["cmd"] for e in world.requests() if "env" in e["request"])
+    assert sent == Counter({False: 1, True: 2}) and lean.checks == 4
+
+
 def test_a_cached_check_carries_its_row_without_looking_it_up(fstore, world):
     """The second check of a file comes from the check cache with its row id in the same answer:
     the row is never looked up by key again."""
