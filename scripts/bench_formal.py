@@ -6,8 +6,11 @@ No Lean and no model run here. Each problem is a toy sum (`a + b = c` from `a = 
 the scripted model writes the same NL proof, a direct whole proof that fails, a two-step sketch,
 node proofs that fail; the fake REPL (tests/lean/fake_repl.py) answers from SYNTHETIC responses
 assembled from recorded message templates (tests/formal/formal_support.py): statements and
-sketches elaborate, the first node closes with `omega`, everything else fails, so every formal
-attempt ends `unsolved`. The figures count what the stage asks — wiring and bookkeeping, never
+sketches elaborate, the first node closes with `omega`, everything else fails the way Lean fails
+it (the error, then the epilogue's report of the target admitted with `sorry`: a definitive
+failure, which the check cache serves again), so every formal attempt ends `unsolved`. The
+scripted prover's answers (``theorem nope``) prove another theorem: the screen rejects them
+before Lean, so the Lean checks here are the portfolios' and the sketches'. The figures count what the stage asks — wiring and bookkeeping, never
 proving skill; no figure here is a result about proofs.
 
 ``before`` keys the statement-level work (the root's portfolio, direct attempts and negation) by
