@@ -6,8 +6,11 @@ No Lean and no model run here. Each problem is a toy sum (`a + b = c` from `a = 
 the scripted model writes the same NL proof, a direct whole proof that fails, a two-step sketch,
 node proofs that fail; the fake REPL (tests/lean/fake_repl.py) answers from SYNTHETIC responses
 assembled from recorded message templates (tests/formal/formal_support.py): statements and
-sketches elaborate, the first node closes with `omega`, everything else fails, so every formal
-attempt ends `unsolved`. The figures count what the stage asks — wiring and bookkeeping, never
+sketches elaborate, the first node closes with `omega`, everything else fails the way Lean fails
+it (the error, then the epilogue's report of the target admitted with `sorry`: a definitive
+failure, which the check cache serves again), so every formal attempt ends `unsolved`. The
+scripted prover's answers (``theorem nope``) prove another theorem: the screen rejects them
+before Lean, so the Lean checks here are the portfolios' and the sketches'. The figures count what the stage asks — wiring and bookkeeping, never
 proving skill; no figure here is a result about proofs.
 
 ``before`` keys the statement-level work (the root's portfolio, direct attempts and negation) by
@@ -32,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import contextvars
 import json
 import os
 import sys
@@ -83,23 +85,18 @@ def recorded_latencies() -> list[float]:
 def statement_work_per_proof():
     """The ``before`` arm: the root's key (and so its seeds and its sharing) includes the proof."""
     from prover.core.hashing import hash_json
-    from prover.formal.engine import Attempt, FormalEngine
+    from prover.formal import root
 
-    proof = contextvars.ContextVar("bench_proof", default=None)
-    real_run, real_key = Attempt.run, FormalEngine.root_key
+    real_key = root.root_key
 
-    async def run(self):
-        proof.set(self.proof.id)  # this attempt's task (and the tasks it starts) see its proof
-        return await real_run(self)
+    def root_key(ctx, st):
+        return hash_json([real_key(ctx, st), ctx.proof.id])
 
-    def root_key(self, st):
-        return hash_json([real_key(self, st), proof.get()])
-
-    Attempt.run, FormalEngine.root_key = run, root_key
+    root.root_key = root_key
     try:
         yield
     finally:
-        Attempt.run, FormalEngine.root_key = real_run, real_key
+        root.root_key = real_key
 
 
 def bench(args, *, share: bool, processes: int, cost: dict | None) -> dict:

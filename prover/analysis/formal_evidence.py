@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from sqlalchemy import MetaData, Table, func, inspect, select
 
 from prover.core.label_records import FormalEvidence
-from prover.formal.evidence import read_attempt
+from prover.formal.evidence import read_attempt, statement_proved
 from prover.store._formal import closed_by, closing_uses
 
 FUNNEL_STAGES = ("statements", "faithful", "direct attempts", "sketches elaborated", "nodes solved", "verified")
@@ -48,8 +48,12 @@ def formal_evidence(store) -> list[FormalEvidence] | None:
     rows = store.formal_attempt_rows()
     if rows is None:
         return None
-    attempts = [a for a in rows.attempts if a["proof_id"] is not None]
-    closures = store.statement_closures()
+    return _read(store, rows, [a for a in rows.attempts if a["proof_id"] is not None], store.statement_closures())
+
+
+def _read(store, rows, attempts: list[dict[str, Any]], closures) -> list[FormalEvidence]:
+    """The evidence of ``attempts`` (rows of ``formal_attempt_rows``) through the one reader;
+    ``closures``: ``statement_closures`` of (at least) their statements."""
     toolchains = _toolchains(store, [a["final_check_id"] for a in attempts if a["final_check_id"] is not None])
     return [read_attempt(a, rows.steps.get(a["sketch_id"], []) if a["sketch_id"] is not None else [],
                          rows.refutations.get(a["id"], []), incompatible=rows.incompatible_statements,
@@ -87,15 +91,16 @@ def incompatible_by_problem(store, problem_ids: Sequence[int] | None = None) -> 
 
 def statement_proved_by_problem(store, problem_ids: Sequence[int] | None = None) -> dict[int, bool] | None:
     """Problem id → whether Lean proved its statement without an NL sketch (a direct attempt or
-    the portfolio on the root: ``statement_proved``); None without the formal stage's tables."""
+    the portfolio on the root, anywhere in the database, with a check still verified: the
+    evidence reader's ``statement_proved``); None without the formal stage's tables."""
     rows = store.formal_attempt_rows(problem_ids)
     if rows is None:
         return None
+    closures = store.statement_closures([a["formal_statement_id"] for a in rows.attempts
+                                         if a["formal_statement_id"] is not None])
     out: dict[int, bool] = {}
-    for a in rows.attempts:
-        proved = a["status"] == "statement_proved" or (a["root_closed_independently"] and
-                                                        a["check_verdict"] in ("verified", "verified-answer-unchecked"))
-        out[a["problem_id"]] = out.get(a["problem_id"], False) or bool(proved)
+    for a, ev in zip(rows.attempts, _read(store, rows, rows.attempts, closures)):
+        out[a["problem_id"]] = out.get(a["problem_id"], False) or statement_proved(ev)
     return out
 
 

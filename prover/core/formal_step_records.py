@@ -156,3 +156,50 @@ class AssemblyResult(BaseModel):
     closing_uses: dict[str, bool | None] | None
     """Node key → whether its lemma occurs in the target's proof term, as the trusted check read
     it (None: no accepted report)."""
+
+
+class AttemptRow(BaseModel):
+    """The formal attempt's own row (``formal_attempts``), as its steps fill it in. Only the
+    fields set are written (``columns``), so a write never resets what another write stored."""
+
+    model_config = _FROZEN
+
+    # -- step 1: the statement
+    formal_statement_id: int | None = None
+    statement_source: str | None = None
+    """``given`` or ``autoformalized``."""
+    statement_trusted: bool = False
+    gate_id: int | None = None
+    statement_faithful: bool | None = None
+    # -- step 2: the root
+    root_closed_independently: bool = False
+    root_closed_by: str | None = None
+    """``portfolio:TACTIC`` or ``direct``."""
+    direct_check_id: int | None = None
+    # -- steps 3 to 5: sketch, nodes, assembly
+    sketch_id: int | None = None
+    nodes: int = 0
+    nodes_solved: int = 0
+    nodes_refuted: int = 0
+    nodes_unsolved: int = 0
+    steps_aligned: bool | None = None
+    final_check_id: int | None = None
+    final_verdict: str | None = None
+    config: dict[str, Any] | None = None
+    """The settings' identity, with the final check's ``closing_uses``."""
+    # -- the end
+    status: FormalStatus = "running"
+    stop_reason: str | None = None
+    error: str | None = None
+    """The traceback of an unexpected exception (status ``error``)."""
+    calls: int = 0
+    checks: int = 0
+    repairs: int = 0
+
+    def updated(self, **changes: Any) -> "AttemptRow":
+        """This row with ``changes`` (validated: an unknown field or a wrong type fails here)."""
+        return AttemptRow.model_validate({**self.columns(), **changes})
+
+    def columns(self) -> dict[str, Any]:
+        """The columns set so far, as the table stores them."""
+        return self.model_dump(exclude_unset=True)

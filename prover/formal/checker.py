@@ -148,6 +148,8 @@ class LeanRunner:
         requests)."""
         self._sem = asyncio.Semaphore(self.size)
         self._flights = SingleFlight()
+        self._elaborated: dict[str, Elaboration] = {}
+        """Definitive with-sorry elaborations of this run, by the file's hash."""
         self.checks = 0
         """Checks asked for (cached and shared ones included)."""
         self.runs = 0
@@ -163,22 +165,35 @@ class LeanRunner:
             return await asyncio.to_thread(fn)
 
     async def elaborate(self, code: str) -> Elaboration:
-        """Elaborate a file as it is, `sorry` allowed (read by ``read_with_sorry``)."""
-        request = LeanRunRequest(code=code, timeout_s=self.limits.time_s)
-        raw = await self._flights.run(("elaborate", sha256_text(code)),
-                                      lambda: self._run(lambda: self.backend.check(request)))
+        """Elaborate a file as it is, `sorry` allowed (read by ``read_with_sorry``). A definitive
+        answer (it elaborates or not) is kept for the run: the same file on the same backend
+        elaborates the same way, so the attempts on the proofs of a problem, which write the
+        same sketch, elaborate it once. No answer (timeout, crash) is asked again."""
+        key = sha256_text(code)
         self.checks += 1
-        el = read_with_sorry(raw)
-        return Elaboration(el.ok, el.messages, el.detail)
+        known = self._elaborated.get(key)
+        if known is not None:
+            return known
+        request = LeanRunRequest(code=code, timeout_s=self.limits.time_s)
+        raw = await self._flights.run(("elaborate", key), lambda: self._run(lambda: self.backend.check(request)))
+        read = read_with_sorry(raw)
+        el = Elaboration(read.ok, read.messages, read.detail)
+        if el.ok is not None:
+            self._elaborated[key] = el
+        return el
 
-    async def elaborate_with_sorry(self, problem: LeanProblem, sketch: str | None = None) -> Elaboration:
+    async def elaborate_with_sorry(self, problem: LeanProblem, sketch: str | None = None, *,
+                                   parts: ProofParts | None = None) -> Elaboration:
         """Whether ``problem`` elaborates with `sorry` as its proof — or, given ``sketch`` (a proof
         whose holes are `sorry`), that proof screened and assembled into the problem (the
-        answer's ``assembled`` then maps messages back to the sketch's lines). The one place
-        that reads a with-sorry elaboration: statements, autoformalized candidates, sketches."""
+        answer's ``assembled`` then maps messages back to the sketch's lines). ``parts``: the
+        screen's reading of ``sketch`` when the caller already has it (it is not screened
+        again). The one place that reads a with-sorry elaboration: statements, autoformalized
+        candidates, sketches."""
         if sketch is None:
             return await self.elaborate(problem.with_proof("sorry"))
-        parts = screen(problem, sketch).parts
+        if parts is None:
+            parts = screen(problem, sketch).parts
         assembled = assemble(problem, parts, heartbeats=self.limits.heartbeats)  # type: ignore[arg-type]
         el = await self.elaborate(assembled.text)
         return replace(el, assembled=assembled)

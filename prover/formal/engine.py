@@ -33,7 +33,7 @@ from typing import Any
 
 from prover.core.errors import ConfigError
 from prover.core.formal_records import FormalConfig, FormalResult
-from prover.core.formal_step_records import NodeResult, StepOutcome
+from prover.core.formal_step_records import AttemptRow, NodeResult, StepOutcome
 from prover.core.hashing import hash_json, sha256_text
 from prover.core.llm_records import ChatMessage, ModelRequest
 from prover.formal import prompts
@@ -132,8 +132,8 @@ class Attempt:
         self.ctx = AttemptContext(engine, proof)
         self.checks0 = 0
         self.feedback: list[tuple[int, str]] = []
-        self.values: dict[str, Any] = {}
-        """Columns of the attempt's row, written when it ends."""
+        self.row = AttemptRow()
+        """The attempt's own row, written as its steps fill it in."""
 
     async def run(self) -> tuple[FormalResult, list[tuple[int, str]]]:
         p, ctx = self.proof, self.ctx
@@ -153,55 +153,52 @@ class Attempt:
             leaf = exc
             while isinstance(leaf, BaseExceptionGroup):  # a task group's: name what was raised
                 leaf = leaf.exceptions[0]
-            self.values.update(status="error", stop_reason=f"error: {type(leaf).__name__}: {leaf}"[:500], error=trace,
-                               calls=ctx.calls, checks=self.e.lean.checks - self.checks0, repairs=ctx.repairs)
-            await self.e.record.attempt(ctx.attempt_id, **self.values)
+            self.row = self.row.updated(status="error", stop_reason=f"error: {type(leaf).__name__}: {leaf}"[:500],
+                                        error=trace, calls=ctx.calls, checks=self.e.lean.checks - self.checks0,
+                                        repairs=ctx.repairs)
+            await self.e.record.attempt(ctx.attempt_id, self.row)
             self.feedback = []
             return self._result(), self.feedback
         status, reason = outcome.status, outcome.reason
         if ctx.failures and status not in ("verified", "statement_proved", "refuted", "step_refuted"):
             status, reason = "incomplete", (f"{ctx.failures} model call(s) failed after retries; "
                                             f"run the same command again to continue ({reason})")
-        self.values.update(status=status, stop_reason=reason, calls=ctx.calls,
-                           checks=self.e.lean.checks - self.checks0, repairs=ctx.repairs)
-        await self.e.record.attempt(ctx.attempt_id, **self.values)
+        self.row = self.row.updated(status=status, stop_reason=reason, calls=ctx.calls,
+                                    checks=self.e.lean.checks - self.checks0, repairs=ctx.repairs)
+        await self.e.record.attempt(ctx.attempt_id, self.row)
         return self._result(), self.feedback
 
     async def _stored_result(self) -> tuple[FormalResult, list[tuple[int, str]]]:
         a = await self.e.db(self.e.store.formal_attempt, self.ctx.attempt_id)
         fb = await self.e.db(self.e.store.formal_rows, "feedback", attempt_id=self.ctx.attempt_id)
         self.feedback = [(f.id, f.text) for f in fb]
-        self.values = {k: getattr(a, k) for k in ("status", "stop_reason", "statement_source", "statement_faithful",
-                                                   "root_closed_by", "nodes", "nodes_solved", "nodes_refuted",
-                                                   "nodes_unsolved", "steps_aligned", "final_verdict", "calls",
-                                                   "checks")}
+        self.row = AttemptRow.model_validate({k: getattr(a, k) for k in AttemptRow.model_fields})
         return self._result(reused=True), self.feedback
 
     def _result(self, reused: bool = False) -> FormalResult:
-        v = self.values
+        r = self.row
         return FormalResult(attempt_id=self.ctx.attempt_id, proof_id=self.proof.id, problem_id=self.proof.problem_id,
-                            status=v.get("status", "running"), stop_reason=v.get("stop_reason") or "",
-                            statement_source=v.get("statement_source"), statement_faithful=v.get("statement_faithful"),
-                            root_closed_by=v.get("root_closed_by"), nodes=v.get("nodes", 0),
-                            nodes_solved=v.get("nodes_solved", 0), nodes_refuted=v.get("nodes_refuted", 0),
-                            nodes_unsolved=v.get("nodes_unsolved", 0), steps_aligned=v.get("steps_aligned"),
-                            final_verdict=v.get("final_verdict"), feedback=len(self.feedback),
-                            calls=v.get("calls", 0) or 0, checks=v.get("checks", 0) or 0, reused=reused)
+                            status=r.status, stop_reason=r.stop_reason or "", statement_source=r.statement_source,
+                            statement_faithful=r.statement_faithful, root_closed_by=r.root_closed_by, nodes=r.nodes,
+                            nodes_solved=r.nodes_solved, nodes_refuted=r.nodes_refuted,
+                            nodes_unsolved=r.nodes_unsolved, steps_aligned=r.steps_aligned,
+                            final_verdict=r.final_verdict, feedback=len(self.feedback), calls=r.calls,
+                            checks=r.checks, reused=reused)
 
     async def _stages(self) -> StepOutcome:
         st = await choose_statement(self.ctx)
         if isinstance(st, StepOutcome):
             return st
         self.ctx.statement = st
-        self.values.update(formal_statement_id=st.formal_statement_id, statement_source=st.source,
-                           statement_trusted=st.trusted, gate_id=st.gate_id, statement_faithful=st.faithful)
-        await self.e.record.attempt(self.ctx.attempt_id, **self.values)
+        self.row = self.row.updated(formal_statement_id=st.formal_statement_id, statement_source=st.source,
+                                    statement_trusted=st.trusted, gate_id=st.gate_id, statement_faithful=st.faithful)
+        await self.e.record.attempt(self.ctx.attempt_id, self.row)
         found = await root(self.ctx, st)
         if isinstance(found, StepOutcome):
             return found
         if found.closed_by is not None:
-            self.values.update(root_closed_independently=True, root_closed_by=found.closed_by,
-                               direct_check_id=found.check_id)
+            self.row = self.row.updated(root_closed_independently=True, root_closed_by=found.closed_by,
+                                        direct_check_id=found.check_id)
             return StepOutcome(status="statement_proved", reason=found.reason)
         return await self.sketch_stage(st)
 
@@ -215,8 +212,8 @@ class Attempt:
         sketch, sketch_id = made
         step_ids = await store_steps(ctx, sketch, sketch_id, nl_steps)
         holes = sketch.holes
-        self.values.update(sketch_id=sketch_id, nodes=len(holes))
-        await self.e.record.attempt(ctx.attempt_id, sketch_id=sketch_id, nodes=len(holes))
+        self.row = self.row.updated(sketch_id=sketch_id, nodes=len(holes))
+        await self.e.record.attempt(ctx.attempt_id, self.row)
         aligned_task = asyncio.ensure_future(align_all(ctx, sketch, step_ids, nl_steps))
         try:
             filled = await fill_all(ctx, sketch, step_ids, nl_steps)
@@ -241,8 +238,8 @@ class Attempt:
         for step, done in refuted:
             faithful = bool(aligned.get(id(step))) and bool(st.faithful) if step.kind == "have" else None
             await self.e.record.refutation_faithful(done.refutation_id, faithful)  # type: ignore[arg-type]
-        self.values.update(steps_aligned=steps_aligned, nodes_solved=len(proofs), nodes_refuted=len(refuted),
-                           nodes_unsolved=len(unsolved))
+        self.row = self.row.updated(steps_aligned=steps_aligned, nodes_solved=len(proofs),
+                                    nodes_refuted=len(refuted), nodes_unsolved=len(unsolved))
         for step, done in unsolved:
             self.feedback.append(await write_feedback(ctx, step, step_ids[id(step)], done, nl_steps))
         if refuted:
@@ -252,8 +249,8 @@ class Attempt:
             return StepOutcome(status="unsolved", reason=f"{len(unsolved)} of {len(holes)} node(s) could not be "
                                                          "established (handed back as formal feedback)")
         final = await check_assembly(ctx, st, sketch, proofs, aux)
-        self.values.update(final_check_id=final.check_id, final_verdict=final.verdict,
-                           config={**self.e.config.identity(), "closing_uses": final.closing_uses})
+        self.row = self.row.updated(final_check_id=final.check_id, final_verdict=final.verdict,
+                                    config={**self.e.config.identity(), "closing_uses": final.closing_uses})
         return final.outcome
 
 

@@ -94,6 +94,14 @@ def closed_without_sketch(ev: FormalEvidence) -> bool:
     return ev.root_closed_independently or ev.statement_closed_by is not None
 
 
+def statement_proved(ev: FormalEvidence) -> bool:
+    """Lean proved the attempt's statement without an NL sketch: statement-level work (a root
+    portfolio tactic, a direct attempt) closed it on the same toolchain anywhere in the database,
+    with a check still verified — not the attempt's own status, which a later screen or another
+    attempt's work can make stale. A refutation closes the statement too, by its negation."""
+    return ev.statement_closed_by is not None and ev.statement_closed_by != "negation"
+
+
 def formal_one_missing(ev: FormalEvidence) -> list[str]:
     """The conditions of formal 1 that ``ev`` does not meet (empty: formal 1)."""
     missing = []

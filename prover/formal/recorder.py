@@ -7,18 +7,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from prover.core.formal_step_records import AnswerChecks, Votes
+from prover.core.formal_step_records import AnswerChecks, AttemptRow, Votes
 from prover.formal.checker import Proved
-from prover.store._formal import FormalAttempt
-
-
-def _columns(model: Any, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` after checking that each names a column of ``model`` (a typo fails here, not
-    as a silent no-op in SQL)."""
-    unknown = set(values) - {c.key for c in model.__mapper__.column_attrs}
-    if unknown:
-        raise ValueError(f"{model.__tablename__} has no column(s) {sorted(unknown)}")
-    return values
 
 
 class FormalRecorder:
@@ -37,9 +27,9 @@ class FormalRecorder:
 
     # -- attempts ---------------------------------------------------------------------------------
 
-    async def attempt(self, attempt_id: int, **columns: Any) -> None:
-        """Progress of an attempt (columns of ``formal_attempts``)."""
-        await self._update("attempt", attempt_id, **_columns(FormalAttempt, columns))
+    async def attempt(self, attempt_id: int, row: AttemptRow) -> None:
+        """Progress of an attempt: the fields of its row set so far."""
+        await self._update("attempt", attempt_id, **row.columns())
 
     # -- statements -------------------------------------------------------------------------------
 

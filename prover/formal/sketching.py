@@ -67,7 +67,10 @@ async def elaborate_sketch(ctx: AttemptContext, sk: Sketch) -> Elaboration:
     their goals are read from its messages (a hole whose goal cannot be read stays without
     one, and the nodes step says so)."""
     need = [s for s in sk.holes if s.needs_extract]
-    el = await ctx.lean.elaborate_with_sorry(sk.problem, sk.with_extract_goal() if need else sk.text)
+    if need:  # another text, screened for its own elaboration
+        el = await ctx.lean.elaborate_with_sorry(sk.problem, sk.with_extract_goal())
+    else:  # the text ``parse_sketch`` screened: its parts go on
+        el = await ctx.lean.elaborate_with_sorry(sk.problem, sk.text, parts=sk.parts)
     if el.ok and need:
         by_line = el.infos_by_proof_line()
         for s in need:

@@ -292,3 +292,32 @@ def test_engine_misaligned_step_gives_no_label(engine_kit):
     assert result.status == "verified" and result.steps_aligned is False
     s = build_labels(store, sources="formal").sources["formal"]
     assert store.labels(sources=["formal"]) == [] and s.no_label == {"not-steps-aligned": 1}
+
+
+def test_statement_proved_reads_database_wide_closures(store):
+    """``statement_proved_by_problem`` goes through the evidence reader's closures, not each
+    attempt's own status: a statement closed by another attempt's still-verified root try counts
+    (even one not finished), an attempt whose closing check a newer screen rejects does not, nor
+    does a refutation."""
+    def statement(pid, key):
+        return store.add_formal_statement(pid, toolchain="leanprover/lean4:v4.27.0", preamble="import Mathlib\n",
+                                          statement=f"theorem t_{key} : True := by sorry", source="test", extra={})
+
+    closed, stale, refuted = (add_problem(store, "c", name, "Prove P.") for name in ("closed", "stale", "refuted"))
+    fs = statement(closed, "closed")
+    store.add_formal_row("attempt", attempt_key="c1", problem_id=closed, proof_id=add_proof(store, closed, "A."),
+                         status="unsolved", formal_statement_id=fs)
+    other = store.add_formal_row("attempt", attempt_key="c2", problem_id=closed, proof_id=None, status="running",
+                                 formal_statement_id=fs)
+    store.add_formal_row("try", attempt_id=other, stage="root-portfolio", tactic="simp", success=True,
+                         check_id=_check(store, "theorem c : True := by simp"))
+    fs = statement(stale, "stale")
+    check = _check(store, "theorem s : True := by native_decide")
+    sid = store.add_formal_row("attempt", attempt_key="s1", problem_id=stale, proof_id=add_proof(store, stale, "B."),
+                         status="statement_proved", formal_statement_id=fs, root_closed_independently=True,
+                         root_closed_by="direct", direct_check_id=check)
+    store.add_formal_row("try", attempt_id=sid, stage="direct", success=True, check_id=check)
+    store.set_lean_check_verdict(check, Verdict.REJECTED, [ReasonCode.NATIVE])  # a newer screen rejects it
+    attempt(store, refuted, add_proof(store, refuted, "C."), "r1", status="refuted", refute=("statement",))
+    assert statement_proved_by_problem(store) == {closed: True, stale: False, refuted: False}
+    assert statement_proved_by_problem(store, [stale]) == {stale: False}

@@ -7,7 +7,9 @@ leanprover-community/repl test suite (tests/fixtures/lean_recorded/repl_pairs.js
 719), and the epilogue's report: an info message in the shape of the recorded ones carrying the
 text ProverCheck's source logs (never produced by Lean here: ProverCheck was never compiled), at
 the checked file's epilogue line, with the nonce the fake REPL copies from the request. A file
-the test does not list gets the `unsolved goals` error: it fails.
+the test does not list fails the way Lean fails it: the `unsolved goals` error and, on a checked
+file, the epilogue's report of the target admitted with `sorry` (the fake REPL's ``failure``
+answer): a definitive failure, cached like any.
 
 Models: the scripted backend, answering by role and prompt. It proves wiring and bookkeeping,
 never proving skill; no figure obtained with it is a result."""
@@ -86,8 +88,8 @@ class LeanWorld:
     def fails(self, problem_text: str, proof_text: str) -> "LeanWorld":
         """``proof_text`` fails definitively: Lean's `unsolved goals` error, and the epilogue's
         report at its `#prover_check` line counting a sorry (Lean adds a declaration that
-        elaborated with an error with `sorryAx`). A file the table does not list fails too, but
-        without the report: not definitive, so never served from the cache."""
+        elaborated with an error with `sorryAx`). A file the table does not list fails the same
+        way (the fake REPL's ``failure`` answer, with `axioms=-`)."""
         a = audit(proof_text, problem_text).assembled(LIMITS)
         report = CHECK_REPORT.replace(" sorry=0 ", " sorry=1 ")
         assert report != CHECK_REPORT
@@ -109,7 +111,7 @@ class LeanWorld:
         return self.elaborates(sketch_file(problem_text, sketch_text), extra)
 
     def write(self) -> "LeanWorld":
-        table = {"rules": self.rules, "default": {"messages": [at_line(UNSOLVED, 1)]}}
+        table = {"rules": self.rules, "failure": {"messages": [at_line(UNSOLVED, 1)]}}
         self.table_path.write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
         return self
 

@@ -77,6 +77,31 @@ def test_elaborate_with_sorry_reads_statements_and_sketches(world):
     assert broken.ok is False and "unsolved goals" in broken.error_text()
 
 
+def test_a_sketch_elaborates_once_per_run(world):
+    """The attempts on the proofs of a problem write the same sketch: its definitive elaboration
+    is asked of Lean once in a run (one after the other, not only while in flight); an answer
+    that did not come (a timeout) is asked again."""
+    from prover.core.lean_records import LeanLimits
+    from prover.formal.checker import LeanRunner
+
+    slow = SKETCH.replace("(2 : ℕ) + 3 = 5", "(3 : ℕ) + 2 = 5")
+    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
+    world.rules.append({"match": {"cmd_contains": "(3 : ℕ) + 2 = 5"}, "action": "hang"})
+    problem = LeanProblem.parse(TOY)
+    pool = world.pool()
+    lean = LeanRunner(pool, pin(), limits=LeanLimits(time_s=1))
+
+    async def go():
+        return [await lean.elaborate_with_sorry(problem, text) for text in (SKETCH, SKETCH, slow, slow)]
+
+    with pool:
+        done = asyncio.run(go())
+    assert [el.ok for el in done] == [True, True, None, None]
+    assert done[1].infos_by_proof_line() == done[0].infos_by_proof_line() and done[1].assembled is not None
+    sent = Counter("(3 : ℕ) + 2" in e["request"]["cmd"] for e in world.requests() if "env" in e["request"])
+    assert sent == Counter({False: 1, True: 2}) and lean.checks == 4
+
+
 def test_a_cached_check_carries_its_row_without_looking_it_up(fstore, world):
     """The second check of a file comes from the check cache with its row id in the same answer:
     the row is never looked up by key again."""
@@ -141,15 +166,50 @@ def test_each_try_is_screened_once(fstore, world, monkeypatch):
     assert screened == Counter({c: 1 for c in codes})
 
 
-def test_the_recorder_refuses_an_attempt_column_its_table_lacks(fstore):
-    from prover.formal.recorder import FormalRecorder
+def test_the_sketch_is_screened_once(fstore, world, monkeypatch):
+    """The sketch's text is screened once — to parse it; its elaboration assembles the file from
+    that screen's parts instead of screening the text again."""
+    import prover.lean.screen  # noqa: F401 - the package exports a function of the same name
 
-    async def db(fn, *args, **kwargs):
-        return fn(*args, **kwargs)
+    original = sys.modules["prover.lean.screen"].screen
+    seen: Counter = Counter()
 
-    record = FormalRecorder(fstore, db)
-    with pytest.raises(ValueError, match="formal_attempts has no column"):
-        asyncio.run(record.attempt(1, sketch=3))
+    def counted(problem, proof_text, *args, **kwargs):
+        seen[proof_text] += 1
+        return original(problem, proof_text, *args, **kwargs)
+
+    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "screen", None) is original:
+            monkeypatch.setattr(mod, "screen", counted)
+    script = Script([
+        ("prover", "", lean_block(WRONG)),
+        ("formalizer", "Write a Lean 4 proof sketch", lean_block(SKETCH)),
+        ("formalizer", "Restate, in plain mathematical language", "<think>.</think>It claims a + b = 2 + 3."),
+        ("judge", "formal step below", vote(True)),
+    ])
+    result, _ = formalize(fstore, world, script, fstore.proof_id, direct_attempts=1, refute=False)
+    [sketch] = [k for k in fstore.formal_rows("sketch", attempt_id=result.attempt_id) if k.status == "elaborated"]
+    assert result.nodes == 2, result.stop_reason  # it was parsed and elaborated
+    assert seen[sketch.text] == 1
+
+
+def test_the_attempt_row_is_a_typed_record_of_its_table():
+    """The attempt's own row is written from a record whose fields are columns of
+    ``formal_attempts``: a misspelt field or a wrong type fails when the row is built, and only
+    the fields set are written."""
+    from pydantic import ValidationError
+
+    from prover.core.formal_step_records import AttemptRow
+    from prover.store._formal import FormalAttempt
+
+    assert set(AttemptRow.model_fields) <= {c.key for c in FormalAttempt.__mapper__.column_attrs}
+    row = AttemptRow().updated(sketch_id=3, nodes=2)
+    assert row.columns() == {"sketch_id": 3, "nodes": 2}
+    assert row.updated(status="unsolved").columns() == {"sketch_id": 3, "nodes": 2, "status": "unsolved"}
+    for bad in ({"sketch": 3}, {"nodes": "two"}, {"status": "done"}):
+        with pytest.raises(ValidationError):
+            row.updated(**bad)
 
 
 def test_read_with_sorry_is_the_one_reading_of_a_with_sorry_elaboration():

@@ -24,6 +24,13 @@ Table (JSON):
   cost: {"import_s": 10, "check_s": [0.5, 5], "scale": 0.02} — sleeps, for the benchmark;
       "check_samples": [seconds...] instead of check_s: one of these (recorded) latencies per check
 Env FAKE_REPL_LOG: append one JSON line per request ({pid, request, rule, ...}).
+Failures: when a proof has an error, Lean's error recovery still adds the declaration, with
+`sorryAx` where the error was, and goes on to the file's last command, so ProverCheck's epilogue
+reports on it: ``status=ok type=match axioms=- sorry=1 other=0 used=0…`` (the failing proof was
+admitted with `sorry`, which uses none of the constants asked about). This answer is SYNTHETIC:
+the error messages are the recorded templates the table gives, the report is the text
+ProverCheck's source logs (lean_project/ProverCheck.lean), never produced by Lean here, at the
+line of the request's `#prover_check` command, in the shape of the REPL's info messages.
 Nonces: where a response says ``nonce=NONCE``, the fake writes the nonce of the request's
 `#prover_check` line instead (as ProverCheck's report would carry it).
 """
@@ -100,6 +107,27 @@ def cost_sleep(table, kind, text):
             return
         lo, hi = cost.get("check_s", [0, 0])
         time.sleep((lo + (hi - lo) * h / 0xFFFFFFFF) * scale)
+
+
+#: ProverCheck's report on a target that Lean's error recovery admitted with `sorry` (the
+#: fields: lean_project/ProverCheck.lean; the format: prover/lean/epilogue.py).
+FAILED_REPORT = "prover_check 1 nonce=NONCE status=ok type=match axioms=- sorry=1 other=0 used={used}"
+
+
+def failed_response(failure, cmd):
+    """Lean's answer on a file whose proof fails (module docstring, Failures): the failure's
+    error messages, then, when the file ends with the epilogue, its report at that line."""
+    resp = json.loads(json.dumps(failure))
+    at = re.search(r'^#prover_check [^\n]*$', cmd or "", re.M)
+    if at is None:
+        return resp
+    line = cmd.count("\n", 0, at.start()) + 1
+    asked = re.search(r'\[(.*)\]\s*$', at.group(0))
+    used = "-" if asked is None else "0" * len([c for c in asked.group(1).split(",") if c.strip()])
+    report = {"severity": "info", "pos": {"line": line, "column": 0},
+              "endPos": {"line": line, "column": len(at.group(0))}, "data": FAILED_REPORT.format(used=used)}
+    resp["messages"] = list(resp.get("messages", [])) + [report]
+    return resp
 
 
 def requests(stream):
@@ -179,6 +207,8 @@ def main():
                                       "data": table["import_errors"][bad[0]]}]}
             else:
                 resp = {}
+        elif "failure" in table and cmd is not None:
+            resp = failed_response(table["failure"], cmd)
         elif "default" in table:
             resp = json.loads(json.dumps(table["default"]))
         else:

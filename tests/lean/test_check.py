@@ -312,3 +312,29 @@ def test_a_backend_without_prover_check_is_unavailable_not_failed(fake, pin):
         out = check_proof(PROOF, PROBLEM, pool, pin=pin)
     assert out.result.verdict is Verdict.UNAVAILABLE and not out.result.definitive and out.exit_code == 3
     assert ReasonCode.CHECK_LIBRARY_MISSING in out.result.reasons
+
+
+def test_a_failed_proof_answered_as_lean_answers_it_is_cached(fake, pin, store, pair):
+    """The fake REPL's ``failure`` answer is Lean's on a proof with an error: the recorded
+    `unsolved goals` error (row 719) and the epilogue's report of the target admitted with
+    `sorry` (synthetic: ProverCheck's text, never produced by Lean). A definitive failure: stored
+    and served from the store. The same error without the report is not a whole-file answer:
+    stored, never served."""
+    constants = ("foo", "Bar.baz")
+    failure = {"messages": pair(719)["response"]["messages"]}
+    fake.write({"failure": failure})
+    with fake.pool() as pool:
+        first = check_proof(PROOF, PROBLEM, pool, pin=pin, store=store, constants=constants)
+        second = check_proof(PROOF, PROBLEM, pool, pin=pin, store=store, constants=constants)
+    r = first.result
+    assert r.verdict is Verdict.FAILED and r.definitive
+    assert {ReasonCode.LEAN_ERROR, ReasonCode.SORRY_AXIOM} <= set(r.reasons)
+    assert constants_used(r, constants) == {"foo": False, "Bar.baz": False}
+    assert not first.cached and second.cached and second.result.verdict is Verdict.FAILED
+    assert len([e for e in fake.requests() if "env" in e["request"]]) == 1
+    fake.write({"default": failure})
+    with fake.pool() as pool:
+        outs = [check_proof(PROOF.replace("norm_num", "simp"), PROBLEM, pool, pin=pin, store=store)
+                for _ in range(2)]
+    assert [o.cached for o in outs] == [False, False] and not outs[0].result.definitive
+    assert ReasonCode.CHECK_REPORT_MISSING in outs[0].result.reasons
