@@ -9,13 +9,15 @@ assembled from recorded message templates (tests/formal/formal_support.py): stat
 sketches elaborate, the first node closes with `omega`, everything else fails the way Lean fails
 it (the error, then the epilogue's report of the target admitted with `sorry`: a definitive
 failure, which the check cache serves again), so every formal attempt ends `unsolved`. The
-scripted prover's answers (``theorem nope``) prove another theorem: the screen rejects them
-before Lean, so the Lean checks here are the portfolios' and the sketches'. The figures count what the stage asks — wiring and bookkeeping, never
+scripted prover answers each request with the target's statement and a proof that depends on the
+request seed and fails in Lean, as a real prover's wrong proofs differ by seed: direct attempts,
+node fills and repairs reach Lean. The figures count what the stage asks — wiring and bookkeeping, never
 proving skill; no figure here is a result about proofs.
 
 ``before`` keys the statement-level work (the root's portfolio, direct attempts and negation) by
-the proof as well as the statement, as the stage did before it was shared (issue 17, item 2):
-each attempt runs it again with its own request seeds. ``after`` is the stage as it is.
+the proof as well as the statement, as the stage did before it was shared (issue 17, item 2),
+and seeds node requests (fills, repairs, refutations) by the proof: each attempt runs them again
+with its own request seeds. ``after`` seeds a node's requests by the node lemma and its hint. ``after`` is the stage as it is.
 
 Latencies: each fake check sleeps one of the 98 Kimina ``/verify`` times recorded in
 shared/fixtures/lean-messages (``--latencies recorded``: drawn by request text, the same for
@@ -37,6 +39,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -83,20 +86,22 @@ def recorded_latencies() -> list[float]:
 
 @contextlib.contextmanager
 def statement_work_per_proof():
-    """The ``before`` arm: the root's key (and so its seeds and its sharing) includes the proof."""
+    """The ``before`` arm: the root's key (and so its seeds and its sharing) includes the proof, and
+    node requests are seeded by the proof (the default scope), as before node work was shared."""
     from prover.core.hashing import hash_json
-    from prover.formal import root
+    from prover.formal import nodes, root
 
-    real_key = root.root_key
+    real_key, real_scope = root.root_key, nodes.node_scope
 
     def root_key(ctx, st):
         return hash_json([real_key(ctx, st), ctx.proof.id])
 
     root.root_key = root_key
+    nodes.node_scope = lambda ctx, text, hint: None
     try:
         yield
     finally:
-        root.root_key = real_key
+        root.root_key, nodes.node_scope = real_key, real_scope
 
 
 def bench(args, *, share: bool, processes: int, cost: dict | None) -> dict:
@@ -140,6 +145,14 @@ def bench(args, *, share: bool, processes: int, cost: dict | None) -> dict:
         refined = "--- Solution 0 ---" in call.messages[-1].content
         return fs.proof_output("Step 1. Substitute.\n\nStep 2. Compute." + ("\n\nRefined." if refined else ""))
 
+    def prover_answer(call):
+        # A real prover writes a different proof for each request seed; these keep the target's
+        # statement (so they pass the screen and reach Lean) and fail there, as a wrong proof does.
+        code = re.findall(r"```lean4\n(.*?)```", call.messages[-1].content, re.S)[0]
+        head = code.rsplit(":= by", 1)[0].rstrip()
+        seed = call.seed or 0
+        return fs.lean_block(f"{head} := by\n  nlinarith [sq_nonneg ({seed % 9973} : ℤ)]")
+
     script = fs.Script([
         ("generator", "", generator), ("verifier", "", fs.verdict_output("0.5")),
         ("meta_verifier", "", fs.meta_output("1")),
@@ -147,7 +160,7 @@ def bench(args, *, share: bool, processes: int, cost: dict | None) -> dict:
         ("formalizer", "proof sketch below does not elaborate", sketch_for),
         ("formalizer", "", "<think>.</think>The claim."),
         ("judge", "", fs.vote(True)),
-        ("prover", "", fs.lean_block("theorem nope : True := trivial")),
+        ("prover", "", prover_answer),
     ])
     backend = ScriptedBackend(script)
     store = ProofStore.open(tmp / "bench.db")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from prover.core.errors import UsageError
 from prover.core.formal_step_records import FailedTry, NodeResult
+from prover.core.hashing import sha256_text
 from prover.formal import prompts
 from prover.formal.checker import Proved, format_messages
 from prover.formal.context import AttemptContext
@@ -35,6 +36,14 @@ class OpenNode:
     """The last failed try that reached Lean (a repair sends it back)."""
     messages: tuple[dict, ...] = ()
     """Lean's messages on the last try that had any."""
+
+
+def node_scope(ctx: AttemptContext, node_text: str, hint: str) -> tuple:
+    """What a node's prover requests are seeded by: the node lemma and its informal hint, not the
+    proof. Proofs of a problem often yield the same sketch; their identical nodes then send
+    identical requests, which the call store answers once, and the same tries, which the check
+    cache answers once, instead of each attempt redoing the node with seeds of its own."""
+    return ("node", ctx.proof.problem_key, sha256_text(node_text), sha256_text(hint))
 
 
 async def fill_all(ctx: AttemptContext, sk: Sketch, step_ids: dict[int, int],
@@ -114,7 +123,8 @@ async def fill_first(ctx: AttemptContext, sk: Sketch, step: SketchStep, sid: int
     hint = nl_step(nl_steps, step.nl_step) or ""
     last: FailedTry | None = None
     for j in range(ctx.config.node_samples):
-        res = await ctx.ask("prover", prompts.node_proof(strip_comments(node_text), hint), "node", step.key, j)
+        res = await ctx.ask("prover", prompts.node_proof(strip_comments(node_text), hint), "node", step.key, j,
+                            scope=node_scope(ctx, node_text, hint))
         got = await node_try(ctx, node, sid, "prover", res, sample_index=j)
         if isinstance(got, Proved):
             body, aux = got.body_and_aux()
@@ -133,7 +143,8 @@ async def fill_rest(ctx: AttemptContext, sk: Sketch, step: SketchStep, sid: int,
     while last is not None and r < repairs:
         ctx.repairs += 1
         r += 1
-        res = await ctx.ask("prover", prompts.repair(last.code, last.messages), "repair", step.key, r)
+        res = await ctx.ask("prover", prompts.repair(last.code, last.messages), "repair", step.key, r,
+                            scope=node_scope(ctx, state.node.text, state.hint))
         got = await node_try(ctx, state.node, sid, "repair", res, repair_index=r, parent_id=last.try_id)
         if isinstance(got, Proved):
             body, aux = got.body_and_aux()
@@ -141,7 +152,9 @@ async def fill_rest(ctx: AttemptContext, sk: Sketch, step: SketchStep, sid: int,
         if got is not None:
             last, seen = got, got.lean_messages or seen
     if ctx.config.refute:
-        hit = await refute(ctx, sk.node_problem(step, negate=True), step_id=sid, hint=state.hint)
+        neg_text = sk.node_problem(step, negate=True)
+        hit = await refute(ctx, neg_text, step_id=sid, hint=state.hint, seed_key=step.key,
+                           scope=node_scope(ctx, neg_text, state.hint))
         if hit is not None:
             p = ctx.proof
             rid = await ctx.record.refutation(

@@ -112,8 +112,10 @@ async def close_root(ctx: AttemptContext, st: Statement, key: str) -> RootResult
 
 
 async def refute(ctx: AttemptContext, neg_text: str, *, step_id: int | None, hint: str,
-                 scope: tuple | None = None) -> Refutation | None:
-    """The portfolio, then the prover, on a negation problem: the try that proved it, if any."""
+                 seed_key: str = "root", scope: tuple | None = None) -> Refutation | None:
+    """The portfolio, then the prover, on a negation problem: the try that proved it, if any.
+    Requests are seeded by ``seed_key`` (the step's key), never by ``step_id``: a row id follows
+    insertion order, which timing decides."""
     try:
         neg = LeanProblem.parse(neg_text)
     except UsageError:
@@ -126,7 +128,7 @@ async def refute(ctx: AttemptContext, neg_text: str, *, step_id: int | None, hin
             return Refutation(try_id=tid, check_id=proved.check_id)
     lean = strip_comments(neg_text)
     for j in range(ctx.config.refute_samples):
-        res = await ctx.ask("prover", prompts.node_proof(lean, hint), "refute", step_id or "root", j, scope=scope)
+        res = await ctx.ask("prover", prompts.node_proof(lean, hint), "refute", seed_key, j, scope=scope)
         code = extract_lean(res.text) if res.status != "error" else None
         if code is None:
             await ctx.tried("refute-prover", None, step_id=step_id, negated=True, sample_index=j, call_key=res.key,

@@ -143,3 +143,24 @@ def test_independent_nodes_are_filled_at_once(fstore, world, monkeypatch):
     [sketch] = fstore.formal_rows("sketch", attempt_id=result.attempt_id)
     assert sketch.dag["edges"] == []
     assert all(s.depends_on == [] for s in fstore.formal_rows("step", attempt_id=result.attempt_id))
+
+
+def test_identical_nodes_of_two_proofs_are_asked_once(fstore, world):
+    """Two proofs of one problem yield the same sketch: a node's requests are seeded by the node
+    lemma and its hint, not the proof, so the identical node prompt is sent once (the call store
+    answers the second attempt) and its try reaches Lean once."""
+    node2 = "by\n  exact h2.symm.trans (by norm_num)"  # no portfolio tactic: the prover is asked
+    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
+    world.proves(node_text("prover_node_1"), node_proof("prover_node_1", "by\n  omega"))
+    world.proves(node_text("prover_node_2"), node_proof("prover_node_2", node2))
+    world.proves(TOY, NODES.assemble({"prover_node_1": "by\n  omega", "prover_node_2": node2}))
+    asked = Script([*script().rules[:-1],
+                    ("prover", "It is one step of a larger proof", lean_block(node_proof("prover_node_2", node2)))])
+    first, second, _, _ = four_proofs(fstore)
+    results, backend = formalize_many(fstore, world, asked, [first, second], direct_attempts=1, refute=False)
+    assert [r.status for r in results] == ["verified"] * 2
+    node_calls = [(c.messages[-1].content, c.seed) for c in backend.calls
+                  if c.role == "prover" and "It is one step" in c.messages[-1].content]
+    prompts = Counter(p for p, _ in node_calls)
+    assert node_calls and len(node_calls) == len(prompts), prompts
+    assert len({s for _, s in node_calls}) == len(node_calls)
