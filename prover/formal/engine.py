@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import random
 import traceback
-from typing import Any
+from typing import Any, Mapping
 
 from prover.core.errors import ConfigError
 from prover.core.formal_records import FormalConfig, FormalResult
@@ -254,11 +254,16 @@ class Attempt:
         return final.outcome
 
 
-def sample_pool(pool_ids: list[int], k: int, seed: int, problem_key: str) -> tuple[list[int], float | None]:
-    """K proofs drawn uniformly without replacement (seeded by run seed and problem) and each
-    one's inclusion probability K / pool size."""
-    if k <= 0 or not pool_ids:
+def sample_pool(pool: Mapping[int, str], k: int, seed: int, problem_key: str) -> tuple[list[int], float | None]:
+    """K proofs of ``pool`` (proof id → text) drawn uniformly without replacement (seeded by run
+    seed and problem), as ids, and each one's inclusion probability K / pool size.
+
+    The draw is over the texts' hashes in order, not over ids: ids follow insertion order, which
+    the timing of concurrent work decides, so two runs with the same seed and the same proofs
+    must draw the same texts whatever ids they got. (Equal texts are told apart by id.)"""
+    if k <= 0 or not pool:
         return [], None
-    k = min(k, len(pool_ids))
+    k = min(k, len(pool))
     rng = random.Random(int(sha256_text(f"formal-sample:{seed}:{problem_key}"), 16))
-    return rng.sample(sorted(pool_ids), k), k / len(pool_ids)
+    ordered = sorted((sha256_text(text), pid) for pid, text in pool.items())
+    return [pid for _h, pid in rng.sample(ordered, k)], k / len(pool)

@@ -4,6 +4,8 @@ is one; elsewhere the readings are None and the report says so)."""
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -41,17 +43,47 @@ def plan_memory_cap(cap_bytes: int | None) -> MemoryCap:
     return MemoryCap(requested_bytes=cap_bytes, applied_bytes=cap_bytes, applied=True)
 
 
-def preexec_for(plan: MemoryCap) -> Callable[[], None] | None:
+def preexec_for(plan: MemoryCap, *, die_with_parent: bool = False) -> Callable[[], None] | None:
     """A ``preexec_fn`` setting the planned limit in the child (soft = hard, so the child cannot
-    raise it again)."""
-    if plan.applied_bytes is None or resource is None:
+    raise it again) and, with ``die_with_parent``, asking the kernel to SIGKILL the child when its
+    parent dies (Linux; elsewhere nothing)."""
+    limit = plan.applied_bytes if resource is not None else None
+    deathsig = _deathsig_setter() if die_with_parent else None
+    if limit is None and deathsig is None:
         return None
-    limit = plan.applied_bytes
 
     def _apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if deathsig is not None:
+            deathsig()
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     return _apply
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _deathsig_setter() -> Callable[[], None] | None:
+    """What the child runs to die with its parent: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, then a
+    check that the parent did not die before the request took effect. libc is loaded here, in
+    the parent, so that the forked child does no more than call it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - best effort outside glibc
+        return None
+    parent = os.getpid()
+
+    def _set() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(128 + signal.SIGKILL)
+
+    return _set
 
 
 def process_address_limit(pid: int) -> int | None | str:

@@ -1,6 +1,12 @@
 """One leanprover-community/repl process, owned: started in its own process group under a memory
 cap, spoken to in the REPL's protocol, killed with its whole tree on timeout.
 
+The REPL is started directly, never under ``lake env``: a command ``lake env REPL ...`` is run
+as ``REPL ...`` in the environment ``lake env`` gives the project (read once per project), so
+that the kernel's death signal (``PR_SET_PDEATHSIG``) and the memory cap reach the REPL itself.
+Under ``lake env`` they reached only ``lake``; a REPL busy elaborating outlived a SIGKILLed
+``prover`` for good.
+
 The protocol: a request is one JSON object followed by a blank line; the REPL answers with one
 JSON object (pretty-printed over several lines) followed by a blank line. A command without
 ``env`` starts a fresh environment (the only place ``import`` is allowed); its answer's ``env`` id
@@ -15,8 +21,11 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -79,6 +88,9 @@ class ReplProcess:
         self.cwd = os.fspath(cwd) if cwd is not None else None
         self.env = dict(env) if env is not None else None
         self.memory_cap = plan_memory_cap(memory_cap_bytes)
+        self.argv: list[str] = self.command
+        """What is executed: ``command`` with a leading ``lake env`` resolved away."""
+        self.launch_env: dict[str, str] | None = self.env
         self.proc: subprocess.Popen | None = None
         self._stderr = None
         self._buf = b""
@@ -93,31 +105,34 @@ class ReplProcess:
     def start(self) -> None:
         if self.proc is not None:
             raise LeanError("REPL process already started")
+        self.argv, self.launch_env = direct_launch(self.command, self.cwd, self.env)
         self._stderr = tempfile.TemporaryFile()
-        preexec = preexec_for(self.memory_cap)
+        self.proc = _spawner().submit(self._popen_capped).result()
+        self.started_at = time.monotonic()
+        self._pids = [self.proc.pid]
+        if self.memory_cap.requested_bytes is not None:
+            self.memory_cap = verify_cap(self.memory_cap, self.proc.pid)
+
+    def _popen_capped(self) -> subprocess.Popen:
         try:
-            self.proc = self._popen(preexec)
+            return self._popen(preexec_for(self.memory_cap, die_with_parent=True))
         except subprocess.SubprocessError as exc:
-            if preexec is None:
+            if self.memory_cap.applied_bytes is None:
                 raise
             # setrlimit itself failed in the child: run uncapped and say so.
             self.memory_cap = MemoryCap(
                 requested_bytes=self.memory_cap.requested_bytes, applied_bytes=None, applied=False,
                 note=f"cap {fmt_bytes(self.memory_cap.requested_bytes)} not applied: setrlimit(RLIMIT_AS) "
                      f"failed in the child ({exc})")
-            self.proc = self._popen(None)
-        self.started_at = time.monotonic()
-        self._pids = [self.proc.pid]
-        if self.memory_cap.requested_bytes is not None:
-            self.memory_cap = verify_cap(self.memory_cap, self.proc.pid)
+            return self._popen(preexec_for(self.memory_cap, die_with_parent=True))
 
     def _popen(self, preexec) -> subprocess.Popen:
         try:
             return subprocess.Popen(
-                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                cwd=self.cwd, env=self.env, start_new_session=True, preexec_fn=preexec, bufsize=0)
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                cwd=self.cwd, env=self.launch_env, start_new_session=True, preexec_fn=preexec, bufsize=0)
         except FileNotFoundError as exc:
-            raise LeanError(f"cannot start the REPL ({' '.join(self.command)}): {exc.strerror}: "
+            raise LeanError(f"cannot start the REPL ({' '.join(self.argv)}): {exc.strerror}: "
                             f"{exc.filename}; run `prover lean doctor`") from exc
 
     @property
@@ -129,7 +144,7 @@ class ReplProcess:
         return self.proc is not None and self.proc.poll() is None and self.dead_reason is None
 
     def kill(self, reason: str = "killed") -> None:
-        """Kill the whole process tree (the REPL may run under ``lake env``)."""
+        """Kill the whole process tree (a fake REPL may run under a shell)."""
         if self.proc is None:
             return
         self.dead_reason = self.dead_reason or reason
@@ -272,5 +287,75 @@ class ReplProcess:
 
 def default_repl_command(project_dir: str | os.PathLike, repl_binary: str | os.PathLike,
                          lake: str = "lake") -> list[str]:
-    """``lake env REPL`` run in the project, so that the REPL finds Mathlib's .olean files."""
+    """``lake env REPL`` run in the project, so that the REPL finds Mathlib's .olean files
+    (`ReplProcess` starts it as ``REPL`` in that environment: see `direct_launch`)."""
     return [lake, "env", os.fspath(Path(repl_binary))]
+
+
+def direct_launch(command: Sequence[str], cwd: str | None,
+                  env: Mapping[str, str] | None) -> tuple[list[str], dict[str, str] | None]:
+    """The argv and environment that start ``command``: ``lake env PROGRAM ARGS...`` becomes
+    ``PROGRAM ARGS...`` in `lake_environment`; any other command (``$PROVER_LEAN_REPL``, a fake
+    REPL) is started as it is."""
+    command = list(command)
+    if len(command) >= 3 and Path(command[0]).name == "lake" and command[1] == "env":
+        return command[2:], lake_environment(cwd or ".", lake=command[0], base_env=env)
+    return command, dict(env) if env is not None else None
+
+
+_DUMP_ENV = "import os, sys; sys.stdout.buffer.write(b'\\0'.join(k + b'=' + v for k, v in os.environb.items()))"
+"""Prints the environment NUL-separated (values may hold newlines); Python is the one program
+sure to be here."""
+
+_lake_envs: dict[tuple, dict[str, str]] = {}
+_lake_envs_lock = threading.Lock()
+
+
+def lake_environment(project_dir: str | os.PathLike, *, lake: str = "lake",
+                     base_env: Mapping[str, str] | None = None, timeout_s: float = 300.0) -> dict[str, str]:
+    """The environment ``lake env`` gives a program in ``project_dir`` (LEAN_PATH, the
+    toolchain's PATH and library path...), on top of ``base_env`` (default: this process's).
+    Read once per project, lake and base environment: each read starts ``lake``."""
+    base = dict(os.environ if base_env is None else base_env)
+    key = (lake, os.path.realpath(project_dir), tuple(sorted(base.items())))
+    with _lake_envs_lock:  # held while lake runs, so that a pool starting up reads it once
+        if key not in _lake_envs:
+            _lake_envs[key] = _read_lake_environment(project_dir, lake, base, timeout_s)
+        return dict(_lake_envs[key])
+
+
+def _read_lake_environment(project_dir, lake: str, base: dict[str, str], timeout_s: float) -> dict[str, str]:
+    command = [lake, "env", sys.executable, "-S", "-c", _DUMP_ENV]
+    try:
+        done = subprocess.run(command, cwd=project_dir, env=base, capture_output=True, timeout=timeout_s)
+    except FileNotFoundError as exc:
+        raise LeanError(f"cannot read the project's environment: {exc.strerror}: {exc.filename}; "
+                        f"run `prover lean doctor`") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise LeanError(f"`{lake} env` did not finish within {timeout_s:g} s in {project_dir}") from exc
+    if done.returncode != 0:
+        raise LeanError(f"`{lake} env` failed in {project_dir} (exit code {done.returncode}): "
+                        f"{done.stderr.decode('utf-8', 'replace').strip()[-500:]}; run `prover lean doctor`")
+    env = {}
+    for item in done.stdout.split(b"\0"):
+        name, sep, value = item.partition(b"=")
+        if sep:
+            env[os.fsdecode(name)] = os.fsdecode(value)
+    if not env:
+        raise LeanError(f"`{lake} env` in {project_dir} printed no environment")
+    return env
+
+
+_spawn_executor: tuple[int, ThreadPoolExecutor] | None = None
+_spawn_lock = threading.Lock()
+
+
+def _spawner() -> ThreadPoolExecutor:
+    """One long-lived thread that starts every REPL. The kernel sends the death signal when the
+    *thread* that forked the child ends, not the process: a REPL started from a short-lived
+    worker thread would die with that thread. Made anew in a forked child, which has no threads."""
+    global _spawn_executor
+    with _spawn_lock:
+        if _spawn_executor is None or _spawn_executor[0] != os.getpid():
+            _spawn_executor = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="repl-spawn"))
+        return _spawn_executor[1]

@@ -172,7 +172,8 @@ def repl_info(pin: ProjectPin) -> ToolInfo:
 
 
 def repl_command(pin: ProjectPin) -> list[str]:
-    """How the pool starts a REPL: ``$PROVER_LEAN_REPL``, else ``lake env REPL_BINARY``."""
+    """How the pool starts a REPL: ``$PROVER_LEAN_REPL``, else ``lake env REPL_BINARY`` (which
+    `ReplProcess` runs as REPL_BINARY itself, in the environment ``lake env`` gives)."""
     override = repl_command_override()
     if override:
         return override

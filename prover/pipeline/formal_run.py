@@ -138,7 +138,8 @@ class FormalHooks:
         if self.sample:
             pool = {p.id: p for p in search.pool if p.id is not None and p.text.strip()
                     and p.status not in ("truncated", "empty")}
-            drawn, probability = sample_pool(list(pool), self.sample, self.seed, search.p.key)
+            drawn, probability = sample_pool({pid: p.text for pid, p in pool.items()}, self.sample,
+                                             self.seed, search.p.key)
             for pid in drawn:
                 self._start(search, pool[pid], "random", probability)
         await self._wait(search)

@@ -109,12 +109,13 @@ def test_answer_checks():
 
 
 def test_random_sample_and_inclusion_probability():
-    drawn, prob = sample_pool([5, 3, 9, 1], 2, seed=0, problem_key="c/p/h")
+    pool = {5: "a", 3: "b", 9: "c", 1: "d"}
+    drawn, prob = sample_pool(pool, 2, seed=0, problem_key="c/p/h")
     assert len(drawn) == 2 and set(drawn) <= {1, 3, 5, 9} and prob == 0.5
-    assert sample_pool([5, 3, 9, 1], 2, seed=0, problem_key="c/p/h")[0] == drawn
-    small, everyone = sample_pool([1, 2], 5, seed=0, problem_key="k")
+    assert sample_pool(pool, 2, seed=0, problem_key="c/p/h")[0] == drawn
+    small, everyone = sample_pool({1: "a", 2: "b"}, 5, seed=0, problem_key="k")
     assert sorted(small) == [1, 2] and everyone == 1.0
-    assert sample_pool([], 3, seed=0, problem_key="k") == ([], None)
+    assert sample_pool({}, 3, seed=0, problem_key="k") == ([], None)
 
 
 @pytest.mark.timeout(120)
