@@ -518,6 +518,8 @@ def run_twin(cfg: TwinConfig, work: str | os.PathLike, *, echo=print) -> TwinRep
     lean = repeated_lean_checks(rec)
     report.details["lean"] = lean
     report.invariants["no Lean check repeated for a stored definitive key"] = lean["repeated_without_kill"] == 0
+    # The REPLs die with the prover that started them (PR_SET_PDEATHSIG on the REPL itself).
+    report.invariants["no REPL outlives a killed prover"] = rec.orphans_killed == 0
     if base is not None:
         a, b = label_set(base.db), label_set(rec.db)
         report.details["labels"] = {"baseline": len(a), "chaos": len(b), "only_baseline": len(a - b),
