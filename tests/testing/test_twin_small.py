@@ -37,6 +37,6 @@ def test_small_tier_keeps_every_invariant(tmp_path):
     assert set(report.invariants) == {
         "run finishes", "no duplicate rows", "a stored call is never sent again",
         "calls sent again after a kill <= those in flight", "no Lean check repeated for a stored definitive key",
-        "labels equal those of an uninterrupted run"}
+        "labels equal those of an uninterrupted run", "no REPL outlives a killed prover"}
     # The runs did real work: formal attempts reached Lean and labels were derived.
     assert report.figures["chaos"]["lean_commands"] > 100 and report.details["labels"]["chaos"] > 0, text
