@@ -18,27 +18,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable
 
-from prover.store.writer import StoreWriter, writer_for
+from prover.store.writer import WriterDoor
 
 
-class StoreWorker:
+class StoreWorker(WriterDoor):
     """A search's door to the store's writer: row inserts batched, other operations in order."""
 
     def __init__(self, store: Any, *, linger_s: float = 1.0):
-        self.store = store
+        super().__init__(store)
         self.linger_s = linger_s
         """The longest a queued row waits for others before they are committed together."""
-        self._writer: StoreWriter | None = None
-
-    def _started(self) -> StoreWriter:
-        if self._writer is None:
-            self._writer = writer_for(self.store).acquire()
-        return self._writer
 
     @property
     def commits(self) -> int:
-        """Write transactions of the store's writer (for benchmarks)."""
-        return self._writer.transactions if self._writer is not None else 0
+        return self.transactions
 
     def add(self, kind: str, row: dict[str, Any], call_key: str) -> asyncio.Future[int]:
         """Queue one row made by the model call ``call_key``; the future gives its id (the
@@ -52,11 +45,6 @@ class StoreWorker:
     async def flush(self) -> None:
         """Return once everything queued before is committed."""
         await self.run(_nothing)
-
-    async def aclose(self) -> None:
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            await writer.arelease()
 
 
 def _nothing() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from prover.core.llm_records import CallRecord
-from prover.store.writer import StoreWriter, writer_for
+from prover.store.writer import WriterDoor
 
 
 @runtime_checkable
@@ -51,26 +51,19 @@ class MemoryCallStore:
         self.writes += 1
 
 
-class CallWriter:
+class CallWriter(WriterDoor):
     """The model client's reads and writes of a CallStore, through the store's one writer thread."""
 
     def __init__(self, store: CallStore, *, window_s: float = 0.05):
-        self.store = store
+        super().__init__(store)
         self.window_s = window_s
         """How long a call record may wait for others before they are committed together: one
         commit costs ~0.2 ms of CPU however few rows it holds, so at a few hundred calls per
         second gathering matters more than the milliseconds it adds to each call."""
-        self._writer: StoreWriter | None = None
-
-    def _started(self) -> StoreWriter:
-        if self._writer is None:
-            self._writer = writer_for(self.store).acquire()
-        return self._writer
 
     @property
     def batches(self) -> int:
-        """Write transactions of the store's writer (for benchmarks)."""
-        return self._writer.transactions if self._writer is not None else 0
+        return self.transactions
 
     async def get(self, keys: Sequence[str]) -> dict[str, CallRecord]:
         """Stored records among ``keys``."""
@@ -80,8 +73,3 @@ class CallWriter:
         """Store records; returns once they are committed."""
         await asyncio.wrap_future(self._started().put_calls(list(records), linger_s=self.window_s))
 
-    async def aclose(self) -> None:
-        """Finish what is queued and let the writer go."""
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            await writer.arelease()

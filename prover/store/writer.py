@@ -236,6 +236,30 @@ def writer_for(store: Any) -> StoreWriter:
         return writer
 
 
+class WriterDoor:
+    """A user's handle on the store's writer: acquired on first use, released by ``aclose``."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self._writer: StoreWriter | None = None
+
+    def _started(self) -> StoreWriter:
+        if self._writer is None:
+            self._writer = writer_for(self.store).acquire()
+        return self._writer
+
+    @property
+    def transactions(self) -> int:
+        """Write transactions of the store's writer (for benchmarks)."""
+        return self._writer.transactions if self._writer is not None else 0
+
+    async def aclose(self) -> None:
+        """Finish what is queued and let the writer go."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            await writer.arelease()
+
+
 def active_writer(store: Any) -> StoreWriter | None:
     """The store's writer when its thread runs, else None."""
     writer = getattr(store, "__dict__", {}).get("_store_writer")
