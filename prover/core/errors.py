@@ -70,3 +70,11 @@ class StoreNotWritableError(StoreError):
 class LeaseHeldError(StoreError):
     """Work on a problem that a live worker holds the lease of (its formal attempts are that
     worker's; nobody else redoes them)."""
+
+
+class LeaseLostError(StoreError):
+    """A worker wrote for a problem whose lease it no longer holds (it expired and another worker
+    took the problem over): nothing was written; the worker drops the problem (exit code 1 if it
+    ever reaches a command)."""
+
+    exit_code = 1

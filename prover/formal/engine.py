@@ -31,7 +31,7 @@ import random
 import traceback
 from typing import Any, Mapping
 
-from prover.core.errors import ConfigError
+from prover.core.errors import ConfigError, LeaseLostError
 from prover.core.formal_records import FormalConfig, FormalResult
 from prover.core.formal_step_records import AttemptRow, NodeResult, StepOutcome
 from prover.core.hashing import hash_json, sha256_text
@@ -106,7 +106,7 @@ class FormalEngine:
             meta["formal_inclusion_probability"] = inclusion_probability
         if proof.id is not None and population != "manual":
             await self.db(self.store.merge_proof_metadata, proof.id, meta)
-        if key not in self._attempts:
+        if _redo(self._attempts.get(key)):
             self._attempts[key] = asyncio.ensure_future(
                 Attempt(self, proof, key, population, inclusion_probability).run())
         return await asyncio.shield(self._attempts[key])
@@ -114,9 +114,17 @@ class FormalEngine:
     async def shared(self, key: str, make):
         """One computation per key in a run (a statement's gate or root work, shared by the proofs of
         its problem)."""
-        if key not in self._gates:
+        if _redo(self._gates.get(key)):
             self._gates[key] = asyncio.ensure_future(make())
         return await asyncio.shield(self._gates[key])
+
+
+def _redo(fut: asyncio.Future | None) -> bool:
+    """Whether to start a computation again: never started, or stopped because this worker lost
+    the problem's lease (cancelled, or a write refused) — it may hold the lease again later."""
+    if fut is None:
+        return True
+    return fut.done() and (fut.cancelled() or isinstance(fut.exception(), LeaseLostError))
 
 
 class Attempt:
@@ -146,6 +154,8 @@ class Attempt:
             return await self._stored_result()
         try:
             outcome = await self._stages()
+        except LeaseLostError:
+            raise  # another worker has the problem now: nothing more is this attempt's to write
         except Exception as exc:  # noqa: BLE001 - one attempt's bug must not end the run
             # The attempt is marked `error` with its traceback; the run goes on and says so. (A
             # cancelled or interrupted attempt stays `running`.) Either way the next run redoes it.

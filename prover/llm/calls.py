@@ -73,3 +73,20 @@ class CallWriter(WriterDoor):
         """Store records; returns once they are committed."""
         await asyncio.wrap_future(self._started().put_calls(list(records), linger_s=self.window_s))
 
+    # -- claims (a store working for a worker: ``prover.store``'s call claims) -------------------
+
+    async def claim(self, keys: Sequence[str], holder: str, claim_s: float) -> tuple[set[str], dict[str, CallRecord]]:
+        """Claim calls before sending them: (keys won, stored answers among ``keys``)."""
+        return await asyncio.wrap_future(
+            self._started().claim_calls(list(keys), holder, claim_s, linger_s=self.window_s))
+
+    async def renew(self, keys: Sequence[str], holder: str, claim_s: float) -> None:
+        await asyncio.wrap_future(self._started().run(self.store.renew_call_claims, list(keys), holder,
+                                                      claim_s=claim_s))
+
+    def release(self, keys: Sequence[str], holder: str) -> None:
+        """End claims on calls that will not be sent (a cancelled call): queued, not awaited, so
+        that a cancelled task can still hand it over."""
+        if self._writer is not None and self._writer.running:
+            self._writer.run(self.store.release_call_claims, list(keys), holder)
+

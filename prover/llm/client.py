@@ -24,13 +24,19 @@ committed, so at any moment at most ``limit`` calls per endpoint are sent-but-no
 and the next run reports how many it re-sent (``stats.resent``, an upper bound: a call can be
 marked pending and not yet have reached the server).
 
-The same key asked twice while in flight is sent once. Without a store nothing is cached.
+The same key asked twice while in flight is sent once — across workers too: when the store works
+for a worker (``prover worker``: ``store.lease_holder``), the calls to send are first claimed in
+the store, in one statement per batch; a call another live worker claimed is not sent but waited
+for (the cache is polled, with backoff, until its answer is stored) or taken over once that
+claim expires (its holder died). Claims are renewed while their calls are in flight and end with
+their stored outcome. A single process claims nothing. Without a store nothing is cached.
 API keys never reach a CallRequest, a key or a record: backends read them from the
 environment."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Mapping, Sequence
@@ -67,6 +73,8 @@ class ClientStats:
     """Calls that ended in an error (after retries)."""
     truncated: int = 0
     """Calls cut off by the token limit."""
+    awaited: int = 0
+    """Of the cached ones, calls another worker was sending when asked: waited for, not sent."""
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -85,7 +93,8 @@ class ModelClient:
 
     def __init__(self, config: ModelConfig, *, store: CallStore | None = None,
                  run_id: int | None = None, backends: Mapping[str, ModelBackend] | None = None,
-                 rng: random.Random | None = None, commit_window_s: float = 0.05):
+                 rng: random.Random | None = None, commit_window_s: float = 0.05, claim_s: float = 60.0,
+                 claim_poll_s: float = 0.25):
         self.config = config
         self.run_id = run_id
         self.stats = ClientStats()
@@ -94,6 +103,14 @@ class ModelClient:
         self._backends: dict[tuple, ModelBackend] = {}
         self._writer = CallWriter(store, window_s=commit_window_s) if store is not None else None
         self._inflight: dict[str, asyncio.Future[ModelResult]] = {}
+        self._holder: str | None = getattr(store, "lease_holder", None) if self._writer is not None else None
+        """The worker this client sends for, when calls are claimed across workers."""
+        self.claim_s = claim_s
+        """How long a claim lasts unrenewed (renewed every third of it while the call is in flight)."""
+        self.claim_poll_s = claim_poll_s
+        """First wait before looking again for a call another worker is sending (doubles, up to 16×)."""
+        self._claimed: set[str] = set()
+        self._renewer: asyncio.Task | None = None
         self._rng = rng or random.Random()
         # Roles on one endpoint share one limit, the largest they ask for; a role asking for
         # less also gets a limit of its own.
@@ -115,6 +132,13 @@ class ModelClient:
 
         wanted = list(dict.fromkeys(k for calls in keyed for _, k in calls if k not in self._inflight))
         stored = await self._writer.get(wanted) if (self._writer and wanted) else {}
+        won: set[str] = set()
+        if self._holder is not None:
+            to_send = [k for k in wanted if k not in stored or not stored[k].reusable]
+            if to_send:
+                won, answered = await self._writer.claim(to_send, self._holder, self.claim_s)  # type: ignore[union-attr]
+                stored.update(answered)
+                self._hold(won)
 
         futures: dict[str, asyncio.Future[ModelResult]] = {}
         mine: list[asyncio.Future[ModelResult]] = []
@@ -131,9 +155,14 @@ class ModelClient:
                         fut = asyncio.get_running_loop().create_future()
                         fut.set_result(_from_record(rec, call))
                     else:
-                        if rec is not None and rec.status == "pending":
-                            resent += 1
-                        fut = asyncio.ensure_future(self._call(call, key))
+                        if self._holder is not None and key not in won:
+                            # Another worker is sending it: wait for its answer.
+                            coro = self._await_other(call, key)
+                        else:
+                            if rec is not None and rec.status == "pending":
+                                resent += 1
+                            coro = self._call(call, key)
+                        fut = asyncio.ensure_future(coro)
                         self._inflight[key] = fut
                         fut.add_done_callback(lambda _f, k=key: self._inflight.pop(k, None))
                         mine.append(fut)
@@ -196,6 +225,11 @@ class ModelClient:
             await backend.aclose()
         for backend in self._given.values():
             await backend.aclose()
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._renewer
+            self._renewer = None
         if self._writer is not None:
             await self._writer.aclose()
 
@@ -235,7 +269,55 @@ class ModelClient:
             self._role_sems[role] = asyncio.Semaphore(limit) if limit < self._endpoint_limit[ep] else None
         return sem, self._role_sems[role]
 
+    # -- claims across workers ----------------------------------------------------------------
+
+    def _hold(self, keys: set[str]) -> None:
+        self._claimed.update(keys)
+        if keys and self._renewer is None:
+            self._renewer = asyncio.ensure_future(self._renew())
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.claim_s / 3)
+            if not self._claimed:
+                continue
+            try:
+                await self._writer.renew(list(self._claimed), self._holder, self.claim_s)  # type: ignore[union-attr,arg-type]
+            except Exception as exc:  # noqa: BLE001 - the database is away for a moment: next time round
+                log.warning("cannot renew claims on model calls: %s", exc)
+
+    async def _await_other(self, call: CallRequest, key: str) -> ModelResult:
+        """A call another worker claimed: its stored answer once there, or sent here once its
+        claim is free (its holder died, or stored a transient error)."""
+        delay = self.claim_poll_s
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, 16 * self.claim_poll_s)
+            won, answered = await self._writer.claim([key], self._holder, self.claim_s)  # type: ignore[union-attr,arg-type]
+            if key in answered:
+                self.stats.cached += 1
+                self.stats.awaited += 1
+                return _from_record(answered[key], call)
+            if key in won:
+                self._hold(won)
+                return await self._call(call, key)
+
     async def _call(self, call: CallRequest, key: str) -> ModelResult:
+        if self._holder is None:
+            return await self._slot_and_send(call, key)
+        try:
+            result = await self._slot_and_send(call, key)
+        except BaseException:
+            # Not stored (cancelled, or failed): hand the claim back rather than leave others
+            # waiting for it to expire.
+            self._claimed.discard(key)
+            with contextlib.suppress(Exception):
+                self._writer.release([key], self._holder)  # type: ignore[union-attr]
+            raise
+        self._claimed.discard(key)  # ended with the stored outcome
+        return result
+
+    async def _slot_and_send(self, call: CallRequest, key: str) -> ModelResult:
         s = self._settings[call.role]
         backend = self._backend(call.role)
         endpoint_sem, role_sem = self._semaphores(call.role)

@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from prover.core.errors import NotFoundError, UsageError
+from prover.core.errors import LeaseLostError, NotFoundError, UsageError
 from prover.core.informal_records import ProblemResult, RunSummary, SearchConfig
 from prover.core.llm_records import ModelConfig
 from prover.informal.prompts import Templates
@@ -161,7 +161,9 @@ async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, 
 
     started = time.perf_counter()
     extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
-    client = ModelClient(plan.models, store=store, run_id=run_id, backends=backends, **extra)
+    # A dead worker's claims on calls free up when its leases do.
+    client = ModelClient(plan.models, store=store, run_id=run_id, backends=backends, claim_s=settings.lease_s,
+                         **extra)
     engine = Engine(store=store, client=client, config=plan.search, templates=plan.templates, run_id=run_id)
     hooks = None
     if formal is not None:
@@ -176,7 +178,6 @@ async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, 
     finished = takeovers = lost = 0
 
     async def renew() -> None:
-        nonlocal lost
         while True:
             await asyncio.sleep(settings.renew_s)
             by_id = {lease.id: task for task, lease in held.items()}
@@ -192,13 +193,20 @@ async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, 
                 lease = held.get(task)
                 if lease is None or task.done():  # finished meanwhile: ended by this worker
                     continue
-                # Another worker has it now: stop (the problem's formal attempts too); it
-                # resumes from what is stored.
-                lost += 1
                 task.cancel()
-                if hooks is not None:
-                    for formal_task in hooks.tasks.get(lease.problem_id, []):
-                        formal_task.cancel()
+                drop(lease)
+
+    def drop(lease: Any) -> None:
+        # Another worker has the problem now: stop its formal attempts too; it resumes from
+        # what is stored.
+        nonlocal lost
+        lost += 1
+        if hooks is not None:
+            # Forgotten too: should this worker hold the problem again, its attempts start afresh.
+            for formal_task in hooks.tasks.pop(lease.problem_id, []):
+                formal_task.cancel()
+                for proof_id in [p for p, t in hooks.started.items() if t is formal_task]:
+                    del hooks.started[proof_id]
 
     renewer = asyncio.ensure_future(renew())
     try:
@@ -220,6 +228,12 @@ async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, 
                 lease = held[task]
                 if task.cancelled():
                     del held[task]
+                    continue
+                if _lease_lost(task.exception()):
+                    # A write found the lease taken over before the renewal did: nothing was written.
+                    log.warning("lost the lease of problem %s: leaving it to its new holder", lease.problem_id)
+                    del held[task]
+                    drop(lease)
                     continue
                 result: ProblemResult = task.result()  # a search's unexpected error ends the worker
                 del held[task]
@@ -246,6 +260,14 @@ async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, 
         await client.aclose()
     return WorkerReport(run_id=run_id, holder=holder, problems=finished, takeovers=takeovers, lost=lost,
                         client=client.stats.as_dict(), seconds=time.perf_counter() - started)
+
+
+def _lease_lost(exc: BaseException | None) -> bool:
+    """Whether a search ended because a write found its lease lost (maybe inside a task group's
+    exception group)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_lease_lost(e) for e in exc.exceptions)
+    return isinstance(exc, LeaseLostError)
 
 
 # -- the coordinator: `prover run … --workers N` ------------------------------------------------

@@ -71,6 +71,7 @@ class CallsMixin:
         engine = self.engine  # type: ignore[attr-defined]
         stmt = _upsert(engine.dialect.name)
         with engine.begin() as conn:
+            self.end_call_claims(conn, rows)  # type: ignore[attr-defined]
             if stmt is not None:
                 conn.execute(stmt, rows)
                 return

@@ -325,6 +325,7 @@ class FormalMixin:
             row = _KINDS[table](**values)
             s.add(row)
             s.flush()
+            self.fence_formal(s, row.__tablename__, row.id, values)  # type: ignore[attr-defined]
             return row.id
 
     def update_formal_row(self, table: str, row_id: int, /, **values: Any) -> None:
@@ -334,6 +335,7 @@ class FormalMixin:
             values.setdefault("updated_at", utcnow())
         with self.session() as s:  # type: ignore[attr-defined]
             s.execute(update(model).where(model.id == row_id).values(**values))
+            self.fence_formal(s, model.__tablename__, row_id)  # type: ignore[attr-defined]
 
     def begin_formal_attempt(self, attempt_key: str, **values: Any) -> tuple[int, bool]:
         """(attempt id, finished). A finished attempt with this key is returned as it is; one
@@ -358,10 +360,12 @@ class FormalMixin:
                     setattr(row, k, v)
                 row.updated_at = utcnow()
                 s.flush()
+                self.fence_formal(s, "formal_attempts", row.id, {"problem_id": row.problem_id})  # type: ignore[attr-defined]
                 return row.id, False
             row = FormalAttempt(attempt_key=attempt_key, status="running", **values)
             s.add(row)
             s.flush()
+            self.fence_formal(s, "formal_attempts", row.id, {"problem_id": row.problem_id})  # type: ignore[attr-defined]
             return row.id, False
 
     def add_formal_statement(self, problem_id: int, *, toolchain: str, preamble: str, statement: str,

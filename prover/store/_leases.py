@@ -10,19 +10,38 @@ Claiming is one short transaction that no two workers can both win: ``SELECT …
 LOCKED`` on PostgreSQL (a worker skips rows another is claiming, no waiting), and on SQLite the
 same select under ``BEGIN IMMEDIATE`` (the write lock is taken first, so processes on one machine
 claim one after the other). Times come from the database's clock on PostgreSQL, so machines
-with skewed clocks agree on what has expired."""
+with skewed clocks agree on what has expired.
+
+Two guarantees on top of the leases, both paid only by a store working for a worker
+(``lease_holder`` set; a single process runs no extra query):
+
+* **A call is sent once across workers** (``call_claims``). Before sending calls it has no stored
+  answer for, a worker claims them in one statement (insert, or take over a claim that expired or
+  is already its own; the keys it now holds come back). A call claimed by another live worker is
+  not sent: its caller polls the call cache until the answer is stored, or takes the claim over
+  once it expires (its holder died). Claims are renewed while the calls are in flight and end in
+  the transaction that stores their answers.
+* **A lost lease cannot write** (fencing). A lease's ``claims`` grows with every claim, so it is
+  a fencing token: a formal row written for a problem this worker leased is checked, in its own
+  transaction, against the lease still being held with the token of this worker's claim —
+  PostgreSQL locks the lease row (``FOR SHARE``: a takeover skips it until the write commits),
+  SQLite's write transaction serialises with the takeover — else LeaseLostError and nothing is
+  written."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func, select, update
+from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, delete, func, select,
+                        update)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prover.core.errors import LeaseHeldError
-from prover.store.schema import Base, utcnow
+from prover.core.errors import LeaseHeldError, LeaseLostError
+from prover.core.llm_records import CallRecord
+from prover.store.schema import Base, CallClaim, ModelCall, utcnow
 
 
 class ProblemLease(Base):
@@ -77,7 +96,41 @@ class LeaseCounts:
         return self.todo + self.leased + self.expired
 
 
+@dataclass(frozen=True)
+class RunCalls:
+    """A run's model calls as stored by every worker (``model_calls`` rows of the run)."""
+
+    sent: int
+    """Calls sent by the run's workers, each counted once (a call re-sent after a takeover too)."""
+    in_flight: int
+    """Of those, calls still ``pending`` (in flight now, or left by a worker that died)."""
+    tokens: int
+    """Prompt and completion tokens of the answered ones."""
+
+
 _T = ProblemLease.__table__
+_C = CallClaim.__table__
+_M = ModelCall.__table__
+_CHUNK = 500  # keys per statement, well under every backend's parameter limit
+_FORMAL_PARENTS = (("attempt_id", "formal_attempts"), ("gate_id", "formal_gates"), ("step_id", "formal_steps"))
+"""How a formal row leads to its problem when it has no ``problem_id`` of its own."""
+
+
+def _chunks(keys: Sequence[Any]):
+    keys = list(keys)
+    for i in range(0, len(keys), _CHUNK):
+        yield keys[i:i + _CHUNK]
+
+
+@functools.cache
+def _claim_insert(dialect: str) -> Any:
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        return None
+    return insert
 
 
 def _now(conn) -> datetime:
@@ -128,6 +181,7 @@ class LeasesMixin:
                 status="leased", holder=holder, expires_at=now + timedelta(seconds=lease_s),
                 claims=row.claims + 1, updated_at=now))
             conn.commit()
+        self._held()[(holder, row.problem_id)] = (row.id, row.claims + 1)
         return Lease(id=row.id, run_id=run_id, problem_id=row.problem_id, holder=holder, claims=row.claims + 1)
 
     def renew_leases(self, lease_ids: Sequence[int], holder: str, *, lease_s: float) -> set[int]:
@@ -142,7 +196,9 @@ class LeasesMixin:
                          .values(expires_at=now + timedelta(seconds=lease_s), updated_at=now))
             held = set(conn.scalars(select(_T.c.id).where(_T.c.id.in_(list(lease_ids)), _T.c.holder == holder,
                                                           _T.c.status == "leased")))
-        return set(lease_ids) - held
+        gone = set(lease_ids) - held
+        self._forget(gone)
+        return gone
 
     def finish_lease(self, lease_id: int, holder: str, result: dict[str, Any]) -> bool:
         """End a lease ``done`` with the problem's result; False (nothing written) when
@@ -152,6 +208,7 @@ class LeasesMixin:
             n = conn.execute(update(_T).where(_T.c.id == lease_id, _T.c.holder == holder, _T.c.status == "leased")
                              .values(status="done", result=result, finished_at=now, updated_at=now,
                                      expires_at=None)).rowcount
+        self._forget({lease_id})
         return n == 1
 
     def release_leases(self, lease_ids: Sequence[int], holder: str) -> None:
@@ -162,6 +219,7 @@ class LeasesMixin:
             conn.execute(update(_T).where(_T.c.id.in_(list(lease_ids)), _T.c.holder == holder,
                                           _T.c.status == "leased")
                          .values(status="todo", holder=None, expires_at=None, updated_at=utcnow()))
+        self._forget(set(lease_ids))
 
     def lease_counts(self, run_id: int) -> LeaseCounts:
         """The run's leases by state."""
@@ -219,3 +277,133 @@ class LeasesMixin:
             raise LeaseHeldError(f"problem {problem_id} is being worked on by worker {holder} (its lease is live); "
                                  "its running formal attempts are that worker's. Wait for the run to finish, or "
                                  "for the lease to expire if that worker is gone")
+
+    # -- fencing: a lost lease cannot write --------------------------------------------------------
+
+    def _held(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """Leases claimed through this store: (holder, problem id) → (lease id, fencing token)."""
+        return self.__dict__.setdefault("_held_leases", {})
+
+    def _forget(self, lease_ids: set[int]) -> None:
+        held = self._held()
+        for key, (lease_id, _) in list(held.items()):
+            if lease_id in lease_ids:
+                held.pop(key, None)
+
+    def fence_formal(self, s: Any, table: str, row_id: int, known: dict[str, Any] | None = None) -> None:
+        """Called inside the transaction that writes a formal row (``table``, ``row_id``; ``known``
+        its values when at hand), after the write: when this store works for a worker, the row's
+        problem must still be leased by it with the token of its claim, else LeaseLostError (the
+        transaction rolls back). Nothing happens in a single process."""
+        holder = getattr(self, "lease_holder", None)
+        if holder is None:
+            return
+        problem_id = self._formal_problem(s, table, row_id, known)
+        held = self._held().get((holder, problem_id))  # type: ignore[arg-type]
+        if held is None:
+            raise LeaseLostError(f"worker {holder} does not hold the lease of problem {problem_id}: "
+                                 "its formal rows are not this worker's to write")
+        lease_id, token = held
+        query = select(_T.c.holder, _T.c.status, _T.c.claims).where(_T.c.id == lease_id)
+        if s.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(read=True)
+        row = s.execute(query).first()
+        if row is None or (row.holder, row.status, row.claims) != (holder, "leased", token):
+            self._held().pop((holder, problem_id), None)  # type: ignore[arg-type]
+            raise LeaseLostError(f"worker {holder} lost the lease of problem {problem_id} (claim {token}); "
+                                 f"{'another worker holds it now' if row is not None and row.holder != holder else 'it ended'}"
+                                 ": nothing written")
+
+    def _formal_problem(self, s: Any, table: str, row_id: int, known: dict[str, Any] | None = None) -> int | None:
+        """The problem of a formal row: its ``problem_id``, else its attempt's, gate's or step's
+        (remembered: a row never changes problem)."""
+        cache: dict[tuple[str, int], int | None] = self.__dict__.setdefault("_formal_problems", {})
+        if (table, row_id) in cache:
+            return cache[(table, row_id)]
+        t = Base.metadata.tables[table]
+        names = [n for n in ("problem_id", *(c for c, _ in _FORMAL_PARENTS)) if n in t.c]
+        values = dict(known or {})
+        if not any(values.get(n) is not None for n in names):
+            found = s.execute(select(*(t.c[n] for n in names)).where(t.c.id == row_id)).first()
+            values = dict(found._mapping) if found is not None else {}
+        problem_id = values.get("problem_id")
+        for column, parent in _FORMAL_PARENTS:
+            if problem_id is None and values.get(column) is not None:
+                problem_id = self._formal_problem(s, parent, values[column])
+        cache[(table, row_id)] = problem_id
+        return problem_id
+
+    # -- call claims: a call is sent once across workers -------------------------------------------
+
+    def claim_calls(self, keys: Sequence[str], holder: str, *, claim_s: float
+                    ) -> tuple[set[str], dict[str, CallRecord]]:
+        """Claim model calls for ``holder`` for ``claim_s`` seconds: (keys it holds now, stored
+        answers among ``keys``). A key is won when nobody claims it, its claim expired, or the
+        claim is already ``holder``'s. A stored answer (``CallRecord.reusable``) is returned
+        instead of being won: it may have been stored (and its claim ended) just before."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return set(), {}
+        engine = self.engine  # type: ignore[attr-defined]
+        insert = _claim_insert(engine.dialect.name)
+        won: set[str] = set()
+        with engine.begin() as conn:
+            now = _now(conn)
+            if insert is None:  # another database: no coordination (workers run on SQLite or PostgreSQL)
+                won = set(keys)
+            for chunk in _chunks(keys) if insert is not None else ():
+                stmt = insert(_C).values([{"call_key": k, "holder": holder,
+                                           "expires_at": now + timedelta(seconds=claim_s)} for k in chunk])
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[_C.c.call_key],
+                    set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
+                    where=(_C.c.expires_at < now) | (_C.c.holder == holder)).returning(_C.c.call_key)
+                won.update(conn.scalars(stmt))
+        # Read after claiming: an answer committed before the claim is seen here.
+        stored = {k: rec for k, rec in self.get_calls(keys).items() if rec.reusable}  # type: ignore[attr-defined]
+        if won & stored.keys():
+            self.release_call_claims(sorted(won & stored.keys()), holder)
+        return won - stored.keys(), stored
+
+    def renew_call_claims(self, keys: Sequence[str], holder: str, *, claim_s: float) -> None:
+        """Extend ``holder``'s claims on calls still in flight."""
+        if not keys:
+            return
+        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+            now = _now(conn)
+            for chunk in _chunks(keys):
+                conn.execute(update(_C).where(_C.c.call_key.in_(chunk), _C.c.holder == holder)
+                             .values(expires_at=now + timedelta(seconds=claim_s)))
+
+    def release_call_claims(self, keys: Sequence[str], holder: str) -> None:
+        """End ``holder``'s claims on calls it will not send (cancelled, or answered meanwhile)."""
+        if not keys:
+            return
+        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+            for chunk in _chunks(keys):
+                conn.execute(delete(_C).where(_C.c.call_key.in_(chunk), _C.c.holder == holder))
+
+    def end_call_claims(self, conn: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """In ``put_calls``' transaction: the claims on calls whose outcome is being stored end
+        with it (anyone's: the answer is there for every worker). Nothing in a single process."""
+        if getattr(self, "lease_holder", None) is None:
+            return
+        keys = [r["call_key"] for r in rows if r["status"] != "pending"]
+        for chunk in _chunks(keys):
+            conn.execute(delete(_C).where(_C.c.call_key.in_(chunk)))
+
+    def call_claims(self) -> dict[str, str]:
+        """Calls claimed now (live or expired), by key: their holders."""
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            return {k: h for k, h in conn.execute(select(_C.c.call_key, _C.c.holder))}
+
+    # -- a run's calls over all its workers --------------------------------------------------------
+
+    def run_calls(self, run_id: int) -> RunCalls:
+        """The run's calls as every worker stored them (``prover worker --status`` and the summary
+        of ``prover run --workers``)."""
+        tokens = func.coalesce(func.sum(func.coalesce(_M.c.prompt_tokens, 0) + func.coalesce(_M.c.completion_tokens, 0)), 0)
+        pending = func.coalesce(func.sum((_M.c.status == "pending").cast(Integer)), 0)
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            n, flying, toks = conn.execute(select(func.count(), pending, tokens).where(_M.c.run_id == run_id)).one()
+        return RunCalls(sent=int(n), in_flight=int(flying), tokens=int(toks))

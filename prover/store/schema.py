@@ -163,3 +163,16 @@ class Verification(Base):
 
 
 PUBLIC_TABLES = ("problems", "formal_statements", "proofs", "verifications", "runs", "model_calls")
+
+
+class CallClaim(Base):
+    """A model call a worker is sending now (``prover worker``): other workers reaching the same
+    call wait for its answer instead of sending it too. Ended when the answer is stored; a claim
+    that expires (its holder died) is taken over."""
+
+    __tablename__ = "call_claims"
+
+    call_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    """The worker sending it (``host:pid:nonce``, as in ``problem_leases``)."""
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

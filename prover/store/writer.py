@@ -5,8 +5,8 @@ A run writes from three places: the model client (``pending`` rows, then outcome
 used to open its own transactions; on SQLite they queued on the file lock, and on any database
 their commits interleaved in no fixed order. Now every write of a store goes through its one
 ``StoreWriter``: callers queue operations and wait on a future, the thread gathers what queues up
-and commits it in a few transactions, in this order — call records, call reads, rows made by
-calls, then other operations in the order they were queued — so a proof's row is never
+and commits it in a few transactions, in this order — call records, call reads, call claims, rows
+made by calls, then other operations in the order they were queued — so a proof's row is never
 committed before the call that made it, and each reader sees the writes queued before it.
 
 Gathering: an operation says how long it may wait (``linger_s``). Woken by one, the thread keeps
@@ -39,7 +39,7 @@ _LOCK = threading.Lock()
 
 @dataclass
 class _Op:
-    kind: str  # put_calls | get_calls | add_row | run
+    kind: str  # put_calls | get_calls | claim_calls | add_row | run
     payload: Any
     linger_s: float
     future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
@@ -111,6 +111,11 @@ class StoreWriter:
     def get_calls(self, keys: list, *, linger_s: float = 0.0) -> concurrent.futures.Future:
         """Stored call records among ``keys``, read after every write queued before."""
         return self._submit("get_calls", list(keys), linger_s)
+
+    def claim_calls(self, keys: list, holder: str, claim_s: float, *, linger_s: float = 0.0) -> concurrent.futures.Future:
+        """Claim calls before sending them (``claim_calls``): the future gives (keys won, stored
+        answers) for ``keys``; claims queued together are made in one statement."""
+        return self._submit("claim_calls", (list(keys), holder, claim_s), linger_s)
 
     def add_row(self, kind: str, row: dict[str, Any], call_key: str, *, linger_s: float = 1.0) -> concurrent.futures.Future:
         """One row made by the call ``call_key`` (``add_informal_rows``); the future gives its id."""
@@ -184,6 +189,17 @@ class StoreWriter:
                     _set(op, {k: found[k] for k in op.payload if k in found})
             except Exception as exc:  # noqa: BLE001
                 _fail(gets, _store_error("cannot read model calls", exc))
+        claims: dict[tuple[str, float], list[_Op]] = defaultdict(list)
+        for op in by_kind["claim_calls"]:
+            claims[op.payload[1:]].append(op)
+        for (holder, claim_s), ops in claims.items():
+            try:
+                won, stored = self.store.claim_calls([k for op in ops for k in op.payload[0]], holder, claim_s=claim_s)
+                self.transactions += 1
+                for op in ops:
+                    _set(op, (won.intersection(op.payload[0]), {k: stored[k] for k in op.payload[0] if k in stored}))
+            except Exception as exc:  # noqa: BLE001
+                _fail(ops, _store_error("cannot claim model calls", exc))
         adds = by_kind["add_row"]
         if adds:
             groups: dict[str, list[_Op]] = defaultdict(list)
