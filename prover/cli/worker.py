@@ -31,13 +31,14 @@ def worker(db, run_id, lease_s, problems_at_once, poll_s, status, as_json) -> No
 
     Example: prover worker --db postgresql://prover@db-host/prover --run 12
     """
-    from prover.pipeline.workers import WorkerSettings, pick_run, progress_line, work
+    from prover.pipeline.workers import WorkerSettings, calls_line, pick_run, progress_line, work
 
     settings = WorkerSettings(lease_s=lease_s, problems_at_once=problems_at_once, poll_s=poll_s)
     if status:
         with open_store(db, create=False) as store:
             run = run_id if run_id is not None else pick_run(store, None)
             click.echo(progress_line(store, run))
+            click.echo(calls_line(store, run))
             holders = store.lease_holders(run)
             if holders:
                 print_table(sorted(holders.items()), ["worker", "problems held"])

@@ -341,12 +341,22 @@ def progress_line(store: Any, run_id: int) -> str:
             + (f", {c.takeovers} taken over" if c.takeovers else ""))
 
 
+def calls_line(store: Any, run_id: int) -> str:
+    """One line on the calls every worker of a run sent, as stored (``prover worker --status``)."""
+    c = store.run_calls(run_id)
+    return (f"calls: {c.sent} sent by all workers" + (f" ({c.in_flight} in flight)" if c.in_flight else "")
+            + f", {c.tokens} tokens")
+
+
 def summarize(store: Any, run_id: int, reports: Sequence[WorkerReport], *, seconds: float) -> RunSummary:
-    """The run's summary from its leases' results and the workers' reports."""
+    """The run's summary from its leases' results, the calls its workers stored (every worker's,
+    local or not) and the local workers' reports (for what only a client knows: answers from the
+    call cache, calls re-sent after an interruption)."""
     done = store.lease_results(run_id)
     results = [ProblemResult.model_validate(r["problem"]) for r in done]
     formal = [f for r in done for f in r.get("formal", [])]
-    client = {k: sum(r.client.get(k, 0) for r in reports) for k in ("sent", "cached", "resent")}
+    client = {k: sum(r.client.get(k, 0) for r in reports) for k in ("cached", "resent")}
+    client["sent"] = store.run_calls(run_id).sent
     counts = store.lease_counts(run_id)
     formal_errors = any(f.get("status") == "error" for f in formal)
     status = "completed" if counts.open == 0 and not formal_errors and \
@@ -384,6 +394,7 @@ def run_with_workers(store: Any, run_id: int, n: int, settings: WorkerSettings, 
     store.finish_run(run_id, status=summary.status, summary={
         "calls": summary.calls, "sent": summary.sent, "cached": summary.cached, "resent": summary.resent,
         "tokens": summary.tokens, "seconds": summary.seconds, "solved": sum(r.passed for r in summary.results),
+        "tokens_sent": store.run_calls(run_id).tokens,
         "problems": len(summary.results), "workers": [json.loads(r.model_dump_json()) for r in reports],
         "takeovers": counts.takeovers, "worker_failures": failures})
     return summary
