@@ -76,7 +76,7 @@ class CallWriter(WriterDoor):
     # -- claims (a store working for a worker: ``prover.store``'s call claims) -------------------
 
     async def claim(self, keys: Sequence[str], holder: str, claim_s: float) -> tuple[set[str], dict[str, CallRecord]]:
-        """Claim calls before sending them: (keys won, stored answers among ``keys``)."""
+        """Claim calls before sending them: (keys won, stored records among ``keys``)."""
         return await asyncio.wrap_future(
             self._started().claim_calls(list(keys), holder, claim_s, linger_s=self.window_s))
 

@@ -136,8 +136,8 @@ class ModelClient:
         if self._holder is not None:
             to_send = [k for k in wanted if k not in stored or not stored[k].reusable]
             if to_send:
-                won, answered = await self._writer.claim(to_send, self._holder, self.claim_s)  # type: ignore[union-attr]
-                stored.update(answered)
+                won, now_stored = await self._writer.claim(to_send, self._holder, self.claim_s)  # type: ignore[union-attr]
+                stored.update(now_stored)
                 self._hold(won)
 
         futures: dict[str, asyncio.Future[ModelResult]] = {}
@@ -293,13 +293,18 @@ class ModelClient:
         while True:
             await asyncio.sleep(delay)
             delay = min(2 * delay, 16 * self.claim_poll_s)
-            won, answered = await self._writer.claim([key], self._holder, self.claim_s)  # type: ignore[union-attr,arg-type]
-            if key in answered:
+            won, stored = await self._writer.claim([key], self._holder, self.claim_s)  # type: ignore[union-attr,arg-type]
+            rec = stored.get(key)
+            if rec is not None and rec.reusable:
                 self.stats.cached += 1
                 self.stats.awaited += 1
-                return _from_record(answered[key], call)
+                return _from_record(rec, call)
             if key in won:
                 self._hold(won)
+                if rec is not None and rec.status == "pending":
+                    # Its holder died with it in flight.
+                    self.stats.resent += 1
+                    log.warning("re-sending a model call another worker had in flight when it stopped")
                 return await self._call(call, key)
 
     async def _call(self, call: CallRequest, key: str) -> ModelResult:

@@ -231,9 +231,12 @@ async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, 
                     continue
                 if _lease_lost(task.exception()):
                     # A write found the lease taken over before the renewal did: nothing was written.
+                    # (Given back too, in case the refusal came from work this problem shared
+                    # with one whose lease was lost: then it is still this worker's.)
                     log.warning("lost the lease of problem %s: leaving it to its new holder", lease.problem_id)
                     del held[task]
                     drop(lease)
+                    await db(store.release_leases, [lease.id], holder)
                     continue
                 result: ProblemResult = task.result()  # a search's unexpected error ends the worker
                 del held[task]

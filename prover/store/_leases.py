@@ -114,6 +114,7 @@ _M = ModelCall.__table__
 _CHUNK = 500  # keys per statement, well under every backend's parameter limit
 _FORMAL_PARENTS = (("attempt_id", "formal_attempts"), ("gate_id", "formal_gates"), ("step_id", "formal_steps"))
 """How a formal row leads to its problem when it has no ``problem_id`` of its own."""
+_PARENT_TABLES = {t for _, t in _FORMAL_PARENTS}
 
 
 def _chunks(keys: Sequence[Any]):
@@ -330,7 +331,9 @@ class LeasesMixin:
         for column, parent in _FORMAL_PARENTS:
             if problem_id is None and values.get(column) is not None:
                 problem_id = self._formal_problem(s, parent, values[column])
-        cache[(table, row_id)] = problem_id
+        # Remembered for rows others point at, or that cost a query; not every Lean try and vote.
+        if known is None or table in _PARENT_TABLES:
+            cache[(table, row_id)] = problem_id
         return problem_id
 
     # -- call claims: a call is sent once across workers -------------------------------------------
@@ -338,9 +341,9 @@ class LeasesMixin:
     def claim_calls(self, keys: Sequence[str], holder: str, *, claim_s: float
                     ) -> tuple[set[str], dict[str, CallRecord]]:
         """Claim model calls for ``holder`` for ``claim_s`` seconds: (keys it holds now, stored
-        answers among ``keys``). A key is won when nobody claims it, its claim expired, or the
-        claim is already ``holder``'s. A stored answer (``CallRecord.reusable``) is returned
-        instead of being won: it may have been stored (and its claim ended) just before."""
+        records among ``keys``). A key is won when nobody claims it, its claim expired, or the
+        claim is already ``holder``'s — unless its answer is stored (``CallRecord.reusable``): it
+        may have been stored, and its claim ended, just before."""
         keys = list(dict.fromkeys(keys))
         if not keys:
             return set(), {}
@@ -360,10 +363,11 @@ class LeasesMixin:
                     where=(_C.c.expires_at < now) | (_C.c.holder == holder)).returning(_C.c.call_key)
                 won.update(conn.scalars(stmt))
         # Read after claiming: an answer committed before the claim is seen here.
-        stored = {k: rec for k, rec in self.get_calls(keys).items() if rec.reusable}  # type: ignore[attr-defined]
-        if won & stored.keys():
-            self.release_call_claims(sorted(won & stored.keys()), holder)
-        return won - stored.keys(), stored
+        stored = self.get_calls(keys)  # type: ignore[attr-defined]
+        answered = {k for k, rec in stored.items() if rec.reusable}
+        if won & answered:
+            self.release_call_claims(sorted(won & answered), holder)
+        return won - answered, stored
 
     def renew_call_claims(self, keys: Sequence[str], holder: str, *, claim_s: float) -> None:
         """Extend ``holder``'s claims on calls still in flight."""

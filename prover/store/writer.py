@@ -114,7 +114,7 @@ class StoreWriter:
 
     def claim_calls(self, keys: list, holder: str, claim_s: float, *, linger_s: float = 0.0) -> concurrent.futures.Future:
         """Claim calls before sending them (``claim_calls``): the future gives (keys won, stored
-        answers) for ``keys``; claims queued together are made in one statement."""
+        records) for ``keys``; claims queued together are made in one statement."""
         return self._submit("claim_calls", (list(keys), holder, claim_s), linger_s)
 
     def add_row(self, kind: str, row: dict[str, Any], call_key: str, *, linger_s: float = 1.0) -> concurrent.futures.Future:
