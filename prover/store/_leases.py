@@ -344,7 +344,8 @@ class LeasesMixin:
         records among ``keys``). A key is won when nobody claims it, its claim expired, or the
         claim is already ``holder``'s — unless its answer is stored (``CallRecord.reusable``): it
         may have been stored, and its claim ended, just before."""
-        keys = list(dict.fromkeys(keys))
+        # Sorted: workers claiming overlapping batches lock rows in one order (no deadlock).
+        keys = sorted(set(keys))
         if not keys:
             return set(), {}
         engine = self.engine  # type: ignore[attr-defined]
@@ -388,13 +389,14 @@ class LeasesMixin:
                 conn.execute(delete(_C).where(_C.c.call_key.in_(chunk), _C.c.holder == holder))
 
     def end_call_claims(self, conn: Any, rows: Sequence[dict[str, Any]]) -> None:
-        """In ``put_calls``' transaction: the claims on calls whose outcome is being stored end
-        with it (anyone's: the answer is there for every worker). Nothing in a single process."""
-        if getattr(self, "lease_holder", None) is None:
+        """In ``put_calls``' transaction: this worker's claims on the calls whose outcome is being
+        stored end with it. Nothing in a single process."""
+        holder = getattr(self, "lease_holder", None)
+        if holder is None:
             return
-        keys = [r["call_key"] for r in rows if r["status"] != "pending"]
+        keys = sorted(r["call_key"] for r in rows if r["status"] != "pending")
         for chunk in _chunks(keys):
-            conn.execute(delete(_C).where(_C.c.call_key.in_(chunk)))
+            conn.execute(delete(_C).where(_C.c.call_key.in_(chunk), _C.c.holder == holder))
 
     def call_claims(self) -> dict[str, str]:
         """Calls claimed now (live or expired), by key: their holders."""

@@ -66,8 +66,9 @@ def _key(text: str) -> str:
     return ModelClient(CONFIG).expand(_req(text))[0].call_key()
 
 
-def _workers_ask(db_url: str, backend, requests, holders=("w1", "w2")):
-    """Each holder in a thread of its own, with a ProofStore of its own, asking at the same moment."""
+def _workers_ask(db_url: str, backend, requests, holders=("w1", "w2"), reverse_for=()):
+    """Each holder in a thread of its own, with a ProofStore of its own, asking at the same moment
+    (``reverse_for``: holders asking the requests in the reverse order)."""
     out: dict[str, tuple] = {}
     errors: list[BaseException] = []
     start = threading.Barrier(len(holders))
@@ -77,7 +78,8 @@ def _workers_ask(db_url: str, backend, requests, holders=("w1", "w2")):
             with ProofStore.open(db_url) as store:
                 store.lease_holder = holder
                 start.wait()
-                out[holder] = _ask(store, backend, requests, claim_poll_s=0.02)
+                mine = requests[::-1] if holder in reverse_for else requests
+                out[holder] = _ask(store, backend, mine, claim_poll_s=0.02)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -105,6 +107,16 @@ def test_two_workers_asking_the_same_calls_at_once_send_each_once(db_url):
         assert {r.status for r in store.get_calls([_key("another")]).values()} == {"ok"}
 
 
+def test_workers_claiming_many_overlapping_calls_in_any_order_send_each_once(db_url):
+    ProofStore.open(db_url).close()
+    backend = Slow(delay_s=0.3)
+    requests = [_req("first", n=20), _req("second", n=20)]
+    out = _workers_ask(db_url, backend, requests, holders=("w1", "w2", "w3"), reverse_for=("w2",))
+    assert backend.requests == 40
+    assert sum(stats.sent for _, stats in out.values()) == 40
+    assert out["w1"][0] == out["w3"][0] == out["w2"][0][::-1]
+
+
 def test_a_claim_whose_holder_died_is_taken_over(store):
     key = _key("left by a dead worker")
     won, _ = store.claim_calls([key], "dead", claim_s=0.5)
@@ -118,21 +130,24 @@ def test_a_claim_whose_holder_died_is_taken_over(store):
     assert store.call_claims() == {}
 
 
-def test_a_waiting_worker_takes_the_answer_another_stored(store):
+def test_a_waiting_worker_takes_the_answer_another_stored(store, db_url):
     key = _key("sent elsewhere")
-    store.claim_calls([key], "other", claim_s=60)
+    other = ProofStore.open(db_url)
+    other.lease_holder = "other"
+    other.claim_calls([key], "other", claim_s=60)
     store.lease_holder = "w2"
     backend = Slow(delay_s=0.01)
 
     def other_answers():
         time.sleep(0.3)
-        store.put_calls([CallRecord(call_key=key, role="generator", backend="scripted", model="scripted",
+        other.put_calls([CallRecord(call_key=key, role="generator", backend="scripted", model="scripted",
                                     request={}, status="ok", response_text="the other's answer", created_at=NOW)])
 
     t = threading.Thread(target=other_answers)
     t.start()
     rows, stats = _ask(store, backend, [_req("sent elsewhere")], claim_poll_s=0.05)
     t.join()
+    other.close()
     assert backend.requests == 0 and rows == [["the other's answer"]]
     assert (stats.sent, stats.cached, stats.awaited) == (0, 1, 1)
     assert store.call_claims() == {}  # ended when the answer was stored
