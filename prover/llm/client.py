@@ -136,7 +136,7 @@ class ModelClient:
         if self._holder is not None:
             to_send = [k for k in wanted if k not in stored or not stored[k].reusable]
             if to_send:
-                won, now_stored = await self._writer.claim(to_send, self._holder, self.claim_s)  # type: ignore[union-attr]
+                won, now_stored = await self._claims.claim(to_send, self._holder, self.claim_s)
                 stored.update(now_stored)
                 self._hold(won)
 
@@ -271,6 +271,12 @@ class ModelClient:
 
     # -- claims across workers ----------------------------------------------------------------
 
+    @property
+    def _claims(self) -> CallWriter:
+        # Only a client with a store works for a worker.
+        assert self._writer is not None
+        return self._writer
+
     def _hold(self, keys: set[str]) -> None:
         self._claimed.update(keys)
         if keys and self._renewer is None:
@@ -282,7 +288,7 @@ class ModelClient:
             if not self._claimed:
                 continue
             try:
-                await self._writer.renew(list(self._claimed), self._holder, self.claim_s)  # type: ignore[union-attr,arg-type]
+                await self._claims.renew(list(self._claimed), self._holder, self.claim_s)  # type: ignore[arg-type]
             except Exception as exc:  # noqa: BLE001 - the database is away for a moment: next time round
                 log.warning("cannot renew claims on model calls: %s", exc)
 
@@ -293,7 +299,7 @@ class ModelClient:
         while True:
             await asyncio.sleep(delay)
             delay = min(2 * delay, 16 * self.claim_poll_s)
-            won, stored = await self._writer.claim([key], self._holder, self.claim_s)  # type: ignore[union-attr,arg-type]
+            won, stored = await self._claims.claim([key], self._holder, self.claim_s)  # type: ignore[arg-type]
             rec = stored.get(key)
             if rec is not None and rec.reusable:
                 self.stats.cached += 1
@@ -317,7 +323,7 @@ class ModelClient:
             # waiting for it to expire.
             self._claimed.discard(key)
             with contextlib.suppress(Exception):
-                self._writer.release([key], self._holder)  # type: ignore[union-attr]
+                self._claims.release([key], self._holder)
             raise
         self._claimed.discard(key)  # ended with the stored outcome
         return result

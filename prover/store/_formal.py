@@ -360,12 +360,12 @@ class FormalMixin:
                     setattr(row, k, v)
                 row.updated_at = utcnow()
                 s.flush()
-                self.fence_formal(s, "formal_attempts", row.id, {"problem_id": row.problem_id})  # type: ignore[attr-defined]
+                self.fence_formal(s, "formal_attempts", row.id, values)  # type: ignore[attr-defined]
                 return row.id, False
             row = FormalAttempt(attempt_key=attempt_key, status="running", **values)
             s.add(row)
             s.flush()
-            self.fence_formal(s, "formal_attempts", row.id, {"problem_id": row.problem_id})  # type: ignore[attr-defined]
+            self.fence_formal(s, "formal_attempts", row.id, values)  # type: ignore[attr-defined]
             return row.id, False
 
     def add_formal_statement(self, problem_id: int, *, toolchain: str, preamble: str, statement: str,

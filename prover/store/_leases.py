@@ -311,9 +311,9 @@ class LeasesMixin:
         row = s.execute(query).first()
         if row is None or (row.holder, row.status, row.claims) != (holder, "leased", token):
             self._held().pop((holder, problem_id), None)  # type: ignore[arg-type]
-            raise LeaseLostError(f"worker {holder} lost the lease of problem {problem_id} (claim {token}); "
-                                 f"{'another worker holds it now' if row is not None and row.holder != holder else 'it ended'}"
-                                 ": nothing written")
+            now = "another worker holds it now" if row is not None and row.holder != holder else "it ended"
+            raise LeaseLostError(f"worker {holder} lost the lease of problem {problem_id} (claim {token}): {now}; "
+                                 "nothing written")
 
     def _formal_problem(self, s: Any, table: str, row_id: int, known: dict[str, Any] | None = None) -> int | None:
         """The problem of a formal row: its ``problem_id``, else its attempt's, gate's or step's
@@ -408,7 +408,8 @@ class LeasesMixin:
     def run_calls(self, run_id: int) -> RunCalls:
         """The run's calls as every worker stored them (``prover worker --status`` and the summary
         of ``prover run --workers``)."""
-        tokens = func.coalesce(func.sum(func.coalesce(_M.c.prompt_tokens, 0) + func.coalesce(_M.c.completion_tokens, 0)), 0)
+        used = func.coalesce(_M.c.prompt_tokens, 0) + func.coalesce(_M.c.completion_tokens, 0)
+        tokens = func.coalesce(func.sum(used), 0)
         pending = func.coalesce(func.sum((_M.c.status == "pending").cast(Integer)), 0)
         with self.engine.connect() as conn:  # type: ignore[attr-defined]
             n, flying, toks = conn.execute(select(func.count(), pending, tokens).where(_M.c.run_id == run_id)).one()
