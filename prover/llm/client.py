@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Mapping, Sequence
@@ -109,7 +110,8 @@ class ModelClient:
         """How long a claim lasts unrenewed (renewed every third of it while the call is in flight)."""
         self.claim_poll_s = claim_poll_s
         """First wait before looking again for a call another worker is sending (doubles, up to 16×)."""
-        self._claimed: set[str] = set()
+        self._claimed: dict[str, asyncio.Future] = {}
+        """Calls this client claimed, by key: the future that sends it and stores its outcome."""
         self._renewer: asyncio.Task | None = None
         self._rng = rng or random.Random()
         # Roles on one endpoint share one limit, the largest they ask for; a role asking for
@@ -138,7 +140,6 @@ class ModelClient:
             if to_send:
                 won, now_stored = await self._claims.claim(to_send, self._holder, self.claim_s)
                 stored.update(now_stored)
-                self._hold(won)
 
         futures: dict[str, asyncio.Future[ModelResult]] = {}
         mine: list[asyncio.Future[ModelResult]] = []
@@ -163,6 +164,8 @@ class ModelClient:
                                 resent += 1
                             coro = self._call(call, key)
                         fut = asyncio.ensure_future(coro)
+                        if key in won:
+                            self._own(key, fut)
                         self._inflight[key] = fut
                         fut.add_done_callback(lambda _f, k=key: self._inflight.pop(k, None))
                         mine.append(fut)
@@ -277,10 +280,22 @@ class ModelClient:
         assert self._writer is not None
         return self._writer
 
-    def _hold(self, keys: set[str]) -> None:
-        self._claimed.update(keys)
-        if keys and self._renewer is None:
+    def _own(self, key: str, fut: asyncio.Future) -> None:
+        """``fut`` sends the claimed call ``key``: the claim is renewed until it is done."""
+        self._claimed[key] = fut
+        fut.add_done_callback(functools.partial(self._settle, key))
+        if self._renewer is None:
             self._renewer = asyncio.ensure_future(self._renew())
+
+    def _settle(self, key: str, fut: asyncio.Future) -> None:
+        if self._claimed.get(key) is not fut:
+            return
+        del self._claimed[key]
+        # A stored outcome ended the claim; a call that stopped before (cancelled — even before
+        # it started — or failed) hands it back rather than leave others waiting for it to expire.
+        if fut.cancelled() or fut.exception() is not None:
+            with contextlib.suppress(Exception):
+                self._claims.release([key], self._holder)  # type: ignore[arg-type]
 
     async def _renew(self) -> None:
         while True:
@@ -306,7 +321,7 @@ class ModelClient:
                 self.stats.awaited += 1
                 return _from_record(rec, call)
             if key in won:
-                self._hold(won)
+                self._own(key, asyncio.current_task())  # type: ignore[arg-type]
                 if rec is not None and rec.status == "pending":
                     # Its holder died with it in flight.
                     self.stats.resent += 1
@@ -314,21 +329,6 @@ class ModelClient:
                 return await self._call(call, key)
 
     async def _call(self, call: CallRequest, key: str) -> ModelResult:
-        if self._holder is None:
-            return await self._slot_and_send(call, key)
-        try:
-            result = await self._slot_and_send(call, key)
-        except BaseException:
-            # Not stored (cancelled, or failed): hand the claim back rather than leave others
-            # waiting for it to expire.
-            self._claimed.discard(key)
-            with contextlib.suppress(Exception):
-                self._claims.release([key], self._holder)
-            raise
-        self._claimed.discard(key)  # ended with the stored outcome
-        return result
-
-    async def _slot_and_send(self, call: CallRequest, key: str) -> ModelResult:
         s = self._settings[call.role]
         backend = self._backend(call.role)
         endpoint_sem, role_sem = self._semaphores(call.role)

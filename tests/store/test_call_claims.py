@@ -176,16 +176,19 @@ def test_a_stored_answer_comes_back_instead_of_a_claim(store):
     assert store.call_claims() == {}
 
 
-def test_a_cancelled_call_hands_its_claim_back(store):
+def test_cancelled_calls_hand_their_claims_back(store):
+    """Cancelled in flight, or while waiting for a slot (one call at a time here)."""
     store.lease_holder = "w1"
     backend = Slow(delay_s=30)
+    one_at_a_time = ModelConfig(defaults=RoleSettings(backend="scripted", concurrency=1))
 
     async def main():
-        async with ModelClient(CONFIG, store=store, backends={"generator": backend}, commit_window_s=0.005) as client:
-            task = asyncio.ensure_future(client.generate([_req("never answered")]))
+        async with ModelClient(one_at_a_time, store=store, backends={"generator": backend},
+                               commit_window_s=0.005) as client:
+            task = asyncio.ensure_future(client.generate([_req("never answered"), _req("waits for a slot")]))
             while backend.requests == 0:
                 await asyncio.sleep(0.01)
-            assert store.call_claims() == {_key("never answered"): "w1"}
+            assert store.call_claims() == {_key("never answered"): "w1", _key("waits for a slot"): "w1"}
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
