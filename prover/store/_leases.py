@@ -350,19 +350,23 @@ class LeasesMixin:
             return set(), {}
         engine = self.engine  # type: ignore[attr-defined]
         insert = _claim_insert(engine.dialect.name)
-        won: set[str] = set()
-        with engine.begin() as conn:
-            now = _now(conn)
-            if insert is None:  # another database: no coordination (workers run on SQLite or PostgreSQL)
-                won = set(keys)
-            for chunk in _chunks(keys) if insert is not None else ():
-                stmt = insert(_C).values([{"call_key": k, "holder": holder,
-                                           "expires_at": now + timedelta(seconds=claim_s)} for k in chunk])
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[_C.c.call_key],
-                    set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
-                    where=(_C.c.expires_at < now) | (_C.c.holder == holder)).returning(_C.c.call_key)
-                won.update(conn.scalars(stmt))
+        if insert is None:
+            won = set(keys)  # another database: no coordination (workers run on SQLite or PostgreSQL)
+        else:
+            won = set()
+            with engine.begin() as conn:
+                now = _now(conn)
+                expires = now + timedelta(seconds=claim_s)
+                for chunk in _chunks(keys):
+                    # Insert, or take over a claim that expired or is already ours; the keys
+                    # inserted or taken come back.
+                    stmt = insert(_C).values([{"call_key": k, "holder": holder, "expires_at": expires}
+                                              for k in chunk])
+                    stmt = stmt.on_conflict_do_update(
+                        index_elements=[_C.c.call_key],
+                        set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
+                        where=(_C.c.expires_at < now) | (_C.c.holder == holder)).returning(_C.c.call_key)
+                    won.update(conn.scalars(stmt))
         # Read after claiming: an answer committed before the claim is seen here.
         stored = self.get_calls(keys)  # type: ignore[attr-defined]
         answered = {k for k, rec in stored.items() if rec.reusable}
