@@ -51,5 +51,6 @@ def worker(db, run_id, lease_s, problems_at_once, poll_s, status, as_json) -> No
     c = report.client
     click.echo(f"worker {report.holder}: run {report.run_id}, {report.problems} problem(s) finished "
                f"({report.takeovers} taken over from a worker that stopped), {c.get('sent', 0)} calls sent "
-               f"({c.get('resent', 0)} re-sent after an interruption), {c.get('cached', 0)} from the call cache, "
+               f"({c.get('resent', 0)} re-sent after an interruption), {c.get('cached', 0)} from the call cache "
+               f"({c.get('awaited', 0)} waited for while another worker sent them), "
                f"{report.seconds:.1f}s")
