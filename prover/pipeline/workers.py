@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,6 +37,10 @@ from prover.core.errors import NotFoundError, UsageError
 from prover.core.informal_records import ProblemResult, RunSummary, SearchConfig
 from prover.core.llm_records import ModelConfig
 from prover.informal.prompts import Templates
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +114,7 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def load_plan(store: Any, run_id: int) -> RunPlan:
+def load_plan(store: ProofStore, run_id: int) -> RunPlan:
     run = store.get_run(run_id)
     if run is None:
         raise NotFoundError(f"no run {run_id}")
@@ -120,7 +124,7 @@ def load_plan(store: Any, run_id: int) -> RunPlan:
     return RunPlan.model_validate(plan)
 
 
-def pick_run(store: Any, run_id: int | None) -> int:
+def pick_run(store: ProofStore, run_id: int | None) -> int:
     """``--run`` or else the newest run with problems left."""
     if run_id is not None:
         return run_id
@@ -130,7 +134,7 @@ def pick_run(store: Any, run_id: int | None) -> int:
     return open_runs[0]
 
 
-def work(store: Any, run_id: int, *, settings: WorkerSettings = WorkerSettings(),
+def work(store: ProofStore, run_id: int, *, settings: WorkerSettings = WorkerSettings(),
          backends: Mapping[str, Any] | None = None, commit_window_s: float | None = None,
          lean: tuple[Any, Any] | None = None, holder: str | None = None) -> WorkerReport:
     """Work on a run's problems until none is left (done by this worker or others). ``lean``
@@ -153,7 +157,7 @@ def work(store: Any, run_id: int, *, settings: WorkerSettings = WorkerSettings()
             lean_backend.close()
 
 
-async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, backends, commit_window_s,
+async def _work(store: ProofStore, run_id, plan: RunPlan, formal, settings: WorkerSettings, backends, commit_window_s,
                 lean_backend, pin, holder: str) -> WorkerReport:
     from prover.informal.search import Engine, ProblemSearch
     from prover.llm import ModelClient
@@ -277,7 +281,8 @@ class LocalWorkers:
             workers.procs.append(subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env))
         return workers
 
-    def wait(self, tick: Callable[[], None] | None = None, every_s: float = 2.0) -> tuple[list[WorkerReport], list[str]]:
+    def wait(self, tick: Callable[[], None] | None = None, every_s: float = 2.0
+             ) -> tuple[list[WorkerReport], list[str]]:
         """Wait for every worker (calling ``tick`` every ``every_s`` meanwhile): the reports of
         those that finished, and what the others said when they failed."""
         while any(p.poll() is None for p in self.procs):
@@ -310,7 +315,7 @@ class LocalWorkers:
                 proc.wait()
 
 
-def progress_line(store: Any, run_id: int) -> str:
+def progress_line(store: ProofStore, run_id: int) -> str:
     """One line on a run's leases (``prover run --workers`` prints it while it waits)."""
     c = store.lease_counts(run_id)
     total = c.todo + c.leased + c.expired + c.done
@@ -319,7 +324,7 @@ def progress_line(store: Any, run_id: int) -> str:
             + (f", {c.takeovers} taken over" if c.takeovers else ""))
 
 
-def summarize(store: Any, run_id: int, reports: Sequence[WorkerReport], *, seconds: float) -> RunSummary:
+def summarize(store: ProofStore, run_id: int, reports: Sequence[WorkerReport], *, seconds: float) -> RunSummary:
     """The run's summary from its leases' results and the workers' reports."""
     done = store.lease_results(run_id)
     results = [ProblemResult.model_validate(r["problem"]) for r in done]
@@ -334,7 +339,7 @@ def summarize(store: Any, run_id: int, reports: Sequence[WorkerReport], *, secon
                       seconds=seconds, status=status, formal=formal)
 
 
-def run_with_workers(store: Any, run_id: int, n: int, settings: WorkerSettings, *,
+def run_with_workers(store: ProofStore, run_id: int, n: int, settings: WorkerSettings, *,
                      progress: bool | None = None) -> RunSummary:
     """Start ``n`` local workers on a queued run, wait for every problem (remote workers may
     help), and end the run with its summary. ``progress`` (None: on a terminal) prints a line on

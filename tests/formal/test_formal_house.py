@@ -12,9 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from formal_support import SKETCH, SORRY_WARNING, TOY, Script, assembled_line, at_line, formalize, lean_block, pin, vote
 
-from formal_support import (SKETCH, SORRY_WARNING, TOY, Script, assembled_line, at_line, formalize, lean_block, pin,
-                            vote)
 from prover.core.formal_records import DEFAULT_PORTFOLIO
 from prover.formal.sketch import parse_sketch
 from prover.lean.problem import LeanProblem
@@ -205,7 +204,7 @@ def test_the_attempt_row_is_a_typed_record_of_its_table():
     from pydantic import ValidationError
 
     from prover.core.formal_step_records import AttemptRow
-    from prover.store._formal import FormalAttempt
+    from prover.store.schema import FormalAttempt
 
     assert set(AttemptRow.model_fields) <= {c.key for c in FormalAttempt.__mapper__.column_attrs}
     row = AttemptRow().updated(sketch_id=3, nodes=2)
@@ -220,6 +219,7 @@ def test_read_with_sorry_is_the_one_reading_of_a_with_sorry_elaboration():
     """Sorry warnings are expected; an error means no (its first line is the detail); no answer
     from Lean is neither. Recorded REPL message templates (formal_support.py), SYNTHETIC pairs."""
     from formal_support import UNSOLVED
+
     from prover.core.lean_backend_records import LeanRawResponse
     from prover.lean.check import read_with_sorry
 

@@ -79,16 +79,16 @@ def test_rows_that_may_wait_are_committed_together(store):
 
 
 def test_lean_checks_from_threads_are_written_by_the_writer(store, monkeypatch):
-    from prover.store._lean import LeanChecksMixin
+    from prover.store.lean import LeanMixin
 
     seen: list[str] = []
-    real = LeanChecksMixin._add_lean_check
+    real = LeanMixin._add_lean_check
 
     def spy(self, result, **kw):
         seen.append(threading.current_thread().name)
         return real(self, result, **kw)
 
-    monkeypatch.setattr(LeanChecksMixin, "_add_lean_check", spy)
+    monkeypatch.setattr(LeanMixin, "_add_lean_check", spy)
     from prover.core.lean_records import LeanCheckResult, LeanLimits, Verdict
 
     def check(i):
@@ -107,7 +107,7 @@ def test_lean_checks_from_threads_are_written_by_the_writer(store, monkeypatch):
 
 
 def test_rows_written_from_other_threads_go_through_the_writer(store, monkeypatch):
-    from prover.store._informal import InformalMixin
+    from prover.store.informal import InformalMixin
 
     pid = _problem(store)
     store.put_calls([_call(f"k{i}") for i in range(6)])

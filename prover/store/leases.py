@@ -18,36 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import func, select, update
 
 from prover.core.errors import LeaseHeldError
-from prover.store.schema import Base, utcnow
-
-
-class ProblemLease(Base):
-    """One problem of a run with workers, and who works on it."""
-
-    __tablename__ = "problem_leases"
-    __table_args__ = (UniqueConstraint("run_id", "problem_id", name="uq_problem_lease"),
-                      Index("ix_problem_leases_claim", "run_id", "status", "position"),
-                      Index("ix_problem_leases_problem", "problem_id", "status"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
-    """The problem's place in the run (claimed in this order)."""
-    status: Mapped[str] = mapped_column(String(20), default="todo")  # todo | leased | done
-    holder: Mapped[str | None] = mapped_column(String(200))
-    """The worker holding (or that finished) it: ``host:pid:nonce``."""
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    claims: Mapped[int] = mapped_column(Integer, default=0)
-    """Times claimed: more than one means a holder died and another took over."""
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    """The problem's result (``ProblemResult``) once done."""
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+from prover.store.base import StoreBase
+from prover.store.schema import ProblemLease, utcnow
 
 
 @dataclass(frozen=True)
@@ -93,11 +68,11 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-class LeasesMixin:
+class LeasesMixin(StoreBase):
     def queue_problems(self, run_id: int, problem_ids: Sequence[int]) -> int:
         """Queue a run's problems for workers (those already queued stay as they are); returns
         how many were added."""
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
             have = set(conn.scalars(select(_T.c.problem_id).where(_T.c.run_id == run_id)))
             now = utcnow()
             rows = [{"run_id": run_id, "problem_id": pid, "position": i, "status": "todo", "claims": 0,
@@ -109,7 +84,7 @@ class LeasesMixin:
     def claim_problem(self, run_id: int, holder: str, *, lease_s: float) -> Lease | None:
         """Claim the run's first free problem for ``lease_s`` seconds, or None when every one is
         done or held by a live holder."""
-        engine = self.engine  # type: ignore[attr-defined]
+        engine = self.engine
         with engine.connect() as conn:
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -135,7 +110,7 @@ class LeasesMixin:
         and taken over by another worker, or ended)."""
         if not lease_ids:
             return set()
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
             now = _now(conn)
             conn.execute(update(_T).where(_T.c.id.in_(list(lease_ids)), _T.c.holder == holder,
                                           _T.c.status == "leased")
@@ -147,7 +122,7 @@ class LeasesMixin:
     def finish_lease(self, lease_id: int, holder: str, result: dict[str, Any]) -> bool:
         """End a lease ``done`` with the problem's result; False (nothing written) when
         ``holder`` no longer holds it: the problem is finished once, by its holder."""
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
             now = _now(conn)
             n = conn.execute(update(_T).where(_T.c.id == lease_id, _T.c.holder == holder, _T.c.status == "leased")
                              .values(status="done", result=result, finished_at=now, updated_at=now,
@@ -158,14 +133,14 @@ class LeasesMixin:
         """Give leases back unfinished (a worker stopping cleanly): free for the next claim."""
         if not lease_ids:
             return
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
             conn.execute(update(_T).where(_T.c.id.in_(list(lease_ids)), _T.c.holder == holder,
                                           _T.c.status == "leased")
                          .values(status="todo", holder=None, expires_at=None, updated_at=utcnow()))
 
     def lease_counts(self, run_id: int) -> LeaseCounts:
         """The run's leases by state."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             now = _now(conn)
             rows = conn.execute(select(_T.c.status, _T.c.expires_at, _T.c.claims).where(_T.c.run_id == run_id)).all()
         counts = {"todo": 0, "leased": 0, "expired": 0, "done": 0}
@@ -179,7 +154,7 @@ class LeasesMixin:
 
     def lease_holders(self, run_id: int) -> dict[str, int]:
         """Problems each worker holds now (live leases), by holder."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             now = _now(conn)
             rows = conn.execute(select(_T.c.holder, func.count()).where(
                 _T.c.run_id == run_id, _T.c.status == "leased", _T.c.expires_at >= now).group_by(_T.c.holder))
@@ -187,25 +162,25 @@ class LeasesMixin:
 
     def lease_results(self, run_id: int) -> list[dict[str, Any]]:
         """Results of the run's finished problems, in the run's order."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             return [r for r in conn.scalars(select(_T.c.result).where(_T.c.run_id == run_id, _T.c.status == "done")
                                              .order_by(_T.c.position)) if r is not None]
 
     def leases_of(self, run_id: int) -> list[ProblemLease]:
         """The run's lease rows, in the run's order."""
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             return list(s.scalars(select(ProblemLease).where(ProblemLease.run_id == run_id)
                                   .order_by(ProblemLease.position)))
 
     def runs_with_open_leases(self) -> list[int]:
         """Runs that still have problems to do, newest first (``prover worker`` without --run)."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             return list(conn.scalars(select(_T.c.run_id).where(_T.c.status != "done").group_by(_T.c.run_id)
                                      .order_by(_T.c.run_id.desc())))
 
     def live_lease_holder(self, problem_id: int) -> str | None:
         """Who holds a live lease on the problem (in any run), or None."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             now = _now(conn)
             return conn.scalars(select(_T.c.holder).where(_T.c.problem_id == problem_id, _T.c.status == "leased",
                                                           _T.c.expires_at >= now)).first()
