@@ -46,6 +46,9 @@ def test_call_writer_and_search_writer_share_one_thread_that_stops_with_its_last
         calls, rows = CallWriter(store, window_s=0.5), StoreWorker(store, linger_s=0.5)
         # Queued together: the call is committed before the row it made, so the row finds it.
         put = asyncio.ensure_future(calls.put([_call("k1")]))
+        # One turn of the loop queues the call first, as the client does (it awaits its put
+        # before anyone sees the answer); without it the row could reach the writer alone.
+        await asyncio.sleep(0)
         row = rows.add("proofs", _proof(pid, 0), "k1")
         await rows.flush()
         await put
