@@ -24,9 +24,7 @@ from sqlalchemy import insert, select
 from prover.core.label_records import InformalPolicy
 from prover.core.records import ProblemRecord, ProofRecord, VerificationRecord
 from prover.store import ProofStore
-from prover.store._grades import GradeRow
-from prover.store._informal import MetaVerification
-from prover.store.schema import Verification, utcnow
+from prover.store.schema import GradeRow, MetaVerification, Verification, utcnow
 
 
 def text_of(size: int, rng: random.Random) -> str:

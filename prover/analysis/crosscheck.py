@@ -31,20 +31,17 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection
+from typing import TYPE_CHECKING, Any, Collection
 
 from prover.analysis.metrics import compute_metrics, parse_number
-from prover.core.crosscheck_records import (
-    INCLUSION_PROBABILITY_KEY,
-    AnswerMismatchCount,
-    POPULATION_KEY,
-    POPULATIONS,
-    CrossCheckReport,
-    PairedValue,
-    ValueSource,
-)
+from prover.core.crosscheck_records import (INCLUSION_PROBABILITY_KEY, POPULATION_KEY, POPULATIONS, AnswerMismatchCount,
+                                            CrossCheckReport, PairedValue, ValueSource)
 from prover.core.errors import UsageError
-from prover.store._grades import ProofFacts
+from prover.store import ProofFacts
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 LABEL_PRECEDENCE = ("human", "formal", "informal")
 NO_GROUP = "(none)"
@@ -63,7 +60,7 @@ class _Values:
         return self.reasons.get(proof_id, self.default_reason)
 
 
-def _lean_values(store) -> _Values:
+def _lean_values(store: ProofStore) -> _Values:
     labels = store.stored_labels()
     if labels is None:
         return _Values({}, "no definitive Lean value (this database has no labels table)",
@@ -77,7 +74,7 @@ def _lean_values(store) -> _Values:
     return _Values(values, "no definitive Lean value (no formal label)")
 
 
-def _verifier_values(store, model: str | None, min_verdicts: int) -> _Values:
+def _verifier_values(store: ProofStore, model: str | None, min_verdicts: int) -> _Values:
     if model is not None:
         known = store.verifier_models()
         if model not in known:
@@ -93,7 +90,7 @@ def _verifier_values(store, model: str | None, min_verdicts: int) -> _Values:
     return _Values(values, "no parsed verdict", reasons)
 
 
-def _label_values(store, drop_informal: bool) -> _Values:
+def _label_values(store: ProofStore, drop_informal: bool) -> _Values:
     labels = store.stored_labels()
     notes = []
     if labels is None:
@@ -121,7 +118,7 @@ def _label_values(store, drop_informal: bool) -> _Values:
     return _Values(values, "no label", reasons, notes)
 
 
-def _grade_values(store, name: str) -> _Values:
+def _grade_values(store: ProofStore, name: str) -> _Values:
     names = store.grade_names()
     if name not in names:
         raise UsageError(f"{name!r} is neither lean, verifier[:MODEL], label, answer nor a stored grade; "
@@ -134,7 +131,7 @@ def _answer_values(facts: list[ProofFacts]) -> _Values:
     return _Values(values, "no answer match (no reference answer, or not judged)")
 
 
-def _values(store, facts, source: ValueSource, other: ValueSource, min_verdicts: int,
+def _values(store: ProofStore, facts, source: ValueSource, other: ValueSource, min_verdicts: int,
             include_informal_labels: bool) -> _Values:
     if source.kind == "lean":
         return _lean_values(store)
@@ -212,7 +209,7 @@ def _report(facts: list[ProofFacts], ref: _Values, cand: _Values, *, ref_thresho
     return report, pairs
 
 
-def crosscheck(store, reference: str, candidate: str, *, reference_threshold: str | float = 1.0,
+def crosscheck(store: ProofStore, reference: str, candidate: str, *, reference_threshold: str | float = 1.0,
                candidate_threshold: str | float = 1.0, population: str = "all", min_verdicts: int = 1,
                by: str | None = None, bootstrap: int = 2000, seed: int = 0,
                include_informal_labels: bool = False, plot_dir: str | Path | None = None,

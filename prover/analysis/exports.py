@@ -35,13 +35,17 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from prover.core.errors import UsageError
 from prover.core.hashing import sha256_text
-from prover.core.label_records import (DEFAULT_PRECEDENCE, ConflictReport, ExportSummary, LabelRecord,
-                                       label_score, parse_precedence)
-from prover.store._labels import AnalysisRow, ProofInfo
+from prover.core.label_records import (DEFAULT_PRECEDENCE, ConflictReport, ExportSummary, LabelRecord, label_score,
+                                       parse_precedence)
+from prover.store import AnalysisRow, ProofInfo
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 EXPORT_FORMATS = ("jsonl", "parquet")
 DATASETS = ("sft", "pointwise", "pairs", "meta")
@@ -178,7 +182,7 @@ class LabelledSet:
         return split_of(split_key(info.statement, info.statement_hash), self.splits)
 
 
-def labelled_set(store, *, precedence: str | Sequence[str] | None = None, drop_conflicts: bool = False,
+def labelled_set(store: ProofStore, *, precedence: str | Sequence[str] | None = None, drop_conflicts: bool = False,
                  splits: str | dict[str, int] | None = None, with_text: bool = True) -> LabelledSet:
     """One label per proof (conflicts resolved and reported), with the proofs' problems."""
     from prover.analysis.labels import current_labels, resolve_conflicts
@@ -199,7 +203,7 @@ def _ident(ls: LabelledSet, pid: int) -> dict[str, Any]:
     return {"problem_key": ls.problem_key(pid), "collection": info.collection, "external_id": info.external_id}
 
 
-def build_records(store, ls: LabelledSet, *, templates=None, max_pairs_per_problem: int = DEFAULT_MAX_PAIRS
+def build_records(store: ProofStore, ls: LabelledSet, *, templates=None, max_pairs_per_problem: int = DEFAULT_MAX_PAIRS
                   ) -> tuple[dict[str, list[dict[str, Any]]], list[int]]:
     """The datasets' records (each with its ``split``), and the labelled proofs that have no
     agreeing analysis."""
@@ -367,8 +371,9 @@ def _write_dataset(out: Path, name: str, fmt: str, records: list[dict[str, Any]]
     return counts
 
 
-def export_labels(store, out: str | Path, *, fmt: str = "jsonl", precedence: str | Sequence[str] | None = None,
-                  drop_conflicts: bool = False, splits: str | dict[str, int] | None = None, templates=None,
+def export_labels(store: ProofStore, out: str | Path, *, fmt: str = "jsonl",
+                  precedence: str | Sequence[str] | None = None, drop_conflicts: bool = False,
+                  splits: str | dict[str, int] | None = None, templates=None,
                   max_pairs_per_problem: int = DEFAULT_MAX_PAIRS) -> ExportSummary:
     """Write the ``sft``, ``pointwise``, ``pairs`` and ``meta`` datasets under ``out`` (each
     replaced as a whole) and ``summary.json``; returns the summary."""

@@ -12,8 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from math import comb
+from typing import TYPE_CHECKING
 
 from prover.core.eval_records import FormalBenchScore
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 SOLVED = frozenset({"verified", "statement_proved"})
 UNFINISHED = frozenset({"running", "incomplete", "unavailable", "error"})
@@ -57,7 +62,7 @@ def formal_score(benchmark: str, split: str, problem_ids: Sequence[int], attempt
                             tokens=tokens, lean_checks=lean_checks, lean_seconds=lean_seconds, scripted=scripted)
 
 
-def stored_formal_score(store, benchmark: str, problem_ids: Sequence[int], split: str = "all",
+def stored_formal_score(store: ProofStore, benchmark: str, problem_ids: Sequence[int], split: str = "all",
                         run_id: int | None = None) -> FormalBenchScore:
     """:func:`formal_score` from the database: attempts (of one run, when given), their runs'
     tokens, and the Lean checks of the problems' formal statements."""
@@ -65,6 +70,6 @@ def stored_formal_score(store, benchmark: str, problem_ids: Sequence[int], split
     if run_id is not None:
         attempts = [a for a in attempts if a["run_id"] == run_id]
     run_ids = {a["run_id"] for a in attempts if a["run_id"] is not None}
-    checks, seconds = store.lean_check_totals(problem_ids)
+    checks, seconds = store.lean_check_totals(problem_ids) or (0, 0.0)
     return formal_score(benchmark, split, problem_ids, attempts, tokens=store.run_tokens(run_ids),
                         lean_checks=checks, lean_seconds=seconds, scripted="scripted" in store.run_backends(run_ids))

@@ -4,43 +4,19 @@
 NL proof (``formal_attempts`` and the sketch steps, alignment votes and refutations it points
 to; the final verdict as ``lean_checks`` holds it now), or returns None when the database has
 no formal-stage tables. ``formal_funnel`` counts the attempts that reached each stage of the
-formal pipeline, for a report.
-
-Tables of other areas that only some databases have are looked up before they are read."""
+formal pipeline, for a report."""
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import MetaData, Table, func, inspect, select
-
 from prover.core.label_records import FormalEvidence
 from prover.formal.evidence import read_attempt, statement_proved
-from prover.store._formal import closed_by, closing_uses
+from prover.store import ProofStore, closed_by, closing_uses
 
 FUNNEL_STAGES = ("statements", "faithful", "direct attempts", "sketches elaborated", "nodes solved", "verified")
 
-_CHUNK = 500
-
-
-def _tables(conn) -> set[str]:
-    return set(inspect(conn).get_table_names())
-
-
-def _toolchains(store, check_ids: Sequence[int]) -> dict[int, str]:
-    """Lean check id → the toolchain it ran on."""
-    from prover.store._lean import LeanCheck
-
-    ids = sorted(set(check_ids))
-    out: dict[int, str] = {}
-    with store.engine.connect() as conn:
-        for i in range(0, len(ids), _CHUNK):
-            q = select(LeanCheck.id, LeanCheck.toolchain).where(LeanCheck.id.in_(ids[i:i + _CHUNK]))
-            out.update({cid: tc for cid, tc in conn.execute(q)})
-    return out
-
-
-def formal_evidence(store) -> list[FormalEvidence] | None:
+def formal_evidence(store: ProofStore) -> list[FormalEvidence] | None:
     """One evidence record per finished formal attempt on an NL proof, in attempt order, read by
     the one evidence reader (``prover.formal.evidence.read_attempt``) with what statement-level
     work did to the same statement anywhere in the database; None when the database has no
@@ -51,10 +27,10 @@ def formal_evidence(store) -> list[FormalEvidence] | None:
     return _read(store, rows, [a for a in rows.attempts if a["proof_id"] is not None], store.statement_closures())
 
 
-def _read(store, rows, attempts: list[dict[str, Any]], closures) -> list[FormalEvidence]:
+def _read(store: ProofStore, rows, attempts: list[dict[str, Any]], closures) -> list[FormalEvidence]:
     """The evidence of ``attempts`` (rows of ``formal_attempt_rows``) through the one reader;
     ``closures``: ``statement_closures`` of (at least) their statements."""
-    toolchains = _toolchains(store, [a["final_check_id"] for a in attempts if a["final_check_id"] is not None])
+    toolchains = store.lean_check_toolchains(a["final_check_id"] for a in attempts if a["final_check_id"] is not None)
     return [read_attempt(a, rows.steps.get(a["sketch_id"], []) if a["sketch_id"] is not None else [],
                          rows.refutations.get(a["id"], []), incompatible=rows.incompatible_statements,
                          closing_uses=closing_uses(a.get("config")),
@@ -63,33 +39,13 @@ def _read(store, rows, attempts: list[dict[str, Any]], closures) -> list[FormalE
             for a in attempts]
 
 
-def _reflect(conn, name: str) -> Table:
-    return Table(name, MetaData(), autoload_with=conn)
-
-
-def _in_chunks(conn, query, column, ids: Sequence[int] | None):
-    if ids is None:
-        yield from conn.execute(query)
-        return
-    ids = list(ids)
-    for i in range(0, len(ids), _CHUNK):
-        yield from conn.execute(query.where(column.in_(ids[i:i + _CHUNK])))
-
-
-def incompatible_by_problem(store, problem_ids: Sequence[int] | None = None) -> dict[int, int] | None:
+def incompatible_by_problem(store: ProofStore, problem_ids: Sequence[int] | None = None) -> dict[int, int] | None:
     """Problem id → formal statements marked incompatible with a project toolchain; None when
     the database has no statement-compatibility table."""
-    with store.engine.connect() as conn:
-        if "statement_compat" not in _tables(conn):
-            return None
-        sc, fs = _reflect(conn, "statement_compat"), _reflect(conn, "formal_statements")
-        q = (select(fs.c.problem_id, func.count(func.distinct(sc.c.formal_statement_id)))
-             .join(fs, fs.c.id == sc.c.formal_statement_id).where(sc.c.status == "incompatible")
-             .group_by(fs.c.problem_id))
-        return {pid: n for pid, n in _in_chunks(conn, q, fs.c.problem_id, problem_ids)}
+    return store.incompatible_statements_by_problem(problem_ids)
 
 
-def statement_proved_by_problem(store, problem_ids: Sequence[int] | None = None) -> dict[int, bool] | None:
+def statement_proved_by_problem(store: ProofStore, problem_ids: Sequence[int] | None = None) -> dict[int, bool] | None:
     """Problem id → whether Lean proved its statement without an NL sketch (a direct attempt or
     the portfolio on the root, anywhere in the database, with a check still verified: the
     evidence reader's ``statement_proved``); None without the formal stage's tables."""
@@ -104,7 +60,8 @@ def statement_proved_by_problem(store, problem_ids: Sequence[int] | None = None)
     return out
 
 
-def formal_funnel(store, problem_ids: Sequence[int] | None = None) -> tuple[list[tuple[str, int | None]], list[str]]:
+def formal_funnel(store: ProofStore, problem_ids: Sequence[int] | None = None
+                  ) -> tuple[list[tuple[str, int | None]], list[str]]:
     """(stage, formal attempts that reached it) over the problems given (all when None), and
     notes. Stages: a statement; a faithful one; a direct whole-proof attempt made; a sketch that
     elaborated; every node of it solved; the assembled file verified."""
@@ -131,7 +88,7 @@ def formal_funnel(store, problem_ids: Sequence[int] | None = None) -> tuple[list
     return [(stage, counts[stage]) for stage in FUNNEL_STAGES], notes
 
 
-def formal_facts(store, problem_ids: Sequence[int] | None = None) -> dict[str, Any]:
+def formal_facts(store: ProofStore, problem_ids: Sequence[int] | None = None) -> dict[str, Any]:
     """Per-problem formal facts a report tabulates (None where the database cannot tell)."""
     return {"incompatible": incompatible_by_problem(store, problem_ids),
             "statement_proved": statement_proved_by_problem(store, problem_ids)}

@@ -20,14 +20,17 @@ conflicts between sources are resolved at export (``resolve_conflicts``)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from prover.core.label_records import (ConflictReport, FormalDecision, FormalEvidence, InformalPolicy,
-                                       LabelBuildSummary, LabelRecord, SourceBuildSummary,
-                                       formal_policy_version, human_policy_version, informal_policy_version,
-                                       label_score, parse_sources)
+                                       LabelBuildSummary, LabelRecord, SourceBuildSummary, formal_policy_version,
+                                       human_policy_version, informal_policy_version, label_score, parse_sources)
 from prover.formal.evidence import FORMAL_ONE_CONDITIONS, formal_label, formal_one_missing  # noqa: F401
-from prover.store._labels import AnalysisRow
+from prover.store import AnalysisRow
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 DEFAULT_K = 1
 DEFAULT_TAU = 1.0
@@ -49,7 +52,8 @@ def _search_policy(settings: Mapping[str, Any]) -> dict[str, Any]:
             "k": label.get("k"), "tau": label.get("tau")}
 
 
-def resolve_informal_policy(policy: InformalPolicy, search: Mapping[str, Any] | None) -> tuple[int, int, int, float] | None:
+def resolve_informal_policy(policy: InformalPolicy, search: Mapping[str, Any] | None
+                            ) -> tuple[int, int, int, float] | None:
     """(n, m, k, tau) for one proof: the build's values, else its search's, else the defaults
     (k 1, tau 1). None when n or m is known from neither."""
     from_search = _search_policy(search or {})
@@ -94,7 +98,7 @@ def _tally(summary: SourceBuildSummary, value: float | None, reason: str) -> Non
         summary.values[key] = summary.values.get(key, 0) + 1
 
 
-def _human_labels(store, summary: SourceBuildSummary) -> list[LabelRecord]:
+def _human_labels(store: ProofStore, summary: SourceBuildSummary) -> list[LabelRecord]:
     out = []
     grades = store.human_grades_by_proof()
     version = human_policy_version()
@@ -121,7 +125,7 @@ def search_of(info, searches: Mapping[int, list]) -> tuple[int | None, dict[str,
     return None, None
 
 
-def reread_lenient(store, analyses: Mapping[int, Sequence[AnalysisRow]]) -> int:
+def reread_lenient(store: ProofStore, analyses: Mapping[int, Sequence[AnalysisRow]]) -> int:
     """Apply strict parsing to rows stored before it: their ``missing_marker`` status covered a
     score read from the last box anywhere, which no longer counts. Such rows are parsed again
     from their stored analysis (a ``lenient`` one loses its score). Returns how many changed."""
@@ -140,7 +144,7 @@ def reread_lenient(store, analyses: Mapping[int, Sequence[AnalysisRow]]) -> int:
     return changed
 
 
-def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary) -> list[LabelRecord]:
+def _informal_labels(store: ProofStore, policy: InformalPolicy, summary: SourceBuildSummary) -> list[LabelRecord]:
     out = []
     analyses = store.analyses_by_proof()
     reread_lenient(store, analyses)
@@ -177,7 +181,7 @@ def _informal_labels(store, policy: InformalPolicy, summary: SourceBuildSummary)
 FormalEvidenceSource = Callable[[Any], "Iterable[FormalEvidence] | None"]
 
 
-def with_final_check(store, ev: FormalEvidence, final_check: str) -> FormalEvidence:
+def with_final_check(store: ProofStore, ev: FormalEvidence, final_check: str) -> FormalEvidence:
     """``ev`` with what a formal 1 needs of its verified check beyond the verdict: that the file
     ended with the epilogue (checks made before it never compared the statement in the kernel),
     and the stored row of ``final_check`` on it (``prover.lean.final_check``), looked up by key."""
@@ -196,7 +200,7 @@ def with_final_check(store, ev: FormalEvidence, final_check: str) -> FormalEvide
                                  "epilogue_checked": epilogue})
 
 
-def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEvidenceSource | None,
+def _formal_labels(store: ProofStore, summary: SourceBuildSummary, evidence_source: FormalEvidenceSource | None,
                    final_check: str = "lean4checker") -> list[LabelRecord]:
     from prover.analysis.formal_evidence import formal_evidence
 
@@ -237,10 +241,10 @@ def _formal_labels(store, summary: SourceBuildSummary, evidence_source: FormalEv
     return out
 
 
-def build_labels(store, *, sources: str | Sequence[str] | None = None, informal: InformalPolicy | None = None,
-                 command: Sequence[str] | None = None,
-                 formal_evidence_source: FormalEvidenceSource | None = None,
-                 final_check: str = "lean4checker") -> LabelBuildSummary:
+def build_labels(store: ProofStore, *, sources: str | Sequence[str] | None = None,
+                 informal: InformalPolicy | None = None, command: Sequence[str] | None = None,
+                 formal_evidence_source: FormalEvidenceSource | None = None, final_check: str = "lean4checker"
+                 ) -> LabelBuildSummary:
     """Derive labels from what the database holds and store those not stored yet (one
     ``labels-build`` run). Building twice adds nothing. ``final_check``: the independent checker
     whose stored confirmation a formal 1 needs (``none``: none; the policy version says which)."""

@@ -18,13 +18,17 @@ import shutil
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from prover import __version__
 from prover.core.errors import UsageError
 from prover.core.hashing import sha256_text
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 LEAN_EXPORT_FORMATS = ("lean-dir",)
 MANIFEST_VERSION = 1
@@ -80,7 +84,7 @@ def _project_pin() -> dict[str, Any] | None:
     return {"dir": pin.project_dir, "toolchain": pin.toolchain, "mathlib_rev": pin.mathlib_rev, "repl_rev": pin.repl_rev}
 
 
-def _formal_links(store) -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+def _formal_links(store: ProofStore) -> tuple[dict[int, dict[str, Any]], dict[int, list[dict[str, Any]]]]:
     """From the formal stage's attempts: each formal statement's origin and faithfulness, and
     the NL proofs whose attempt ended in a check (its sketch's assembled file, or a direct proof
     of the statement)."""
@@ -122,7 +126,7 @@ def _check_replaceable(out: Path) -> None:
                          "name a new or empty folder")
 
 
-def export_verified_proofs(store, out: str | Path, *, fmt: str = "lean-dir",
+def export_verified_proofs(store: ProofStore, out: str | Path, *, fmt: str = "lean-dir",
                            include_answer_unchecked: bool = False) -> LeanExportSummary:
     """Write one ``.lean`` file per verified assembled file and ``manifest.json`` into ``out``
     (replaced as a whole)."""

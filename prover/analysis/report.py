@@ -26,7 +26,7 @@ from statistics import fmean
 from typing import Any
 
 from prover.core.crosscheck_records import finite_or_none
-from prover.store._reports import ReportRows
+from prover.store import ProofStore, ReportRows
 
 SCORE_NAMES = {0.0: "0", 0.5: "0.5", 1.0: "1"}
 NONE = "–"
@@ -139,7 +139,8 @@ def _collections(rows: ReportRows, formal_labels: dict[int, float], facts: dict[
     return table, totals
 
 
-def _crosschecks(store, data: ReportData, proof_ids: list[int], has_formal: bool, bootstrap: int, seed: int) -> None:
+def _crosschecks(store: ProofStore, data: ReportData, proof_ids: list[int], has_formal: bool, bootstrap: int,
+                 seed: int) -> None:
     from prover.analysis.crosscheck import crosscheck
 
     references = []
@@ -200,22 +201,14 @@ def _cost(rows: ReportRows, lean: dict[str, Any] | None) -> dict[str, Any]:
     return {"by_role": by_role, "total": total, "models": dict(backends), "run_seconds": run_seconds, "lean": lean}
 
 
-def _lean_cost(store, problem_ids) -> dict[str, Any] | None:
-    from sqlalchemy import MetaData, Table, func, inspect, select
-
-    with store.engine.connect() as conn:
-        if "lean_checks" not in inspect(conn).get_table_names():
-            return None
-        lc = Table("lean_checks", MetaData(), autoload_with=conn)
-        q = select(func.count(), func.sum(lc.c.wall_time_s))
-        if problem_ids is not None:
-            fs = Table("formal_statements", MetaData(), autoload_with=conn)
-            q = q.join(fs, fs.c.id == lc.c.formal_statement_id).where(fs.c.problem_id.in_(list(problem_ids)))
-        n, seconds = conn.execute(q).one()
-        return {"checks": int(n or 0), "seconds": float(seconds or 0.0)}
+def _lean_cost(store: ProofStore, problem_ids) -> dict[str, Any] | None:
+    totals = store.lean_check_totals(problem_ids)
+    if totals is None:
+        return None
+    return {"checks": totals[0], "seconds": totals[1]}
 
 
-def report_data(store, *, run_id: int | None = None, bootstrap: int = 200, seed: int = 0) -> ReportData:
+def report_data(store: ProofStore, *, run_id: int | None = None, bootstrap: int = 200, seed: int = 0) -> ReportData:
     """Compute a report of the whole database, or of one run."""
     from prover.analysis import report_plots as plots
     from prover.analysis.formal_evidence import formal_facts, formal_funnel
@@ -488,7 +481,7 @@ def render_html(data: ReportData) -> str:
             + f"\n<script>{_SCRIPT}</script>\n</body></html>\n")
 
 
-def write_report(store, out_dir: str | Path, *, run_id: int | None = None, bootstrap: int = 200,
+def write_report(store: ProofStore, out_dir: str | Path, *, run_id: int | None = None, bootstrap: int = 200,
                  seed: int = 0) -> ReportResult:
     """Compute the report and write ``report.html``, ``report.md``, ``report.json`` and
     ``images/*.png`` into ``out_dir``."""

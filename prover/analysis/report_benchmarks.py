@@ -3,12 +3,15 @@ as rows and as a plot."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prover.analysis.evaluation import published_figures
 
+if TYPE_CHECKING:
+    from prover.store import ProofStore
 
-def benchmark_rows(store, run_id: int | None = None) -> list[dict[str, Any]]:
+
+def benchmark_rows(store: ProofStore, run_id: int | None = None) -> list[dict[str, Any]]:
     """One row per (evaluation, group), with the published figures of that group; only the
     evaluations of ``run_id`` when given."""
     rows = []
@@ -46,8 +49,8 @@ def benchmark_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[st
 
 def benchmarks_png(rows: list[dict[str, Any]]) -> bytes:
     """Ours (with intervals) against the published figures, one cluster per (evaluation, group)."""
-    from prover.analysis.report_plots import BLUE, GREY, _empty, _png
     from prover.analysis.plots import _pyplot
+    from prover.analysis.report_plots import BLUE, GREY, _empty, _png
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.0, 4.2))

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from prover.core.errors import UsageError
 from prover.core.label_records import ResampleSummary, label_score
-from prover.store._labels import RESAMPLE_RUN_KIND
+from prover.store import RESAMPLE_RUN_KIND
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
 
 
 async def _resample_one(client, store, ls, pid: int, label, templates, *, max_new: int, seed: int, run_id: int,
@@ -49,7 +52,7 @@ async def _resample_one(client, store, ls, pid: int, label, templates, *, max_ne
     return False
 
 
-def resample_labels(store, *, model_config, max_new: int, precedence: str | Sequence[str] | None = None,
+def resample_labels(store: ProofStore, *, model_config, max_new: int, precedence: str | Sequence[str] | None = None,
                     drop_conflicts: bool = False, templates=None, seed: int = 0,
                     backends: Mapping[str, Any] | None = None, command: Sequence[str] | None = None) -> ResampleSummary:
     """Draw verifier analyses for every labelled proof without an agreeing one, until one

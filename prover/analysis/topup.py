@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from prover.core.label_records import InformalPolicy, TopUpSummary
-from prover.store._labels import TOPUP_RUN_KIND
+from prover.store import TOPUP_RUN_KIND
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
 
 
-def _needs(store, policy: InformalPolicy) -> list[tuple[Any, dict[str, Any], int, int, list]]:
+def _needs(store: ProofStore, policy: InformalPolicy) -> list[tuple[Any, dict[str, Any], int, int, list]]:
     """(proof info, search settings, n, m, its analyses) of analysed proofs from a search that
     have fewer than n parsed analyses."""
     from prover.analysis.labels import reread_lenient, resolve_informal_policy, search_of
@@ -107,7 +110,7 @@ async def _top_up_one(client, store, info, settings: Mapping[str, Any], n: int, 
     return parsed >= n
 
 
-def top_up_analyses(store, *, model_config, policy: InformalPolicy | None = None, templates=None,
+def top_up_analyses(store: ProofStore, *, model_config, policy: InformalPolicy | None = None, templates=None,
                     backends: Mapping[str, Any] | None = None, command: Sequence[str] | None = None) -> TopUpSummary:
     """Ask the verifications (and meta-verifications) that informal labels still need, as the
     proofs' own searches would have asked them."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from prover.cli.common import db_option, echo_json, open_store, print_table
-from prover.store.export import EXPORT_FORMATS
+from prover.store import EXPORT_FORMATS
 
 
 @click.group()

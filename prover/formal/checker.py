@@ -18,18 +18,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from prover.core.hashing import sha256_text
 from prover.core.lean_backend_records import LeanRunRequest, ProjectPin
 from prover.core.lean_records import LeanCheckResult, LeanLimits, Verdict
 from prover.lean.assemble import AssembledFile, assemble
 from prover.lean.audit import audit
-from prover.core.hashing import sha256_text
 from prover.lean.check import (CheckOutcome, cached_outcome, constants_used, final_confirmation, prepare_check,
                                read_with_sorry, run_prepared)
 from prover.lean.epilogue import without_check_messages
 from prover.lean.problem import LeanProblem
 from prover.lean.screen import ProofParts, screen
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 PROVED = (Verdict.VERIFIED, Verdict.VERIFIED_ANSWER_UNCHECKED)
 
@@ -135,8 +139,8 @@ class Proved:
 class LeanRunner:
     """Lean checks for the formal stage, on one backend."""
 
-    def __init__(self, backend: Any, pin: ProjectPin, *, limits: LeanLimits | None = None, store: Any = None,
-                 parallel: int | None = None, final_check: str = "none"):
+    def __init__(self, backend: Any, pin: ProjectPin, *, limits: LeanLimits | None = None,
+                 store: ProofStore | None = None, parallel: int | None = None, final_check: str = "none"):
         self.backend = backend
         self.pin = pin
         self.final_check = final_check

@@ -18,6 +18,8 @@ from prover.formal.recorder import FormalRecorder
 if TYPE_CHECKING:
     from prover.formal.engine import FormalEngine
     from prover.formal.statement import Statement
+    from prover.store import ProofStore
+
 
 FORMAL_VERSION = 1
 """Bumped when the stage would ask or check different things for the same settings."""
@@ -49,15 +51,9 @@ class ProofInfo:
     """The problem's ``formal_statements`` rows, in id order."""
 
 
-def load_proof(store: Any, proof_id: int) -> ProofInfo:
+def load_proof(store: ProofStore, proof_id: int) -> ProofInfo:
     """A stored proof with its problem and formal statements."""
-    from prover.core.errors import NotFoundError
-    from prover.store.schema import Proof
-
-    with store.session() as s:
-        proof = s.get(Proof, proof_id)
-    if proof is None:
-        raise NotFoundError(f"no proof {proof_id}")
+    proof = store.get_proof(proof_id)
     p = store.get_problem(proof.problem_id)
     return ProofInfo(id=proof.id, problem_id=p.id, problem_key=f"{p.collection}/{p.external_id}/{p.statement_hash}",
                      collection=p.collection, statement=p.informal_statement, text=proof.text, answer=proof.answer,

@@ -20,7 +20,7 @@ this package:
 
 Steps share an ``AttemptContext`` (``context.py``: the proof, model calls, Lean, counters) and
 hand each other the records of ``prover.core.formal_step_records``. Every call, check and
-decision is a row, written through ``recorder.py`` (``prover/store/_formal.py``); Lean is asked
+decision is a row, written through ``recorder.py`` (``prover/store/formal.py``); Lean is asked
 through ``checker.py``. Model calls go through the call cache and definitive Lean checks through
 the check cache, so an interrupted attempt runs again without asking anything twice."""
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import random
 import traceback
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from prover.core.errors import ConfigError, LeaseLostError
 from prover.core.formal_records import FormalConfig, FormalResult
@@ -50,6 +50,10 @@ from prover.formal.sketch import SketchStep
 from prover.formal.sketching import make_sketch, store_dag, store_steps
 from prover.formal.statement import Statement, choose_statement
 
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
+
 __all__ = ["FormalEngine", "Attempt", "ProofInfo", "load_proof", "sample_pool", "FORMAL_VERSION"]
 
 ROLES = ("formalizer", "prover", "judge")
@@ -58,8 +62,8 @@ ROLES = ("formalizer", "prover", "judge")
 class FormalEngine:
     """The formal stage for a run: one model client, one Lean runner, one store."""
 
-    def __init__(self, store: Any, client: Any, lean: LeanRunner, config: FormalConfig, *, run_id: int | None = None,
-                 worker: Any = None):
+    def __init__(self, store: ProofStore, client: Any, lean: LeanRunner, config: FormalConfig, *,
+                 run_id: int | None = None, worker: Any = None):
         self.store = store
         self.client = client
         self.lean = lean

@@ -1,20 +1,23 @@
-"""Every row the formal stage writes, one method per table (``prover/store/_formal.py``): an
+"""Every row the formal stage writes, one method per table (``prover/store/formal.py``): an
 attempt's progress, gates and their votes, sketches, steps, Lean tries, refutations and
 feedback. Store calls run off the event loop (on the search's writer thread when there is one)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prover.core.formal_step_records import AnswerChecks, AttemptRow, Votes
 from prover.formal.checker import Proved
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
 
 
 class FormalRecorder:
     """Writes of the formal tables for one engine."""
 
-    def __init__(self, store: Any, db: Callable[..., Awaitable[Any]]):
+    def __init__(self, store: ProofStore, db: Callable[..., Awaitable[Any]]):
         self.store = store
         self.db = db
         """Runs a store call off the event loop."""

@@ -17,8 +17,7 @@ from typing import Any
 
 from prover.core.errors import UsageError
 from prover.core.formal_records import TRIVIAL_TACTICS
-from prover.core.formal_step_records import (AnswerChecks, AutoformalizeResult, GateDecision, StepOutcome, Vote,
-                                             Votes)
+from prover.core.formal_step_records import AnswerChecks, AutoformalizeResult, GateDecision, StepOutcome, Vote, Votes
 from prover.core.hashing import hash_json
 from prover.formal import prompts
 from prover.formal.context import FORMAL_VERSION, AttemptContext
@@ -85,7 +84,7 @@ async def choose_statement(ctx: AttemptContext) -> Statement | StepOutcome:
 async def compatible(ctx: AttemptContext, fs: Any, problem: LeanProblem) -> bool | None:
     """Whether a given statement elaborates on our toolchain (stored per statement; attempts on
     one problem asking at once share one answer)."""
-    from prover.store._statement_compat import COMPATIBLE, INCOMPATIBLE
+    from prover.store import COMPATIBLE, INCOMPATIBLE
 
     lean, store = ctx.lean, ctx.engine.store
 

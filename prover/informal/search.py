@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from prover.core.errors import ConfigError
 from prover.core.hashing import hash_json
@@ -36,11 +36,15 @@ from prover.core.informal_records import ProblemResult, SearchConfig
 from prover.core.llm_records import ChatMessage, ModelRequest, ModelResult, SamplingParams
 from prover.informal.answers import compare_answers, extract_answer
 from prover.informal.parsers import parse_generation, parse_judgement, parse_meta, parse_verdict
-from prover.informal.pool import (PoolProof, PoolVerdict, VerificationWaves, best_proof, informal_label,
-                                  pair_analyses, select_for_refinement)
+from prover.informal.pool import (PoolProof, PoolVerdict, VerificationWaves, best_proof, informal_label, pair_analyses,
+                                  select_for_refinement)
 from prover.informal.prompts import Templates
 from prover.informal.seeds import derive_seed, search_rng
 from prover.informal.worker import StoreWorker
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 ENGINE_VERSION = 2
 """Bumped when the search would ask different things for the same settings (2: strict verdict
@@ -105,7 +109,7 @@ class NullProgress:
 class Engine:
     """What the searches of a run share."""
 
-    store: Any
+    store: ProofStore
     """The ProofStore."""
     client: Any
     """The ModelClient (its concurrency limit is the run's one limit)."""

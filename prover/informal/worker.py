@@ -16,15 +16,18 @@ without sending anything."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from prover.store.writer import WriterDoor
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
 
 
 class StoreWorker(WriterDoor):
     """A search's door to the store's writer: row inserts batched, other operations in order."""
 
-    def __init__(self, store: Any, *, linger_s: float = 1.0):
+    def __init__(self, store: ProofStore, *, linger_s: float = 1.0):
         super().__init__(store)
         self.linger_s = linger_s
         """The longest a queued row waits for others before they are committed together."""

@@ -7,15 +7,13 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from prover.core.errors import UsageError
 from prover.core.hashing import sha256_text
 from prover.core.lean_backend_records import LeanRawResponse, LeanRunRequest, ProjectPin
-from prover.core.lean_records import (LeanCheckRequest, LeanCheckResult, LeanLimits, ReasonCode, Verdict,
-                                      lean_cache_key)
-from prover.lean.answer import (AnswerCheckFile, answer_verdict, assemble_answer_check, combine,
-                                problem_references)
+from prover.core.lean_records import LeanCheckRequest, LeanCheckResult, LeanLimits, ReasonCode, Verdict, lean_cache_key
+from prover.lean.answer import AnswerCheckFile, answer_verdict, assemble_answer_check, combine, problem_references
 from prover.lean.assemble import AssembledFile, with_nonce
 from prover.lean.audit import audit
 from prover.lean.backends import LeanBackend
@@ -25,6 +23,10 @@ from prover.lean.problem import LeanProblem
 from prover.lean.screen import SCREEN_RULES_VERSION, ProofParts
 from prover.lean.verdict import (VerdictResult, kimina_header_lines, statement_verdict, verdict_from_outcome,
                                  verdict_from_response)
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 def exit_code_of(result: LeanCheckResult) -> int:
     """`prover lean check`'s exit code: 0 verified, 1 definitively not, 3 inconclusive (timeout,
@@ -246,8 +248,8 @@ def cached_outcome(prepared: PreparedCheck, store) -> CheckOutcome | None:
                         notes=["verdict from the store (same file, toolchain, Mathlib, REPL, screen rules and limits)"])
 
 
-def run_prepared(prepared: PreparedCheck, backend: LeanBackend, *, store=None, formal_statement_id: int | None = None,
-                 answer_checked: bool = False) -> CheckOutcome:
+def run_prepared(prepared: PreparedCheck, backend: LeanBackend, *, store: ProofStore | None = None,
+                 formal_statement_id: int | None = None, answer_checked: bool = False) -> CheckOutcome:
     """Run the prepared file on the backend (a rejected one needs no Lean), then its answer check
     when the file is otherwise verified, and store the outcomes when there is a store: every
     check is a row."""
@@ -272,10 +274,10 @@ def run_prepared(prepared: PreparedCheck, backend: LeanBackend, *, store=None, f
 
 
 def check_proof(proof_text: str, problem: str | LeanProblem, backend: LeanBackend, *, pin: ProjectPin,
-                limits: LeanLimits | None = None, store=None, formal_statement_id: int | None = None,
-                answer_checked: bool = False, references: dict[str, str] | None = None,
-                constants: tuple[str, ...] | None = None, final_check: str = "none",
-                final_tools=None) -> CheckOutcome:
+                limits: LeanLimits | None = None, store: ProofStore | None = None,
+                formal_statement_id: int | None = None, answer_checked: bool = False,
+                references: dict[str, str] | None = None, constants: tuple[str, ...] | None = None,
+                final_check: str = "none", final_tools=None) -> CheckOutcome:
     """Screen ``proof_text`` against ``problem``, assemble the file, and check it with ``backend``
     — or take the definitive verdict stored for the same key (``prepare_check``, then
     ``cached_outcome`` or ``run_prepared``). With ``store``, the checks are stored (every check is
@@ -382,12 +384,12 @@ class PrecheckSummary:
         return out
 
 
-def precheck_statements(store, backend: LeanBackend, *, pin: ProjectPin, collection: str | None = None,
+def precheck_statements(store: ProofStore, backend: LeanBackend, *, pin: ProjectPin, collection: str | None = None,
                         limits: LeanLimits | None = None, force: bool = False, workers: int | None = None,
                         progress: Callable[[PrecheckItem], None] | None = None) -> PrecheckSummary:
     """Elaborate each stored formal statement once with `sorry` on the project toolchain and
     store whether it is compatible (cached per toolchain and Mathlib rev; ``force`` re-checks)."""
-    from prover.store._statement_compat import COMPATIBLE, INCOMPATIBLE
+    from prover.store import COMPATIBLE, INCOMPATIBLE
 
     limits = limits or LeanLimits()
     prov = Provenance.of(pin, backend)

@@ -12,11 +12,15 @@ re-screened are withdrawn (deleted: labels are derived from the database, and th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from prover.core.errors import UsageError
 from prover.core.lean_records import Verdict
 from prover.lean.problem import LeanProblem
 from prover.lean.screen import SCREEN_RULES_VERSION, Reason, screen
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class RescreenReport:
         }
 
 
-def rescreen(store, *, apply: bool = True) -> RescreenReport:
+def rescreen(store: ProofStore, *, apply: bool = True) -> RescreenReport:
     """Re-screen every stored `verified` check of an older screen; with ``apply``, store the
     outcome and withdraw the formal labels that no longer hold."""
     report = RescreenReport(SCREEN_RULES_VERSION, apply)

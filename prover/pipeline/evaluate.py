@@ -18,7 +18,7 @@ import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prover.core.errors import NotFoundError, UsageError
 from prover.core.eval_records import Benchmark, EvalSummary, FormalBenchScore, ProblemOutcome
@@ -29,6 +29,10 @@ from prover.core.paths import shared_dir
 from prover.informal.grader import GraderTemplate, load_grader_template, parse_grade
 from prover.informal.prompts import Templates, default_templates, load_templates
 from prover.informal.seeds import derive_seed
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
     Benchmark(name="imo-proofbench", kind="graded", data="imo-proofbench/proofbench.csv",
@@ -149,7 +153,7 @@ def lean_statements(path: str | Path) -> tuple[dict[str, Any], list[str]]:
     return out, skipped
 
 
-def benchmark_problems(store: Any, bench: Benchmark, *, split: str = "all", data: str | Path | None = None,
+def benchmark_problems(store: ProofStore, bench: Benchmark, *, split: str = "all", data: str | Path | None = None,
                        limit: int | None = None, formal_data: str | Path | None = None) -> list[Any]:
     """Import the benchmark's problems (all of its file, so that another split later finds its
     problems stored; idempotent) and return the stored rows of ``split``, in file order. With
@@ -187,7 +191,7 @@ def plan_eval(benchmark: str, *, config: SearchConfig, model_config: ModelConfig
                                   "calls_per_problem": est.calls_per_problem + 1, "completion_tokens": tokens})
 
 
-def formal_eval(store: Any, benchmark: str, *, split: str = "all", data: str | Path | None = None,
+def formal_eval(store: ProofStore, benchmark: str, *, split: str = "all", data: str | Path | None = None,
                 limit: int | None = None, run: dict[str, Any] | None = None) -> EvalSummary:
     """A formal benchmark's pass@k and cost per solved problem, from the formal attempts stored
     for its problems; imports the problems. Without ``run``, every stored attempt counts (``prover
@@ -217,7 +221,7 @@ def formal_eval(store: Any, benchmark: str, *, split: str = "all", data: str | P
     return _store_formal(store, bench, split, problems, score, run_id=run_id, models=models, seed=seed)
 
 
-def _store_formal(store, bench: Benchmark, split: str, problems, score: FormalBenchScore, *, run_id, models,
+def _store_formal(store: ProofStore, bench: Benchmark, split: str, problems, score: FormalBenchScore, *, run_id, models,
                   seed) -> EvalSummary:
     """A formal score as an evaluation row: keyed by the problems and the run (or none: every
     stored attempt), so that scoring again updates the same row."""
@@ -253,7 +257,7 @@ def _models(model_config: ModelConfig, backends: Mapping[str, Any] | None,
     return out
 
 
-def run_eval(store: Any, benchmark: str, *, config: SearchConfig, model_config: ModelConfig, split: str = "all",
+def run_eval(store: ProofStore, benchmark: str, *, config: SearchConfig, model_config: ModelConfig, split: str = "all",
              budget: str | None = None, data: str | Path | None = None, limit: int | None = None,
              templates_file: str | Path | None = None, backends: Mapping[str, Any] | None = None,
              progress: bool | None = None, command: Sequence[str] | None = None,
@@ -340,8 +344,8 @@ def _grade_name(models: Mapping[str, str]) -> str:
     return "grader/" + models[GRADER_ROLE].split(":", 1)[1].replace(":", "_")
 
 
-def _grade_run(store, problems, run, *, grader, grader_name, model_config, backends, grade_run, eval_id, seed,
-               extra, grader_agreement, human_grade):
+def _grade_run(store: ProofStore, problems, run, *, grader, grader_name, model_config, backends, grade_run, eval_id,
+               seed, extra, grader_agreement, human_grade):
     """Grade the selected proofs (and, for the agreement, the human-graded ones), store the
     grades; returns (outcomes, status, grades by proof, client stats, agreement)."""
     by_problem = {r.problem_id: r for r in run.results}
@@ -394,7 +398,7 @@ def _best_formal_status(results: Sequence[dict]) -> dict[int, str]:
     return out
 
 
-def _grade(store, jobs, *, grader, model_config, backends, run_id, seed, extra):
+def _grade(store: ProofStore, jobs, *, grader, model_config, backends, run_id, seed, extra):
     """Grade each (problem, proof id) once: proof id → (verdict, call key, tokens)."""
     from prover.llm import ModelClient
 
@@ -435,7 +439,7 @@ def _grade(store, jobs, *, grader, model_config, backends, run_id, seed, extra):
     return out, client.stats
 
 
-def _human_graded(store, problems, human_grade: str | None, *, skip: set[int]) -> list[tuple[Any, int]]:
+def _human_graded(store: ProofStore, problems, human_grade: str | None, *, skip: set[int]) -> list[tuple[Any, int]]:
     """(problem, proof id) of the stored proofs of these problems that carry a human grade."""
     values = store.grade_values(human_grade) if human_grade else store.human_grade_values()
     out = []
@@ -446,7 +450,7 @@ def _human_graded(store, problems, human_grade: str | None, *, skip: set[int]) -
     return out
 
 
-def _agreement(store, grader_name: str, human_grade: str | None, proof_ids: list[int]) -> dict:
+def _agreement(store: ProofStore, grader_name: str, human_grade: str | None, proof_ids: list[int]) -> dict:
     """The cross-check of grader against human grades on the proofs both graded (a proof passes
     at 6 of 7 points or more, on both sides)."""
     names = [human_grade] if human_grade else [n for n, human in store.grade_names().items() if human]

@@ -20,13 +20,17 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prover.core.errors import PrerequisiteError
 from prover.core.formal_records import TRIVIAL_TACTICS, FormalConfig, FormalEstimate, FormalResult
 from prover.core.llm_records import ModelConfig
 from prover.formal.checker import LeanRunner
 from prover.formal.engine import FormalEngine, ProofInfo, load_proof, sample_pool
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 DOCTOR = "run `prover lean doctor` to see what is missing and how to install it"
 
@@ -66,7 +70,7 @@ def open_lean(settings: FormalSettings):
     return backend, pin
 
 
-def proof_info(store: Any, search: Any, proof: Any) -> ProofInfo:
+def proof_info(store: ProofStore, search: Any, proof: Any) -> ProofInfo:
     """A pool proof of a running search as the formal stage sees it."""
     p = search.p
     cached = getattr(search, "_formal_problem", None)
@@ -194,13 +198,13 @@ def estimate_formal(problems: Sequence[Any], knobs: Any, settings: FormalSetting
                           lean_checks_per_problem=per_problem_checks)
 
 
-def make_engine(store: Any, client: Any, lean_backend: Any, pin: Any, config: FormalConfig, *, run_id: int | None,
-                worker: Any = None, final_check: str = "none") -> FormalEngine:
+def make_engine(store: ProofStore, client: Any, lean_backend: Any, pin: Any, config: FormalConfig, *,
+                run_id: int | None, worker: Any = None, final_check: str = "none") -> FormalEngine:
     lean = LeanRunner(lean_backend, pin, limits=config.limits, store=store, final_check=final_check)
     return FormalEngine(store, client, lean, config, run_id=run_id, worker=worker)
 
 
-def formalize_proofs(store: Any, proof_ids: Sequence[int], *, config: FormalConfig, model_config: ModelConfig,
+def formalize_proofs(store: ProofStore, proof_ids: Sequence[int], *, config: FormalConfig, model_config: ModelConfig,
                      lean_backend: Any, pin: Any, backends: Mapping[str, Any] | None = None,
                      command: Sequence[str] | None = None, final_check: str = "none") -> list[FormalResult]:
     """``prover formalize``: the formal stage on stored proofs (each attempted once; a finished

@@ -4,11 +4,14 @@ the pool of proofs with their scores and lineage, and the analyses of each proof
 from __future__ import annotations
 
 from statistics import fmean
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
 
 
 
-def problem_report(store: Any, token: str, *, proof_id: int | None = None) -> dict[str, Any]:
+def problem_report(store: ProofStore, token: str, *, proof_id: int | None = None) -> dict[str, Any]:
     """A JSON-ready description of a problem's searches, proofs, analyses and lineage.
     ``proof_id`` keeps only that proof (with its analyses and meta-verifications in full)."""
     p = store.resolve_problem(token)

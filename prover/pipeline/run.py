@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prover.core.errors import NotFoundError, UsageError
 from prover.core.hashing import hash_json
@@ -19,6 +19,10 @@ from prover.core.llm_records import ModelConfig
 from prover.informal.prompts import Templates, default_templates
 from prover.informal.search import Engine, ProblemInfo, max_calls_per_proof, run_barrier, run_pipelined
 from prover.pipeline.progress import RichProgress
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 SCHEDULES = {"pipelined": run_pipelined, "barrier": run_barrier}
 
@@ -30,7 +34,7 @@ def problem_info(p: Any) -> ProblemInfo:
                        statement=p.informal_statement, reference_answer=p.reference_answer)
 
 
-def resolve_problems(store: Any, tokens: Sequence[str], *, import_files: bool = True) -> list[ProblemInfo]:
+def resolve_problems(store: ProofStore, tokens: Sequence[str], *, import_files: bool = True) -> list[ProblemInfo]:
     """The problems the tokens name, in order, each once. A token that is an existing path is a
     problem file (imported, unless ``import_files`` is False: then its problems are read but not
     stored, and carry id -1 when new); any other token is a problem id, ``COLLECTION/ID`` or
@@ -59,7 +63,7 @@ def resolve_problems(store: Any, tokens: Sequence[str], *, import_files: bool = 
     return list(out.values())
 
 
-def _resolve_stored(store: Any, token: str) -> Any:
+def _resolve_stored(store: ProofStore, token: str) -> Any:
     """The stored problem a token names; a token that names none and looks like a path is a
     missing file (a typo in a path should not read as an unknown problem id)."""
     from prover.store.imports import SUFFIXES
@@ -102,7 +106,7 @@ def estimate_budget(problems: Sequence[ProblemInfo], config: SearchConfig, model
                           calls=total, completion_tokens=tokens, max_tokens_by_role=limits)
 
 
-def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
+def run_informal(store: ProofStore, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
                  templates: Templates | None = None, backends: Mapping[str, Any] | None = None,
                  progress: bool | None = None, command: Sequence[str] | None = None,
                  schedule: str = "pipelined", commit_window_s: float | None = None, formal: Any = None,
@@ -135,7 +139,7 @@ def run_informal(store: Any, tokens: Sequence[str], *, config: SearchConfig, mod
             lean_backend.close()
 
 
-def _run_with_workers(store, tokens, *, config, model_config, templates, command, formal, workers,
+def _run_with_workers(store: ProofStore, tokens, *, config, model_config, templates, command, formal, workers,
                       settings, progress) -> RunSummary:
     from prover.pipeline.workers import WorkerSettings, run_with_workers
 
@@ -149,7 +153,7 @@ def _run_with_workers(store, tokens, *, config, model_config, templates, command
     return run_with_workers(store, run_id, workers, settings or WorkerSettings(), progress=progress)
 
 
-def queue_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
+def queue_run(store: ProofStore, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
               templates: Templates | None = None, command: Sequence[str] | None = None, formal: Any = None) -> int:
     """Store a run and queue its problems as leases, starting no worker: ``prover worker``
     processes (``prover.pipeline.workers.work``) do them. Returns the run's id."""
@@ -160,7 +164,7 @@ def queue_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_
     return run_id
 
 
-def _open_run(store, tokens, *, config, model_config, templates, command, schedule, formal):
+def _open_run(store: ProofStore, tokens, *, config, model_config, templates, command, schedule, formal):
     """The run row (its settings, and all a worker needs to join it) and its problems."""
     from prover.pipeline.workers import RunPlan
 
@@ -181,7 +185,7 @@ def _open_run(store, tokens, *, config, model_config, templates, command, schedu
     return run_id, problems
 
 
-def _run_informal(store, tokens, *, config, model_config, templates, backends, progress, command, schedule,
+def _run_informal(store: ProofStore, tokens, *, config, model_config, templates, backends, progress, command, schedule,
                   commit_window_s, formal, lean_backend, pin) -> RunSummary:
     from prover.llm import ModelClient
 
@@ -255,7 +259,7 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
     return exc
 
 
-def plan_run(store: Any, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
+def plan_run(store: ProofStore, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
              formal: Any = None) -> BudgetEstimate:
     """``--dry-run``: the most a run may use; reads problem files without storing them and
     makes no model call. With ``formal`` (``FormalSettings``), the formal stage's calls and Lean

@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,6 +37,10 @@ from prover.core.errors import LeaseLostError, NotFoundError, UsageError
 from prover.core.informal_records import ProblemResult, RunSummary, SearchConfig
 from prover.core.llm_records import ModelConfig
 from prover.informal.prompts import Templates
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +114,7 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def load_plan(store: Any, run_id: int) -> RunPlan:
+def load_plan(store: ProofStore, run_id: int) -> RunPlan:
     run = store.get_run(run_id)
     if run is None:
         raise NotFoundError(f"no run {run_id}")
@@ -120,7 +124,7 @@ def load_plan(store: Any, run_id: int) -> RunPlan:
     return RunPlan.model_validate(plan)
 
 
-def pick_run(store: Any, run_id: int | None) -> int:
+def pick_run(store: ProofStore, run_id: int | None) -> int:
     """``--run`` or else the newest run with problems left."""
     if run_id is not None:
         return run_id
@@ -130,7 +134,7 @@ def pick_run(store: Any, run_id: int | None) -> int:
     return open_runs[0]
 
 
-def work(store: Any, run_id: int, *, settings: WorkerSettings = WorkerSettings(),
+def work(store: ProofStore, run_id: int, *, settings: WorkerSettings = WorkerSettings(),
          backends: Mapping[str, Any] | None = None, commit_window_s: float | None = None,
          lean: tuple[Any, Any] | None = None, holder: str | None = None) -> WorkerReport:
     """Work on a run's problems until none is left (done by this worker or others). ``lean``
@@ -153,7 +157,7 @@ def work(store: Any, run_id: int, *, settings: WorkerSettings = WorkerSettings()
             lean_backend.close()
 
 
-async def _work(store, run_id, plan: RunPlan, formal, settings: WorkerSettings, backends, commit_window_s,
+async def _work(store: ProofStore, run_id, plan: RunPlan, formal, settings: WorkerSettings, backends, commit_window_s,
                 lean_backend, pin, holder: str) -> WorkerReport:
     from prover.informal.search import Engine, ProblemSearch
     from prover.llm import ModelClient
@@ -302,7 +306,8 @@ class LocalWorkers:
             workers.procs.append(subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env))
         return workers
 
-    def wait(self, tick: Callable[[], None] | None = None, every_s: float = 2.0) -> tuple[list[WorkerReport], list[str]]:
+    def wait(self, tick: Callable[[], None] | None = None, every_s: float = 2.0
+             ) -> tuple[list[WorkerReport], list[str]]:
         """Wait for every worker (calling ``tick`` every ``every_s`` meanwhile): the reports of
         those that finished, and what the others said when they failed."""
         while any(p.poll() is None for p in self.procs):
@@ -335,7 +340,7 @@ class LocalWorkers:
                 proc.wait()
 
 
-def progress_line(store: Any, run_id: int) -> str:
+def progress_line(store: ProofStore, run_id: int) -> str:
     """One line on a run's leases (``prover run --workers`` prints it while it waits)."""
     c = store.lease_counts(run_id)
     total = c.todo + c.leased + c.expired + c.done
@@ -344,14 +349,15 @@ def progress_line(store: Any, run_id: int) -> str:
             + (f", {c.takeovers} taken over" if c.takeovers else ""))
 
 
-def calls_line(store: Any, run_id: int) -> str:
+def calls_line(store: ProofStore, run_id: int) -> str:
     """One line on the calls every worker of a run sent, as stored (``prover worker --status``)."""
-    c = store.run_calls(run_id)
-    return (f"calls: {c.sent} sent by all workers" + (f" ({c.in_flight} in flight)" if c.in_flight else "")
-            + f", {c.tokens} tokens")
+    by_status = store.call_counts(run_id)
+    flying = by_status.get("pending", 0)
+    return (f"calls: {sum(by_status.values())} sent by all workers" + (f" ({flying} in flight)" if flying else "")
+            + f", {store.run_tokens([run_id])} tokens")
 
 
-def summarize(store: Any, run_id: int, reports: Sequence[WorkerReport], *, seconds: float) -> RunSummary:
+def summarize(store: ProofStore, run_id: int, reports: Sequence[WorkerReport], *, seconds: float) -> RunSummary:
     """The run's summary from its leases' results, the calls its workers stored (every worker's,
     local or not) and the local workers' reports (for what only a client knows: answers from the
     call cache, calls re-sent after an interruption)."""
@@ -359,7 +365,9 @@ def summarize(store: Any, run_id: int, reports: Sequence[WorkerReport], *, secon
     results = [ProblemResult.model_validate(r["problem"]) for r in done]
     formal = [f for r in done for f in r.get("formal", [])]
     client = {k: sum(r.client.get(k, 0) for r in reports) for k in ("cached", "resent")}
-    client["sent"] = store.run_calls(run_id).sent
+    # Each call is stored once, with the run that sent it: every worker's, local or not (one
+    # re-sent after a takeover counts once).
+    client["sent"] = sum(store.call_counts(run_id).values())
     counts = store.lease_counts(run_id)
     formal_errors = any(f.get("status") == "error" for f in formal)
     status = "completed" if counts.open == 0 and not formal_errors and \
@@ -369,7 +377,7 @@ def summarize(store: Any, run_id: int, reports: Sequence[WorkerReport], *, secon
                       seconds=seconds, status=status, formal=formal)
 
 
-def run_with_workers(store: Any, run_id: int, n: int, settings: WorkerSettings, *,
+def run_with_workers(store: ProofStore, run_id: int, n: int, settings: WorkerSettings, *,
                      progress: bool | None = None) -> RunSummary:
     """Start ``n`` local workers on a queued run, wait for every problem (remote workers may
     help), and end the run with its summary. ``progress`` (None: on a terminal) prints a line on
@@ -397,7 +405,7 @@ def run_with_workers(store: Any, run_id: int, n: int, settings: WorkerSettings, 
     store.finish_run(run_id, status=summary.status, summary={
         "calls": summary.calls, "sent": summary.sent, "cached": summary.cached, "resent": summary.resent,
         "tokens": summary.tokens, "seconds": summary.seconds, "solved": sum(r.passed for r in summary.results),
-        "tokens_sent": store.run_calls(run_id).tokens,
+        "tokens_sent": store.run_tokens([run_id]),
         "problems": len(summary.results), "workers": [json.loads(r.model_dump_json()) for r in reports],
         "takeovers": counts.takeovers, "worker_failures": failures})
     return summary

@@ -9,22 +9,18 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from prover.core.errors import BadDataError, UsageError
 from prover.core.grade_records import GradeImportSummary, GradeSpec, check_grade_name
 from prover.core.records import ProblemRecord
-from prover.store._grades import GradedProofItem
-from prover.store.imports import (
-    MISSING,
-    SourceRecord,
-    detect_format,
-    drop_path,
-    get_path,
-    parse_field_specs,
-    read_records,
-    text_value,
-)
+from prover.store.grades import GradedProofItem
+from prover.store.imports import (MISSING, SourceRecord, detect_format, drop_path, get_path, parse_field_specs,
+                                  read_records, text_value)
+
+if TYPE_CHECKING:
+    from prover.store.store import ProofStore
+
 
 #: ``--field`` NAMEs of ``prover grades import``.
 GRADE_FIELD_NAMES = {
@@ -126,9 +122,10 @@ def _prune(value: Any) -> Any:
     return value
 
 
-def import_graded_proofs(store, paths: Iterable[str | Path], *, fields: Iterable[str], grades: Iterable[str],
-                         human: Iterable[str] = (), collection: str | None = None, fmt: str | None = None,
-                         on_mismatch: str = "error", command: list[str] | None = None) -> GradeImportSummary:
+def import_graded_proofs(store: ProofStore, paths: Iterable[str | Path], *, fields: Iterable[str],
+                         grades: Iterable[str], human: Iterable[str] = (), collection: str | None = None,
+                         fmt: str | None = None, on_mismatch: str = "error", command: list[str] | None = None
+                         ) -> GradeImportSummary:
     """Parse every file, then store all proofs and grades in one transaction.
 
     ``fields`` are ``NAME=PATH`` (``id`` and ``proof`` required), ``grades`` are

@@ -17,10 +17,14 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from prover.core.errors import BadDataError, UsageError
 from prover.core.records import FormalStatementRecord, ImportSummary, ProblemRecord
+
+if TYPE_CHECKING:
+    from prover.store.store import ProofStore
+
 
 FORMATS = ("json", "jsonl", "csv", "lean")
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".lean")
@@ -562,8 +566,8 @@ def _unknown_layout(rec: SourceRecord) -> BadDataError:
                         f"e.g. {options}", source=str(rec.path), line=rec.line)
 
 
-def import_problems(store, paths: Iterable[str | Path], *, collection: str | None = None, fmt: str | None = None,
-                    fields: Iterable[str] = ()) -> ImportSummary:
+def import_problems(store: ProofStore, paths: Iterable[str | Path], *, collection: str | None = None,
+                    fmt: str | None = None, fields: Iterable[str] = ()) -> ImportSummary:
     """Parse every file, then store all problems in one transaction (nothing is written when
     any file is malformed). Re-importing adds nothing."""
     field_map = parse_field_specs(fields) if fields else None

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from prover.core.errors import StoreError, StoreNotWritableError
-from prover.store._calls import CallsMixin
-from prover.store._evals import EvalsMixin
-from prover.store._formal import FormalMixin
-from prover.store._grades import GradesMixin
-from prover.store._informal import InformalMixin
-from prover.store._labels import FormalReadsMixin, LabelsMixin
-from prover.store._lean import LeanChecksMixin
-from prover.store._leases import LeasesMixin
-from prover.store._statement_compat import StatementCompatMixin
-from prover.store._problems import ProblemsMixin
-from prover.store._proofs import ProofsMixin
-from prover.store._reports import ReportsMixin, VerifiedChecksMixin
-from prover.store._runs import RunsMixin
-from prover.store.export import ExportMixin
+from prover.store.base import StoreBase
+from prover.store.formal import FormalMixin
+from prover.store.grades import GradesMixin
+from prover.store.informal import InformalMixin
+from prover.store.lean import LeanMixin
+from prover.store.leases import LeasesMixin
+from prover.store.problems import ProblemsMixin
+from prover.store.reports import ReportsMixin
+from prover.store.runs import RunsMixin
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_DB = "prover.db"
@@ -90,17 +81,11 @@ def _cannot_open(path: Path) -> str:
     return "SQLite cannot open the file; check that it and its folder can be written"
 
 
-class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin, CallsMixin, InformalMixin,
-                 LeanChecksMixin, StatementCompatMixin, FormalMixin, LabelsMixin, ReportsMixin, VerifiedChecksMixin,
-                 FormalReadsMixin, EvalsMixin, LeasesMixin):
-    """The proof database. Open with ``ProofStore.open(path_or_url)``; the schema is migrated
-    to the newest revision on open (idempotent)."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.lease_holder: str | None = None
-        """The worker this store works for (``prover worker``): its leased problems are its own."""
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+class ProofStore(ProblemsMixin, RunsMixin, LeasesMixin, InformalMixin, LeanMixin, FormalMixin, GradesMixin,
+                 ReportsMixin, StoreBase):
+    """The proof database, one mixin per concept (problems, runs and calls, leases, informal, Lean,
+    formal, grades and labels, reports). Open with ``ProofStore.open(path_or_url)``; the schema is
+    migrated to the newest revision on open (idempotent)."""
 
     @classmethod
     def open(cls, db: str | os.PathLike | None = None, *, migrate: bool = True) -> "ProofStore":
@@ -167,16 +152,3 @@ class ProofStore(ProblemsMixin, ProofsMixin, RunsMixin, ExportMixin, GradesMixin
 
         with self.engine.begin() as conn:
             command.upgrade(self._alembic_config(conn), "heads")
-
-    # -- sessions ---------------------------------------------------------------------------
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
-        with self._sessions() as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise

@@ -28,9 +28,13 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from prover.core.errors import StoreError
+
+if TYPE_CHECKING:
+    from prover.store.store import ProofStore
+
 
 _TICK = 0.01
 _STOP = object()
@@ -48,7 +52,7 @@ class _Op:
 class StoreWriter:
     """The thread that owns a store's writes; see the module docstring."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: ProofStore):
         self.store = store
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -112,12 +116,14 @@ class StoreWriter:
         """Stored call records among ``keys``, read after every write queued before."""
         return self._submit("get_calls", list(keys), linger_s)
 
-    def claim_calls(self, keys: list, holder: str, claim_s: float, *, linger_s: float = 0.0) -> concurrent.futures.Future:
+    def claim_calls(self, keys: list, holder: str, claim_s: float, *, linger_s: float = 0.0
+                    ) -> concurrent.futures.Future:
         """Claim calls before sending them (``claim_calls``): the future gives (keys won, stored
         records) for ``keys``; claims queued together are made in one statement."""
         return self._submit("claim_calls", (list(keys), holder, claim_s), linger_s)
 
-    def add_row(self, kind: str, row: dict[str, Any], call_key: str, *, linger_s: float = 1.0) -> concurrent.futures.Future:
+    def add_row(self, kind: str, row: dict[str, Any], call_key: str, *, linger_s: float = 1.0
+                ) -> concurrent.futures.Future:
         """One row made by the call ``call_key`` (``add_informal_rows``); the future gives its id."""
         return self._submit("add_row", (kind, row, call_key), linger_s)
 
@@ -242,7 +248,7 @@ def _store_error(what: str, exc: Exception) -> BaseException:
     return exc if isinstance(exc, StoreError) else StoreError(f"{what}: {exc}")
 
 
-def writer_for(store: Any) -> StoreWriter:
+def writer_for(store: ProofStore) -> StoreWriter:
     """The process's writer of ``store`` (one per store object)."""
     with _LOCK:
         writer = store.__dict__.get("_store_writer")
@@ -255,7 +261,7 @@ def writer_for(store: Any) -> StoreWriter:
 class WriterDoor:
     """A user's handle on the store's writer: acquired on first use, released by ``aclose``."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: ProofStore):
         self.store = store
         self._writer: StoreWriter | None = None
 
@@ -276,7 +282,7 @@ class WriterDoor:
             await writer.arelease()
 
 
-def active_writer(store: Any) -> StoreWriter | None:
+def active_writer(store: ProofStore) -> StoreWriter | None:
     """The store's writer when its thread runs, else None."""
     writer = getattr(store, "__dict__", {}).get("_store_writer")
     return writer if writer is not None and writer.running else None

@@ -14,10 +14,14 @@ import asyncio
 import hashlib
 from collections import Counter
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from prover.core.errors import BadDataError, NotFoundError, UsageError
 from prover.core.train_records import EvalSummary
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 EVAL_RUN_KIND = "verifier-eval"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
@@ -49,8 +53,8 @@ def verifier_name(model: str) -> str:
     return f"{model}@{fp[:12]}" if fp else model
 
 
-def held_out_proofs(store, *, data: str | Path | None = None, split: str = "test", splits: str | None = None,
-                    precedence: str | None = None) -> list[int]:
+def held_out_proofs(store: ProofStore, *, data: str | Path | None = None, split: str = "test",
+                    splits: str | None = None, precedence: str | None = None) -> list[int]:
     """The labelled proofs of ``split``: from an export's ``pointwise`` dataset (else its ``sft``
     dataset) when ``data`` is given, else computed from the database as ``labels export`` splits
     it (``splits``, ``precedence``)."""
@@ -104,7 +108,7 @@ async def _grade(client, store, infos, pid: int, *, templates, samples: int, see
         await asyncio.to_thread(store.add_informal_verifications, rows, keys)
 
 
-def evaluate_verifier(store, model_config, *, data: str | Path | None = None, split: str = "test",
+def evaluate_verifier(store: ProofStore, model_config, *, data: str | Path | None = None, split: str = "test",
                       splits: str | None = None, proof_ids: Sequence[int] | None = None, templates=None,
                       samples: int = 1, seed: int = 0, name: str | None = None, bootstrap: int = 1000,
                       backends: Mapping[str, Any] | None = None,

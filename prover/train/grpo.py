@@ -34,14 +34,18 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from prover.core.errors import BadDataError, PrerequisiteError, UsageError
 from prover.core.train_records import DataSummary, StepMetrics, TrainConfig, TrainSummary
 from prover.train.data import load_sft
-from prover.train.trainer import CHECKPOINTS, keep_metrics, newest_checkpoint
 from prover.train.rl_rewards import (Reward, choose_label, generator_format, generator_reward, meta_verifier_reward,
                                      verifier_reward, verifier_score)
+from prover.train.trainer import CHECKPOINTS, keep_metrics, newest_checkpoint
+
+if TYPE_CHECKING:
+    from prover.store import ProofStore
+
 
 DATASETS = {"verifier": "pointwise", "generator": "pointwise", "meta-verifier": "meta"}
 FINGERPRINT_FILE = "grpo_data.sha256"
@@ -120,7 +124,7 @@ class RoleScorer:
     loop of its own (TRL calls rewards synchronously). Request seeds derive from (seed, role,
     call number, index), so a rerun builds the same requests and the call cache answers them."""
 
-    def __init__(self, model_config: Any, templates: Any, *, store: Any = None, run_id: int | None = None,
+    def __init__(self, model_config: Any, templates: Any, *, store: ProofStore | None = None, run_id: int | None = None,
                  backends: Mapping[str, Any] | None = None, seed: int = 0, verifier_samples: int = 1):
         from prover.llm import ModelClient
 
@@ -316,7 +320,7 @@ def _grpo_args(config: TrainConfig, out: Path, device: str, amp: bool, progress:
         **({"use_vllm": True, "vllm_mode": g.vllm} if g.vllm else {}))
 
 
-def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any = None, store: Any = None,
+def train_grpo(config: TrainConfig, *, templates: Any = None, model_config: Any = None, store: ProofStore | None = None,
                run_id: int | None = None, backends: Mapping[str, Any] | None = None,
                reward_funcs: Sequence[RewardFunc] | None = None, resume: bool = False,
                stop_after: int | None = None, progress: bool | None = None) -> TrainSummary:

@@ -5,9 +5,7 @@ the real store (a SQLite file)."""
 from __future__ import annotations
 
 from prover.core.records import ProblemRecord, ProofRecord, VerificationRecord
-from prover.store._grades import GradeRow
-from prover.store._informal import InformalSearch, MetaVerification
-from prover.store.schema import Verification
+from prover.store.schema import GradeRow, InformalSearch, MetaVerification, Verification
 
 
 def verdict_text(score: float) -> str:

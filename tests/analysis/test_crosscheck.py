@@ -16,8 +16,7 @@ from prover.core.crosscheck_records import PairedValue
 from prover.core.errors import UsageError
 from prover.core.records import ProblemRecord, ProofRecord, VerificationRecord
 from prover.store import ProofStore
-from prover.store._grades import GradeRow
-from prover.store.schema import Proof
+from prover.store.schema import GradeRow, Proof
 
 # proof -> (problem, verdicts [(model, score or None)], human grade out of 7 or None, proof metadata)
 PROOFS = {

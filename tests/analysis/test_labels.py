@@ -13,7 +13,7 @@ from prover.analysis.labels import (FORMAL_ONE_CONDITIONS, build_labels, current
 from prover.core.errors import UsageError
 from prover.core.label_records import (FormalEvidence, InformalPolicy, StepEvidence, label_score, parse_precedence,
                                        parse_sources)
-from prover.store._labels import RESAMPLE_RUN_KIND
+from prover.store import RESAMPLE_RUN_KIND
 
 
 def full_evidence(**over) -> FormalEvidence:

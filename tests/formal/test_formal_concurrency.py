@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
 from formal_support import NL_PROOF, SKETCH, TOY, Script, body, formalize_many, lean_block, vote
+
 from prover.core.formal_records import DEFAULT_PORTFOLIO
 from prover.core.records import ProofRecord
 from prover.formal.sketch import negation_problem, parse_sketch
@@ -69,7 +69,7 @@ def test_identical_checks_in_flight_are_made_once_and_stored_once(fstore, world)
     """Four attempts on one problem check identical files (the root portfolio, the nodes, the
     assembled file) at the same time on a pool of four: each file reaches Lean once, is stored
     once, and nothing fails."""
-    from prover.store._lean import LeanCheck
+    from prover.store.schema import LeanCheck
 
     verified_world(world)
     results, _ = formalize_many(fstore, world, script(), four_proofs(fstore), direct_attempts=1, refute=False)
@@ -105,7 +105,7 @@ def test_statement_level_work_is_shared_by_the_proofs_of_a_problem_and_by_later_
     [later], backend2 = formalize_many(fstore, world, script(), [third], direct_attempts=2)
     assert later.status == "verified"
     assert not [c for c in backend2.calls if c.role == "prover"]  # root calls from the call cache
-    from prover.store._lean import LeanCheck
+    from prover.store.schema import LeanCheck
 
     with fstore.session() as s:
         checks = [s.get(LeanCheck, t.check_id) for t in fstore.formal_rows("try")

@@ -10,8 +10,8 @@ model proves wiring and bookkeeping, never proving skill; no success rate is com
 from __future__ import annotations
 
 import pytest
-
 from formal_support import NL_PROOF, SKETCH, TOY, TOY_HEADER, Script, formalize, lean_block, vote
+
 from prover.formal.evidence import formal_one_conditions, negative_refutations, supports_formal_one
 from prover.formal.sketch import parse_sketch
 from prover.lean.problem import LeanProblem
@@ -73,7 +73,7 @@ def test_direct_attempt_succeeds(fstore, world):
 
 
 def _check(store, check_id):
-    from prover.store._lean import LeanCheck
+    from prover.store.schema import LeanCheck
 
     with store.session() as s:
         return s.get(LeanCheck, check_id)

@@ -12,9 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from formal_support import SKETCH, SORRY_WARNING, TOY, Script, assembled_line, at_line, formalize, lean_block, pin, vote
 
-from formal_support import (SKETCH, SORRY_WARNING, TOY, Script, assembled_line, at_line, formalize, lean_block, pin,
-                            vote)
 from prover.core.formal_records import DEFAULT_PORTFOLIO
 from prover.formal.sketch import parse_sketch
 from prover.lean.problem import LeanProblem
@@ -125,27 +124,35 @@ def test_a_cached_check_carries_its_row_without_looking_it_up(fstore, world):
     assert again.body_and_aux() == ("by\n  omega", [])
 
 
-def test_each_try_is_screened_once(fstore, world, monkeypatch):
-    """A try's proof text is screened once — for the check; Lean's messages for the repair prompt
-    and the solved node's body come from that screen, not from screening the text again."""
+@pytest.fixture
+def screened(monkeypatch) -> Counter:
+    """How often each proof text was screened, counted in every prover module that calls the
+    screen (each imported it by name)."""
     import prover.lean.screen  # noqa: F401 - the package exports a function of the same name
 
     original = sys.modules["prover.lean.screen"].screen
     seen: Counter = Counter()
 
     def counted(problem, proof_text, *args, **kwargs):
-        seen[(problem.text, proof_text)] += 1
+        seen[proof_text] += 1
         return original(problem, proof_text, *args, **kwargs)
 
-    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
-    world.proves(node_text("prover_node_1"), node_proof("prover_node_1", "by\n  omega"))
-    world.proves(node_text("prover_node_2"), node_proof("prover_node_2", "by\n  linarith [h2]"))
-    world.proves(TOY, NODES.assemble({"prover_node_1": "by\n  omega", "prover_node_2": "by\n  linarith [h2]"}))
     # Only prover's own modules, read through __dict__: getattr on a lazy module of another
     # package (transformers) imports it, and some of those fail without optional extras.
     for name, mod in list(sys.modules.items()):
         if name.split(".")[0] == "prover" and vars(mod).get("screen") is original:
             monkeypatch.setattr(mod, "screen", counted)
+    return seen
+
+
+def test_each_try_is_screened_once(fstore, world, screened):
+    """A try's proof text is screened once — for the check; Lean's messages for the repair prompt
+    and the solved node's body come from that screen, not from screening the text again."""
+    world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
+    world.proves(node_text("prover_node_1"), node_proof("prover_node_1", "by\n  omega"))
+    world.proves(node_text("prover_node_2"), node_proof("prover_node_2", "by\n  linarith [h2]"))
+    world.proves(TOY, NODES.assemble({"prover_node_1": "by\n  omega", "prover_node_2": "by\n  linarith [h2]"}))
+    screened.clear()  # the world's own set-up screens too
     script = Script([
         ("prover", "Complete the Lean 4 proof below (Lean 4 with Mathlib). Think", lean_block(WRONG)),
         ("formalizer", "Write a Lean 4 proof sketch", lean_block(SKETCH)),
@@ -161,31 +168,14 @@ def test_each_try_is_screened_once(fstore, world, monkeypatch):
     assert stages["repair"] == 1 and stages["prover"] == 1 and stages["portfolio"] >= len(DEFAULT_PORTFOLIO)
     codes = {t.code for t in tries}
     assert len(codes) == len(tries)  # no file is tried twice here
-    screened = Counter()
-    for (_problem, text), n in seen.items():
-        if text in codes:
-            screened[text] += n
-    assert screened == Counter({c: 1 for c in codes})
+    assert Counter({c: screened[c] for c in codes}) == Counter({c: 1 for c in codes})
 
 
-def test_the_sketch_is_screened_once(fstore, world, monkeypatch):
+def test_the_sketch_is_screened_once(fstore, world, screened):
     """The sketch's text is screened once — to parse it; its elaboration assembles the file from
     that screen's parts instead of screening the text again."""
-    import prover.lean.screen  # noqa: F401 - the package exports a function of the same name
-
-    original = sys.modules["prover.lean.screen"].screen
-    seen: Counter = Counter()
-
-    def counted(problem, proof_text, *args, **kwargs):
-        seen[proof_text] += 1
-        return original(problem, proof_text, *args, **kwargs)
-
     world.statement_elaborates(TOY).sketch_elaborates(TOY, SKETCH)
-    # Only prover's own modules, read through __dict__: getattr on a lazy module of another
-    # package (transformers) imports it, and some of those fail without optional extras.
-    for name, mod in list(sys.modules.items()):
-        if name.split(".")[0] == "prover" and vars(mod).get("screen") is original:
-            monkeypatch.setattr(mod, "screen", counted)
+    screened.clear()  # the world's own set-up screens too
     script = Script([
         ("prover", "", lean_block(WRONG)),
         ("formalizer", "Write a Lean 4 proof sketch", lean_block(SKETCH)),
@@ -195,7 +185,7 @@ def test_the_sketch_is_screened_once(fstore, world, monkeypatch):
     result, _ = formalize(fstore, world, script, fstore.proof_id, direct_attempts=1, refute=False)
     [sketch] = [k for k in fstore.formal_rows("sketch", attempt_id=result.attempt_id) if k.status == "elaborated"]
     assert result.nodes == 2, result.stop_reason  # it was parsed and elaborated
-    assert seen[sketch.text] == 1
+    assert screened[sketch.text] == 1
 
 
 def test_the_attempt_row_is_a_typed_record_of_its_table():
@@ -205,7 +195,7 @@ def test_the_attempt_row_is_a_typed_record_of_its_table():
     from pydantic import ValidationError
 
     from prover.core.formal_step_records import AttemptRow
-    from prover.store._formal import FormalAttempt
+    from prover.store.schema import FormalAttempt
 
     assert set(AttemptRow.model_fields) <= {c.key for c in FormalAttempt.__mapper__.column_attrs}
     row = AttemptRow().updated(sketch_id=3, nodes=2)
@@ -220,6 +210,7 @@ def test_read_with_sorry_is_the_one_reading_of_a_with_sorry_elaboration():
     """Sorry warnings are expected; an error means no (its first line is the detail); no answer
     from Lean is neither. Recorded REPL message templates (formal_support.py), SYNTHETIC pairs."""
     from formal_support import UNSOLVED
+
     from prover.core.lean_backend_records import LeanRawResponse
     from prover.lean.check import read_with_sorry
 

@@ -7,16 +7,14 @@ from __future__ import annotations
 import random
 
 import pytest
+from informal_support import Refiner, knobs, meta_output, prompt, proof_in, proof_output, run_search, verdict_output
 from sqlalchemy import func, select
 
-from informal_support import knobs, run_search
 from prover.core.errors import BackendError
 from prover.core.hashing import statement_hash
 from prover.informal.seeds import derive_seed
 from prover.llm import ScriptedOutput
-from prover.store._informal import InformalSearch, MetaVerification
-from prover.store.schema import Proof, Verification
-from informal_support import Refiner, meta_output, proof_in, proof_output, prompt, verdict_output
+from prover.store.schema import InformalSearch, MetaVerification, Proof, Verification
 
 P1_KEY = f"t/p1/{statement_hash('Prove that 1 + 1 = 2.')}"
 
@@ -110,9 +108,9 @@ def test_resume_after_rows_lost_mid_round_makes_zero_calls(istore):
 def test_resume_after_crash_mid_round(istore, tmp_path):
     """The backend dies in the middle of round 0; the same command sends only what was not
     answered and ends where an uninterrupted run ends."""
-    from prover.store import ProofStore
-
     from informal_support import PROBLEMS
+
+    from prover.store import ProofStore
 
     reference = ProofStore.open(tmp_path / "reference.db")
     reference.add_problems(PROBLEMS)
@@ -371,6 +369,7 @@ def test_selection_and_pairing_reach_the_refinement_prompt(istore, meta, first_a
 
 def test_pipelined_and_barrier_schedules_make_identical_calls(istore, tmp_path):
     from informal_support import PROBLEMS
+
     from prover.store import ProofStore
 
     def script(call):
@@ -404,6 +403,7 @@ def _wave_world(call):
 
 def test_waves_save_verifier_calls_with_identical_pass_fail(istore, tmp_path):
     from informal_support import PROBLEMS
+
     from prover.store import ProofStore
 
     kw = dict(tokens=("t/p1",), proofs=4, verifications=4, rounds=0, max_verdict_retries=2)
@@ -433,6 +433,7 @@ def test_waves_save_verifier_calls_with_identical_pass_fail(istore, tmp_path):
 
 def test_waves_are_deterministic_and_schedule_independent(istore, tmp_path):
     from informal_support import PROBLEMS
+
     from prover.store import ProofStore
 
     kw = dict(tokens=("t/p1", "t/p2"), proofs=3, verifications=3, rounds=2, refine_top=2, max_verdict_retries=2,
@@ -451,6 +452,7 @@ def test_waves_are_deterministic_and_schedule_independent(istore, tmp_path):
 
 def test_results_do_not_depend_on_answer_timing(tmp_path):
     from informal_support import PROBLEMS
+
     from prover.store import ProofStore
 
     def world(rng):
@@ -517,12 +519,13 @@ def test_progress_bars_count_every_stage(istore):
         original_done(stage, n)
 
     bars.planned, bars.done = planned, done
+    import asyncio
+
     from prover.core.llm_records import ModelConfig, RoleSettings
     from prover.informal.prompts import default_templates
     from prover.informal.search import Engine, run_pipelined
     from prover.llm import ModelClient, ScriptedBackend
     from prover.pipeline.run import resolve_problems
-    import asyncio
 
     backend = ScriptedBackend(Refiner(answer="5"))
 

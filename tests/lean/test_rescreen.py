@@ -74,7 +74,7 @@ def test_rescreen_rejects_withdraws_and_marks_what_passes(store):
 
 
 def _file_hash(store, check_id):
-    from prover.store._lean import LeanCheck
+    from prover.store.schema import LeanCheck
 
     with store.session() as s:
         return s.get(LeanCheck, check_id).file_hash

@@ -84,7 +84,7 @@ def test_unknown_benchmark_and_split(store, tmp_path):
 def test_grader_agreement_with_human_grades(store, tmp_path):
     """Stored proofs with human grades are graded too, and the grader is cross-checked against them."""
     from prover.core.records import ProofRecord
-    from prover.store._grades import GradeRow
+    from prover.store.schema import GradeRow
 
     data = write_toy_bench(tmp_path)
     none = _eval(store, data, ScriptedBackend(script_lines()), grader_agreement=True)

@@ -18,7 +18,7 @@ from prover.core.informal_records import SearchConfig, SearchKnobs
 from prover.core.llm_records import ModelConfig, RoleSettings
 from prover.llm import ScriptedBackend
 from prover.store import ProofStore
-from prover.store._leases import ProblemLease
+from prover.store.schema import ProblemLease
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -109,7 +109,7 @@ def test_the_summary_counts_the_calls_of_workers_that_are_not_local(tmp_path):
     assert theirs.problems == 3 and theirs.client["sent"] > 0
     with ProofStore.open(db) as store:
         summary = summarize(store, run_id, [], seconds=1.0)  # no local worker reported
-        assert summary.sent == theirs.client["sent"] == store.run_calls(run_id).sent
+        assert summary.sent == theirs.client["sent"] == sum(store.call_counts(run_id).values())
         assert len(summary.results) == 3 and summary.status == "completed"
     out = CliRunner().invoke(cli, ["worker", "--status", "--db", str(db), "--run", str(run_id)])
     assert out.exit_code == 0, out.output

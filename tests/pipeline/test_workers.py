@@ -24,9 +24,7 @@ from sqlalchemy import func, select
 from prover.core.informal_records import SearchConfig, SearchKnobs
 from prover.core.llm_records import ModelConfig, RoleSettings
 from prover.store import ProofStore
-from prover.store._informal import InformalSearch
-from prover.store._leases import ProblemLease
-from prover.store.schema import ModelCall, Proof, Verification
+from prover.store.schema import InformalSearch, ModelCall, ProblemLease, Proof, Verification
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "formal"))
 
@@ -195,7 +193,7 @@ def test_workers_share_a_run_and_survive_a_killed_one(db_url, tmp_path, formal):
                 assert _count(conn, ModelCall.__table__) == 2 * n
             searches = conn.execute(select(InformalSearch.problem_id, InformalSearch.status)).all()
             if formal:
-                from prover.store._formal import FormalAttempt
+                from prover.store.schema import FormalAttempt
 
                 attempts = conn.execute(select(FormalAttempt.problem_id, FormalAttempt.status)).all()
         assert len(searches) == n and len({pid for pid, _ in searches}) == n

@@ -12,7 +12,7 @@ def test_migration_matches_the_model(store):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from prover.store._evals import EvaluationRow
+    from prover.store.schema import EvaluationRow
 
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), EvaluationRow.metadata)

@@ -12,8 +12,7 @@ from sqlalchemy import func, select, update
 from prover.core.errors import LeaseLostError
 from prover.core.records import ProblemRecord
 from prover.store import ProofStore
-from prover.store._formal import FormalAttempt, FormalSketch
-from prover.store._leases import ProblemLease
+from prover.store.schema import FormalAttempt, FormalSketch, ProblemLease
 
 
 @pytest.fixture

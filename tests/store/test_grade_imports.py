@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from prover.core.errors import BadDataError, UsageError
-from prover.store._grades import GradeRow
 from prover.store.grade_imports import import_graded_proofs
 from prover.store.imports import import_problems
-from prover.store.schema import Problem, Proof
+from prover.store.schema import GradeRow, Problem, Proof
 
 DSM_FIELDS = ["id=problem_idx", "statement=question", "proof=model_prediction.proof"]
 DSM_GRADES = ["human=model_prediction.human_rating:7", "auto=model_prediction.average_automatic_rating"]

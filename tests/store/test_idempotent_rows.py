@@ -46,7 +46,7 @@ def _batch(pid):
 
 
 def _counts(store):
-    from prover.store._informal import MetaVerification
+    from prover.store.schema import MetaVerification
 
     with store.engine.connect() as conn:
         return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
@@ -87,7 +87,7 @@ def test_the_database_refuses_a_second_row_for_one_call(store, pid):
 def test_a_lost_race_is_retried_as_a_lookup(store, db_url, pid, monkeypatch):
     """Another process stores the same call's row between this one's lookup and insert: the
     insert fails on the unique index and the retry returns the other process's row."""
-    from prover.store._informal import InformalMixin
+    from prover.store.informal import InformalMixin
 
     with ProofStore.open(db_url) as other:
         theirs = other.add_informal_proofs([_proof(pid, 0)], ["p0"])

@@ -107,8 +107,7 @@ def test_migration_matches_the_model(store):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from prover.store._informal import MetaVerification
-    from prover.store._leases import ProblemLease
+    from prover.store.schema import MetaVerification, ProblemLease
 
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), ProblemLease.metadata)

@@ -164,8 +164,7 @@ def test_a_run_whose_process_died_is_interrupted_when_the_database_is_next_opene
 
     from sqlalchemy import update
 
-    from prover.store._informal import InformalSearch
-    from prover.store.schema import Run
+    from prover.store.schema import InformalSearch, Run
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()

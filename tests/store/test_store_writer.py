@@ -46,6 +46,9 @@ def test_call_writer_and_search_writer_share_one_thread_that_stops_with_its_last
         calls, rows = CallWriter(store, window_s=0.5), StoreWorker(store, linger_s=0.5)
         # Queued together: the call is committed before the row it made, so the row finds it.
         put = asyncio.ensure_future(calls.put([_call("k1")]))
+        # One turn of the loop queues the call first, as the client does (it awaits its put
+        # before anyone sees the answer); without it the row could reach the writer alone.
+        await asyncio.sleep(0)
         row = rows.add("proofs", _proof(pid, 0), "k1")
         await rows.flush()
         await put
@@ -79,16 +82,16 @@ def test_rows_that_may_wait_are_committed_together(store):
 
 
 def test_lean_checks_from_threads_are_written_by_the_writer(store, monkeypatch):
-    from prover.store._lean import LeanChecksMixin
+    from prover.store.lean import LeanMixin
 
     seen: list[str] = []
-    real = LeanChecksMixin._add_lean_check
+    real = LeanMixin._add_lean_check
 
     def spy(self, result, **kw):
         seen.append(threading.current_thread().name)
         return real(self, result, **kw)
 
-    monkeypatch.setattr(LeanChecksMixin, "_add_lean_check", spy)
+    monkeypatch.setattr(LeanMixin, "_add_lean_check", spy)
     from prover.core.lean_records import LeanCheckResult, LeanLimits, Verdict
 
     def check(i):
@@ -107,7 +110,7 @@ def test_lean_checks_from_threads_are_written_by_the_writer(store, monkeypatch):
 
 
 def test_rows_written_from_other_threads_go_through_the_writer(store, monkeypatch):
-    from prover.store._informal import InformalMixin
+    from prover.store.informal import InformalMixin
 
     pid = _problem(store)
     store.put_calls([_call(f"k{i}") for i in range(6)])

@@ -59,15 +59,20 @@ limitation)"); never a verification."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, delete, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, inspect, select, update
 
-from prover.store.schema import Base, FormalStatement, Proof, utcnow
-
-_CHUNK = 500
+from prover.core.errors import NotFoundError
+from prover.core.hashing import sha256_text
+from prover.store.base import StoreBase
+from prover.store.queries import chunked, rows_in
+from prover.store.schema import (FormalAttempt, FormalFeedback, FormalGate, FormalRefutation, FormalSketch,
+                                 FormalStatement, FormalStep, FormalTry, FormalVote, LeanCheck, Proof, StatementCompat,
+                                 utcnow)
 
 
 def closed_by(closures: dict[tuple[int, str | None], str], formal_statement_id: int | None,
@@ -86,212 +91,6 @@ def closing_uses(config: dict[str, Any] | None) -> dict[str, bool | None] | None
     report, or an attempt stored before the question was asked)."""
     uses = (config or {}).get("closing_uses")
     return dict(uses) if isinstance(uses, dict) else None
-
-
-class FormalAttempt(Base):
-    """The formal stage run on one NL proof (see the module docstring for the evidence columns)."""
-
-    __tablename__ = "formal_attempts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    attempt_key: Mapped[str] = mapped_column(String(64), unique=True)
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
-    proof_id: Mapped[int | None] = mapped_column(ForeignKey("proofs.id", ondelete="CASCADE"), index=True)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
-    population: Mapped[str] = mapped_column(String(20), default="manual")
-    inclusion_probability: Mapped[float | None] = mapped_column(Float)
-    formal_statement_id: Mapped[int | None] = mapped_column(ForeignKey("formal_statements.id", ondelete="SET NULL"))
-    statement_source: Mapped[str | None] = mapped_column(String(20))
-    statement_trusted: Mapped[bool] = mapped_column(Boolean, default=False)
-    gate_id: Mapped[int | None] = mapped_column(ForeignKey("formal_gates.id", ondelete="SET NULL"))
-    statement_faithful: Mapped[bool | None] = mapped_column(Boolean)
-    status: Mapped[str] = mapped_column(String(30), default="running")
-    stop_reason: Mapped[str | None] = mapped_column(Text)
-    root_closed_independently: Mapped[bool] = mapped_column(Boolean, default=False)
-    root_closed_by: Mapped[str | None] = mapped_column(String(100))
-    direct_check_id: Mapped[int | None] = mapped_column(ForeignKey("lean_checks.id", ondelete="SET NULL"))
-    # formal_sketches.id (no constraint: the two tables point at each other)
-    sketch_id: Mapped[int | None] = mapped_column(Integer)
-    nodes: Mapped[int] = mapped_column(Integer, default=0)
-    nodes_solved: Mapped[int] = mapped_column(Integer, default=0)
-    nodes_refuted: Mapped[int] = mapped_column(Integer, default=0)
-    nodes_unsolved: Mapped[int] = mapped_column(Integer, default=0)
-    steps_aligned: Mapped[bool | None] = mapped_column(Boolean)
-    repairs: Mapped[int] = mapped_column(Integer, default=0)
-    final_check_id: Mapped[int | None] = mapped_column(ForeignKey("lean_checks.id", ondelete="SET NULL"))
-    final_verdict: Mapped[str | None] = mapped_column(String(40))
-    calls: Mapped[int] = mapped_column(Integer, default=0)
-    checks: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    """The traceback of an unexpected exception (status ``error``)."""
-    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class FormalGate(Base):
-    """One candidate statement and its faithfulness gate."""
-
-    __tablename__ = "formal_gates"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    gate_key: Mapped[str] = mapped_column(String(64), index=True)
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
-    proof_id: Mapped[int | None] = mapped_column(ForeignKey("proofs.id", ondelete="SET NULL"))
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(20))  # autoformalized | given
-    sample_index: Mapped[int] = mapped_column(Integer, default=0)
-    call_key: Mapped[str | None] = mapped_column(String(64))
-    candidate: Mapped[str | None] = mapped_column(Text)
-    formal_statement_id: Mapped[int | None] = mapped_column(ForeignKey("formal_statements.id", ondelete="SET NULL"))
-    elaborates: Mapped[bool | None] = mapped_column(Boolean)
-    messages: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    back_translation: Mapped[str | None] = mapped_column(Text)
-    back_translation_call_key: Mapped[str | None] = mapped_column(String(64))
-    votes_yes: Mapped[int] = mapped_column(Integer, default=0)
-    votes_total: Mapped[int] = mapped_column(Integer, default=0)
-    votes_needed: Mapped[int] = mapped_column(Integer, default=0)
-    answer: Mapped[str | None] = mapped_column(Text)
-    trivially_closed: Mapped[bool | None] = mapped_column(Boolean)
-    trivial_tactic: Mapped[str | None] = mapped_column(String(50))
-    answer_copied: Mapped[bool | None] = mapped_column(Boolean)
-    swapped_answer: Mapped[str | None] = mapped_column(Text)
-    swapped_trivially_closed: Mapped[bool | None] = mapped_column(Boolean)
-    status: Mapped[str] = mapped_column(String(20))  # accepted | rejected
-    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class FormalSketch(Base):
-    """One sketch asked of the formalizer (a repair names the sketch it repairs)."""
-
-    __tablename__ = "formal_sketches"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("formal_attempts.id", ondelete="CASCADE"), index=True)
-    sample_index: Mapped[int] = mapped_column(Integer, default=0)
-    repair_of: Mapped[int | None] = mapped_column(Integer)
-    call_key: Mapped[str | None] = mapped_column(String(64))
-    text: Mapped[str | None] = mapped_column(Text)
-    nl_steps: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    elaborates: Mapped[bool | None] = mapped_column(Boolean)
-    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    messages: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    dag: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(30))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class FormalStep(Base):
-    """One `have` step or hole of a sketch: a node of the lemma DAG when it is a hole."""
-
-    __tablename__ = "formal_steps"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("formal_attempts.id", ondelete="CASCADE"), index=True)
-    sketch_id: Mapped[int] = mapped_column(ForeignKey("formal_sketches.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20))  # have | final | nested
-    node_key: Mapped[str | None] = mapped_column(String(100))
-    name: Mapped[str | None] = mapped_column(String(200))
-    nl_step_index: Mapped[int | None] = mapped_column(Integer)
-    nl_step: Mapped[str | None] = mapped_column(Text)
-    type_text: Mapped[str | None] = mapped_column(Text)
-    statement: Mapped[str | None] = mapped_column(Text)
-    memo_key: Mapped[str | None] = mapped_column(String(64), index=True)
-    context_source: Mapped[str | None] = mapped_column(String(20))
-    hole: Mapped[bool] = mapped_column(Boolean, default=False)
-    depends_on: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(30), default="open")
-    solved_by: Mapped[str | None] = mapped_column(String(100))
-    proof_text: Mapped[str | None] = mapped_column(Text)
-    aux: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    uses_steps: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    check_id: Mapped[int | None] = mapped_column(ForeignKey("lean_checks.id", ondelete="SET NULL"))
-    aligned: Mapped[bool | None] = mapped_column(Boolean)
-    back_translation: Mapped[str | None] = mapped_column(Text)
-    back_translation_call_key: Mapped[str | None] = mapped_column(String(64))
-    votes_yes: Mapped[int] = mapped_column(Integer, default=0)
-    votes_total: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class FormalVote(Base):
-    """One judge vote: a statement's faithfulness (``gate_id``) or a step's alignment (``step_id``)."""
-
-    __tablename__ = "formal_votes"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # faithfulness | alignment
-    gate_id: Mapped[int | None] = mapped_column(ForeignKey("formal_gates.id", ondelete="CASCADE"), index=True)
-    step_id: Mapped[int | None] = mapped_column(ForeignKey("formal_steps.id", ondelete="CASCADE"), index=True)
-    sample_index: Mapped[int] = mapped_column(Integer, default=0)
-    call_key: Mapped[str | None] = mapped_column(String(64))
-    text: Mapped[str | None] = mapped_column(Text)
-    vote: Mapped[bool | None] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class FormalTry(Base):
-    """One Lean try on the root, a node or a negation."""
-
-    __tablename__ = "formal_tries"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("formal_attempts.id", ondelete="CASCADE"), index=True)
-    step_id: Mapped[int | None] = mapped_column(ForeignKey("formal_steps.id", ondelete="CASCADE"), index=True)
-    stage: Mapped[str] = mapped_column(String(30))
-    negated: Mapped[bool] = mapped_column(Boolean, default=False)
-    sample_index: Mapped[int] = mapped_column(Integer, default=0)
-    repair_index: Mapped[int] = mapped_column(Integer, default=0)
-    parent_id: Mapped[int | None] = mapped_column(Integer)
-    tactic: Mapped[str | None] = mapped_column(String(200))
-    call_key: Mapped[str | None] = mapped_column(String(64))
-    code: Mapped[str | None] = mapped_column(Text)
-    check_id: Mapped[int | None] = mapped_column(ForeignKey("lean_checks.id", ondelete="SET NULL"))
-    verdict: Mapped[str | None] = mapped_column(String(40))
-    success: Mapped[bool] = mapped_column(Boolean, default=False)
-    messages: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class FormalRefutation(Base):
-    """Lean proved the negation of a statement or of a step in its context."""
-
-    __tablename__ = "formal_refutations"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("formal_attempts.id", ondelete="CASCADE"), index=True)
-    step_id: Mapped[int | None] = mapped_column(ForeignKey("formal_steps.id", ondelete="CASCADE"))
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
-    proof_id: Mapped[int | None] = mapped_column(ForeignKey("proofs.id", ondelete="SET NULL"), index=True)
-    what: Mapped[str] = mapped_column(String(20))  # statement | step
-    proposition: Mapped[str] = mapped_column(Text)
-    try_id: Mapped[int | None] = mapped_column(ForeignKey("formal_tries.id", ondelete="SET NULL"))
-    check_id: Mapped[int | None] = mapped_column(ForeignKey("lean_checks.id", ondelete="SET NULL"))
-    formal_statement_id: Mapped[int | None] = mapped_column(ForeignKey("formal_statements.id", ondelete="SET NULL"))
-    statement_given: Mapped[bool] = mapped_column(Boolean, default=False)
-    faithful: Mapped[bool | None] = mapped_column(Boolean)
-    flags_statement: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class FormalFeedback(Base):
-    """An unsolved node handed back to informal refinement as an issue (never a verification)."""
-
-    __tablename__ = "formal_feedback"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("formal_attempts.id", ondelete="CASCADE"), index=True)
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
-    proof_id: Mapped[int | None] = mapped_column(ForeignKey("proofs.id", ondelete="CASCADE"), index=True)
-    step_id: Mapped[int | None] = mapped_column(ForeignKey("formal_steps.id", ondelete="CASCADE"))
-    nl_step_index: Mapped[int | None] = mapped_column(Integer)
-    nl_step: Mapped[str | None] = mapped_column(Text)
-    statement: Mapped[str | None] = mapped_column(Text)
-    messages: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 _KINDS = {"attempt": FormalAttempt, "gate": FormalGate, "sketch": FormalSketch, "step": FormalStep,
@@ -315,13 +114,29 @@ def _row_dict(row) -> dict[str, Any]:
     return out
 
 
-class FormalMixin:
+@dataclass
+class FormalAttemptRows:
+    """The formal stage's finished attempts with what labels and reports read of them."""
+
+    attempts: list[dict[str, Any]]
+    """Columns of ``formal_attempts`` plus ``check_verdict`` (the final check's verdict as
+    ``lean_checks`` holds it now: a re-screen may have changed it), ``sketch_elaborates`` and
+    ``direct_tries``."""
+    steps: dict[int, list[dict[str, Any]]]
+    """Sketch id → its steps that went through alignment, in position order, with their votes."""
+    refutations: dict[int, list[dict[str, Any]]]
+    """Attempt id → its refutations."""
+    incompatible_statements: set[int]
+    """Formal statements marked incompatible on some toolchain and compatible on none."""
+
+
+class FormalMixin(StoreBase):
     # -- writing --------------------------------------------------------------------------------
 
     def add_formal_row(self, table: str, /, **values: Any) -> int:
         """Insert one row of a formal table (``attempt``, ``gate``, ``sketch``, ``step``,
         ``vote``, ``try``, ``refutation``, ``feedback``); returns its id."""
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             row = _KINDS[table](**values)
             s.add(row)
             s.flush()
@@ -333,7 +148,7 @@ class FormalMixin:
         model = _KINDS[table]
         if table == "attempt":
             values.setdefault("updated_at", utcnow())
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             s.execute(update(model).where(model.id == row_id).values(**values))
             self.fence_formal(s, model.__tablename__, row_id)  # type: ignore[attr-defined]
 
@@ -343,7 +158,7 @@ class FormalMixin:
         loses its child rows and starts again (its model calls and definitive Lean checks come
         back from the caches) — unless a live worker other than this store's ``lease_holder``
         holds its problem's lease: then LeaseHeldError, and the attempt is left to that worker."""
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             row = s.scalars(select(FormalAttempt).where(FormalAttempt.attempt_key == attempt_key)).first()
             if row is not None and row.status not in REDO:
                 return row.id, True
@@ -372,10 +187,8 @@ class FormalMixin:
                              source: str, extra: dict[str, Any]) -> int:
         """Store an autoformalized statement as a ``formal_statements`` row (the existing row's
         id when the same text is stored for this problem and toolchain)."""
-        from prover.core.hashing import sha256_text
-
         content_hash = sha256_text(preamble + "" + statement)
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             row = s.scalars(select(FormalStatement).where(
                 FormalStatement.problem_id == problem_id, FormalStatement.toolchain == toolchain,
                 FormalStatement.content_hash == content_hash)).first()
@@ -388,7 +201,7 @@ class FormalMixin:
 
     def merge_proof_metadata(self, proof_id: int, values: dict[str, Any]) -> None:
         """Set keys of a proof's metadata; list values are merged with what is there."""
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             proof = s.get(Proof, proof_id)
             if proof is None:
                 return
@@ -406,9 +219,7 @@ class FormalMixin:
 
     def lean_check_row_id(self, cache_key: str) -> int | None:
         """The row of a check by its cache key: the definitive one, else the newest."""
-        from prover.store._lean import LeanCheck
-
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             rows = list(s.execute(select(LeanCheck.id, LeanCheck.definitive).where(LeanCheck.cache_key == cache_key)
                                   .order_by(LeanCheck.id.desc())))
         for rid, definitive in rows:
@@ -417,13 +228,13 @@ class FormalMixin:
         return rows[0][0] if rows else None
 
     def formal_attempt(self, attempt_id: int) -> FormalAttempt | None:
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             return s.get(FormalAttempt, attempt_id)
 
     def formal_rows(self, table: str, /, **where: Any) -> list[Any]:
         """Rows of a formal table matching column equalities, in id order."""
         model = _KINDS[table]
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             q = select(model)
             for k, v in where.items():
                 q = q.where(getattr(model, k) == v)
@@ -431,13 +242,13 @@ class FormalMixin:
 
     def accepted_gate(self, gate_key: str) -> FormalGate | None:
         """The newest accepted gate with this key (a statement already through the gate)."""
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             return s.scalars(select(FormalGate).where(FormalGate.gate_key == gate_key, FormalGate.status == "accepted")
                              .order_by(FormalGate.id.desc())).first()
 
     def solved_node(self, memo_key: str) -> FormalStep | None:
         """A node solved earlier with the same normalised context and statement."""
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             return s.scalars(select(FormalStep).where(FormalStep.memo_key == memo_key, FormalStep.status == "solved")
                              .order_by(FormalStep.id)).first()
 
@@ -445,9 +256,8 @@ class FormalMixin:
         """Feedback of the finished attempts on these proofs, by proof."""
         out: dict[int, list[FormalFeedback]] = {}
         ids = list(proof_ids)
-        with self.session() as s:  # type: ignore[attr-defined]
-            for i in range(0, len(ids), _CHUNK):
-                chunk = ids[i:i + _CHUNK]
+        with self.session() as s:
+            for chunk in chunked(ids):
                 rows = s.scalars(select(FormalFeedback)
                                  .join(FormalAttempt, FormalAttempt.id == FormalFeedback.attempt_id)
                                  .where(FormalFeedback.proof_id.in_(chunk), FormalAttempt.status.not_in(REDO))
@@ -457,7 +267,7 @@ class FormalMixin:
         return out
 
     def formal_attempts_of(self, *, proof_id: int | None = None, problem_id: int | None = None) -> list[FormalAttempt]:
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             q = select(FormalAttempt)
             if proof_id is not None:
                 q = q.where(FormalAttempt.proof_id == proof_id)
@@ -469,13 +279,9 @@ class FormalMixin:
         """What DESIGN.md's formal labels need from one attempt, in one place: the statement's
         faithfulness evidence, lineage, alignment, independence, the final verdict, and the
         refutations with what they refuted."""
-        from prover.store._lean import LeanCheck
-
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             a = s.get(FormalAttempt, attempt_id)
             if a is None:
-                from prover.core.errors import NotFoundError
-
                 raise NotFoundError(f"no formal attempt {attempt_id}")
             gate = s.get(FormalGate, a.gate_id) if a.gate_id else None
             final = s.get(LeanCheck, a.final_check_id) if a.final_check_id else None
@@ -517,8 +323,6 @@ class FormalMixin:
         (``portfolio:TACTIC``, ``direct``) whose check is still verified, or a refutation of the
         statement (``negation``). Toolchain None: an attempt marked closed without a check to say
         on which toolchain (it matches every one)."""
-        from prover.store._lean import LeanCheck
-
         proved = ("verified", "verified-answer-unchecked")
         fa, ft, fr, lc = FormalAttempt, FormalTry, FormalRefutation, LeanCheck
         tries = (select(fa.formal_statement_id, lc.toolchain, ft.stage, ft.tactic).join(fa, fa.id == ft.attempt_id)
@@ -536,7 +340,7 @@ class FormalMixin:
             marked = marked.where(fa.formal_statement_id.in_(ids))
             refuted = refuted.where(fr.formal_statement_id.in_(ids))
         out: dict[tuple[int, str | None], str] = {}
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             for fs_id, toolchain, stage, tactic in s.execute(tries):
                 out.setdefault((fs_id, toolchain), f"portfolio:{tactic}" if stage == "root-portfolio" else "direct")
             for fs_id, toolchain, how, verdict in s.execute(marked):
@@ -558,8 +362,75 @@ class FormalMixin:
             entry["tries"] = [_row_dict(x) for x in self.formal_rows("try", attempt_id=a.id)]
             entry["feedback"] = [_row_dict(x) for x in self.formal_rows("feedback", attempt_id=a.id)]
             if a.formal_statement_id:
-                with self.session() as s:  # type: ignore[attr-defined]
+                with self.session() as s:
                     fs = s.get(FormalStatement, a.formal_statement_id)
                     entry["formal_statement"] = fs.preamble + fs.answer_slots + fs.statement if fs else None
             out.append(entry)
+        return out
+
+    # -- what labels, reports and evaluations read ------------------------------------------
+
+    def formal_attempt_rows(self, problem_ids: Sequence[int] | None = None) -> FormalAttemptRows | None:
+        """Finished formal attempts (of these problems, or all), None when the database has no
+        formal-stage tables."""
+        with self.engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            if not {"formal_attempts", "formal_steps", "formal_refutations", "formal_votes"} <= tables:
+                return None
+            fa, lc = FormalAttempt.__table__, LeanCheck.__table__
+
+            q = (select(fa, lc.c.verdict.label("check_verdict"))
+                 .select_from(fa.outerjoin(lc, lc.c.id == fa.c.final_check_id))
+                 .where(fa.c.status.not_in(list(REDO))).order_by(fa.c.id))
+            attempts = [dict(r._mapping) for r in rows_in(conn, q, fa.c.problem_id, problem_ids)]
+            ids = [a["id"] for a in attempts]
+            sketch_ids = [a["sketch_id"] for a in attempts if a["sketch_id"] is not None]
+
+            elaborated = {sid for sid, ok in rows_in(conn, select(FormalSketch.id, FormalSketch.elaborates), FormalSketch.id,
+                                                    sketch_ids) if ok}
+            direct = {aid for (aid,) in rows_in(conn, select(FormalTry.attempt_id).where(FormalTry.stage == "direct").distinct(),
+                                                FormalTry.attempt_id, ids)}
+            for a in attempts:
+                a["sketch_elaborates"] = a["sketch_id"] in elaborated
+                a["direct_tries"] = a["id"] in direct
+            steps: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            step_by_id: dict[int, dict[str, Any]] = {}
+            sq = select(FormalStep.id, FormalStep.sketch_id, FormalStep.position, FormalStep.name, FormalStep.kind,
+                        FormalStep.status, FormalStep.aligned, FormalStep.hole,
+                        FormalStep.node_key).where(FormalStep.aligned.is_not(None))
+            for r in rows_in(conn, sq, FormalStep.sketch_id, sketch_ids):
+                step = dict(r._mapping, votes=[])
+                steps[r.sketch_id].append(step)
+                step_by_id[r.id] = step
+            vq = (select(FormalVote.step_id, FormalVote.vote).where(FormalVote.kind == "alignment")
+                  .order_by(FormalVote.sample_index, FormalVote.id))
+            for step_id, vote in rows_in(conn, vq, FormalVote.step_id, list(step_by_id)):
+                step_by_id[step_id]["votes"].append(vote)
+            for s in steps.values():
+                s.sort(key=lambda st: (st["position"], st["id"]))
+            refutations: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            fr = FormalRefutation.__table__
+            for r in rows_in(conn, select(fr).order_by(fr.c.id), fr.c.attempt_id, ids):
+                refutations[r.attempt_id].append(dict(r._mapping))
+            incompatible: set[int] = set()
+            if "statement_compat" in tables:
+                status: dict[int, set[str]] = defaultdict(set)
+                for fs_id, st in conn.execute(select(StatementCompat.formal_statement_id, StatementCompat.status)):
+                    status[fs_id].add(st)
+                incompatible = {k for k, v in status.items() if v == {"incompatible"}}
+        return FormalAttemptRows(attempts=attempts, steps=dict(steps), refutations=dict(refutations),
+                                 incompatible_statements=incompatible)
+
+    def formal_attempt_outcomes(self, problem_ids) -> list[dict[str, Any]]:
+        """Each formal attempt of these problems: problem id, status, model calls, run id. Read
+        through the table (its columns are only ever added), not the formal stage's models."""
+        ids = list(problem_ids)
+        out: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            if "formal_attempts" not in inspect(conn).get_table_names():
+                return out
+            fa = FormalAttempt.__table__
+            q = select(fa.c.id, fa.c.problem_id, fa.c.status, fa.c.calls, fa.c.run_id)
+            for _, p, st, c, r in sorted(rows_in(conn, q, fa.c.problem_id, ids)):
+                out.append({"problem_id": p, "status": st, "calls": c or 0, "run_id": r})
         return out

@@ -8,66 +8,15 @@ whole-file check are kept for the record but never served."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Any, Iterable, Sequence
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, select,
-                        text, update)
+from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
-from prover.core.lean_records import LeanCheckResult, LeanLimits, LeanMessage, ReasonCode, Verdict
-from prover.store.schema import Base, utcnow
-
-
-class LeanCheck(Base):
-    """One Lean check of one assembled file."""
-
-    __tablename__ = "lean_checks"
-    __table_args__ = (
-        Index("uq_lean_checks_definitive_key", "cache_key", unique=True,
-              sqlite_where=text("definitive = 1"), postgresql_where=text("definitive")),
-        Index("ix_lean_checks_verdict_screen", "verdict", "screen_rules_version"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    cache_key: Mapped[str] = mapped_column(String(64), index=True)
-    definitive: Mapped[bool] = mapped_column(Boolean, default=False)
-    file_hash: Mapped[str] = mapped_column(String(64), index=True)
-    target: Mapped[str | None] = mapped_column(String(500))
-    toolchain: Mapped[str] = mapped_column(String(100))
-    mathlib_rev: Mapped[str | None] = mapped_column(String(100))
-    repl_rev: Mapped[str | None] = mapped_column(String(100))
-    screen_rules_version: Mapped[int] = mapped_column(Integer)
-    time_limit_s: Mapped[float] = mapped_column(Float)
-    heartbeats: Mapped[int] = mapped_column(Integer)
-    memory_mb: Mapped[int | None] = mapped_column(Integer)
-    verdict: Mapped[str] = mapped_column(String(40))
-    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    messages: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    axioms: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
-    wall_time_s: Mapped[float | None] = mapped_column(Float)
-    peak_memory_mb: Mapped[float | None] = mapped_column(Float)
-    backend: Mapped[str] = mapped_column(String(50))
-    assembled: Mapped[str | None] = mapped_column(Text)
-    detail: Mapped[str | None] = mapped_column(Text)
-    # What was checked, so that a change of screen rules can re-screen stored `verified` rows.
-    formal_statement_id: Mapped[int | None] = mapped_column(
-        ForeignKey("formal_statements.id", ondelete="SET NULL"), index=True)
-    proof_text: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    def to_result(self) -> LeanCheckResult:
-        return LeanCheckResult(
-            cache_key=self.cache_key, file_hash=self.file_hash, target=self.target, toolchain=self.toolchain,
-            mathlib_rev=self.mathlib_rev, repl_rev=self.repl_rev, screen_rules_version=self.screen_rules_version,
-            limits=LeanLimits(time_s=self.time_limit_s, heartbeats=self.heartbeats, memory_mb=self.memory_mb),
-            verdict=Verdict(self.verdict), reasons=tuple(ReasonCode(r) for r in self.reasons or ()),
-            messages=tuple(LeanMessage.model_validate(m) for m in self.messages or ()),
-            axioms=tuple(self.axioms) if self.axioms is not None else None, wall_time_s=self.wall_time_s,
-            peak_memory_mb=self.peak_memory_mb, backend=self.backend, assembled=self.assembled,
-            detail=self.detail)
-
+from prover.core.lean_records import LeanCheckResult, ReasonCode, Verdict
+from prover.store.base import StoreBase
+from prover.store.queries import chunked, rows_in
+from prover.store.schema import FormalStatement, LeanCheck, Problem, utcnow
 
 _VERIFIED = (Verdict.VERIFIED.value, Verdict.VERIFIED_ANSWER_UNCHECKED.value)
 
@@ -89,7 +38,7 @@ def _insert_or_ignore(dialect: str) -> Any:
     return insert(LeanCheck).on_conflict_do_nothing(index_elements=[LeanCheck.cache_key], index_where=where)
 
 
-class LeanChecksMixin:
+class LeanMixin(StoreBase):
     def add_lean_check(self, result: LeanCheckResult, *, formal_statement_id: int | None = None,
                        proof_text: str | None = None) -> int:
         """Store a check; returns its row id. A definitive result whose key is already stored
@@ -125,7 +74,7 @@ class LeanChecksMixin:
                 s.flush()
                 return row.id
         stored = select(LeanCheck.id).where(LeanCheck.cache_key == result.cache_key, LeanCheck.definitive.is_(True))
-        stmt = _insert_or_ignore(self.engine.dialect.name)  # type: ignore[attr-defined]
+        stmt = _insert_or_ignore(self.engine.dialect.name)
         with self.session() as s:
             if stmt is not None:
                 s.execute(stmt.values(**values))
@@ -177,14 +126,11 @@ class LeanChecksMixin:
     def set_lean_checks_screen_version(self, check_ids: list[int], version: int) -> None:
         """Record that stored checks pass the screen rules of ``version`` (a re-screen)."""
         with self.session() as s:
-            for i in range(0, len(check_ids), 500):
-                s.execute(update(LeanCheck).where(LeanCheck.id.in_(check_ids[i:i + 500]))
-                          .values(screen_rules_version=version))
+            for chunk in chunked(check_ids):
+                s.execute(update(LeanCheck).where(LeanCheck.id.in_(chunk)).values(screen_rules_version=version))
 
     def formal_statement_text(self, formal_statement_id: int) -> str | None:
         """The problem file of a stored formal statement (preamble, answer slots, statement)."""
-        from prover.store.schema import FormalStatement
-
         with self.session() as s:
             row = s.get(FormalStatement, formal_statement_id)
             return None if row is None else (row.preamble or "") + (row.answer_slots or "") + row.statement
@@ -194,3 +140,33 @@ class LeanChecksMixin:
         with self.session() as s:
             s.execute(update(LeanCheck).where(LeanCheck.id == check_id)
                       .values(verdict=Verdict(verdict).value, reasons=[ReasonCode(r).value for r in reasons]))
+
+    def lean_checks_with_verdicts(self, verdicts: Sequence[str]) -> list[dict[str, Any]]:
+        """Definitive Lean checks with one of these verdicts, oldest first, each with its formal
+        statement's problem (None when the check names no formal statement)."""
+        lc, fs, pr = LeanCheck.__table__, FormalStatement.__table__, Problem.__table__
+        q = (select(lc, fs.c.problem_id, pr.c.collection, pr.c.external_id)
+             .select_from(lc.outerjoin(fs, fs.c.id == lc.c.formal_statement_id).outerjoin(pr, pr.c.id == fs.c.problem_id))
+             .where(lc.c.verdict.in_(list(verdicts)), lc.c.definitive.is_(True)).order_by(lc.c.id))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def lean_check_totals(self, problem_ids: Iterable[int] | None) -> tuple[int, float] | None:
+        """(Lean checks, their wall seconds) of these problems' formal statements, or of every
+        check when ``problem_ids`` is None; None when the database has no Lean checks table."""
+        lc, fs = LeanCheck.__table__, FormalStatement.__table__
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table("lean_checks"):
+                return None
+            if problem_ids is None:
+                n, secs = conn.execute(select(func.count(), func.sum(lc.c.wall_time_s))).one()
+                return int(n or 0), float(secs or 0.0)
+            q = (select(func.count(), func.sum(lc.c.wall_time_s)).join(fs, fs.c.id == lc.c.formal_statement_id))
+            totals = list(rows_in(conn, q, fs.c.problem_id, list(problem_ids)))
+        return sum(int(n or 0) for n, _ in totals), sum(float(s or 0.0) for _, s in totals)
+
+    def lean_check_toolchains(self, check_ids: Iterable[int]) -> dict[int, str]:
+        """Lean check id → the toolchain it ran on."""
+        q = select(LeanCheck.id, LeanCheck.toolchain)
+        with self.engine.connect() as conn:
+            return {cid: tc for cid, tc in rows_in(conn, q, LeanCheck.id, sorted(set(check_ids)))}

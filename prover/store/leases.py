@@ -35,38 +35,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, delete, func, select,
-                        update)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, func, select, update
 
 from prover.core.errors import LeaseHeldError, LeaseLostError
 from prover.core.llm_records import CallRecord
-from prover.store.schema import Base, CallClaim, ModelCall, utcnow
-
-
-class ProblemLease(Base):
-    """One problem of a run with workers, and who works on it."""
-
-    __tablename__ = "problem_leases"
-    __table_args__ = (UniqueConstraint("run_id", "problem_id", name="uq_problem_lease"),
-                      Index("ix_problem_leases_claim", "run_id", "status", "position"),
-                      Index("ix_problem_leases_problem", "problem_id", "status"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
-    """The problem's place in the run (claimed in this order)."""
-    status: Mapped[str] = mapped_column(String(20), default="todo")  # todo | leased | done
-    holder: Mapped[str | None] = mapped_column(String(200))
-    """The worker holding (or that finished) it: ``host:pid:nonce``."""
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    claims: Mapped[int] = mapped_column(Integer, default=0)
-    """Times claimed: more than one means a holder died and another took over."""
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    """The problem's result (``ProblemResult``) once done."""
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+from prover.store.base import StoreBase
+from prover.store.queries import chunked
+from prover.store.schema import Base, CallClaim, ProblemLease, utcnow
 
 
 @dataclass(frozen=True)
@@ -96,31 +71,11 @@ class LeaseCounts:
         return self.todo + self.leased + self.expired
 
 
-@dataclass(frozen=True)
-class RunCalls:
-    """A run's model calls as stored by every worker (``model_calls`` rows of the run)."""
-
-    sent: int
-    """Calls sent by the run's workers, each counted once (a call re-sent after a takeover too)."""
-    in_flight: int
-    """Of those, calls still ``pending`` (in flight now, or left by a worker that died)."""
-    tokens: int
-    """Prompt and completion tokens of the answered ones."""
-
-
 _T = ProblemLease.__table__
 _C = CallClaim.__table__
-_M = ModelCall.__table__
-_CHUNK = 500  # keys per statement, well under every backend's parameter limit
 _FORMAL_PARENTS = (("attempt_id", "formal_attempts"), ("gate_id", "formal_gates"), ("step_id", "formal_steps"))
 """How a formal row leads to its problem when it has no ``problem_id`` of its own."""
 _PARENT_TABLES = {t for _, t in _FORMAL_PARENTS}
-
-
-def _chunks(keys: Sequence[Any]):
-    keys = list(keys)
-    for i in range(0, len(keys), _CHUNK):
-        yield keys[i:i + _CHUNK]
 
 
 @functools.cache
@@ -147,11 +102,11 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-class LeasesMixin:
+class LeasesMixin(StoreBase):
     def queue_problems(self, run_id: int, problem_ids: Sequence[int]) -> int:
         """Queue a run's problems for workers (those already queued stay as they are); returns
         how many were added."""
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
             have = set(conn.scalars(select(_T.c.problem_id).where(_T.c.run_id == run_id)))
             now = utcnow()
             rows = [{"run_id": run_id, "problem_id": pid, "position": i, "status": "todo", "claims": 0,
@@ -163,7 +118,7 @@ class LeasesMixin:
     def claim_problem(self, run_id: int, holder: str, *, lease_s: float) -> Lease | None:
         """Claim the run's first free problem for ``lease_s`` seconds, or None when every one is
         done or held by a live holder."""
-        engine = self.engine  # type: ignore[attr-defined]
+        engine = self.engine
         with engine.connect() as conn:
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -190,7 +145,7 @@ class LeasesMixin:
         and taken over by another worker, or ended)."""
         if not lease_ids:
             return set()
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
             now = _now(conn)
             conn.execute(update(_T).where(_T.c.id.in_(list(lease_ids)), _T.c.holder == holder,
                                           _T.c.status == "leased")
@@ -204,7 +159,7 @@ class LeasesMixin:
     def finish_lease(self, lease_id: int, holder: str, result: dict[str, Any]) -> bool:
         """End a lease ``done`` with the problem's result; False (nothing written) when
         ``holder`` no longer holds it: the problem is finished once, by its holder."""
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
             now = _now(conn)
             n = conn.execute(update(_T).where(_T.c.id == lease_id, _T.c.holder == holder, _T.c.status == "leased")
                              .values(status="done", result=result, finished_at=now, updated_at=now,
@@ -216,7 +171,7 @@ class LeasesMixin:
         """Give leases back unfinished (a worker stopping cleanly): free for the next claim."""
         if not lease_ids:
             return
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
             conn.execute(update(_T).where(_T.c.id.in_(list(lease_ids)), _T.c.holder == holder,
                                           _T.c.status == "leased")
                          .values(status="todo", holder=None, expires_at=None, updated_at=utcnow()))
@@ -224,7 +179,7 @@ class LeasesMixin:
 
     def lease_counts(self, run_id: int) -> LeaseCounts:
         """The run's leases by state."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             now = _now(conn)
             rows = conn.execute(select(_T.c.status, _T.c.expires_at, _T.c.claims).where(_T.c.run_id == run_id)).all()
         counts = {"todo": 0, "leased": 0, "expired": 0, "done": 0}
@@ -238,7 +193,7 @@ class LeasesMixin:
 
     def lease_holders(self, run_id: int) -> dict[str, int]:
         """Problems each worker holds now (live leases), by holder."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             now = _now(conn)
             rows = conn.execute(select(_T.c.holder, func.count()).where(
                 _T.c.run_id == run_id, _T.c.status == "leased", _T.c.expires_at >= now).group_by(_T.c.holder))
@@ -246,25 +201,25 @@ class LeasesMixin:
 
     def lease_results(self, run_id: int) -> list[dict[str, Any]]:
         """Results of the run's finished problems, in the run's order."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             return [r for r in conn.scalars(select(_T.c.result).where(_T.c.run_id == run_id, _T.c.status == "done")
                                              .order_by(_T.c.position)) if r is not None]
 
     def leases_of(self, run_id: int) -> list[ProblemLease]:
         """The run's lease rows, in the run's order."""
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             return list(s.scalars(select(ProblemLease).where(ProblemLease.run_id == run_id)
                                   .order_by(ProblemLease.position)))
 
     def runs_with_open_leases(self) -> list[int]:
         """Runs that still have problems to do, newest first (``prover worker`` without --run)."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             return list(conn.scalars(select(_T.c.run_id).where(_T.c.status != "done").group_by(_T.c.run_id)
                                      .order_by(_T.c.run_id.desc())))
 
     def live_lease_holder(self, problem_id: int) -> str | None:
         """Who holds a live lease on the problem (in any run), or None."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             now = _now(conn)
             return conn.scalars(select(_T.c.holder).where(_T.c.problem_id == problem_id, _T.c.status == "leased",
                                                           _T.c.expires_at >= now)).first()
@@ -296,7 +251,7 @@ class LeasesMixin:
         its values when at hand), after the write: when this store works for a worker, the row's
         problem must still be leased by it with the token of its claim, else LeaseLostError (the
         transaction rolls back). Nothing happens in a single process."""
-        holder = getattr(self, "lease_holder", None)
+        holder = self.lease_holder
         if holder is None:
             return
         problem_id = self._formal_problem(s, table, row_id, known)
@@ -348,7 +303,7 @@ class LeasesMixin:
         keys = sorted(set(keys))
         if not keys:
             return set(), {}
-        engine = self.engine  # type: ignore[attr-defined]
+        engine = self.engine
         insert = _claim_insert(engine.dialect.name)
         if insert is None:
             won = set(keys)  # another database: no coordination (workers run on SQLite or PostgreSQL)
@@ -357,7 +312,7 @@ class LeasesMixin:
             with engine.begin() as conn:
                 now = _now(conn)
                 expires = now + timedelta(seconds=claim_s)
-                for chunk in _chunks(keys):
+                for chunk in chunked(keys):
                     # Insert, or take over a claim that expired or is already ours; the keys
                     # inserted or taken come back.
                     stmt = insert(_C).values([{"call_key": k, "holder": holder, "expires_at": expires}
@@ -378,9 +333,9 @@ class LeasesMixin:
         """Extend ``holder``'s claims on calls still in flight."""
         if not keys:
             return
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
             now = _now(conn)
-            for chunk in _chunks(keys):
+            for chunk in chunked(keys):
                 conn.execute(update(_C).where(_C.c.call_key.in_(chunk), _C.c.holder == holder)
                              .values(expires_at=now + timedelta(seconds=claim_s)))
 
@@ -388,33 +343,21 @@ class LeasesMixin:
         """End ``holder``'s claims on calls it will not send (cancelled, or answered meanwhile)."""
         if not keys:
             return
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
-            for chunk in _chunks(keys):
+        with self.engine.begin() as conn:
+            for chunk in chunked(keys):
                 conn.execute(delete(_C).where(_C.c.call_key.in_(chunk), _C.c.holder == holder))
 
     def end_call_claims(self, conn: Any, rows: Sequence[dict[str, Any]]) -> None:
         """In ``put_calls``' transaction: this worker's claims on the calls whose outcome is being
         stored end with it. Nothing in a single process."""
-        holder = getattr(self, "lease_holder", None)
+        holder = self.lease_holder
         if holder is None:
             return
         keys = sorted(r["call_key"] for r in rows if r["status"] != "pending")
-        for chunk in _chunks(keys):
+        for chunk in chunked(keys):
             conn.execute(delete(_C).where(_C.c.call_key.in_(chunk), _C.c.holder == holder))
 
     def call_claims(self) -> dict[str, str]:
         """Calls claimed now (live or expired), by key: their holders."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             return {k: h for k, h in conn.execute(select(_C.c.call_key, _C.c.holder))}
-
-    # -- a run's calls over all its workers --------------------------------------------------------
-
-    def run_calls(self, run_id: int) -> RunCalls:
-        """The run's calls as every worker stored them (``prover worker --status`` and the summary
-        of ``prover run --workers``)."""
-        used = func.coalesce(_M.c.prompt_tokens, 0) + func.coalesce(_M.c.completion_tokens, 0)
-        tokens = func.coalesce(func.sum(used), 0)
-        pending = func.coalesce(func.sum((_M.c.status == "pending").cast(Integer)), 0)
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
-            n, flying, toks = conn.execute(select(func.count(), pending, tokens).where(_M.c.run_id == run_id)).one()
-        return RunCalls(sent=int(n), in_flight=int(flying), tokens=int(toks))

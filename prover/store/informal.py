@@ -1,86 +1,94 @@
-"""What the informal engine stores beyond ``proofs`` and ``verifications``: one row per search
-(``informal_searches``: its settings, where it stopped, its result) and the meta-verifications
-of analyses (``meta_verifications``).
+"""Proofs, verifications, meta-verifications and informal searches (``informal_searches``: one
+row per search, its settings, where it stopped, its result).
 
 A proof, verification or meta-verification made by the engine is the answer of exactly one model
 call, and is found again by that call's key (``model_call_id`` → ``model_calls.call_key``). A
 search that runs again therefore rebuilds its pool from stored rows: it re-derives its requests,
-and every request whose row exists is not asked again."""
+and every request whose row exists is not asked again. Rows are written in bulk (a search stores
+thousands per minute)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, bindparam,
-                        insert, select, update)
+from sqlalchemy import JSON, Boolean, DateTime, Table, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Mapped, mapped_column
 
-from prover.store._proofs import sqlite_insert_ids
-from prover.store.schema import Base, ModelCall, Proof, Verification, utcnow
-
-_CHUNK = 500
-
-# Rows are found again by their model call, and there is one per call (revision 0014): a replayed
-# insert finds the row, a racing one fails on the index and is retried as a lookup.
-Index("uq_proofs_model_call_id", Proof.__table__.c.model_call_id, unique=True)
-Index("uq_verifications_model_call_id", Verification.__table__.c.model_call_id, unique=True)
+from prover.core.errors import NotFoundError
+from prover.core.records import ProofRecord, VerificationRecord
+from prover.store.base import StoreBase
+from prover.store.queries import chunked
+from prover.store.schema import InformalSearch, MetaVerification, ModelCall, Proof, Verification, utcnow
 
 
-class InformalSearch(Base):
-    """One informal search of one problem. Its identity (``search_key``) hashes what decides the
-    requests it makes (problem, knobs except the round count, seed, templates, models); budgets
-    and the round count are not part of it, so a larger budget continues the same search."""
-
-    __tablename__ = "informal_searches"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    search_key: Mapped[str] = mapped_column(String(64), unique=True)
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
-    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    seed: Mapped[int] = mapped_column(Integer, default=0)
-    # running | solved | exhausted | budget | incomplete | skipped | interrupted (its run died)
-    status: Mapped[str] = mapped_column(String(20), default="running")
-    stop_reason: Mapped[str | None] = mapped_column(Text)
-    rounds: Mapped[int] = mapped_column(Integer, default=0)
-    proofs: Mapped[int] = mapped_column(Integer, default=0)
-    calls: Mapped[int] = mapped_column(Integer, default=0)
-    tokens: Mapped[int] = mapped_column(Integer, default=0)
-    selected_proof_id: Mapped[int | None] = mapped_column(ForeignKey("proofs.id", ondelete="SET NULL"))
-    mean_score: Mapped[float | None] = mapped_column(Float)
-    self_score: Mapped[float | None] = mapped_column(Float)
-    verifications: Mapped[int] = mapped_column(Integer, default=0)
-    passed: Mapped[bool] = mapped_column(Boolean, default=False)
-    answer: Mapped[str | None] = mapped_column(Text)
-    answer_match: Mapped[bool | None] = mapped_column(Boolean)
-    label: Mapped[float | None] = mapped_column(Float)
-    label_detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+def _rows(records, now) -> list[dict]:
+    # A shallow copy of each validated record's fields: model_dump() deep-copies every string,
+    # which costs more than the insert itself at 100k rows.
+    rows = []
+    for rec in records:
+        row = dict(rec.__dict__)  # keys are column names (`metadata` included)
+        row["created_at"] = now
+        rows.append(row)
+    return rows
 
 
-class MetaVerification(Base):
-    """One meta-verification: how faithful one verifier analysis is (0 / 0.5 / 1, null when
-    unparsed)."""
+def _dumps(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not value:  # most issue lists and metadata are empty
+        return "[]" if isinstance(value, list) else "{}"
+    return json.dumps(value, ensure_ascii=False)
 
-    __tablename__ = "meta_verifications"
-    __table_args__ = (Index("uq_meta_verifications_model_call_id", "model_call_id", unique=True),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    verification_id: Mapped[int] = mapped_column(ForeignKey("verifications.id", ondelete="CASCADE"), index=True)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
-    model_call_id: Mapped[int | None] = mapped_column(ForeignKey("model_calls.id", ondelete="SET NULL"))
-    meta_verifier_model: Mapped[str | None] = mapped_column(String(300))
-    sample_index: Mapped[int] = mapped_column(Integer, default=0)
-    text: Mapped[str] = mapped_column(Text)
-    score: Mapped[float | None] = mapped_column(Float)
-    parse_status: Mapped[str] = mapped_column(String(30), default="ok")
-    extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+def _bulk_insert(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """Insert many rows. On SQLite, rows go straight to the driver's executemany with JSON and
+    datetimes converted here (the same text SQLAlchemy would store): SQLAlchemy's per-row bind
+    processing costs more CPU than SQLite's insert of a 2 KB row. Other databases take the usual
+    path, where drivers batch efficiently."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), rows)
+        return
+    cols = [c for c in table.columns if c.name in rows[0]]
+    convert = []
+    for i, c in enumerate(cols):
+        if isinstance(c.type, JSON):
+            convert.append((i, _dumps))
+        elif isinstance(c.type, DateTime):
+            convert.append((i, _sqlite_datetime))
+        elif isinstance(c.type, Boolean):
+            convert.append((i, lambda v: None if v is None else int(v)))
+    names = [c.name for c in cols]
+    getter = itemgetter(*names)
+    params = []
+    for row in rows:
+        values = list(getter(row))
+        for i, f in convert:
+            values[i] = f(values[i])
+        params.append(tuple(values))
+    sql = f'INSERT INTO {table.name} ({", ".join(names)}) VALUES ({", ".join("?" * len(names))})'
+    conn.exec_driver_sql(sql, params)
+
+
+def sqlite_insert_ids(conn: Connection, table: Table, rows: list[dict]) -> list[int]:
+    """Insert rows on SQLite and return their ids in order, without SQLAlchemy's RETURNING (which
+    goes row by row there). The first INSERT takes the database's write lock for the rest of the
+    transaction, so no other writer can interleave: SQLite gives the rows consecutive rowids
+    (max + 1 onwards) and the last one is ``last_insert_rowid()``."""
+    _bulk_insert(conn, table, rows)
+    last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+@lru_cache(maxsize=64)
+def _sqlite_datetime(value):
+    # A batch shares one timestamp: format it once.
+    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 @dataclass(frozen=True)
@@ -144,8 +152,8 @@ def _resolve_parents(conn, rows: Sequence[dict[str, Any]], key_field: str, id_fi
                      known: dict[str, int]) -> list[dict[str, Any]]:
     wanted = list({r[key_field] for r in rows if key_field in r and r[key_field] not in known})
     kind = "verifications" if id_field == "proof_id" else "metas"
-    for i in range(0, len(wanted), _CHUNK):
-        known.update(conn.execute(_PARENT_LOOKUP[kind], {"keys": wanted[i:i + _CHUNK]}).all())
+    for chunk in chunked(wanted):
+        known.update(conn.execute(_PARENT_LOOKUP[kind], {"keys": chunk}).all())
     out = []
     for r in rows:
         if key_field in r:
@@ -159,8 +167,8 @@ def _insert_by_call(conn, kind: str, rows: Sequence[dict[str, Any]], call_keys: 
     lookup, insert_many, insert_one = _STATEMENTS[kind]
     found: dict[str, tuple[int, int | None]] = {}
     unique = list(dict.fromkeys(call_keys))
-    for i in range(0, len(unique), _CHUNK):
-        for key, cid, rid in conn.execute(lookup, {"keys": unique[i:i + _CHUNK]}):
+    for chunk in chunked(unique):
+        for key, cid, rid in conn.execute(lookup, {"keys": chunk}):
             if key not in found or found[key][1] is None:
                 found[key] = (cid, rid)
     now = utcnow()
@@ -203,7 +211,45 @@ def _insert_by_call(conn, kind: str, rows: Sequence[dict[str, Any]], call_keys: 
     return out  # type: ignore[return-value]
 
 
-class InformalMixin:
+class InformalMixin(StoreBase):
+    def add_proofs(self, records: Sequence[ProofRecord]) -> list[int]:
+        """Insert proofs in one transaction; returns their ids in order."""
+        if not records:
+            return []
+        rows = _rows(records, utcnow())
+        table = Proof.__table__
+        with self.session() as s:
+            conn = s.connection()
+            if conn.dialect.name == "sqlite":
+                return sqlite_insert_ids(conn, table, rows)
+            # insertmanyvalues batches the RETURNING; `sort_by_parameter_order` keeps ids aligned.
+            result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+            return [r[0] for r in result]
+
+    def add_verifications(self, records: Sequence[VerificationRecord]) -> None:
+        """Insert verifications in one transaction."""
+        if not records:
+            return
+        rows = _rows(records, utcnow())
+        with self.session() as s:
+            _bulk_insert(s.connection(), Verification.__table__, rows)
+
+    def get_proof(self, proof_id: int) -> Proof:
+        with self.session() as s:
+            proof = s.get(Proof, proof_id)
+        if proof is None:
+            raise NotFoundError(f"no proof {proof_id}")
+        return proof
+
+    def proofs_of(self, problem_id: int) -> list[Proof]:
+        with self.session() as s:
+            return list(s.scalars(select(Proof).where(Proof.problem_id == problem_id).order_by(Proof.id)))
+
+    def verifications_of(self, proof_id: int) -> list[Verification]:
+        with self.session() as s:
+            return list(s.scalars(select(Verification).where(Verification.proof_id == proof_id)
+                                  .order_by(Verification.id)))
+
     # -- rows made by model calls ---------------------------------------------------------------
 
     def informal_rows(self, problem_id: int) -> InformalRows:
@@ -216,7 +262,7 @@ class InformalMixin:
         p, v, m = Proof.__table__, Verification.__table__, MetaVerification.__table__
         tok = (mc.c.call_key, mc.c.prompt_tokens, mc.c.completion_tokens)
         out: dict[str, dict[str, StoredRow]] = {"p": {}, "v": {}, "m": {}}
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             queries = {
                 "p": select(p, *tok).join(mc, mc.c.id == p.c.model_call_id).where(p.c.problem_id == problem_id),
                 "v": select(v, *tok).join(mc, mc.c.id == v.c.model_call_id).join(p, p.c.id == v.c.proof_id)
@@ -271,7 +317,7 @@ class InformalMixin:
         ids = self._informal_ids()
         # One batch at a time per store: the ids remembered by call key are shared by every
         # thread writing through this store (evaluation writes from several).
-        with self._informal_lock(), self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self._informal_lock(), self.engine.begin() as conn:
             for kind in ("proofs", "verifications", "metas"):
                 rows, keys = batches.get(kind, ((), ()))
                 if not rows:
@@ -315,7 +361,7 @@ class InformalMixin:
         if not items:
             return
         p = Proof.__table__
-        with self.engine.begin() as conn:  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
             for pid, answer, match in items:
                 conn.execute(update(p).where(p.c.id == pid).values(answer=answer, answer_match=match))
 
@@ -324,7 +370,7 @@ class InformalMixin:
     def open_search(self, search_key: str, problem_id: int, *, config: dict[str, Any], seed: int,
                     run_id: int | None) -> int:
         """The id of the search with this key, created when new; marked running by ``run_id``."""
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             row = s.scalars(select(InformalSearch).where(InformalSearch.search_key == search_key)).first()
             if row is None:
                 row = InformalSearch(search_key=search_key, problem_id=problem_id, config=config, seed=seed)
@@ -335,7 +381,7 @@ class InformalMixin:
 
     def save_search(self, search_id: int, **values: Any) -> None:
         """Update a search's columns (its progress or its result)."""
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             row = s.get(InformalSearch, search_id)
             for name, value in values.items():
                 setattr(row, name, value)
@@ -343,39 +389,22 @@ class InformalMixin:
 
     def searches_of(self, problem_id: int) -> list[InformalSearch]:
         """A problem's searches, newest first."""
-        with self.session() as s:  # type: ignore[attr-defined]
+        with self.session() as s:
             return list(s.scalars(select(InformalSearch).where(InformalSearch.problem_id == problem_id)
                                   .order_by(InformalSearch.updated_at.desc(), InformalSearch.id.desc())))
 
     def metas_of(self, verification_ids: Sequence[int]) -> list[MetaVerification]:
         """Meta-verifications of these verifications, in id order."""
         out: list[MetaVerification] = []
-        with self.session() as s:  # type: ignore[attr-defined]
-            for i in range(0, len(verification_ids), _CHUNK):
-                chunk = list(verification_ids[i:i + _CHUNK])
+        with self.session() as s:
+            for chunk in chunked(verification_ids):
                 out.extend(s.scalars(select(MetaVerification).where(MetaVerification.verification_id.in_(chunk))))
         return sorted(out, key=lambda r: r.id)
 
     def verifications_of_proofs(self, proof_ids: Sequence[int]) -> list[Verification]:
         """Verifications of these proofs, in id order."""
         out: list[Verification] = []
-        with self.session() as s:  # type: ignore[attr-defined]
-            for i in range(0, len(proof_ids), _CHUNK):
-                chunk = list(proof_ids[i:i + _CHUNK])
+        with self.session() as s:
+            for chunk in chunked(proof_ids):
                 out.extend(s.scalars(select(Verification).where(Verification.proof_id.in_(chunk))))
         return sorted(out, key=lambda r: r.id)
-
-    def problem_ids(self, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
-        """Row ids of problems by key (collection, external id, statement hash)."""
-        from prover.store.schema import Problem
-
-        wanted = set(keys)
-        out: dict[tuple[str, str, str], int] = {}
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
-            for coll in {k[0] for k in wanted}:
-                rows = conn.execute(select(Problem.id, Problem.collection, Problem.external_id, Problem.statement_hash)
-                                    .where(Problem.collection == coll))
-                for pid, c, e, h in rows:
-                    if (c, e, h) in wanted:
-                        out[(c, e, h)] = pid
-        return out

@@ -1,0 +1,30 @@
+"""The one way the store reads rows by a list of ids: in chunks, so that ``IN (...)`` stays under
+every backend's parameter limit (SQLite's 32,766, PostgreSQL's 65,535) whatever the list's size."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Sequence, TypeVar
+
+from sqlalchemy.engine import Connection
+
+CHUNK = 500
+"""Values per ``IN (...)``."""
+
+T = TypeVar("T")
+
+
+def chunked(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size``."""
+    values = list(values)
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def rows_in(conn: Connection, query: Any, column: Any, values: Sequence[Any] | None) -> Iterator[Any]:
+    """The rows of ``query`` whose ``column`` is one of ``values``, a chunk at a time; every row
+    of ``query`` when ``values`` is None."""
+    if values is None:
+        yield from conn.execute(query)
+        return
+    for chunk in chunked(values):
+        yield from conn.execute(query.where(column.in_(chunk)))
