@@ -22,12 +22,18 @@ poll_option = click.option("--poll-s", type=click.FloatRange(min=0.05), default=
 @poll_option
 @click.option("--status", is_flag=True, help="Print the run's progress and which workers hold what; work on nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the worker's report as one JSON line.")
-def worker(db, run_id, lease_s, problems_at_once, poll_s, status, as_json) -> None:
+@click.option("--project", type=click.Path(file_okay=False), default=None,
+              help="This machine's Lake project for the formal stage [default: the run's].")
+@click.option("--lean-processes", type=click.IntRange(min=1), default=None,
+              help="REPL processes (or Kimina checks in flight) of this worker [default: the run's].")
+def worker(db, run_id, lease_s, problems_at_once, poll_s, status, as_json, project, lean_processes) -> None:
     """Work on a run's problems until none is left (start the run with `prover run … --workers N`).
 
     Problems are claimed through leases in the database: run one worker per machine against the
     same PostgreSQL, and a worker that dies leaves its problems to the others once its leases
-    expire. The run's settings (models, prompts, search and formal settings) come from the database.
+    expire. The run's settings (models, prompts, search and formal settings) come from the database;
+    --project and --lean-processes say where this machine's Lake project is and how large its REPL
+    pool may be (its toolchain must be the run's: Lean checks are cached by toolchain).
 
     Example: prover worker --db postgresql://prover@db-host/prover --run 12
     """
@@ -44,7 +50,8 @@ def worker(db, run_id, lease_s, problems_at_once, poll_s, status, as_json) -> No
                 print_table(sorted(holders.items()), ["worker", "problems held"])
         return
     with open_store(db) as store:
-        report = work(store, pick_run(store, run_id), settings=settings)
+        report = work(store, pick_run(store, run_id), settings=settings,
+                      lean_here={"project": project, "processes": lean_processes})
     if as_json:
         click.echo(report.model_dump_json())
         return

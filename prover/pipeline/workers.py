@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -136,11 +137,16 @@ def pick_run(store: ProofStore, run_id: int | None) -> int:
 
 def work(store: ProofStore, run_id: int, *, settings: WorkerSettings = WorkerSettings(),
          backends: Mapping[str, Any] | None = None, commit_window_s: float | None = None,
-         lean: tuple[Any, Any] | None = None, holder: str | None = None) -> WorkerReport:
+         lean: tuple[Any, Any] | None = None, holder: str | None = None,
+         lean_here: Mapping[str, Any] | None = None) -> WorkerReport:
     """Work on a run's problems until none is left (done by this worker or others). ``lean``
-    gives a ready (backend, pin) for a formal run; else the run's formal settings open one."""
+    gives a ready (backend, pin) for a formal run; else the run's formal settings open one, with
+    ``lean_here`` (``project``, ``processes``: this machine's Lake project and REPL pool size)
+    in place of the run's."""
     plan = load_plan(store, run_id)
     formal = plan.formal_settings()
+    if formal is not None and lean_here:
+        formal = dataclasses.replace(formal, **{k: v for k, v in lean_here.items() if v is not None})
     lean_backend = pin = None
     if formal is not None:
         from prover.pipeline.formal_run import open_lean

@@ -298,3 +298,30 @@ def test_a_worker_that_loses_its_lease_stops_that_problem(tmp_path):
         [report] = reports
         assert (report.lost, report.problems) == (1, 0)
         assert store.lease_results(run_id) == [{"problem": {"by": "thief"}}]
+
+
+def test_a_worker_opens_lean_with_its_own_machine_settings(tmp_path, monkeypatch):
+    """`prover worker --project P --lean-processes N`: this machine's Lake project and REPL pool
+    size replace the run's; without them the run's settings open Lean."""
+    from prover.pipeline.workers import work
+
+    opened = []
+
+    class Opened(Exception):
+        pass
+
+    def open_lean(settings):
+        opened.append(settings)
+        raise Opened
+
+    monkeypatch.setattr("prover.pipeline.formal_run.open_lean", open_lean)
+    with ProofStore.open(tmp_path / "w.db") as store:
+        run_id = _queue(store, tmp_path, 1, formal=True)
+        with pytest.raises(Opened):
+            work(store, run_id, lean_here={"project": str(tmp_path / "lake"), "processes": 7})
+        with pytest.raises(Opened):
+            work(store, run_id, lean_here={"project": None, "processes": None})
+    here, run = opened
+    assert (here.project, here.processes) == (str(tmp_path / "lake"), 7)
+    assert (run.project, run.processes) == (None, 2)
+    assert here.config == run.config and here.backend == run.backend
