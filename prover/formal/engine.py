@@ -31,7 +31,7 @@ import random
 import traceback
 from typing import TYPE_CHECKING, Any, Mapping
 
-from prover.core.errors import ConfigError, LeaseLostError
+from prover.core.errors import ConfigError, LeaseHeldError, LeaseLostError
 from prover.core.formal_records import FormalConfig, FormalResult
 from prover.core.formal_step_records import AttemptRow, NodeResult, StepOutcome
 from prover.core.hashing import hash_json, sha256_text
@@ -147,13 +147,27 @@ class Attempt:
         self.row = AttemptRow()
         """The attempt's own row, written as its steps fill it in."""
 
+    async def _begin(self) -> tuple[int, bool]:
+        """The attempt's row: (id, finished). A worker finding the very same attempt running under
+        another live worker's lease (another run over the same problem, same settings) waits for
+        its result — or for that lease to expire — rather than stop; anyone else is told."""
+        p, delay = self.proof, 0.5
+        while True:
+            try:
+                return await self.e.db(
+                    self.e.store.begin_formal_attempt, self.key, problem_id=p.problem_id, proof_id=p.id,
+                    run_id=self.e.run_id, population=self.population,
+                    inclusion_probability=self.inclusion_probability, config=self.e.config.identity())
+            except LeaseHeldError:
+                if self.e.store.lease_holder is None:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 15.0)
+
     async def run(self) -> tuple[FormalResult, list[tuple[int, str]]]:
-        p, ctx = self.proof, self.ctx
+        ctx = self.ctx
         self.checks0 = self.e.lean.checks
-        ctx.attempt_id, finished = await self.e.db(
-            self.e.store.begin_formal_attempt, self.key, problem_id=p.problem_id, proof_id=p.id, run_id=self.e.run_id,
-            population=self.population, inclusion_probability=self.inclusion_probability,
-            config=self.e.config.identity())
+        ctx.attempt_id, finished = await self._begin()
         if finished:
             return await self._stored_result()
         try:

@@ -48,7 +48,7 @@ def preexec_for(plan: MemoryCap, *, die_with_parent: bool = False) -> Callable[[
     raise it again) and, with ``die_with_parent``, asking the kernel to SIGKILL the child when its
     parent dies (Linux; elsewhere nothing)."""
     limit = plan.applied_bytes if resource is not None else None
-    deathsig = _deathsig_setter() if die_with_parent else None
+    deathsig = deathsig_setter() if die_with_parent else None
     if limit is None and deathsig is None:
         return None
 
@@ -64,7 +64,7 @@ def preexec_for(plan: MemoryCap, *, die_with_parent: bool = False) -> Callable[[
 _PR_SET_PDEATHSIG = 1
 
 
-def _deathsig_setter() -> Callable[[], None] | None:
+def deathsig_setter() -> Callable[[], None] | None:
     """What the child runs to die with its parent: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, then a
     check that the parent did not die before the request took effect. libc is loaded here, in
     the parent, so that the forked child does no more than call it."""

@@ -156,33 +156,43 @@ def _run_with_workers(store: ProofStore, tokens, *, config, model_config, templa
 def queue_run(store: ProofStore, tokens: Sequence[str], *, config: SearchConfig, model_config: ModelConfig,
               templates: Templates | None = None, command: Sequence[str] | None = None, formal: Any = None) -> int:
     """Store a run and queue its problems as leases, starting no worker: ``prover worker``
-    processes (``prover.pipeline.workers.work``) do them. Returns the run's id."""
-    run_id, problems = _open_run(store, tokens, config=config, model_config=model_config,
-                                 templates=templates or default_templates(), command=command, schedule="pipelined",
-                                 formal=formal)
+    processes (``prover.pipeline.workers.work``) do them. Returns the run's id. The same command
+    again while that run's problems are not all done (its ``prover run`` was killed) joins that
+    run instead of queueing the problems a second time beside it."""
+    templates = templates or default_templates()
+    problems = resolve_problems(store, tokens)
+    unfinished = store.find_run(_run_key(problems, config, model_config, templates, formal))
+    if unfinished is not None and store.lease_counts(unfinished.id).open > 0:
+        store.resume_run(unfinished.id)
+        return unfinished.id
+    run_id = _open_run(store, problems, config=config, model_config=model_config, templates=templates,
+                       command=command, schedule="pipelined", formal=formal)
     store.queue_problems(run_id, [p.id for p in problems])
     return run_id
 
 
-def _open_run(store: ProofStore, tokens, *, config, model_config, templates, command, schedule, formal):
-    """The run row (its settings, and all a worker needs to join it) and its problems."""
-    from prover.pipeline.workers import RunPlan
-
-    problems = resolve_problems(store, tokens)
+def _run_key(problems, config, model_config, templates, formal) -> str:
+    """The hash of what decides a run's work: its problems, settings, prompts and models."""
     key_parts = {"problems": [p.key for p in problems], "config": config.model_dump(mode="json"),
                  "templates": templates.fingerprint(), "models": model_config.model_dump(mode="json")}
     if formal is not None:
         key_parts["formal"] = [formal.config.model_dump(mode="json"), formal.sample]
-    run_key = hash_json(key_parts)
+    return hash_json(key_parts)
+
+
+def _open_run(store: ProofStore, problems, *, config, model_config, templates, command, schedule, formal) -> int:
+    """The run row: its settings, and all a worker needs to join it."""
+    from prover.pipeline.workers import RunPlan
+
+    run_key = _run_key(problems, config, model_config, templates, formal)
     run_config = {"search": config.model_dump(mode="json"), "templates": templates.source,
                   "schedule": schedule, "problems": [p.label for p in problems],
                   "plan": RunPlan.of(config, templates, model_config, formal).model_dump(mode="json")}
     if formal is not None:
         run_config["formal"] = {"config": formal.config.model_dump(mode="json"), "sample": formal.sample,
                                 "backend": formal.backend}
-    run_id = store.start_run("informal" if formal is None else "informal+formal", command=list(command or []),
-                             seed=config.seed, run_key=run_key, config=run_config)
-    return run_id, problems
+    return store.start_run("informal" if formal is None else "informal+formal", command=list(command or []),
+                           seed=config.seed, run_key=run_key, config=run_config)
 
 
 def _run_informal(store: ProofStore, tokens, *, config, model_config, templates, backends, progress, command, schedule,
@@ -190,8 +200,9 @@ def _run_informal(store: ProofStore, tokens, *, config, model_config, templates,
     from prover.llm import ModelClient
 
     templates = templates or default_templates()
-    run_id, problems = _open_run(store, tokens, config=config, model_config=model_config, templates=templates,
-                                 command=command, schedule=schedule, formal=formal)
+    problems = resolve_problems(store, tokens)
+    run_id = _open_run(store, problems, config=config, model_config=model_config, templates=templates,
+                       command=command, schedule=schedule, formal=formal)
     started = time.perf_counter()
     extra = {"commit_window_s": commit_window_s} if commit_window_s is not None else {}
     client = ModelClient(model_config, store=store, run_id=run_id, backends=backends, **extra)

@@ -224,6 +224,9 @@ async def _work(store: ProofStore, run_id, plan: RunPlan, formal, settings: Work
             while len(held) < settings.problems_at_once:
                 lease = await db(store.claim_problem, run_id, holder, lease_s=settings.lease_s)
                 if lease is None:
+                    # Problems held by dead workers of this machine need not wait for expiry.
+                    if await db(store.release_dead_local_leases, run_id):
+                        continue
                     break
                 info = problem_info(await db(store.get_problem, lease.problem_id))
                 held[asyncio.ensure_future(ProblemSearch(engine, info).run())] = lease
@@ -295,21 +298,28 @@ def worker_command(run_id: int, settings: WorkerSettings) -> list[str]:
 
 @dataclass
 class LocalWorkers:
-    """N ``prover worker`` processes on this machine. Their output goes to files, not pipes: a
-    worker that says much (warnings, tracebacks) must never block on a full pipe."""
+    """N ``prover worker`` processes on this machine, owned by the ``prover run`` that starts them:
+    they die with it (``PR_SET_PDEATHSIG``), so a restarted run starts N workers again instead of
+    adding N to survivors, and takes their problems back at once (``release_dead_local_leases``).
+    Their output goes to files, not pipes: a worker that says much (warnings, tracebacks) must
+    never block on a full pipe."""
 
     procs: list[subprocess.Popen] = field(default_factory=list)
     outputs: list[tuple[Any, Any]] = field(default_factory=list)
 
     @classmethod
     def start(cls, db_url: str, run_id: int, n: int, settings: WorkerSettings) -> "LocalWorkers":
+        from prover.lean.limits import deathsig_setter
+
         cmd = worker_command(run_id, settings)
         env = {**os.environ, "PROVER_DB": db_url}
         workers = cls()
         for _ in range(n):
             out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
             workers.outputs.append((out, err))
-            workers.procs.append(subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env))
+            # The death signal goes with the thread that forks: this is the run's main thread.
+            workers.procs.append(subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env,
+                                                  preexec_fn=deathsig_setter()))
         return workers
 
     def wait(self, tick: Callable[[], None] | None = None, every_s: float = 2.0

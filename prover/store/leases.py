@@ -31,6 +31,7 @@ Two guarantees on top of the leases, both paid only by a store working for a wor
 from __future__ import annotations
 
 import functools
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
@@ -41,6 +42,7 @@ from prover.core.errors import LeaseHeldError, LeaseLostError
 from prover.core.llm_records import CallRecord
 from prover.store.base import StoreBase
 from prover.store.queries import chunked
+from prover.store.runs import process_alive
 from prover.store.schema import Base, CallClaim, ProblemLease, utcnow
 
 
@@ -87,6 +89,14 @@ def _claim_insert(dialect: str) -> Any:
     else:
         return None
     return insert
+
+
+def _local_pid(holder: str | None, host: str) -> int | None:
+    """The process id of a holder (``host:pid:nonce``) running on ``host``; None otherwise."""
+    parts = (holder or "").rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return None
+    return int(parts[1])
 
 
 def _now(conn) -> datetime:
@@ -177,6 +187,23 @@ class LeasesMixin(StoreBase):
                          .values(status="todo", holder=None, expires_at=None, updated_at=utcnow()))
         self._forget(set(lease_ids))
 
+    def release_dead_local_leases(self, run_id: int) -> int:
+        """Give back at once the run's problems leased by workers of this machine whose process is
+        gone (a killed ``prover run`` takes its local workers with it), instead of leaving them
+        until their leases expire; returns how many. Workers of other machines cannot be seen
+        from here: theirs expire."""
+        host = socket.gethostname()
+        with self.engine.begin() as conn:
+            holders = conn.scalars(select(_T.c.holder).where(_T.c.run_id == run_id, _T.c.status == "leased")
+                                   .distinct()).all()
+            pids = {h: _local_pid(h, host) for h in holders}
+            dead = [h for h, pid in pids.items() if pid is not None and not process_alive(pid)]
+            if not dead:
+                return 0
+            n = conn.execute(update(_T).where(_T.c.run_id == run_id, _T.c.status == "leased", _T.c.holder.in_(dead))
+                             .values(status="todo", holder=None, expires_at=None, updated_at=utcnow())).rowcount
+        return n or 0
+
     def lease_counts(self, run_id: int) -> LeaseCounts:
         """The run's leases by state."""
         with self.engine.connect() as conn:
@@ -217,19 +244,22 @@ class LeasesMixin(StoreBase):
             return list(conn.scalars(select(_T.c.run_id).where(_T.c.status != "done").group_by(_T.c.run_id)
                                      .order_by(_T.c.run_id.desc())))
 
-    def live_lease_holder(self, problem_id: int) -> str | None:
-        """Who holds a live lease on the problem (in any run), or None."""
+    def live_lease_holder(self, problem_id: int, *, other_than: str | None = None) -> str | None:
+        """Who holds a live lease on the problem (in any run), other than ``other_than``; or None."""
         with self.engine.connect() as conn:
             now = _now(conn)
-            return conn.scalars(select(_T.c.holder).where(_T.c.problem_id == problem_id, _T.c.status == "leased",
-                                                          _T.c.expires_at >= now)).first()
+            query = select(_T.c.holder).where(_T.c.problem_id == problem_id, _T.c.status == "leased",
+                                              _T.c.expires_at >= now)
+            if other_than is not None:
+                query = query.where(_T.c.holder != other_than)
+            return conn.scalars(query.order_by(_T.c.id)).first()
 
     def check_not_leased(self, problem_id: int) -> None:
         """LeaseHeldError when a live worker other than this store's (``lease_holder``) holds the
-        problem: its formal attempts are that worker's, running or not."""
-        holder = self.live_lease_holder(problem_id)
-        mine = getattr(self, "lease_holder", None)
-        if holder is not None and holder != mine:
+        problem (in this run or another over the same problem): its formal attempts are that
+        worker's, running or not."""
+        holder = self.live_lease_holder(problem_id, other_than=self.lease_holder)
+        if holder is not None:
             raise LeaseHeldError(f"problem {problem_id} is being worked on by worker {holder} (its lease is live); "
                                  "its running formal attempts are that worker's. Wait for the run to finish, or "
                                  "for the lease to expire if that worker is gone")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+from pathlib import Path
 from typing import Any, Sequence
 
 from sqlalchemy import func, select, update
@@ -26,14 +27,20 @@ _COLUMNS = [c.name for c in _TABLE.columns if c.name != "id"]
 _UPDATED = [c for c in _COLUMNS if c not in ("call_key", "created_at")]
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine is running (someone else's counts as running; a zombie,
+    dead but not yet reaped by its parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process: alive
         return True
-    return True
+    try:
+        # /proc/PID/stat: "pid (comm) state ...", comm may hold spaces and parentheses.
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 @functools.cache
@@ -74,6 +81,13 @@ class RunsMixin(StoreBase):
             s.flush()
             return run.id
 
+    def resume_run(self, run_id: int) -> None:
+        """A run continued by this process (``prover run --workers`` joining its unfinished run):
+        running again, under this host and pid."""
+        with self.session() as s:
+            s.execute(update(Run).where(Run.id == run_id).values(status="running", finished_at=None,
+                                                                  host=socket.gethostname(), pid=os.getpid()))
+
     def finish_run(self, run_id: int, status: str = "completed", summary: dict[str, Any] | None = None) -> None:
         with self.session() as s:
             run = s.get(Run, run_id)
@@ -95,7 +109,7 @@ class RunsMixin(StoreBase):
         host = socket.gethostname()
         with self.session() as s:
             rows = s.execute(select(Run.id, Run.pid).where(Run.status == "running", Run.host == host)).all()
-            dead = [run_id for run_id, pid in rows if pid is not None and not _process_alive(pid)]
+            dead = [run_id for run_id, pid in rows if pid is not None and not process_alive(pid)]
             if dead:
                 s.execute(update(Run).where(Run.id.in_(dead), Run.status == "running")
                           .values(status="interrupted", finished_at=utcnow(),

@@ -325,3 +325,58 @@ def test_a_worker_opens_lean_with_its_own_machine_settings(tmp_path, monkeypatch
     assert (here.project, here.processes) == (str(tmp_path / "lake"), 7)
     assert (run.project, run.processes) == (None, 2)
     assert here.config == run.config and here.backend == run.backend
+
+
+def test_the_same_command_joins_its_unfinished_run(tmp_path):
+    """`prover run --workers` again after its process was killed continues that run (same run,
+    running again under this process) instead of queueing every problem a second time beside it;
+    once every problem is done the same command is a new run."""
+    with ProofStore.open(tmp_path / "j.db") as store:
+        first = _queue(store, tmp_path, 3)
+        lease = store.claim_problem(first, "someone:1:x", lease_s=60)
+        store.finish_run(first, "interrupted")
+        assert _queue(store, tmp_path, 3) == first
+        run = store.get_run(first)
+        assert run.status == "running" and run.pid == os.getpid()
+        assert store.lease_counts(first).open == 3  # nothing queued twice
+        store.finish_lease(lease.id, "someone:1:x", {})
+        for holder in ("a", "b"):
+            done = store.claim_problem(first, holder, lease_s=60)
+            store.finish_lease(done.id, holder, {})
+        assert _queue(store, tmp_path, 3) != first
+
+
+WORKERS_OF_A_KILLED_RUN = """
+import sys
+from prover.pipeline.workers import LocalWorkers, WorkerSettings
+workers = LocalWorkers.start(sys.argv[1], int(sys.argv[2]), 2, WorkerSettings(poll_s=0.2))
+print(" ".join(str(p.pid) for p in workers.procs), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_local_workers_die_with_the_run_that_started_them(tmp_path):
+    """A SIGKILLed `prover run --workers` leaves no worker behind: a restart starts its N again
+    instead of adding N to survivors."""
+    from prover.store.runs import process_alive
+
+    db = tmp_path / "k.db"
+    with ProofStore.open(db) as store:
+        run_id = _queue(store, tmp_path, 1)
+        store.claim_problem(run_id, "elsewhere:1:x", lease_s=600)  # the workers wait for it, alive
+    parent = subprocess.Popen([sys.executable, "-c", WORKERS_OF_A_KILLED_RUN, f"sqlite:///{db}", str(run_id)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    pids = [int(p) for p in parent.stdout.readline().split()]
+    try:
+        assert len(pids) == 2 and all(process_alive(p) for p in pids)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 60
+        while any(process_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in pids if process_alive(p)]
+    finally:
+        for pid in pids:
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -114,3 +114,46 @@ def test_migration_matches_the_model(store):
     names = ("problem_leases", "model_call_id")
     assert [d for d in diff if any(n in repr(d) for n in names)] == []
     assert MetaVerification.__table__ is not None
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_problems_of_dead_workers_of_this_machine_are_given_back_at_once(store, run):
+    """A killed `prover run` takes its local workers with it: their problems need not wait for
+    their leases to expire. Workers of other machines, and live ones, keep theirs."""
+    import os
+    import socket
+
+    run_id, pids = run
+    host = socket.gethostname()
+    dead, alive, remote = f"{host}:{_dead_pid()}:aa", f"{host}:{os.getpid()}:bb", "elsewhere:1:cc"
+    leases = [store.claim_problem(run_id, h, lease_s=600) for h in (dead, alive, remote)]
+    assert store.release_dead_local_leases(run_id) == 1
+    assert store.release_dead_local_leases(run_id) == 0
+    again = store.claim_problem(run_id, "next", lease_s=600)
+    assert again.problem_id == leases[0].problem_id and again.claims == 2
+    assert store.claim_problem(run_id, "next", lease_s=600) is None  # the live and remote ones stay held
+
+
+def test_a_live_holder_in_another_run_keeps_its_running_attempt(store, run):
+    """Two runs over the same problem: a worker of one may not redo an attempt running under a live
+    lease of the other, whichever lease row comes first."""
+    run_id, pids = run
+    other = store.start_run("informal")
+    store.queue_problems(other, pids)
+    mine = store.claim_problem(run_id, "me", lease_s=60)
+    store.claim_problem(other, "them", lease_s=60)
+    aid, _ = store.begin_formal_attempt("k", problem_id=mine.problem_id, proof_id=None, run_id=other)
+    store.lease_holder = "me"
+    try:
+        with pytest.raises(LeaseHeldError, match="them"):
+            store.begin_formal_attempt("k", problem_id=mine.problem_id, proof_id=None, run_id=run_id)
+    finally:
+        store.lease_holder = None
