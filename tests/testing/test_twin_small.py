@@ -40,3 +40,18 @@ def test_small_tier_keeps_every_invariant(tmp_path):
         "labels equal those of an uninterrupted run", "no REPL outlives a killed prover"}
     # The runs did real work: formal attempts reached Lean and labels were derived.
     assert report.figures["chaos"]["lean_commands"] > 100 and report.details["labels"]["chaos"] > 0, text
+
+
+def test_small_tier_with_local_workers_keeps_every_invariant(tmp_path):
+    """The same with `prover run --workers 2`: a killed run takes its workers with it and the
+    restarted command continues that run (it used to queue a second run beside the first while
+    the first's workers lived on, and a new worker stopped on an attempt under an old lease)."""
+    cfg = SMALL.model_copy(update={"problems": 10, "kills": 2,
+                                   "knobs": SMALL.knobs + ("--workers", "2", "--lease-s", "30")})
+    lines = []
+    report = run_twin(cfg, tmp_path, echo=lines.append)
+    print_report(report, echo=lines.append)
+    text = "\n".join(lines)
+    assert report.kills == 2, text
+    assert report.invariants and all(report.invariants.values()), text
+    assert report.figures["chaos"]["lean_commands"] > 50 and report.details["labels"]["chaos"] > 0, text
