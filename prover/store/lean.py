@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from prover.core.lean_records import LeanCheckResult, ReasonCode, Verdict
 from prover.store.base import StoreBase
-from prover.store.queries import chunked, rows_in
+from prover.store.queries import chunked, conflict_insert, rows_in
 from prover.store.schema import FormalStatement, LeanCheck, Problem, utcnow
 
 _VERIFIED = (Verdict.VERIFIED.value, Verdict.VERIFIED_ANSWER_UNCHECKED.value)
@@ -25,16 +25,10 @@ def _insert_or_ignore(dialect: str) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` on the partial unique index of definitive keys, or
     None on databases without it. The conflict target repeats the index's own predicate (SQLite
     matches it textually)."""
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-
-        where = text("definitive = 1")
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-
-        where = text("definitive")
-    else:
+    insert = conflict_insert(dialect)
+    if insert is None:
         return None
+    where = text("definitive = 1" if dialect == "sqlite" else "definitive")
     return insert(LeanCheck).on_conflict_do_nothing(index_elements=[LeanCheck.cache_key], index_where=where)
 
 

@@ -30,7 +30,6 @@ Two guarantees on top of the leases, both paid only by a store working for a wor
 
 from __future__ import annotations
 
-import functools
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -41,7 +40,7 @@ from sqlalchemy import delete, func, select, update
 from prover.core.errors import LeaseHeldError, LeaseLostError
 from prover.core.llm_records import CallRecord
 from prover.store.base import StoreBase
-from prover.store.queries import chunked
+from prover.store.queries import chunked, conflict_insert
 from prover.store.runs import process_alive
 from prover.store.schema import Base, CallClaim, ProblemLease, utcnow
 
@@ -78,17 +77,6 @@ _C = CallClaim.__table__
 _FORMAL_PARENTS = (("attempt_id", "formal_attempts"), ("gate_id", "formal_gates"), ("step_id", "formal_steps"))
 """How a formal row leads to its problem when it has no ``problem_id`` of its own."""
 _PARENT_TABLES = {t for _, t in _FORMAL_PARENTS}
-
-
-@functools.cache
-def _claim_insert(dialect: str) -> Any:
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        return None
-    return insert
 
 
 def _local_pid(holder: str | None, host: str) -> int | None:
@@ -334,7 +322,7 @@ class LeasesMixin(StoreBase):
         if not keys:
             return set(), {}
         engine = self.engine
-        insert = _claim_insert(engine.dialect.name)
+        insert = conflict_insert(engine.dialect.name)
         if insert is None:
             won = set(keys)  # another database: no coordination (workers run on SQLite or PostgreSQL)
         else:

@@ -13,6 +13,18 @@ CHUNK = 500
 T = TypeVar("T")
 
 
+def conflict_insert(dialect: str) -> Any:
+    """The dialect's ``insert`` that has ``ON CONFLICT`` clauses (SQLite, PostgreSQL), or None on
+    other databases, whose callers take a portable path."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        return None
+    return insert
+
+
 def chunked(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
     """``values`` in lists of at most ``size``."""
     values = list(values)

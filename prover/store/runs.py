@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from prover import __version__
 from prover.core.llm_records import CallRecord
 from prover.store.base import StoreBase
-from prover.store.queries import chunked
+from prover.store.queries import chunked, conflict_insert
 from prover.store.schema import InformalSearch, ModelCall, Run, utcnow
 
 _TABLE = ModelCall.__table__
@@ -47,11 +47,8 @@ def process_alive(pid: int) -> bool:
 def _upsert(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (call_key) DO UPDATE, built once per dialect (building it costs
     more than executing it)."""
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
+    insert = conflict_insert(dialect)
+    if insert is None:
         return None
     stmt = insert(_TABLE)
     return stmt.on_conflict_do_update(
